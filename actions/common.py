@@ -1,0 +1,179 @@
+"""Shared pieces of the custom actions: the order service, reading the tracker, the
+verification check, and the polite replies for errors.
+
+Message metadata (set by the conversation hub on every user message):
+    ``customer_id`` — the shop's id of a customer the website has already logged in
+    ("C0001"); it is trusted because only the hub talks to Rasa. Orders of that customer
+    need no further check. ``channel`` — "web" or "wechat" (informational here).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.orders.db import DatabaseUnavailable, database_url, get_engine
+from bot.orders.service import OrderService, normalize_order_id
+
+log = logging.getLogger(__name__)
+
+DB_DOWN = "抱歉，系统暂时繁忙，订单信息查不到。请稍后再试，或回复“转人工”由人工客服为您处理。"
+NOT_VERIFIED = "为保护您的账户安全，查看或办理订单前需要先核实身份哦。"
+ASK_MORE = "请问还有什么可以帮您？"
+
+_CUSTOMER_ID = re.compile(r"^C\d{1,15}$")
+_services: dict[str, OrderService] = {}
+
+
+def service() -> OrderService:
+    """The order service on the current DATABASE_URL (one per URL, so tests can switch)."""
+    url = database_url()
+    svc = _services.get(url)
+    if svc is None:
+        svc = OrderService(get_engine(url))
+        _services[url] = svc
+    return svc
+
+
+def handle_db_down(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
+    """Turn an unreachable order database into a polite answer; the conversation goes on."""
+
+    @wraps(run)
+    def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        try:
+            return run(self, dispatcher, tracker, domain)
+        except DatabaseUnavailable:
+            log.warning("order database unavailable in %s", self.name())
+            dispatcher.utter_message(text=DB_DOWN)
+            return []
+
+    return wrapper
+
+
+# ---------------------------------------------------------------- reading the tracker
+
+
+def user_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """User messages of the conversation, oldest first."""
+    return [e for e in tracker.events if e.get("event") == "user"]
+
+
+def metadata_of(tracker: Tracker) -> dict[str, Any]:
+    """Metadata of the latest user message, else of the session start."""
+    for event in reversed(user_events(tracker)):
+        meta = event.get("metadata")
+        if isinstance(meta, dict) and meta:
+            return meta
+        break
+    meta = tracker.latest_message.get("metadata") if tracker.latest_message else None
+    if isinstance(meta, dict) and meta:
+        return meta
+    started = tracker.get_slot("session_started_metadata")
+    return started if isinstance(started, dict) else {}
+
+
+def customer_id_of(tracker: Tracker) -> str | None:
+    """The logged-in customer: from this message's metadata, else remembered in the slot."""
+    raw = metadata_of(tracker).get("customer_id") or tracker.get_slot("customer_id")
+    return raw if isinstance(raw, str) and _CUSTOMER_ID.match(raw) else None
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def latest_emotion(tracker: Tracker) -> str | None:
+    emotion = (tracker.latest_message or {}).get("emotion")
+    return emotion.get("name") if isinstance(emotion, dict) else None
+
+
+def user_texts(tracker: Tracker) -> list[str]:
+    return [e.get("text") or "" for e in user_events(tracker)]
+
+
+def user_intents(tracker: Tracker) -> list[str | None]:
+    return [((e.get("parse_data") or {}).get("intent") or {}).get("name") for e in user_events(tracker)]
+
+
+def last_text_with_intent(tracker: Tracker, intents: tuple[str, ...]) -> str:
+    """The customer's own words for the request (not the '1234' they typed afterwards)."""
+    for event in reversed(user_events(tracker)):
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if name in intents:
+            return event.get("text") or ""
+    return latest_text(tracker)
+
+
+def current_order_id(tracker: Tracker) -> str | None:
+    raw = tracker.get_slot("order_id")
+    return normalize_order_id(raw) if isinstance(raw, str) else None
+
+
+def verified_orders(tracker: Tracker) -> list[str]:
+    value = tracker.get_slot("verified_orders")
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def with_verified(tracker: Tracker, order_id: str) -> list[str]:
+    orders = verified_orders(tracker)
+    return orders if order_id in orders else [*orders, order_id]
+
+
+def is_verified(tracker: Tracker, order_id: str | None, svc: OrderService) -> bool:
+    """Verified in this conversation (phone tail) or the logged-in customer owns it."""
+    if not order_id:
+        return False
+    if order_id in verified_orders(tracker):
+        return True
+    cid = customer_id_of(tracker)
+    return bool(cid) and svc.order_belongs_to(order_id, cid)
+
+
+def verified_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService
+) -> str | None:
+    """The order this request is about, if it may be shown; otherwise say why not.
+
+    Every order action checks again, so no prediction path can reveal an unverified order."""
+    order_id = current_order_id(tracker)
+    if order_id and is_verified(tracker, order_id, svc):
+        return order_id
+    dispatcher.utter_message(text=NOT_VERIFIED + "请告诉我订单号（13位数字）。")
+    return None
+
+
+def vip_level_of(tracker: Tracker, svc: OrderService) -> int:
+    """VIP level of the known customer (logged in, or owner of a verified order); 0 if unknown."""
+    cid = customer_id_of(tracker)
+    if cid:
+        profile = svc.customer_profile(cid)
+        if profile:
+            return int(profile.get("vip_level") or 0)
+    order_id = current_order_id(tracker)
+    if order_id and order_id in verified_orders(tracker):
+        view = svc.find_order(order_id)
+        if view is not None:
+            return int(view.vip_level or 0)
+    return 0
+
+
+def button(title: str, payload: str) -> dict[str, str]:
+    return {"title": title, "payload": payload}
+
+
+HUMAN_BUTTON = button("转人工", "/human_agent")
+
+
+def reset_next_step() -> list[dict[str, Any]]:
+    return [SlotSet("next_step", None)]

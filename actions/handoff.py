@@ -1,0 +1,70 @@
+"""``action_handoff``: tell the customer a person takes over and give the hub the
+routing payload (reason, priority, skill, summary) as the message's ``custom`` field.
+
+Triggered by: the customer asking for a person, anger (the HandoffPolicy), a second
+misunderstanding in a row, urgent payment/account problems and failed verification.
+The payload logic is pure (bot.handoff); this action only reads the tracker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    current_order_id,
+    latest_emotion,
+    latest_text,
+    service,
+    user_intents,
+    user_texts,
+    vip_level_of,
+)
+from bot.handoff import build_payload
+
+log = logging.getLogger(__name__)
+
+HANDOFF_TEXT = {
+    "requested": "好的，正在为您转接人工客服，请稍候，客服通常30秒内响应。",
+    "angry": "非常抱歉给您带来不好的体验，已为您优先转接人工客服，请稍候。",
+    "not_understood": "抱歉我没能理解您的问题，已为您转接人工客服，请稍候。",
+    "urgent": "您的问题涉及资金或账号安全，已为您加急转接人工客服，请稍候。账号安全问题请先修改登录密码。",
+    "verification_failed": "为保障您的账户安全，已为您转接人工客服协助核实身份，请稍候。",
+}
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        try:
+            vip = vip_level_of(tracker, service())
+        except Exception:  # the handoff must never fail because the order DB is down
+            log.warning("vip level unknown for handoff (order database unavailable)")
+            vip = 0
+        intents = user_intents(tracker)
+        topic = tracker.get_slot("topic")
+        if topic and topic not in intents[-3:]:
+            intents = [topic, *intents[-3:]]
+        payload = build_payload(
+            explicit_reason=tracker.get_slot("handoff_reason"),
+            intents=intents,
+            emotion=latest_emotion(tracker),
+            text=latest_text(tracker),
+            messages=user_texts(tracker),
+            order_id=current_order_id(tracker),
+            vip_level=vip,
+        )
+        info = payload["handoff"]
+        log.info("handoff reason=%s priority=%s skill=%s", info["reason"], info["priority"], info["skill"])
+        dispatcher.utter_message(text=HANDOFF_TEXT[info["reason"]])
+        dispatcher.utter_message(json_message=payload)
+        events = [SlotSet("handoff_reason", None), SlotSet("next_step", None)]
+        if tracker.active_loop.get("name"):
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events

@@ -1,0 +1,268 @@
+"""Identity verification before any order detail or change.
+
+Two ways in: the website's logged-in customer (metadata ``customer_id``) owns the order,
+or the customer names the order number and the last 4 digits of its phone
+(``order_verification_form``). A verified order stays verified for the conversation
+(slot ``verified_orders``). Three failed attempts hand the chat to a person
+(``verification_failed``): four digits are guessable, a person is not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    DB_DOWN,
+    button,
+    current_order_id,
+    customer_id_of,
+    latest_intent,
+    latest_text,
+    with_verified,
+)
+from actions.common import (
+    service as order_service,
+)
+from bot.dialogue import (
+    MAX_VERIFY_ATTEMPTS,
+    ORDER_TOPICS,
+    items_line,
+    order_id_candidate,
+    phone_tail_candidate,
+    short_date,
+)
+from bot.orders.db import DatabaseUnavailable
+from bot.orders.service import normalize_order_id
+
+log = logging.getLogger(__name__)
+
+TOPIC_WORD = {
+    "order_status": "查询订单",
+    "logistics": "查询物流",
+    "cancel_order": "取消订单",
+    "modify_order": "修改订单",
+    "refund": "申请退款",
+    "return_exchange": "退换货",
+    "invoice": "开发票",
+}
+
+
+def order_choice_buttons(topic: str, orders: list[Any]) -> list[dict[str, str]]:
+    """One button per recent order; the payload re-asks the same request for that order."""
+    out = []
+    for o in orders:
+        payload = f"/{topic}{json.dumps({'order_id': o.order_id})}"
+        title = f"{short_date(o.created_at)} {items_line(o.items, 1)}（{o.status}）".strip()
+        out.append(button(title, payload))
+    return out
+
+
+class ActionVerifyGate(Action):
+    """Decides whether an order request may go ahead now (``verification`` = verified),
+    needs the form (needed), waits for the customer to pick an order (choose), or
+    cannot be checked because the database is down (unavailable)."""
+
+    def name(self) -> str:
+        return "action_verify_gate"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        intent = latest_intent(tracker)
+        topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic")
+        events: list[dict[str, Any]] = [SlotSet("topic", topic), SlotSet("next_step", None)]
+        cid = customer_id_of(tracker)
+        if cid and cid != tracker.get_slot("customer_id"):
+            events.append(SlotSet("customer_id", cid))
+
+        raw = tracker.get_slot("order_id")
+        order_id = current_order_id(tracker)
+        if raw and not order_id:
+            dispatcher.utter_message(text="这个订单号格式不对哦，订单号是13位数字，可以在“我的订单”里查看。")
+            events.append(SlotSet("order_id", None))
+        tail_now = tracker.get_latest_entity_values("phone_tail")
+        tail = next(tail_now, None)
+
+        try:
+            svc = order_service()
+            if order_id and order_id in (tracker.get_slot("verified_orders") or []):
+                return [*events, SlotSet("verification", "verified")]
+            if order_id and cid and svc.order_belongs_to(order_id, cid):
+                return [
+                    *events,
+                    SlotSet("verification", "verified"),
+                    SlotSet("verified_orders", with_verified(tracker, order_id)),
+                ]
+            if order_id and tail and svc.verify_phone_tail(order_id, tail):
+                return [
+                    *events,
+                    SlotSet("verification", "verified"),
+                    SlotSet("verified_orders", with_verified(tracker, order_id)),
+                    SlotSet("verify_attempts", 0),
+                ]
+            if not order_id and cid:
+                orders = svc.orders_of_customer(cid, limit=5)
+                if orders:
+                    word = TOPIC_WORD.get(topic or "", "办理")
+                    dispatcher.utter_message(
+                        text=f"请问您要{word}的是哪一笔订单？",
+                        buttons=order_choice_buttons(topic or "order_status", orders),
+                    )
+                    return [*events, SlotSet("verification", "choose")]
+        except DatabaseUnavailable:
+            dispatcher.utter_message(text=DB_DOWN)
+            return [*events, SlotSet("verification", "unavailable")]
+        # the form asks for what is missing; a stale tail from another order must not count
+        return [
+            *events,
+            SlotSet("verification", "needed"),
+            SlotSet("phone_tail", tail),
+            SlotSet("next_step", None),
+        ]
+
+
+class ActionAskOrderId(Action):
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        dispatcher.utter_message(
+            text="为保护您的账户安全，请先提供订单号（13位数字，可在“我的订单”中查看）。"
+        )
+        return []
+
+
+class ActionAskPhoneTail(Action):
+    def name(self) -> str:
+        return "action_ask_phone_tail"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        dispatcher.utter_message(text="请输入该订单收货手机号的后4位，用于核实身份。")
+        return []
+
+
+def _failed(
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, why: str
+) -> dict[str, Any]:
+    """Count a failed attempt; on the last one, ask the rules for a handoff."""
+    attempts = int(tracker.get_slot("verify_attempts") or 0) + 1
+    if attempts >= MAX_VERIFY_ATTEMPTS:
+        dispatcher.utter_message(text=f"{why}多次核实未通过，为保障账户安全，我为您转接人工客服核实。")
+        return {
+            slot: None,
+            "verify_attempts": 0,
+            "handoff_reason": "verification_failed",
+            "verification": "failed",
+        }
+    left = MAX_VERIFY_ATTEMPTS - attempts
+    dispatcher.utter_message(text=f"{why}请再试一次（还可尝试{left}次）。")
+    return {slot: None, "verify_attempts": attempts}
+
+
+class ValidateOrderVerificationForm(FormValidationAction):
+    """Checks order number and phone tail against the order database."""
+
+    def name(self) -> str:
+        return "validate_order_verification_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        # an empty list ends the form: verified, too many failures (handoff), DB down
+        if tracker.get_slot("verification") in ("verified", "failed", "unavailable"):
+            return []
+        return domain_slots
+
+    @staticmethod
+    def _asked(tracker: Tracker, slot: str) -> bool:
+        return tracker.get_slot("requested_slot") == slot and latest_intent(tracker) not in (
+            "human_agent",
+            "deny",
+        )
+
+    async def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Digits typed in answer to 'order number?' even when NLU saw no entity (so a
+        12-digit typo is refused politely instead of ignored)."""
+        if not self._asked(tracker, "order_id") or next(
+            tracker.get_latest_entity_values("order_id"), None
+        ):
+            return {}
+        text = latest_text(tracker)
+        candidate = order_id_candidate(text)
+        if candidate is None and any(ch.isdigit() for ch in text):
+            candidate = "".join(ch for ch in text if ch.isdigit())
+        return {"order_id": candidate} if candidate else {}
+
+    async def extract_phone_tail(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if not self._asked(tracker, "phone_tail") or next(
+            tracker.get_latest_entity_values("phone_tail"), None
+        ):
+            return {}
+        text = latest_text(tracker)
+        tail = phone_tail_candidate(text)
+        if tail is None and any(ch.isdigit() for ch in text):
+            tail = "".join(ch for ch in text if ch.isdigit())[:8]
+        return {"phone_tail": tail} if tail else {}
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order_id = normalize_order_id(value) if isinstance(value, str) else None
+        if order_id is None:
+            return _failed(dispatcher, tracker, "order_id", "订单号格式不对，应为13位数字。")
+        try:
+            svc = order_service()
+            if svc.find_order(order_id) is None:
+                return _failed(dispatcher, tracker, "order_id", "没有查到这个订单号，请核对后重新输入。")
+            cid = customer_id_of(tracker)
+            if order_id in (tracker.get_slot("verified_orders") or []) or (
+                cid and svc.order_belongs_to(order_id, cid)
+            ):
+                # already known to be theirs: no phone tail needed
+                return {
+                    "order_id": order_id,
+                    "verification": "verified",
+                    "verified_orders": with_verified(tracker, order_id),
+                }
+        except DatabaseUnavailable:
+            dispatcher.utter_message(text=DB_DOWN)
+            return {"order_id": order_id, "verification": "unavailable"}
+        return {"order_id": order_id}
+
+    def validate_phone_tail(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        order_id = current_order_id(tracker)
+        if order_id is None:
+            return {"phone_tail": None}  # order number comes first; asked next
+        tail = value.strip() if isinstance(value, str) else ""
+        if len(tail) != 4 or not tail.isdigit():
+            return _failed(dispatcher, tracker, "phone_tail", "手机尾号应为4位数字。")
+        try:
+            ok = order_service().verify_phone_tail(order_id, tail)
+        except DatabaseUnavailable:
+            dispatcher.utter_message(text=DB_DOWN)
+            return {"phone_tail": None, "verification": "unavailable"}
+        if not ok:
+            log.info("phone tail mismatch for order %s", order_id)
+            return _failed(dispatcher, tracker, "phone_tail", "手机尾号与订单不一致。")
+        dispatcher.utter_message(text="身份核实通过，谢谢您的配合。")
+        return {
+            "phone_tail": tail,
+            "verification": "verified",
+            "verified_orders": with_verified(tracker, order_id),
+            "verify_attempts": 0,
+        }

@@ -1,0 +1,140 @@
+"""Cost: full training time, model size, model load time, resident memory per process.
+
+    .venv/bin/python -m bench.cost [--train] [--model PATH]
+
+`--train` runs a full `rasa train` (NLU + core) of the current data into a temporary folder
+(the models/ cache is left alone) and times it; without it the training figure is omitted.
+Load time is measured in a fresh interpreter: importing Rasa/TensorFlow, then `Agent.load`.
+Idle / under-load memory of the action server, Rasa server and hub come from the load test
+(bench/results/load_hub.json), measured there from /proc while the processes ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, RESULTS, TARGETS, machine_info, verdict, write_result
+
+LOAD_PROBE = """
+import json, os, time, asyncio
+t0 = time.perf_counter()
+from rasa.core.agent import Agent
+t1 = time.perf_counter()
+agent = Agent.load(os.environ["BENCH_MODEL"])
+t2 = time.perf_counter()
+asyncio.run(agent.parse_message("你好"))
+t3 = time.perf_counter()
+rss = 0
+with open("/proc/self/status") as fh:
+    for line in fh:
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) / 1024
+print("BENCH_JSON" + json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_parse_s": t3 - t2,
+                                 "rss_after_load_mb": rss}))
+"""
+
+
+def time_training(out_dir: Path) -> dict[str, Any]:
+    """Full `rasa train` of the current config and data; wall time and exit status."""
+    from bot.runtime import _venv_bin
+
+    cmd = [_venv_bin("rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+           "--out", str(out_dir), "--fixed-model-name", "bench", "--force"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    model = out_dir / "bench.tar.gz"
+    if proc.returncode != 0 or not model.exists():
+        return {"ok": False, "wall_s": round(wall, 1), "error": proc.stdout[-1500:] + proc.stderr[-1500:]}
+    return {"ok": True, "wall_s": round(wall, 1), "model_mb": round(model.stat().st_size / 1e6, 1),
+            "verdict": verdict(wall, TARGETS["training_s_max"])}
+
+
+def adopt_model(trained: Path, hash_before: str) -> Path | None:
+    """Install the timed model as the current data's cached model (what `ensure_model` would
+    train) so the servers benchmarked next do not train a second time; only when the training
+    inputs did not change while it trained."""
+    import os
+
+    from bot.runtime import model_hash, model_path
+
+    target = model_path()
+    if model_hash() != hash_before or not trained.exists():
+        return None
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trained, target.with_suffix(".part"))
+        os.replace(target.with_suffix(".part"), target)
+    return target
+
+
+def probe_load(model: Path) -> dict[str, Any]:
+    """Import + load + first parse of a model in a fresh interpreter."""
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", LOAD_PROBE], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "BENCH_MODEL": str(model)}, timeout=600)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_JSON"):
+            data = json.loads(line[len("BENCH_JSON"):])
+            return {k: round(v, 2) for k, v in data.items()}
+    return {"error": (proc.stderr or proc.stdout)[-1500:]}
+
+
+def memory_from_load_test(path: Path = RESULTS / "load_hub.json") -> dict[str, Any] | None:
+    """Idle and peak RSS per process as recorded by bench/load_hub.py, if it has run."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {**(data.get("memory") or {}), "from": "load_hub.json",
+            "measured_at_utc": data.get("machine", {}).get("measured_at_utc")}
+
+
+def run(train: bool, model_arg: str | None) -> dict[str, Any]:
+    from bench.load_hub import pick_model
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-train-") as tmp:
+        if train:
+            from bot.runtime import model_hash
+
+            print("[cost] full rasa train of the current data ...", flush=True)
+            before = model_hash()
+            out["training"] = time_training(Path(tmp))
+            if out["training"]["ok"]:
+                adopted = adopt_model(Path(tmp) / "bench.tar.gz", before)
+                out["training"]["cached_as"] = adopted.name if adopted else None
+            print(f"[cost] training: {out['training'].get('wall_s')} s (target <= "
+                  f"{TARGETS['training_s_max']:.0f} s: {out['training'].get('verdict', 'failed')})", flush=True)
+        model = Path(tmp) / "bench.tar.gz" if train and out["training"]["ok"] and not model_arg \
+            else pick_model(model_arg)
+        out["model"] = {"name": model.name, "size_mb": round(model.stat().st_size / 1e6, 1)}
+        out["load"] = probe_load(model)
+    print(f"[cost] model {out['model']['size_mb']} MB; load {out['load']}", flush=True)
+    out["memory"] = memory_from_load_test()
+    print(f"[cost] memory (MB): {out['memory']}", flush=True)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--train", action="store_true", help="time a full training of the current data")
+    ap.add_argument("--model", help="model archive to size and load (default: the current data's)")
+    args = ap.parse_args(argv)
+    print(f"[cost] machine: {machine_info()['cpu_count']} cores, load {machine_info()['loadavg_1_5_15']}")
+    path = write_result("cost", run(args.train, args.model))
+    print(f"[cost] -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

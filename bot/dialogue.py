@@ -1,0 +1,165 @@
+"""Pure helpers for the dialogue: reading order numbers and phone tails out of free text,
+checking the values a customer gives in forms, and wording order facts.
+
+Kept apart from the rasa-sdk actions so the rules are tested without a tracker.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from bot.handoff import to_simplified
+
+# intents that touch one of the customer's orders and so need a verified order
+ORDER_TOPICS = (
+    "order_status",
+    "logistics",
+    "cancel_order",
+    "modify_order",
+    "refund",
+    "return_exchange",
+    "invoice",
+)
+
+MAX_VERIFY_ATTEMPTS = 3
+
+_DIGIT_RUN = re.compile(r"\d+")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def _digits_runs(text: str) -> list[str]:
+    return _DIGIT_RUN.findall((text or "").translate(_FULLWIDTH))
+
+
+def order_id_candidate(text: str | None) -> str | None:
+    """The digit run in `text` that is meant as an order number: a 12–20 digit run if
+    there is one, else any run of 6+ digits (returned so it can be refused as malformed),
+    else None (the message carries no attempt at an order number)."""
+    runs = _digits_runs(text or "")
+    for run in runs:
+        if 12 <= len(run) <= 20:
+            return run
+    longish = [r for r in runs if len(r) >= 6]
+    return longish[0] if longish else None
+
+
+def phone_tail_candidate(text: str | None) -> str | None:
+    """The last 4 digits of the phone from a reply: a lone 4-digit run, or the tail of a
+    full mainland mobile number. Longer runs (order numbers) are not phone tails."""
+    for run in _digits_runs(text or ""):
+        if len(run) == 4:
+            return run
+        if len(run) == 11 and run.startswith("1"):
+            return run[-4:]
+    return None
+
+
+MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}
+
+_FIELD_WORDS = (
+    ("address", ("地址", "住址", "送到", "寄到", "改到", "换到", "小区", "公司")),
+    ("phone", ("电话", "手机", "号码", "联系方式")),
+    ("receiver_name", ("收货人", "收件人", "名字", "姓名", "收货人姓名")),
+)
+
+
+def detect_modify_field(text: str | None) -> str | None:
+    """Which order field a message is about (address, phone, receiver_name), if it says."""
+    t = to_simplified((text or "").strip()).lower()
+    if t in MODIFY_FIELDS:
+        return t
+    # receiver_name first: 收货人 contains no address word, but 收货人电话 is a phone
+    if any(w in t for w in ("电话", "手机", "号码")):
+        return "phone"
+    if any(w in t for w in ("收货人", "收件人", "名字", "姓名")):
+        return "receiver_name"
+    if any(w in t for w in _FIELD_WORDS[0][1]):
+        return "address"
+    return None
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z ]{2,20}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+_TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
+_MARKUP = re.compile(r"[<>{}\[\]$`\\]|--|;")
+
+
+def clean_new_value(field: str, raw: str | None) -> str | None:
+    """The new value for an order field in canonical form, or None when it is not
+    acceptable (wrong phone format, address too short, markup or SQL-ish characters)."""
+    value = re.sub(r"\s+", " ", (raw or "").translate(_FULLWIDTH)).strip()
+    if not value or _MARKUP.search(value):
+        return None
+    if field == "phone":
+        digits = re.sub(r"[\s\-]", "", value)
+        digits = digits[3:] if digits.startswith("+86") else digits
+        return digits if _MOBILE.match(digits) else None
+    if field == "receiver_name":
+        return value if _NAME.match(value) else None
+    if field == "address":
+        return value if 6 <= len(value) <= 120 and re.search(r"[\u4e00-\u9fa5]", value) else None
+    return None
+
+
+def is_personal_title(title: str | None) -> bool:
+    """A personal invoice (个人) needs no tax id."""
+    return (title or "").strip() in {"个人", "个人发票", "本人", "personal"}
+
+
+def clean_invoice_title(raw: str | None) -> str | None:
+    """Invoice title: 2–60 characters, no markup."""
+    value = (raw or "").strip()
+    if not value or _MARKUP.search(value) or not 2 <= len(value) <= 60:
+        return None
+    return "个人" if is_personal_title(value) else value
+
+
+def clean_tax_id(raw: str | None) -> str | None:
+    """Taxpayer id (统一社会信用代码 is 18 characters; older ids 15–20): digits and capitals."""
+    value = re.sub(r"\s+", "", (raw or "").translate(_FULLWIDTH)).upper()
+    return value if _TAX_ID.match(value) else None
+
+
+def clean_email(raw: str | None) -> str | None:
+    """An e-mail address for the electronic invoice, or None."""
+    value = (raw or "").strip()
+    return value if len(value) <= 120 and _EMAIL.match(value) else None
+
+
+def mask_email(email: str) -> str:
+    """a***@example.com — confirmations show enough to recognise it, not the whole address."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_value(field: str, value: str) -> str:
+    """How a new order value is echoed back: phones masked, names and addresses as given
+    (the customer just typed them)."""
+    if field == "phone" and len(value) == 11:
+        return f"{value[:3]}****{value[-4:]}"
+    return value
+
+
+def short_time(dt: datetime | None) -> str:
+    """Beijing time as 11-23 14:05 for chat replies."""
+    from bot.orders.timeutil import format_shanghai
+
+    return format_shanghai(dt, "%m-%d %H:%M") if dt else ""
+
+
+def short_date(dt: datetime | None) -> str:
+    """Beijing date as 11月23日."""
+    from bot.orders.timeutil import to_shanghai
+
+    local = to_shanghai(dt)
+    return f"{local.month}月{local.day}日" if local else ""
+
+
+def items_line(items: list[str], limit: int = 2) -> str:
+    """First items of an order for a short reply: 'A、B 等3件'."""
+    if not items:
+        return ""
+    head = "、".join(items[:limit])
+    return f"{head} 等{len(items)}件" if len(items) > limit else head

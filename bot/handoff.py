@@ -1,0 +1,207 @@
+"""The handoff payload: why a conversation goes to a human, how urgently, to which skill
+group, and a one-line summary for the agent.
+
+Pure functions only, so the rules the hub's queue relies on are tested directly. The
+payload travels to the hub as the bot message's ``custom`` field:
+``{"handoff": {"reason": R, "priority": P, "skill": S, "summary": "..."}}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+REASONS = ("requested", "angry", "not_understood", "urgent", "verification_failed")
+PRIORITIES = ("normal", "high", "urgent")  # ascending
+SKILLS = ("orders", "refunds", "payments", "account", "general")
+
+VIP_BUMP_LEVEL = 3
+
+# intent -> skill group; intents not listed (small talk, faq, fallback) say nothing about it
+INTENT_SKILL: dict[str, str] = {
+    "order_status": "orders",
+    "logistics": "orders",
+    "cancel_order": "orders",
+    "modify_order": "orders",
+    "invoice": "orders",
+    "refund": "refunds",
+    "return_exchange": "refunds",
+    "payment_issue": "payments",
+    "account_issue": "account",
+    "complaint": "general",
+    "promotion": "general",
+    "product_inquiry": "general",
+}
+
+INTENT_LABEL: dict[str, str] = {
+    "greet": "问候",
+    "goodbye": "告别",
+    "thank": "感谢",
+    "affirm": "肯定",
+    "deny": "否定",
+    "bot_challenge": "问是否机器人",
+    "human_agent": "要求人工",
+    "order_status": "查订单",
+    "logistics": "查物流",
+    "cancel_order": "取消订单",
+    "modify_order": "修改订单",
+    "refund": "退款",
+    "return_exchange": "退换货",
+    "complaint": "投诉",
+    "invoice": "发票",
+    "payment_issue": "支付问题",
+    "account_issue": "账号问题",
+    "promotion": "优惠活动",
+    "product_inquiry": "商品咨询",
+    "out_of_scope": "无关问题",
+    "faq": "常见问题",
+    "nlu_fallback": "未识别",
+}
+
+URGENT_SKILL = {"stolen_account": "account", "double_charge": "payments", "paid_but_failed": "payments"}
+
+_STOLEN = re.compile(
+    r"(被盗|盗号|盗了|被黑|被人(登录|登陆|盗|改了?密码|冒用|用了)|异地登[录陆]|不是我(本人)?(登录|登陆|买|下的?单|操作)"
+    r"|账号.{0,6}(被人|别人)(登|用|改)|(别人|陌生人).{0,6}(登录|登陆|盗用|冒用)我的?账)"
+)
+_DOUBLE = re.compile(
+    r"(重复扣|重复支付|重复付款|多扣|扣了?(两|2|二|三|3)次|扣(两|2|二)笔|扣款(两|2|二)次|付了?(两|2|二)次|(两|2|二)次扣款|扣了双份)"
+)
+_PAY_FAILED = re.compile(r"(支付失败|付款失败|没付成功|未支付|支付不成功|付款不成功|显示未付款|订单没生成|没有生成订单|订单不见了|交易失败)")
+_MONEY_TAKEN = re.compile(r"(扣了|扣款|扣钱|钱被扣|已扣|扣费|钱扣了|钱没了|钱已经|已经付了?钱|钱付了)")
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # type: ignore[no-untyped-def]
+    """Traditional → Simplified converter, built once (customers write both)."""
+    try:
+        import opencc
+
+        return opencc.OpenCC("t2s")
+    except Exception:  # pragma: no cover - opencc is a pinned dependency
+        return None
+
+
+def to_simplified(text: str) -> str:
+    """Simplified-Chinese form of `text`, so keyword rules see one script."""
+    conv = _t2s()
+    return conv.convert(text) if conv is not None else text
+
+
+def urgent_kind(text: str | None) -> str | None:
+    """Tier-1 problem named in a customer message: stolen_account, double_charge or
+    paid_but_failed (a failed payment where money was taken); None otherwise.
+
+    Keyword rules rather than the classifier, because missing one of these costs real
+    money and the wording is narrow.
+    """
+    if not text:
+        return None
+    t = to_simplified(text)
+    if _STOLEN.search(t):
+        return "stolen_account"
+    if _DOUBLE.search(t):
+        return "double_charge"
+    if _PAY_FAILED.search(t) and _MONEY_TAKEN.search(t):
+        return "paid_but_failed"
+    return None
+
+
+def decide_reason(
+    explicit: str | None,
+    intent: str | None,
+    emotion: str | None,
+    urgent: str | None = None,
+) -> str:
+    """Why we hand off. An action that asked for the handoff (urgent topic, failed
+    verification) knows best; then an urgent problem in the message; then anger; then a
+    message we could not understand; otherwise the customer asked for a person."""
+    if explicit in REASONS:
+        return explicit  # type: ignore[return-value]
+    if urgent:
+        return "urgent"
+    if emotion == "angry":
+        return "angry"
+    if intent == "nlu_fallback":
+        return "not_understood"
+    return "requested"
+
+
+def decide_priority(reason: str, vip_level: int | None = 0) -> str:
+    """urgent → urgent, angry → high, else normal; VIP (level ≥ 3) one step up, capped."""
+    base = {"urgent": "urgent", "angry": "high"}.get(reason, "normal")
+    idx = PRIORITIES.index(base)
+    if (vip_level or 0) >= VIP_BUMP_LEVEL:
+        idx = min(idx + 1, len(PRIORITIES) - 1)
+    return PRIORITIES[idx]
+
+
+def decide_skill(intents: Sequence[str | None], urgent: str | None = None) -> str:
+    """Skill group from the urgent kind, else the most recent topical intent of the
+    conversation (a 'human please' message says nothing about the topic), else general."""
+    if urgent in URGENT_SKILL:
+        return URGENT_SKILL[urgent]
+    for intent in reversed(list(intents)):
+        if intent in INTENT_SKILL:
+            return INTENT_SKILL[intent]
+    return "general"
+
+
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_SPACES = re.compile(r"\s+")
+
+
+def mask_phones(text: str) -> str:
+    """Mainland mobile numbers in free text → 138****1234 (agents and logs never see them whole)."""
+    return _PHONE.sub(r"\1****\2", text)
+
+
+def shorten(text: str, limit: int = 30) -> str:
+    """One line, at most `limit` characters, phones masked."""
+    one = _SPACES.sub(" ", mask_phones(text or "")).strip()
+    return one if len(one) <= limit else one[: limit - 1] + "…"
+
+
+def build_summary(
+    intent: str | None,
+    order_id: str | None,
+    messages: Sequence[str],
+    *,
+    keep: int = 3,
+    limit: int = 30,
+) -> str:
+    """One line for the agent: topic, order number if known, last few customer messages."""
+    label = INTENT_LABEL.get(intent or "", intent or "未知")
+    parts = [f"意图:{label}"]
+    if order_id:
+        parts.append(f"订单:{order_id}")
+    recent = [shorten(m, limit) for m in messages if m and m.strip()][-keep:]
+    if recent:
+        parts.append("客户:" + " / ".join(recent))
+    return " | ".join(parts)
+
+
+def build_payload(
+    *,
+    explicit_reason: str | None,
+    intents: Sequence[str | None],
+    emotion: str | None,
+    text: str | None,
+    messages: Sequence[str],
+    order_id: str | None,
+    vip_level: int | None,
+) -> dict:
+    """The complete ``{"handoff": {...}}`` payload from what the action read off the tracker."""
+    urgent = urgent_kind(text)
+    reason = decide_reason(explicit_reason, intents[-1] if intents else None, emotion, urgent)
+    topic = next((i for i in reversed(list(intents)) if i in INTENT_SKILL), None)
+    summary_intent = topic or (intents[-1] if intents else None)
+    return {
+        "handoff": {
+            "reason": reason,
+            "priority": decide_priority(reason, vip_level),
+            "skill": decide_skill(intents, urgent),
+            "summary": build_summary(summary_intent, order_id, messages),
+        }
+    }

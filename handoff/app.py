@@ -1,0 +1,220 @@
+"""The hub application factory: wires store, bus, Rasa client and blueprints together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, empty, file
+from sanic.response import json as json_response
+from sqlalchemy.exc import SQLAlchemyError
+
+from handoff.channels.web import WebChannel
+from handoff.channels.web import bp as web_bp
+from handoff.console import bp as console_bp
+from handoff.customers import CustomerDirectory
+from handoff.errors import ApiError
+from handoff.limits import RateLimiter
+from handoff.openapi import build_spec
+from handoff.rasa_client import RasaClient
+from handoff.realtime import Bus, RedisBus
+from handoff.service import Hub
+from handoff.settings import Settings
+from handoff.store import Store
+
+log = logging.getLogger("handoff")
+
+_REDACT = (
+    (re.compile(r"(token=)[^&\s\"']+", re.I), r"\1***"),
+    (re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\1***"),
+    (re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)"), r"\1****\2"),
+)
+
+
+def redact(message: str) -> str:
+    """Mask tokens and mainland mobile numbers in a log line."""
+    for pattern, repl in _REDACT:
+        message = pattern.sub(repl, message)
+    return message
+
+
+class RedactingFilter(logging.Filter):
+    """Keeps phone numbers and tokens out of every log record (access log URLs included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            rendered = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact(rendered)
+        if cleaned != rendered:
+            record.msg, record.args = cleaned, ()
+        for attr in ("request",):
+            value = getattr(record, attr, None)
+            if isinstance(value, str):
+                setattr(record, attr, redact(value))
+        return True
+
+
+def install_log_redaction() -> None:
+    flt = RedactingFilter()
+    for name in ("", "sanic.root", "sanic.error", "sanic.access", "handoff"):
+        logger = logging.getLogger(name)
+        logger.addFilter(flt)
+        for handler in logger.handlers:
+            handler.addFilter(flt)
+
+
+CUSTOMER_PATHS = (
+    "/api/conversations",
+    "/api/conversations/<conversation_id:str>",
+    "/api/conversations/<conversation_id:str>/messages",
+    "/api/conversations/<conversation_id:str>/typing",
+    "/api/conversations/<conversation_id:str>/csat",
+    "/api/conversations/<conversation_id:str>/leave_message",
+)
+
+
+def create_app(settings: Settings | None = None, name: str = "kefu_hub") -> Sanic:
+    """A hub app; all state lives in ``app.ctx`` and is built when the server starts."""
+    settings = settings or Settings.from_env()
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.WEBSOCKET_MAX_SIZE = settings.max_body_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.blueprint(web_bp)
+    app.blueprint(console_bp)
+    install_log_redaction()
+
+    @app.before_server_start
+    async def _start(app: Sanic, _loop: Any) -> None:
+        store = Store.from_url(settings.database_url)
+        await create_schema(store)
+        bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else Bus()
+        await bus.start()
+        redis = bus.redis if isinstance(bus, RedisBus) else None
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        await rasa.start()
+        limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_window, redis)
+        hub = Hub(settings, store, bus, rasa, CustomerDirectory(), limiter)
+        hub.add_channel(WebChannel(hub))
+        app.ctx.store, app.ctx.bus, app.ctx.hub = store, bus, hub
+        app.ctx.login_limiter = RateLimiter(10, 60.0, redis)
+
+    @app.after_server_stop
+    async def _stop(app: Sanic, _loop: Any) -> None:
+        await app.ctx.hub.rasa.close()
+        await app.ctx.bus.stop()
+        await app.ctx.store.close()
+
+    @app.exception(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> HTTPResponse:
+        return with_cors(request, json_response(exc.to_dict(), status=exc.status))
+
+    @app.exception(SanicException)
+    async def _sanic_error(request: Request, exc: SanicException) -> HTTPResponse:
+        status = getattr(exc, "status_code", 500) or 500
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                 400: "bad_request", 408: "request_timeout"}
+        message = str(exc) or "error"
+        if status == 413:
+            message = f"Request body larger than {settings.max_body_bytes} bytes. 请求过大。"
+        return with_cors(request, json_response(
+            {"error": {"code": codes.get(status, "error"), "message": message}}, status=status))
+
+    @app.exception(Exception)
+    async def _crash(request: Request, exc: Exception) -> HTTPResponse:
+        if isinstance(exc, SQLAlchemyError):
+            log.error("database error on %s: %s", request.path, type(exc).__name__)
+            return with_cors(request, json_response(
+                {"error": {"code": "unavailable", "message": "Storage unavailable, nothing was changed; retry. 服务暂不可用，请重试。"}},
+                status=503))
+        log.exception("unhandled error on %s", request.path)
+        return with_cors(request, json_response(
+            {"error": {"code": "internal", "message": "Internal error. 服务器错误。"}}, status=500))
+
+    def with_cors(request: Request, resp: HTTPResponse) -> HTTPResponse:
+        if request.path.startswith("/api/conversations"):
+            origin = request.headers.get("origin")
+            allowed = settings.allowed_origins
+            if allowed == "*" or (origin and origin in allowed.split(",")):
+                resp.headers["Access-Control-Allow-Origin"] = "*" if allowed == "*" else origin
+                resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+                resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                resp.headers["Access-Control-Max-Age"] = "600"
+        return resp
+
+    @app.on_response
+    async def _headers(request: Request, resp: HTTPResponse) -> None:
+        with_cors(request, resp)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+
+    async def _preflight(request: Request, **_: Any) -> HTTPResponse:
+        return empty(status=204)
+
+    for i, path in enumerate(CUSTOMER_PATHS):
+        app.add_route(_preflight, path, methods=["OPTIONS"], name=f"preflight_{i}")
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        try:
+            await app.ctx.store.ping()
+        except SQLAlchemyError:
+            return json_response({"ok": False, "database": "down"}, status=503)
+        return json_response({"ok": True, "database": "ok",
+                              "realtime": "redis" if settings.redis_url else "in-process"})
+
+    @app.get("/openapi.json")
+    async def openapi(request: Request) -> HTTPResponse:
+        return json_response(build_spec(settings.public_url))
+
+    static_dir = Path(settings.static_dir)
+
+    async def _static_file(name: str) -> HTTPResponse:
+        path = static_dir / name
+        if not path.is_file():
+            raise ApiError(404, "not_found", f"{name} is not built yet.")
+        return await file(path)
+
+    @app.get("/")
+    async def shop_page(request: Request) -> HTTPResponse:
+        return await _static_file("index.html")
+
+    @app.get("/widget.js")
+    async def widget(request: Request) -> HTTPResponse:
+        resp = await _static_file("widget.js")
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        return resp
+
+    @app.get("/console")
+    async def console_page(request: Request) -> HTTPResponse:
+        return await _static_file("console.html")
+
+    @app.get("/static/<name:path>")
+    async def static_asset(request: Request, name: str) -> HTTPResponse:
+        target = (static_dir / name).resolve()
+        if static_dir.resolve() not in target.parents or not target.is_file():
+            raise ApiError(404, "not_found", "No such file.")
+        return await file(target)
+
+    return app
+
+
+async def create_schema(store: Store, attempts: int = 5) -> None:
+    """Idempotent; retried because several hub processes may start at the same moment."""
+    for attempt in range(attempts):
+        try:
+            await store.create_schema()
+            return
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))

@@ -1,0 +1,209 @@
+"""The web channel: the widget's HTTP API and websocket, and delivery to its sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from handoff.auth import customer_conversation
+from handoff.errors import ApiError
+from handoff.service import Hub, conversation_topic, customer_view
+from handoff.store import message_out
+
+log = logging.getLogger("handoff.web")
+
+bp = Blueprint("web_channel")
+
+
+class WebChannel:
+    """Delivers events to the customer's websockets through the bus (any hub process)."""
+
+    name = "web"
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def deliver(self, conversation: dict[str, Any], event: dict[str, Any]) -> None:
+        await self.hub.bus.publish(conversation_topic(conversation["id"]), event)
+
+
+def body_of(request: Request) -> dict[str, Any]:
+    """The JSON object body, or a clear 400."""
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "Body must be JSON. 请求体须为 JSON。") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "Body must be a JSON object. 请求体须为 JSON 对象。")
+    return data
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.ctx.hub
+
+
+async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
+    queue = None
+    agent = None
+    if conv["mode"] == "queued":
+        snap = await hub.queue_snapshot()
+        queue = snap["positions"].get(conv["id"])
+    elif conv["mode"] == "agent" and conv["assigned_agent_id"] is not None:
+        row = await hub.store.get_agent(conv["assigned_agent_id"])
+        agent = {"display_name": row["display_name"]} if row else None
+    return {"conversation_id": conv["id"], "mode": conv["mode"], "queue": queue, "agent": agent,
+            "csat_pending": bool(conv["csat_pending"])}
+
+
+@bp.post("/api/conversations")
+async def create_conversation(request: Request) -> HTTPResponse:
+    data = body_of(request)
+    channel = data.get("channel", "web")
+    if channel != "web":
+        raise ApiError(400, "invalid_channel", "Only the web channel opens conversations here. 渠道无效。")
+    identity = data.get("identity")
+    if identity is not None and not isinstance(identity, str):
+        raise ApiError(400, "invalid_identity", "identity must be a string. 身份格式错误。")
+    conv, token = await hub_of(request).open_conversation(channel, identity or None)
+    return json_response(
+        {"conversation_id": conv["id"], "token": token, "mode": conv["mode"],
+         "customer_id": conv["customer_id"]},
+        status=201,
+    )
+
+
+@bp.get("/api/conversations/<conversation_id:str>")
+async def get_conversation(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    hub = hub_of(request)
+    state = await conversation_state(hub, conv)
+    rows = await hub.store.list_messages(conv["id"])
+    state["messages"] = [customer_view(message_out(r)) for r in rows]
+    return json_response(state)
+
+
+def _after(request: Request) -> int:
+    raw = request.args.get("after", "0")
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise ApiError(400, "invalid_after", "after must be an integer seq.") from None
+
+
+@bp.get("/api/conversations/<conversation_id:str>/messages")
+async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    rows = await hub_of(request).store.list_messages(conv["id"], after=_after(request))
+    return json_response({"messages": [customer_view(message_out(r)) for r in rows]})
+
+
+@bp.post("/api/conversations/<conversation_id:str>/messages")
+async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    data = body_of(request)
+    msg, replies = await hub_of(request).customer_message(
+        conv, data.get("text"), data.get("client_msg_id"), data.get("title")
+    )
+    return json_response({"message": msg, "replies": replies})
+
+
+@bp.post("/api/conversations/<conversation_id:str>/typing")
+async def customer_typing(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    await hub_of(request).customer_typing(conv)
+    return json_response({"ok": True})
+
+
+@bp.post("/api/conversations/<conversation_id:str>/csat")
+async def post_csat(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    data = body_of(request)
+    await hub_of(request).add_csat(conv, data.get("score"), data.get("comment"))
+    return json_response({"ok": True})
+
+
+@bp.post("/api/conversations/<conversation_id:str>/leave_message")
+async def leave_message(request: Request, conversation_id: str) -> HTTPResponse:
+    conv = await customer_conversation(request, conversation_id)
+    data = body_of(request)
+    ticket_id = await hub_of(request).leave_message(conv, data.get("text"), data.get("contact"))
+    return json_response({"ticket_id": ticket_id}, status=201)
+
+
+async def _pump(sub: Any, ws: Any) -> None:
+    while True:
+        event = await sub.get()
+        await ws.send(json.dumps(event, ensure_ascii=False))
+
+
+async def _send_error(ws: Any, err: ApiError) -> None:
+    await ws.send(json.dumps({"type": "error", **err.to_dict()}, ensure_ascii=False))
+
+
+@bp.websocket("/ws/customer")
+async def ws_customer(request: Request, ws: Any) -> None:
+    hub = hub_of(request)
+    try:
+        conv = await customer_conversation(
+            request, request.args.get("conversation_id", ""), request.args.get("token")
+        )
+    except ApiError as err:
+        await _send_error(ws, err)
+        await ws.close(code=4401, reason=err.code)
+        return
+    sub = hub.bus.subscribe(conversation_topic(conv["id"]))
+    pump = asyncio.get_running_loop().create_task(_pump(sub, ws))
+    try:
+        state = await conversation_state(hub, conv)
+        await ws.send(json.dumps({"type": "mode", "mode": state["mode"]}))
+        if state["queue"]:
+            await ws.send(json.dumps({"type": "queue", **state["queue"]}))
+        if state["agent"]:
+            await ws.send(json.dumps({"type": "agent_joined", **state["agent"]}, ensure_ascii=False))
+        while True:
+            raw = await ws.recv()
+            if raw is None:
+                break
+            await _handle_customer_frame(hub, ws, conv["id"], raw)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a closed socket ends the loop; anything else is logged
+        if type(exc).__name__ not in ("ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError"):
+            log.exception("customer websocket error")
+    finally:
+        pump.cancel()
+        sub.close()
+
+
+async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: str | bytes) -> None:
+    try:
+        frame = json.loads(raw)
+        if not isinstance(frame, dict):
+            raise ValueError
+    except ValueError:
+        await _send_error(ws, ApiError(400, "invalid_json", "Frames must be JSON objects."))
+        return
+    conv = await hub.store.get_conversation(conversation_id)
+    if conv is None:
+        return
+    try:
+        if frame.get("type") == "typing":
+            await hub.customer_typing(conv)
+        elif frame.get("type") == "message":
+            msg, _ = await hub.customer_message(
+                conv, frame.get("text"), frame.get("client_msg_id"), frame.get("title")
+            )
+            await ws.send(json.dumps({"type": "ack", "client_msg_id": msg["client_msg_id"],
+                                      "message": msg}, ensure_ascii=False))
+        else:
+            raise ApiError(400, "invalid_frame", "type must be message or typing.")
+    except ApiError as err:
+        await _send_error(ws, err)

@@ -1,0 +1,148 @@
+"""Hub tables (SQLAlchemy Core): the system of record for conversations and agents.
+
+Times are UNIX epoch seconds (float) so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+conversations = Table(
+    "hub_conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(128)),  # e.g. a WeChat openid
+    Column("customer_id", String(64)),
+    Column("customer_name", String(128)),
+    Column("mode", String(8), nullable=False, default="bot"),  # bot|queued|agent|closed
+    Column("reason", String(32)),
+    Column("priority", String(8)),
+    Column("skill", String(16)),
+    Column("summary", Text),
+    Column("emotion", String(32)),
+    Column("vip_level", Integer),
+    Column("assigned_agent_id", Integer, ForeignKey("hub_agents.id")),
+    Column("handoff_id", Integer),
+    Column("queued_at", Float),
+    Column("csat_pending", Boolean, nullable=False, default=False),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_hub_conv_mode", conversations.c.mode)
+Index("ix_hub_conv_external", conversations.c.channel, conversations.c.external_id)
+
+messages = Table(
+    "hub_messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("author", String(8), nullable=False),  # customer|bot|agent|system
+    Column("agent_id", Integer),
+    Column("channel", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("title", Text),  # what the customer saw when the text is a button payload
+    Column("buttons", Text),  # JSON list of {"title","payload"}
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("client_msg_id", String(64)),
+    Column("reply_to", String(32)),  # the customer message a bot/system reply answers
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_hub_msg_seq"),
+    UniqueConstraint("conversation_id", "client_msg_id", name="uq_hub_msg_client"),
+)
+Index("ix_hub_msg_reply", messages.c.reply_to)
+
+agents = Table(
+    "hub_agents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False, default="agent"),  # agent|supervisor
+    Column("skills", String(256), nullable=False, default="general"),  # comma separated
+    Column("presence", String(8), nullable=False, default="offline"),
+    Column("max_chats", Integer, nullable=False, default=5),
+    Column("last_assigned_at", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "hub_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("hub_agents.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+handoffs = Table(
+    "hub_handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("skill", String(16), nullable=False),
+    Column("queued_at", Float, nullable=False),
+    Column("assigned_at", Float),
+    Column("agent_id", Integer),
+    Column("first_response_at", Float),
+    Column("closed_at", Float),
+)
+Index("ix_hub_handoffs_queued", handoffs.c.queued_at)
+
+tickets = Table(
+    "hub_tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id")),
+    Column("customer_id", String(64)),
+    Column("contact", String(128)),
+    Column("text", Text, nullable=False),
+    Column("transcript", Text, nullable=False),  # JSON list of messages
+    Column("status", String(8), nullable=False, default="open"),
+    Column("agent_id", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+)
+
+canned = Table(
+    "hub_canned",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("updated_by", Integer),
+    Column("updated_at", Float, nullable=False),
+)
+
+csat = Table(
+    "hub_csat",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("handoff_id", Integer),
+    Column("agent_id", Integer),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("created_at", Float, nullable=False),
+)

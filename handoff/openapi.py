@@ -1,0 +1,287 @@
+"""The hub's OpenAPI 3 description (hand-written: it is the front end's contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+ERR = {"$ref": "#/components/responses/Error"}
+OK = _json({"type": "object", "properties": {"ok": {"type": "boolean"}}})
+STR = {"type": "string"}
+INT = {"type": "integer"}
+CONV_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
+NUM_ID = {"name": "id", "in": "path", "required": True, "schema": INT}
+
+
+def _op(summary: str, responses: dict[str, Any], *, tags: list[str], security: list | None = None,
+        body: dict | None = None, params: list | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": tags, "responses": responses}
+    if security is not None:
+        op["security"] = security
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = params
+    return op
+
+
+CUSTOMER = [{"conversationToken": []}]
+AGENT = [{"agentCookie": [], "csrfHeader": []}, {"agentBearer": []}]
+
+
+def _customer(summary: str, responses: dict, **kw: Any) -> dict[str, Any]:
+    return _op(summary, {**responses, "401": ERR, "404": ERR}, tags=["customer"], security=CUSTOMER, **kw)
+
+
+def _agent(summary: str, responses: dict, **kw: Any) -> dict[str, Any]:
+    return _op(summary, {**responses, "401": ERR, "403": ERR}, tags=["agent"], security=AGENT, **kw)
+
+
+def build_spec(server_url: str | None = None) -> dict[str, Any]:
+    msg_list = {"type": "object", "properties": {"messages": {"type": "array", "items": _ref("Message")}}}
+    spec: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Kefu handoff hub API",
+            "version": "1.0.0",
+            "description": (
+                "Customer widget and agent console API of the conversation hub. Errors are "
+                '`{"error": {"code", "message"}}`. Websockets: `/ws/customer?conversation_id=&token=` '
+                "(events message, mode, queue, agent_joined, typing, csat_request, offline; client sends "
+                "typing and message) and `/ws/agent` (cookie or `?token=`; events queue, message, mode, "
+                "typing, assigned, ticket, presence; client sends typing)."
+            ),
+        },
+        "servers": [{"url": server_url or "/"}],
+        "tags": [{"name": "customer"}, {"name": "agent"}, {"name": "supervisor"}, {"name": "system"}],
+        "paths": {
+            "/healthz": {"get": _op("Liveness and database check", {"200": OK}, tags=["system"])},
+            "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, tags=["system"])},
+            "/api/conversations": {
+                "post": _op(
+                    "Open a conversation (optionally as a verified customer)",
+                    {"201": _json(_ref("NewConversation"), "Created"), "400": ERR, "401": ERR},
+                    tags=["customer"],
+                    body=_body({"channel": {"type": "string", "enum": ["web"]},
+                                "identity": {"type": "string", "description": "signed identity from the shop"}}),
+                )
+            },
+            "/api/conversations/{id}": {
+                "get": _customer("Conversation state and transcript", {"200": _json(_ref("ConversationState"))},
+                                 params=[CONV_ID])
+            },
+            "/api/conversations/{id}/messages": {
+                "get": _customer(
+                    "Messages after a seq", {"200": _json(msg_list), "400": ERR},
+                    params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}],
+                ),
+                "post": _customer(
+                    "Send a customer message (idempotent per client_msg_id)",
+                    {"200": _json(_ref("SendResult")), "400": ERR, "413": ERR, "429": ERR},
+                    params=[CONV_ID],
+                    body=_body({"text": {"type": "string", "maxLength": 2000},
+                                "client_msg_id": {"type": "string", "maxLength": 64},
+                                "title": {"type": "string", "description": "button title the customer clicked"}},
+                               ["text"]),
+                ),
+            },
+            "/api/conversations/{id}/typing": {"post": _customer("Customer is typing", {"200": OK}, params=[CONV_ID])},
+            "/api/conversations/{id}/csat": {
+                "post": _customer(
+                    "Rate the agent service (once, after close)", {"200": OK, "400": ERR, "409": ERR},
+                    params=[CONV_ID],
+                    body=_body({"score": {"type": "integer", "minimum": 1, "maximum": 5},
+                                "comment": {"type": "string", "maxLength": 1000}}, ["score"]),
+                )
+            },
+            "/api/conversations/{id}/leave_message": {
+                "post": _customer(
+                    "Leave a message: creates a ticket (工单) due in 24 h",
+                    {"201": _json({"type": "object", "properties": {"ticket_id": INT}}), "400": ERR,
+                     "413": ERR, "429": ERR},
+                    params=[CONV_ID],
+                    body=_body({"text": {"type": "string", "maxLength": 2000},
+                                "contact": {"type": "string", "maxLength": 128}}, ["text"]),
+                )
+            },
+            "/api/agent/login": {
+                "post": _op(
+                    "Log in; sets the HttpOnly kefu_session cookie",
+                    {"200": _json(_ref("Login")), "400": ERR, "401": ERR, "429": ERR},
+                    tags=["agent"],
+                    body=_body({"username": STR, "password": STR}, ["username", "password"]),
+                )
+            },
+            "/api/agent/logout": {"post": _agent("Log out", {"200": OK})},
+            "/api/agent/me": {"get": _agent("The logged-in agent", {"200": _json({"type": "object",
+                              "properties": {"agent": _ref("Agent")}})})},
+            "/api/agent/agents": {"get": _agent("All agents with load and presence", {"200": _json(
+                {"type": "object", "properties": {"agents": {"type": "array", "items": _ref("Agent")}}})})},
+            "/api/agent/presence": {
+                "post": _agent("Set presence", {"200": OK, "400": ERR},
+                               body=_body({"status": {"type": "string", "enum": ["online", "away", "offline"]}},
+                                          ["status"]))
+            },
+            "/api/agent/queue": {
+                "get": _agent("Waiting conversations in serving order", {"200": _json(
+                    {"type": "object", "properties": {"items": {"type": "array", "items": _ref("QueueItem")}}})})
+            },
+            "/api/agent/conversations": {
+                "get": _agent(
+                    "Conversations with agents", {"200": _json({"type": "object"}), "400": ERR},
+                    params=[{"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "all"]}}],
+                )
+            },
+            "/api/agent/conversations/{id}": {
+                "get": _agent("Full transcript, handoff info, customer panel, notes",
+                              {"200": _json(_ref("AgentConversation")), "404": ERR}, params=[CONV_ID])
+            },
+            "/api/agent/conversations/{id}/messages": {
+                "get": _agent("Messages after a seq (incl. internal notes)", {"200": _json(msg_list)},
+                              params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}]),
+                "post": _agent(
+                    "Reply to the customer, or add an internal note",
+                    {"200": _json({"type": "object", "properties": {"message": _ref("Message")}}),
+                     "400": ERR, "409": ERR, "413": ERR},
+                    params=[CONV_ID],
+                    body=_body({"text": {"type": "string", "maxLength": 2000}, "internal": {"type": "boolean"}},
+                               ["text"]),
+                ),
+            },
+            "/api/agent/conversations/{id}/claim": {
+                "post": _agent("Claim a queued chat (exactly one concurrent claim wins)",
+                               {"200": OK, "404": ERR, "409": ERR}, params=[CONV_ID])
+            },
+            "/api/agent/conversations/{id}/typing": {"post": _agent("Agent is typing", {"200": OK}, params=[CONV_ID])},
+            "/api/agent/conversations/{id}/transfer": {
+                "post": _agent("Transfer to an agent or a skill group", {"200": OK, "400": ERR, "409": ERR},
+                               params=[CONV_ID],
+                               body=_body({"agent_id": INT, "skill": {"type": "string",
+                                           "enum": ["orders", "refunds", "payments", "account", "general"]}}))
+            },
+            "/api/agent/conversations/{id}/close": {
+                "post": _agent("Close: ask for CSAT, back to the bot", {"200": OK, "409": ERR}, params=[CONV_ID])
+            },
+            "/api/agent/conversations/{id}/return_to_bot": {
+                "post": _agent("Back to the bot without CSAT", {"200": OK, "409": ERR}, params=[CONV_ID])
+            },
+            "/api/agent/canned": {
+                "get": _agent("Canned replies (标准话术)", {"200": _json({"type": "object", "properties": {
+                    "items": {"type": "array", "items": _ref("Canned")}}})}),
+                "post": _agent("Add a canned reply (supervisor)", {"201": _json(_ref("Canned")), "400": ERR},
+                               body=_body({"title": STR, "text": STR}, ["title", "text"])),
+            },
+            "/api/agent/canned/{id}": {
+                "put": _agent("Edit a canned reply (supervisor)", {"200": _json(_ref("Canned")), "400": ERR,
+                              "404": ERR}, params=[NUM_ID], body=_body({"title": STR, "text": STR},
+                                                                       ["title", "text"])),
+                "delete": _agent("Delete a canned reply (supervisor)", {"200": OK, "404": ERR}, params=[NUM_ID]),
+            },
+            "/api/agent/tickets": {
+                "get": _agent("Tickets, due first", {"200": _json({"type": "object", "properties": {
+                    "items": {"type": "array", "items": _ref("Ticket")}}})},
+                    params=[{"name": "status", "in": "query",
+                             "schema": {"type": "string", "enum": ["open", "pending", "solved"]}}])
+            },
+            "/api/agent/tickets/{id}": {
+                "patch": _agent("Change a ticket's status", {"200": _json({"type": "object", "properties": {
+                    "ticket": _ref("Ticket")}}), "400": ERR, "404": ERR}, params=[NUM_ID],
+                    body=_body({"status": {"type": "string", "enum": ["open", "pending", "solved"]}}, ["status"]))
+            },
+            "/api/supervisor/stats": {
+                "get": _op("Queue, agents, handoffs, first response, CSAT", {"200": _json(_ref("Stats")),
+                           "401": ERR, "403": ERR}, tags=["supervisor"], security=AGENT)
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "conversationToken": {"type": "http", "scheme": "bearer",
+                                      "description": "token from POST /api/conversations"},
+                "agentBearer": {"type": "http", "scheme": "bearer", "description": "token from login"},
+                "agentCookie": {"type": "apiKey", "in": "cookie", "name": "kefu_session"},
+                "csrfHeader": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+            },
+            "responses": {
+                "Error": _json({"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": STR, "message": STR}}}}, "Error"),
+            },
+            "schemas": {
+                "Button": {"type": "object", "properties": {"title": STR, "payload": STR}},
+                "Message": {"type": "object", "required": ["id", "seq", "author", "text", "created_at"],
+                            "properties": {
+                                "id": STR, "seq": INT,
+                                "author": {"type": "string", "enum": ["customer", "bot", "agent", "system"]},
+                                "text": STR, "title": {"type": "string", "nullable": True},
+                                "buttons": {"type": "array", "items": _ref("Button")},
+                                "created_at": {"type": "string", "format": "date-time"},
+                                "client_msg_id": {"type": "string", "nullable": True},
+                                "internal": {"type": "boolean"}}},
+                "NewConversation": {"type": "object", "properties": {
+                    "conversation_id": STR, "token": STR, "mode": STR,
+                    "customer_id": {"type": "string", "nullable": True}}},
+                "ConversationState": {"type": "object", "properties": {
+                    "conversation_id": STR,
+                    "mode": {"type": "string", "enum": ["bot", "queued", "agent", "closed"]},
+                    "queue": {"type": "object", "nullable": True,
+                              "properties": {"position": INT, "eta_seconds": INT}},
+                    "agent": {"type": "object", "nullable": True, "properties": {"display_name": STR}},
+                    "csat_pending": {"type": "boolean"},
+                    "messages": {"type": "array", "items": _ref("Message")}}},
+                "SendResult": {"type": "object", "properties": {
+                    "message": _ref("Message"), "replies": {"type": "array", "items": _ref("Message")}}},
+                "Agent": {"type": "object", "properties": {
+                    "id": INT, "username": STR, "display_name": STR,
+                    "role": {"type": "string", "enum": ["agent", "supervisor"]},
+                    "skills": {"type": "array", "items": STR},
+                    "presence": {"type": "string", "enum": ["online", "away", "offline"]},
+                    "max_chats": INT, "load": INT}},
+                "Login": {"type": "object", "properties": {"agent": _ref("Agent"), "csrf_token": STR,
+                                                           "token": STR}},
+                "QueueItem": {"type": "object", "properties": {
+                    "conversation_id": STR, "priority": {"type": "string", "enum": ["urgent", "high", "normal"]},
+                    "reason": STR, "skill": STR, "summary": STR,
+                    "vip_level": {"type": "integer", "nullable": True},
+                    "waited_seconds": {"type": "number"}, "channel": STR,
+                    "emotion": {"type": "string", "nullable": True},
+                    "position": INT, "eta_seconds": INT, "in_my_groups": {"type": "boolean"}}},
+                "AgentConversation": {"type": "object", "properties": {
+                    "conversation_id": STR, "mode": STR,
+                    "handoff": {"type": "object", "nullable": True},
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "notes": {"type": "array", "items": _ref("Message")},
+                    "customer": {"type": "object", "nullable": True, "properties": {
+                        "id": STR, "name": STR, "phone_masked": STR, "vip_level": INT}},
+                    "orders": {"type": "array", "items": {"type": "object"}}}},
+                "Canned": {"type": "object", "properties": {"id": INT, "title": STR, "text": STR}},
+                "Ticket": {"type": "object", "properties": {
+                    "id": INT, "conversation_id": STR, "customer_id": {"type": "string", "nullable": True},
+                    "contact": {"type": "string", "nullable": True}, "text": STR,
+                    "status": {"type": "string", "enum": ["open", "pending", "solved"]},
+                    "due_at": {"type": "number"}, "overdue": {"type": "boolean"},
+                    "transcript": {"type": "array", "items": {"type": "object"}}}},
+                "Stats": {"type": "object", "properties": {
+                    "queue_length": INT, "longest_wait_seconds": {"type": "number"},
+                    "agents": {"type": "array", "items": _ref("Agent")},
+                    "handoffs_today": INT,
+                    "handoffs_by_reason": {"type": "object", "additionalProperties": INT},
+                    "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}},
+            },
+        },
+    }
+    return spec

@@ -1,0 +1,483 @@
+"""The conversation engine shared by every channel and the console.
+
+Order of work for each customer message: validate → store (durable) → route by mode →
+store the outcome → deliver. Delivery goes through the conversation's channel, so the
+web widget and a messenger channel use the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handoff import queue as q
+from handoff.auth import new_token, token_hash
+from handoff.channels import Channel
+from handoff.customers import CustomerDirectory
+from handoff.errors import ApiError
+from handoff.identity import IdentityError, verify_identity
+from handoff.limits import RateLimiter
+from handoff.metrics import handoff_figures, mean, queue_figures, start_of_day
+from handoff.rasa_client import RasaClient
+from handoff.realtime import Bus
+from handoff.router import Handoff, offer_leave_message, route_for_mode, within_hours
+from handoff.settings import Settings
+from handoff.store import Duplicate, Store, message_out
+from handoff.tickets import new_ticket_row
+
+log = logging.getLogger("handoff.service")
+
+AGENTS_TOPIC = "agents"
+
+TEXT_BOT_UNAVAILABLE = "抱歉，智能助手暂时无法回复。您的消息已保存，正在为您转接人工客服，请稍候。"
+TEXT_QUEUED = "已为您转接人工客服，您当前排在第 {position} 位，预计等待约 {minutes} 分钟。"
+TEXT_OFFLINE = (
+    "当前暂无人工客服在线（服务时间 {start}–{end}）。您可以留言并留下联系方式，我们会在 24 小时内回复您。"
+)
+TEXT_AGENT_JOINED = "客服 {name} 已接入，很高兴为您服务。"
+TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
+TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。请为本次服务打分（1–5 分）。如还有问题，可以继续向智能助手提问。"
+TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
+TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
+
+
+def conversation_topic(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def validate_text(text: Any, max_chars: int) -> str:
+    """Reject before anything is stored, so a bad message leaves no half state."""
+    if not isinstance(text, str):
+        raise ApiError(400, "invalid_text", "text must be a string. 消息内容格式错误。")
+    if not text.strip():
+        raise ApiError(400, "empty_text", "Message is empty. 消息不能为空。")
+    if len(text) > max_chars:
+        raise ApiError(
+            413, "message_too_long",
+            f"Message longer than {max_chars} characters. 消息过长（最多 {max_chars} 字）。",
+        )
+    return text
+
+
+def validate_client_msg_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise ApiError(400, "invalid_client_msg_id", "client_msg_id must be a string of ≤64 characters.")
+    return value
+
+
+class Hub:
+    """State changes of conversations, and the events they cause."""
+
+    def __init__(
+        self, settings: Settings, store: Store, bus: Bus, rasa: RasaClient,
+        directory: CustomerDirectory, limiter: RateLimiter,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.rasa = rasa
+        self.directory = directory
+        self.limiter = limiter
+        self.channels: dict[str, Channel] = {}
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    # -- delivery ----------------------------------------------------------------------
+
+    async def to_customer(self, conv: dict[str, Any], event: dict[str, Any]) -> None:
+        channel = self.channels.get(conv["channel"])
+        if channel is None:
+            log.error("no channel %s for conversation %s", conv["channel"], conv["id"])
+            return
+        await channel.deliver(conv, event)
+
+    async def to_agents(self, event: dict[str, Any]) -> None:
+        await self.bus.publish(AGENTS_TOPIC, event)
+
+    async def publish_messages(
+        self, conv: dict[str, Any], rows: list[dict[str, Any]], mode: str | None = None
+    ) -> list[dict[str, Any]]:
+        out = [message_out(r) for r in rows]
+        mode = mode or conv["mode"]
+        for msg in out:
+            if not msg["internal"]:
+                await self.to_customer(conv, {"type": "message", "message": customer_view(msg)})
+            if mode != "bot" or msg["author"] == "system":
+                await self.to_agents(
+                    {"type": "message", "conversation_id": conv["id"], "message": msg,
+                     "assigned_agent_id": conv.get("assigned_agent_id")}
+                )
+        return out
+
+    # -- customer side -------------------------------------------------------------------
+
+    async def open_conversation(self, channel: str, identity: str | None) -> tuple[dict[str, Any], str]:
+        if channel not in self.channels:
+            raise ApiError(400, "invalid_channel", f"Unknown channel {channel!r}. 渠道无效。")
+        customer_id = name = None
+        if identity:
+            try:
+                claims = verify_identity(identity, self.settings.identity_secret)
+            except IdentityError as exc:
+                raise ApiError(401, "invalid_identity", f"{exc}. 身份校验失败。") from None
+            customer_id = str(claims["customer_id"])[:64]
+            name = str(claims.get("name") or "")[:128] or None
+        token = new_token()
+        conv = await self.store.create_conversation(channel, token_hash(token), customer_id, name)
+        return conv, token
+
+    async def customer_message(
+        self, conv: dict[str, Any], text: Any, client_msg_id: Any = None, title: Any = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Store a customer message, route it, and return it with the replies it produced."""
+        text = validate_text(text, self.settings.max_message_chars)
+        client_msg_id = validate_client_msg_id(client_msg_id)
+        title = str(title)[: self.settings.max_message_chars] if title else None
+        if client_msg_id:
+            existing = await self.store.find_client_message(conv["id"], client_msg_id)
+            if existing:
+                return await self._replay(existing)
+        if not await self.limiter.hit(f"conv:{conv['id']}"):
+            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。")
+        try:
+            row = await self.store.add_message(
+                conv["id"], conv["channel"], author="customer", text=text,
+                client_msg_id=client_msg_id, title=title,
+            )
+        except Duplicate as dup:
+            return await self._replay(dup.existing)
+        mode = conv["mode"]
+        [msg] = await self.publish_messages(conv, [row], mode)
+        if route_for_mode(mode) == "agent":
+            return customer_view(msg), []
+        replies = await self._bot_turn(conv, msg)
+        return customer_view(msg), [customer_view(r) for r in replies]
+
+    async def _replay(self, existing: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        replies = await self.store.replies_to(existing["id"])
+        return customer_view(message_out(existing)), [
+            customer_view(message_out(r)) for r in replies if not r["internal"]
+        ]
+
+    async def _bot_turn(self, conv: dict[str, Any], msg: dict[str, Any]) -> list[dict[str, Any]]:
+        metadata = {"customer_id": conv.get("customer_id"), "channel": conv["channel"]}
+        result = await self.rasa.send(conv["id"], msg["text"], metadata)
+        replies: list[dict[str, Any]] = []
+        turn = result.turn
+        if turn is not None and turn.replies:
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"],
+                [{"author": "bot", "text": r["text"], "buttons": r["buttons"], "reply_to": msg["id"]}
+                 for r in turn.replies],
+            )
+            replies += await self.publish_messages(conv, rows, "bot")
+        handoff = turn.handoff if turn is not None else None
+        if handoff is None and not result.ok:
+            log.warning("bot failed for conversation %s: %s", conv["id"], result.error)
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"],
+                [{"author": "system", "text": TEXT_BOT_UNAVAILABLE, "reply_to": msg["id"]}],
+            )
+            replies += await self.publish_messages(conv, rows, "bot")
+            handoff = Handoff("bot_unavailable", "high", "general", f"智能助手无响应（{result.error}）")
+        if handoff is not None:
+            replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
+        return replies
+
+    async def start_handoff(
+        self, conv: dict[str, Any], handoff: Handoff, reply_to: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Queue the conversation and tell the customer where they stand (or offer a ticket)."""
+        profile = await self.directory.profile(conv.get("customer_id"))
+        vip = profile.get("vip_level") if profile else None
+        hid = await self.store.enqueue(
+            conv["id"], handoff.reason, handoff.priority, handoff.skill, handoff.summary,
+            handoff.emotion, vip if isinstance(vip, int) else None,
+        )
+        if hid is None:
+            return []
+        conv = await self.store.get_conversation(conv["id"]) or conv
+        loads = await self.store.agent_loads()
+        online = sum(1 for a in loads if a["presence"] == "online")
+        in_hours = self.in_working_hours()
+        await self.to_customer(conv, {"type": "mode", "mode": "queued"})
+        out: list[dict[str, Any]] = []
+        if offer_leave_message(online, in_hours):
+            start, end = self.settings.working_hours
+            text = TEXT_OFFLINE.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
+            )
+            out += await self.publish_messages(conv, rows)
+            await self.to_customer(conv, {"type": "offline", "can_leave_message": True})
+        else:
+            snap = await self.queue_snapshot()
+            place = snap["positions"].get(conv["id"], {"position": 1, "eta_seconds": 0})
+            text = TEXT_QUEUED.format(
+                position=place["position"], minutes=max(1, round(place["eta_seconds"] / 60))
+            )
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
+            )
+            out += await self.publish_messages(conv, rows)
+        await self.queue_changed()
+        await self.auto_assign()
+        return out
+
+    def in_working_hours(self, now: float | None = None) -> bool:
+        local = datetime.fromtimestamp(time.time() if now is None else now, ZoneInfo(self.settings.timezone))
+        return within_hours(local, self.settings.working_hours)
+
+    async def customer_typing(self, conv: dict[str, Any]) -> None:
+        if conv["mode"] in ("queued", "agent"):
+            await self.to_agents(
+                {"type": "typing", "conversation_id": conv["id"], "author": "customer",
+                 "assigned_agent_id": conv.get("assigned_agent_id")}
+            )
+
+    async def leave_message(self, conv: dict[str, Any], text: Any, contact: Any) -> int:
+        text = validate_text(text, self.settings.max_message_chars)
+        if contact is not None and (not isinstance(contact, str) or len(contact) > 128):
+            raise ApiError(400, "invalid_contact", "contact must be a string of ≤128 characters. 联系方式无效。")
+        if not await self.limiter.hit(f"conv:{conv['id']}"):
+            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。")
+        history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
+        row = new_ticket_row(conv, text, contact or None, history, self.settings.ticket_due_hours)
+        ticket_id = await self.store.create_ticket(row)
+        before = await self.store.end_human_part(conv["id"], None, ask_csat=False)
+        rows = await self.store.add_messages(
+            conv["id"], conv["channel"],
+            [{"author": "system", "text": TEXT_TICKET.format(ticket_id=ticket_id)}],
+        )
+        conv = await self.store.get_conversation(conv["id"]) or conv
+        await self.publish_messages(conv, rows)
+        if before is not None:
+            await self.to_customer(conv, {"type": "mode", "mode": conv["mode"]})
+            await self.queue_changed()
+        await self.to_agents({"type": "ticket", "ticket_id": ticket_id, "status": "open",
+                              "conversation_id": conv["id"]})
+        return ticket_id
+
+    async def add_csat(self, conv: dict[str, Any], score: Any, comment: Any) -> None:
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise ApiError(400, "invalid_score", "score must be an integer 1..5. 评分须为 1–5 的整数。")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
+            raise ApiError(400, "invalid_comment", "comment must be a string of ≤1000 characters.")
+        if not await self.store.add_csat(conv["id"], score, comment or None):
+            raise ApiError(409, "no_csat_pending", "No rating is requested for this conversation. 当前无需评价。")
+
+    # -- queue ----------------------------------------------------------------------------
+
+    async def queue_snapshot(self) -> dict[str, Any]:
+        """Ordered queue, each conversation's place and estimated wait."""
+        ordered = q.order_queue(await self.store.queued())
+        loads = await self.store.agent_loads()
+        online = sum(1 for a in loads if a["presence"] == "online")
+        handle = await self.store.recent_handle_seconds()
+        positions = {
+            item["id"]: {
+                "position": idx + 1,
+                "eta_seconds": q.estimate_wait(idx + 1, handle, online, self.settings.default_eta_seconds),
+            }
+            for idx, item in enumerate(ordered)
+        }
+        return {"ordered": ordered, "positions": positions, "loads": loads}
+
+    @staticmethod
+    def queue_item(item: dict[str, Any], now: float) -> dict[str, Any]:
+        return {
+            "conversation_id": item["id"],
+            "priority": item["priority"],
+            "reason": item["reason"],
+            "skill": item["skill"],
+            "summary": item["summary"],
+            "vip_level": item["vip_level"],
+            "waited_seconds": round(now - float(item["queued_at"] or now), 1),
+            "channel": item["channel"],
+            "emotion": item["emotion"],
+            "customer_name": item.get("customer_name"),
+        }
+
+    async def queue_changed(self) -> None:
+        """Tell consoles the new queue and every waiting customer their new place."""
+        snap = await self.queue_snapshot()
+        now = time.time()
+        await self.to_agents({"type": "queue", "items": [self.queue_item(i, now) for i in snap["ordered"]]})
+        for item in snap["ordered"]:
+            place = snap["positions"][item["id"]]
+            await self.to_customer(item, {"type": "queue", **place})
+
+    async def auto_assign(self) -> None:
+        """With ``HUB_ASSIGN=auto``: give queued chats to the least busy online agent of their group."""
+        if self.settings.assign_mode != "auto":
+            return
+        for _ in range(50):
+            snap = await self.queue_snapshot()
+            loads = [agent_load(a) for a in snap["loads"]]
+            assigned = False
+            for item in snap["ordered"]:
+                agent_id = q.choose_agent(loads, item["skill"] or "general")
+                if agent_id is None:
+                    continue
+                agent = next(a for a in snap["loads"] if a["id"] == agent_id)
+                if await self.claim(item["id"], agent, announce_queue=False):
+                    assigned = True
+                    break
+            if not assigned:
+                break
+        await self.queue_changed()
+
+    async def claim(self, conversation_id: str, agent: dict[str, Any], announce_queue: bool = True) -> bool:
+        if not await self.store.claim(conversation_id, agent["id"]):
+            return False
+        conv = await self.store.get_conversation(conversation_id)
+        assert conv is not None
+        await self._joined(conv, agent)
+        if announce_queue:
+            await self.queue_changed()
+        return True
+
+    async def _joined(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
+        rows = await self.store.add_messages(
+            conv["id"], conv["channel"],
+            [{"author": "system", "text": TEXT_AGENT_JOINED.format(name=agent["display_name"])}],
+        )
+        await self.to_customer(conv, {"type": "mode", "mode": "agent"})
+        await self.to_customer(conv, {"type": "agent_joined", "display_name": agent["display_name"]})
+        await self.publish_messages(conv, rows)
+        await self.to_agents({"type": "assigned", "conversation_id": conv["id"], "agent_id": agent["id"],
+                              "assigned_agent_id": agent["id"]})
+        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "agent",
+                              "assigned_agent_id": agent["id"]})
+
+    # -- agent side ------------------------------------------------------------------------
+
+    def check_owner(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
+        if conv["mode"] != "agent":
+            raise ApiError(409, "not_claimed", "Claim the conversation first. 请先接入该会话。")
+        if conv["assigned_agent_id"] != agent["id"] and agent["role"] != "supervisor":
+            raise ApiError(403, "not_your_conversation", "This conversation belongs to another agent. 该会话由其他客服处理。")
+
+    async def agent_message(self, conv: dict[str, Any], agent: dict[str, Any], text: Any, internal: Any) -> dict[str, Any]:
+        text = validate_text(text, self.settings.max_message_chars)
+        internal = bool(internal)
+        if not internal:
+            self.check_owner(conv, agent)
+        rows = await self.store.add_messages(
+            conv["id"], conv["channel"],
+            [{"author": "agent", "agent_id": agent["id"], "text": text, "internal": internal}],
+        )
+        if not internal and conv.get("handoff_id") is not None:
+            await self.store.mark_first_response(conv["handoff_id"])
+        [msg] = await self.publish_messages(conv, rows, conv["mode"] if conv["mode"] != "bot" else "agent")
+        return msg
+
+    async def agent_typing(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
+        if conv["mode"] == "agent" and conv["assigned_agent_id"] == agent["id"]:
+            await self.to_customer(conv, {"type": "typing", "author": "agent"})
+
+    async def transfer(self, conv: dict[str, Any], agent: dict[str, Any], to_agent: Any, skill: Any) -> dict[str, Any]:
+        if conv["mode"] not in ("agent", "queued"):
+            raise ApiError(409, "not_with_agents", "Only queued or claimed conversations can be transferred.")
+        if conv["mode"] == "agent":
+            self.check_owner(conv, agent)
+        owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
+        if to_agent is not None:
+            if not isinstance(to_agent, int) or isinstance(to_agent, bool):
+                raise ApiError(400, "invalid_agent_id", "agent_id must be an integer.")
+            target = await self.store.get_agent(to_agent)
+            if target is None:
+                raise ApiError(404, "agent_not_found", "No such agent. 客服不存在。")
+            if not await self.store.transfer_to_agent(conv["id"], owner, to_agent):
+                raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
+            conv = await self.store.get_conversation(conv["id"]) or conv
+            await self._joined(conv, target)
+        elif skill is not None:
+            from handoff.router import SKILLS
+
+            if skill not in SKILLS:
+                raise ApiError(400, "invalid_skill", f"skill must be one of {', '.join(SKILLS)}.")
+            if not await self.store.requeue(conv["id"], owner, skill):
+                raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
+            conv = await self.store.get_conversation(conv["id"]) or conv
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"], [{"author": "system", "text": TEXT_TRANSFERRED}]
+            )
+            await self.to_customer(conv, {"type": "mode", "mode": "queued"})
+            await self.publish_messages(conv, rows)
+            await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "queued",
+                                  "assigned_agent_id": None})
+            await self.queue_changed()
+            await self.auto_assign()
+        else:
+            raise ApiError(400, "missing_target", "Give agent_id or skill. 请指定客服或技能组。")
+        return await self.store.get_conversation(conv["id"]) or conv
+
+    async def finish(self, conv: dict[str, Any], agent: dict[str, Any], ask_csat: bool) -> None:
+        """Close (with a CSAT request) or return to the bot; either way the bot resumes."""
+        if conv["mode"] == "agent":
+            self.check_owner(conv, agent)
+        elif conv["mode"] != "queued":
+            raise ApiError(409, "not_with_agents", "The conversation is not with an agent. 会话不在人工服务中。")
+        owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
+        before = await self.store.end_human_part(conv["id"], owner, ask_csat=ask_csat and owner is not None)
+        if before is None:
+            raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
+        conv = await self.store.get_conversation(conv["id"]) or conv
+        rows = await self.store.add_messages(
+            conv["id"], conv["channel"],
+            [{"author": "system", "text": TEXT_CLOSED if conv["csat_pending"] else TEXT_RETURNED}],
+        )
+        await self.publish_messages(conv, rows, "agent")
+        if conv["csat_pending"]:
+            await self.to_customer(conv, {"type": "csat_request"})
+        await self.to_customer(conv, {"type": "mode", "mode": "bot"})
+        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "bot",
+                              "assigned_agent_id": None})
+        await self.queue_changed()
+        await self.auto_assign()
+
+    async def set_presence(self, agent: dict[str, Any], status: Any) -> None:
+        if status not in ("online", "away", "offline"):
+            raise ApiError(400, "invalid_presence", "status must be online, away or offline.")
+        await self.store.set_presence(agent["id"], status)
+        await self.to_agents({"type": "presence", "agent_id": agent["id"], "presence": status})
+        await self.queue_changed()
+        await self.auto_assign()
+
+    async def stats(self) -> dict[str, Any]:
+        now = time.time()
+        since = start_of_day(now, self.settings.timezone)
+        snap = await self.queue_snapshot()
+        figures = queue_figures(snap["ordered"], now)
+        figures.update(handoff_figures(await self.store.handoffs_since(since)))
+        scores = await self.store.csat_since(since)
+        figures["csat"] = {"avg": mean(scores), "count": len(scores)}
+        figures["agents"] = [
+            {"id": a["id"], "display_name": a["display_name"], "role": a["role"],
+             "presence": a["presence"], "load": int(a["load"]), "max_chats": a["max_chats"],
+             "skills": [s for s in a["skills"].split(",") if s]}
+            for a in snap["loads"]
+        ]
+        return figures
+
+
+def agent_load(row: dict[str, Any]) -> q.AgentLoad:
+    return q.AgentLoad(
+        id=row["id"], skills=q.parse_skills(row["skills"]), presence=row["presence"],
+        load=int(row["load"]), max_chats=row["max_chats"], last_assigned_at=row["last_assigned_at"] or 0.0,
+    )
+
+
+CUSTOMER_FIELDS = ("id", "seq", "author", "text", "title", "buttons", "created_at", "client_msg_id")
+
+
+def customer_view(msg: dict[str, Any]) -> dict[str, Any]:
+    """A message as the customer may see it (no agent ids, never internal notes)."""
+    return {k: msg.get(k) for k in CUSTOMER_FIELDS}

@@ -1,0 +1,132 @@
+"""Hub settings, read once from the environment so every process of a deployment agrees."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def parse_hours(spec: str) -> tuple[time, time]:
+    """Parse working hours like ``09:00-22:00`` (``00:00-24:00``: always); an end before the
+    start spans midnight."""
+    try:
+        start_s, end_s = (part.strip() for part in spec.split("-", 1))
+        start = time.fromisoformat(start_s)
+        end = time.max if end_s == "24:00" else time.fromisoformat(end_s)
+    except ValueError as exc:
+        raise ValueError(f"working hours must look like 09:00-22:00, got {spec!r}") from exc
+    return start, end
+
+
+def default_database_url(env: dict[str, str]) -> str:
+    """``HUB_DATABASE_URL``, else ``DATABASE_URL``, else a SQLite file under ``var/``."""
+    return (
+        env.get("HUB_DATABASE_URL")
+        or env.get("DATABASE_URL")
+        or f"sqlite:///{ROOT / 'var' / 'hub.db'}"
+    )
+
+
+@dataclass
+class Settings:
+    """Everything configurable about one hub process."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rasa_url: str = "http://localhost:5005"
+    rasa_timeout: float = 10.0
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'hub.db'}"
+    redis_url: str | None = None
+    assign_mode: str = "manual"  # auto | manual
+    working_hours: tuple[time, time] = (time(9, 0), time(22, 0))
+    timezone: str = "Asia/Shanghai"
+    identity_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    identity_secret_generated: bool = True
+    max_message_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    rate_limit_count: int = 20
+    rate_limit_window: float = 10.0
+    default_eta_seconds: int = 180
+    session_ttl_seconds: int = 12 * 3600
+    ticket_due_hours: int = 24
+    cookie_secure: bool = False
+    allowed_origins: str = "*"
+    static_dir: Path = ROOT / "handoff" / "static"
+    seed_demo: bool = True
+    seed_passwords: dict[str, str] = field(default_factory=dict)
+    public_url: str | None = None
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        if self.assign_mode not in ("auto", "manual"):
+            raise ValueError(f"HUB_ASSIGN must be auto or manual, got {self.assign_mode!r}")
+        if self.rasa_timeout <= 0:
+            raise ValueError("HUB_RASA_TIMEOUT must be positive")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        secret = env.get("HUB_IDENTITY_SECRET")
+        seed_passwords = {
+            name: env[var]
+            for name, var in (
+                ("supervisor", "HUB_SUPERVISOR_PASSWORD"),
+                ("agent1", "HUB_AGENT1_PASSWORD"),
+                ("agent2", "HUB_AGENT2_PASSWORD"),
+            )
+            if env.get(var)
+        }
+        kwargs: dict = {
+            "host": env.get("HUB_HOST", "127.0.0.1"),
+            "port": _env_int(env, "HUB_PORT", 8000),
+            "rasa_url": env.get("RASA_URL", "http://localhost:5005").rstrip("/"),
+            "rasa_timeout": _env_float(env, "HUB_RASA_TIMEOUT", 10.0),
+            "database_url": default_database_url(env),
+            "redis_url": env.get("REDIS_URL") or None,
+            "assign_mode": env.get("HUB_ASSIGN", "manual"),
+            "working_hours": parse_hours(env.get("HUB_WORKING_HOURS", "09:00-22:00")),
+            "timezone": env.get("HUB_TIMEZONE", "Asia/Shanghai"),
+            "max_message_chars": _env_int(env, "HUB_MAX_MESSAGE_CHARS", 2000),
+            "rate_limit_count": _env_int(env, "HUB_RATE_LIMIT", 20),
+            "rate_limit_window": _env_float(env, "HUB_RATE_WINDOW", 10.0),
+            "default_eta_seconds": _env_int(env, "HUB_DEFAULT_ETA", 180),
+            "cookie_secure": env.get("HUB_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            "allowed_origins": env.get("HUB_ALLOWED_ORIGINS", "*"),
+            "seed_demo": env.get("HUB_SEED_DEMO", "1") not in ("0", "false", "no"),
+            "seed_passwords": seed_passwords,
+            "public_url": env.get("HUB_PUBLIC_URL") or None,
+            "access_log": env.get("HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
+        }
+        if secret:
+            kwargs["identity_secret"] = secret
+            kwargs["identity_secret_generated"] = False
+        return cls(**kwargs)

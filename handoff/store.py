@@ -1,0 +1,730 @@
+"""Persistence for the hub: SQLAlchemy Core (sqlite3 / psycopg2) run in a thread pool.
+
+Each public method is one unit of work executed whole in a worker thread, so the event
+loop never waits on the database and pays one thread hop per method instead of one per
+statement (measured: per-statement async drivers cost several times more CPU per turn).
+Every state change that must be race-safe across hub processes is one conditional
+UPDATE, so two hubs on one PostgreSQL behave as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, create_engine, event, func, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
+
+from handoff import models as m
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _row(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+def message_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message in its API shape."""
+    from datetime import datetime, timezone
+
+    return {
+        "id": row["id"],
+        "seq": row["seq"],
+        "conversation_id": row["conversation_id"],
+        "author": row["author"],
+        "text": row["text"],
+        "title": row.get("title"),
+        "buttons": json.loads(row["buttons"]) if row.get("buttons") else [],
+        "internal": bool(row.get("internal")),
+        "created_at": datetime.fromtimestamp(row["created_at"], timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "client_msg_id": row.get("client_msg_id"),
+        "agent_id": row.get("agent_id"),
+        "channel": row.get("channel"),
+    }
+
+
+def sync_url(url: str) -> str:
+    """Accept asyncio-driver URLs too; the store uses the standard sync drivers."""
+    for aio, sync in (("sqlite+aiosqlite://", "sqlite://"), ("postgresql+asyncpg://", "postgresql://"),
+                      ("postgres://", "postgresql://")):
+        if url.startswith(aio):
+            return sync + url[len(aio):]
+    return url
+
+
+def make_engine(url: str) -> tuple[Engine, int]:
+    """The engine and how many worker threads suit it (SQLite: one writer, so one thread)."""
+    url = sync_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": 10},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine, 1
+    engine = create_engine(url, pool_size=8, max_overflow=4, pool_pre_ping=True,
+                           connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
+    return engine, 8
+
+
+def threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a sync store method whole in the store's worker threads."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, self, *args, **kwargs))
+
+    wrapper.sync = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+class Duplicate(Exception):
+    """A customer message with an already stored ``client_msg_id``."""
+
+    def __init__(self, existing: dict[str, Any]) -> None:
+        super().__init__("duplicate client_msg_id")
+        self.existing = existing
+
+
+class Store:
+    """All hub reads and writes."""
+
+    def __init__(self, engine: Engine, workers: int = 1) -> None:
+        self.engine = engine
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-db")
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        engine, workers = make_engine(url)
+        return cls(engine, workers)
+
+    @threaded
+    def create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            m.metadata.create_all(conn)
+
+    @threaded
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.dispose)
+        self.executor.shutdown(wait=False)
+
+    # -- conversations -------------------------------------------------------------------
+
+    @threaded
+    def create_conversation(
+        self,
+        channel: str,
+        token_hash: str,
+        customer_id: str | None = None,
+        customer_name: str | None = None,
+        external_id: str | None = None,
+    ) -> dict[str, Any]:
+        now = _now()
+        row = {
+            "id": uuid.uuid4().hex,
+            "token_hash": token_hash,
+            "channel": channel,
+            "external_id": external_id,
+            "customer_id": customer_id,
+            "customer_name": customer_name,
+            "mode": "bot",
+            "csat_pending": False,
+            "last_seq": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(m.conversations.insert().values(**row))
+        return row
+
+    @threaded
+    def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(
+                select(m.conversations).where(m.conversations.c.id == conversation_id)
+            )
+            return _row(res.first())
+
+    @threaded
+    def find_by_external(self, channel: str, external_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(
+                select(m.conversations)
+                .where(
+                    and_(
+                        m.conversations.c.channel == channel,
+                        m.conversations.c.external_id == external_id,
+                    )
+                )
+                .order_by(m.conversations.c.created_at.desc())
+                .limit(1)
+            )
+            return _row(res.first())
+
+    @threaded
+    def list_conversations(
+        self, agent_id: int | None = None, modes: Iterable[str] | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        q = select(m.conversations)
+        if agent_id is not None:
+            q = q.where(m.conversations.c.assigned_agent_id == agent_id)
+        if modes is not None:
+            q = q.where(m.conversations.c.mode.in_(list(modes)))
+        q = q.order_by(m.conversations.c.updated_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- messages -----------------------------------------------------------------------
+
+    @threaded
+    def find_client_message(
+        self, conversation_id: str, client_msg_id: str
+    ) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(
+                select(m.messages).where(
+                    and_(
+                        m.messages.c.conversation_id == conversation_id,
+                        m.messages.c.client_msg_id == client_msg_id,
+                    )
+                )
+            )
+            return _row(res.first())
+
+    @threaded
+    def add_messages(
+        self, conversation_id: str, channel: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Store messages in order in one transaction; raises ``Duplicate`` for a repeated
+        customer ``client_msg_id`` (then nothing of the batch is stored)."""
+        if not items:
+            return []
+        now = _now()
+        stored: list[dict[str, Any]] = []
+        try:
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    update(m.conversations)
+                    .where(m.conversations.c.id == conversation_id)
+                    .values(
+                        last_seq=m.conversations.c.last_seq + len(items), updated_at=now
+                    )
+                )
+                if res.rowcount != 1:
+                    raise KeyError(conversation_id)
+                last = (
+                    conn.execute(
+                        select(m.conversations.c.last_seq).where(
+                            m.conversations.c.id == conversation_id
+                        )
+                    )
+                ).scalar_one()
+                first_seq = last - len(items) + 1
+                rows = []
+                for offset, item in enumerate(items):
+                    rows.append(
+                        {
+                            "id": uuid.uuid4().hex,
+                            "conversation_id": conversation_id,
+                            "seq": first_seq + offset,
+                            "author": item["author"],
+                            "agent_id": item.get("agent_id"),
+                            "channel": channel,
+                            "text": item.get("text") or "",
+                            "title": item.get("title"),
+                            "buttons": json.dumps(item["buttons"], ensure_ascii=False)
+                            if item.get("buttons")
+                            else None,
+                            "internal": bool(item.get("internal")),
+                            "client_msg_id": item.get("client_msg_id"),
+                            "reply_to": item.get("reply_to"),
+                            "created_at": now,
+                        }
+                    )
+                conn.execute(m.messages.insert(), rows)
+                stored = rows
+        except IntegrityError:
+            for item in items:
+                if item.get("client_msg_id"):
+                    existing = self.find_client_message.sync(self,
+                        conversation_id, item["client_msg_id"]
+                    )
+                    if existing:
+                        raise Duplicate(existing) from None
+            raise
+        return stored
+
+    async def add_message(self, conversation_id: str, channel: str, **item: Any) -> dict[str, Any]:
+        return (await self.add_messages(conversation_id, channel, [item]))[0]
+
+    @threaded
+    def list_messages(
+        self, conversation_id: str, after: int = 0, include_internal: bool = False,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        q = select(m.messages).where(
+            and_(m.messages.c.conversation_id == conversation_id, m.messages.c.seq > after)
+        )
+        if not include_internal:
+            q = q.where(m.messages.c.internal == False)  # noqa: E712
+        q = q.order_by(m.messages.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    @threaded
+    def replies_to(self, message_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            res = conn.execute(
+                select(m.messages)
+                .where(m.messages.c.reply_to == message_id)
+                .order_by(m.messages.c.seq)
+            )
+            return [dict(r._mapping) for r in res]
+
+    # -- queue and assignment -------------------------------------------------------------
+
+    @threaded
+    def enqueue(
+        self,
+        conversation_id: str,
+        reason: str,
+        priority: str,
+        skill: str,
+        summary: str,
+        emotion: str | None,
+        vip_level: int | None,
+    ) -> int | None:
+        """Move a bot conversation to the queue; None when it is already queued or with an agent."""
+        now = _now()
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.conversations)
+                .where(
+                    and_(
+                        m.conversations.c.id == conversation_id,
+                        m.conversations.c.mode.in_(["bot", "closed"]),
+                    )
+                )
+                .values(
+                    mode="queued",
+                    reason=reason,
+                    priority=priority,
+                    skill=skill,
+                    summary=summary,
+                    emotion=emotion,
+                    vip_level=vip_level,
+                    assigned_agent_id=None,
+                    queued_at=now,
+                    csat_pending=False,
+                    updated_at=now,
+                )
+            )
+            if res.rowcount != 1:
+                return None
+            ins = conn.execute(
+                m.handoffs.insert().values(
+                    conversation_id=conversation_id,
+                    reason=reason,
+                    priority=priority,
+                    skill=skill,
+                    queued_at=now,
+                )
+            )
+            handoff_id = ins.inserted_primary_key[0]
+            conn.execute(
+                update(m.conversations)
+                .where(m.conversations.c.id == conversation_id)
+                .values(handoff_id=handoff_id)
+            )
+            return int(handoff_id)
+
+    @threaded
+    def queued(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            res = conn.execute(
+                select(m.conversations).where(m.conversations.c.mode == "queued")
+            )
+            return [dict(r._mapping) for r in res]
+
+    @threaded
+    def claim(self, conversation_id: str, agent_id: int) -> bool:
+        """Exactly one of several concurrent claims wins: a conditional UPDATE."""
+        now = _now()
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.conversations)
+                .where(
+                    and_(
+                        m.conversations.c.id == conversation_id,
+                        m.conversations.c.mode == "queued",
+                        m.conversations.c.assigned_agent_id.is_(None),
+                    )
+                )
+                .values(mode="agent", assigned_agent_id=agent_id, updated_at=now)
+            )
+            if res.rowcount != 1:
+                return False
+            hid = (
+                conn.execute(
+                    select(m.conversations.c.handoff_id).where(
+                        m.conversations.c.id == conversation_id
+                    )
+                )
+            ).scalar_one()
+            if hid is not None:
+                conn.execute(
+                    update(m.handoffs)
+                    .where(and_(m.handoffs.c.id == hid, m.handoffs.c.assigned_at.is_(None)))
+                    .values(assigned_at=now, agent_id=agent_id)
+                )
+            conn.execute(
+                update(m.agents).where(m.agents.c.id == agent_id).values(last_assigned_at=now)
+            )
+            return True
+
+    @threaded
+    def transfer_to_agent(self, conversation_id: str, from_agent: int | None, to_agent: int) -> bool:
+        now = _now()
+        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
+        if from_agent is not None:
+            cond.append(m.conversations.c.assigned_agent_id == from_agent)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.conversations)
+                .where(and_(*cond))
+                .values(mode="agent", assigned_agent_id=to_agent, updated_at=now)
+            )
+            if res.rowcount == 1:
+                conn.execute(
+                    update(m.agents).where(m.agents.c.id == to_agent).values(last_assigned_at=now)
+                )
+                conn.execute(
+                    update(m.handoffs)
+                    .where(
+                        and_(
+                            m.handoffs.c.conversation_id == conversation_id,
+                            m.handoffs.c.assigned_at.is_(None),
+                        )
+                    )
+                    .values(assigned_at=now, agent_id=to_agent)
+                )
+            return res.rowcount == 1
+
+    @threaded
+    def requeue(self, conversation_id: str, from_agent: int | None, skill: str) -> bool:
+        """Back to the queue for another group; the original waiting time is kept."""
+        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
+        if from_agent is not None:
+            cond.append(m.conversations.c.assigned_agent_id == from_agent)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.conversations)
+                .where(and_(*cond))
+                .values(mode="queued", assigned_agent_id=None, skill=skill, updated_at=_now())
+            )
+            return res.rowcount == 1
+
+    @threaded
+    def end_human_part(
+        self, conversation_id: str, from_agent: int | None, ask_csat: bool, mode: str = "bot"
+    ) -> dict[str, Any] | None:
+        """Close the human part (agent close, return to bot, offline message); returns the
+        conversation as it was, or None when it was not queued/with an agent (or not this agent's)."""
+        now = _now()
+        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
+        if from_agent is not None:
+            cond.append(m.conversations.c.assigned_agent_id == from_agent)
+        with self.engine.begin() as conn:
+            before = _row(
+                (
+                    conn.execute(
+                        select(m.conversations).where(m.conversations.c.id == conversation_id)
+                    )
+                ).first()
+            )
+            res = conn.execute(
+                update(m.conversations)
+                .where(and_(*cond))
+                .values(mode=mode, assigned_agent_id=None, csat_pending=ask_csat, updated_at=now)
+            )
+            if res.rowcount != 1 or before is None:
+                return None
+            if before.get("handoff_id") is not None:
+                conn.execute(
+                    update(m.handoffs)
+                    .where(m.handoffs.c.id == before["handoff_id"])
+                    .values(closed_at=now)
+                )
+            return before
+
+    @threaded
+    def mark_first_response(self, handoff_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.handoffs)
+                .where(and_(m.handoffs.c.id == handoff_id, m.handoffs.c.first_response_at.is_(None)))
+                .values(first_response_at=_now())
+            )
+
+    @threaded
+    def agent_loads(self) -> list[dict[str, Any]]:
+        """Agents with their number of open chats."""
+        load = (
+            select(
+                m.conversations.c.assigned_agent_id.label("aid"),
+                func.count().label("load"),
+            )
+            .where(m.conversations.c.mode == "agent")
+            .group_by(m.conversations.c.assigned_agent_id)
+            .subquery()
+        )
+        q = select(m.agents, func.coalesce(load.c.load, 0).label("load")).select_from(
+            m.agents.outerjoin(load, load.c.aid == m.agents.c.id)
+        ).order_by(m.agents.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    @threaded
+    def recent_handle_seconds(self, limit: int = 50) -> list[float]:
+        q = (
+            select(m.handoffs.c.closed_at - m.handoffs.c.assigned_at)
+            .where(and_(m.handoffs.c.closed_at.isnot(None), m.handoffs.c.assigned_at.isnot(None)))
+            .order_by(m.handoffs.c.closed_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [float(v) for (v,) in conn.execute(q) if v is not None]
+
+    @threaded
+    def handoffs_since(self, since: float) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.handoffs).where(m.handoffs.c.queued_at >= since))
+            return [dict(r._mapping) for r in res]
+
+    # -- agents and sessions ----------------------------------------------------------------
+
+    @threaded
+    def create_agent(
+        self, username: str, display_name: str, password_hash: str, role: str,
+        skills: Iterable[str], max_chats: int = 5,
+    ) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                m.agents.insert().values(
+                    username=username,
+                    display_name=display_name,
+                    password_hash=password_hash,
+                    role=role,
+                    skills=",".join(skills),
+                    presence="offline",
+                    max_chats=max_chats,
+                    last_assigned_at=0.0,
+                    created_at=_now(),
+                )
+            )
+            agent_id = res.inserted_primary_key[0]
+        agent = self.get_agent.sync(self, int(agent_id))
+        assert agent is not None
+        return agent
+
+    @threaded
+    def get_agent(self, agent_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.agents).where(m.agents.c.id == agent_id))
+            return _row(res.first())
+
+    @threaded
+    def get_agent_by_username(self, username: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.agents).where(m.agents.c.username == username))
+            return _row(res.first())
+
+    @threaded
+    def set_presence(self, agent_id: int, presence: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.agents).where(m.agents.c.id == agent_id).values(presence=presence)
+            )
+
+    @threaded
+    def create_session(self, token_hash: str, agent_id: int, csrf: str, ttl: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                m.sessions.delete().where(m.sessions.c.expires_at < _now())
+            )
+            conn.execute(
+                m.sessions.insert().values(
+                    token_hash=token_hash, agent_id=agent_id, csrf_token=csrf,
+                    expires_at=_now() + ttl,
+                )
+            )
+
+    @threaded
+    def session_agent(self, token_hash: str) -> tuple[dict[str, Any], str] | None:
+        """The agent and CSRF token of a live session."""
+        q = (
+            select(m.agents, m.sessions.c.csrf_token)
+            .select_from(m.sessions.join(m.agents, m.agents.c.id == m.sessions.c.agent_id))
+            .where(and_(m.sessions.c.token_hash == token_hash, m.sessions.c.expires_at > _now()))
+        )
+        with self.engine.connect() as conn:
+            row = _row((conn.execute(q)).first())
+        if row is None:
+            return None
+        csrf = row.pop("csrf_token")
+        return row, csrf
+
+    @threaded
+    def delete_session(self, token_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash))
+
+    # -- canned replies --------------------------------------------------------------------
+
+    @threaded
+    def list_canned(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.canned).order_by(m.canned.c.id))
+            return [dict(r._mapping) for r in res]
+
+    @threaded
+    def count_canned(self) -> int:
+        with self.engine.connect() as conn:
+            return int((conn.execute(select(func.count()).select_from(m.canned))).scalar_one())
+
+    @threaded
+    def add_canned(self, title: str, text: str, agent_id: int | None) -> dict[str, Any]:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                m.canned.insert().values(title=title, text=text, updated_by=agent_id, updated_at=_now())
+            )
+            cid = int(res.inserted_primary_key[0])
+        return {"id": cid, "title": title, "text": text}
+
+    @threaded
+    def update_canned(self, canned_id: int, title: str, text: str, agent_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.canned)
+                .where(m.canned.c.id == canned_id)
+                .values(title=title, text=text, updated_by=agent_id, updated_at=_now())
+            )
+            return res.rowcount == 1
+
+    @threaded
+    def delete_canned(self, canned_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(m.canned.delete().where(m.canned.c.id == canned_id))
+            return res.rowcount == 1
+
+    # -- tickets -------------------------------------------------------------------------
+
+    @threaded
+    def create_ticket(self, row: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(m.tickets.insert().values(**row))
+            return int(res.inserted_primary_key[0])
+
+    @threaded
+    def list_tickets(self, status: str | None = None) -> list[dict[str, Any]]:
+        q = select(m.tickets)
+        if status:
+            q = q.where(m.tickets.c.status == status)
+        with self.engine.connect() as conn:
+            res = conn.execute(q.order_by(m.tickets.c.due_at, m.tickets.c.id))
+            return [dict(r._mapping) for r in res]
+
+    @threaded
+    def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.tickets).where(m.tickets.c.id == ticket_id))
+            return _row(res.first())
+
+    @threaded
+    def update_ticket(self, ticket_id: int, status: str, agent_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(m.tickets)
+                .where(m.tickets.c.id == ticket_id)
+                .values(status=status, agent_id=agent_id, updated_at=_now())
+            )
+            return res.rowcount == 1
+
+    # -- CSAT ------------------------------------------------------------------------------
+
+    @threaded
+    def add_csat(self, conversation_id: str, score: int, comment: str | None) -> bool:
+        """One rating per request: only while the conversation awaits one."""
+        with self.engine.begin() as conn:
+            conv = _row(
+                (
+                    conn.execute(
+                        select(m.conversations).where(m.conversations.c.id == conversation_id)
+                    )
+                ).first()
+            )
+            res = conn.execute(
+                update(m.conversations)
+                .where(
+                    and_(
+                        m.conversations.c.id == conversation_id,
+                        m.conversations.c.csat_pending == True,  # noqa: E712
+                    )
+                )
+                .values(csat_pending=False)
+            )
+            if res.rowcount != 1 or conv is None:
+                return False
+            agent_id = None
+            if conv.get("handoff_id") is not None:
+                agent_id = (
+                    conn.execute(
+                        select(m.handoffs.c.agent_id).where(m.handoffs.c.id == conv["handoff_id"])
+                    )
+                ).scalar_one_or_none()
+            conn.execute(
+                m.csat.insert().values(
+                    conversation_id=conversation_id,
+                    handoff_id=conv.get("handoff_id"),
+                    agent_id=agent_id,
+                    score=score,
+                    comment=comment,
+                    created_at=_now(),
+                )
+            )
+            return True
+
+    @threaded
+    def csat_since(self, since: float) -> list[int]:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(m.csat.c.score).where(m.csat.c.created_at >= since))
+            return [int(s) for (s,) in res]

@@ -1,0 +1,60 @@
+"""WeChat settings: ``credentials.yml`` section ``wechat:``, overridden by ``WECHAT_*`` env vars.
+
+No token means the channel is off (the callback answers 404).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV = {"token": "WECHAT_TOKEN", "appid": "WECHAT_APPID", "appsecret": "WECHAT_APPSECRET",
+       "encoding_aes_key": "WECHAT_AES_KEY", "api_base": "WECHAT_API_BASE",
+       "mode": "WECHAT_ENCRYPT_MODE", "callback_path": "WECHAT_CALLBACK_PATH",
+       "reply_budget": "WECHAT_REPLY_BUDGET"}
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    token: str = ""
+    appid: str = ""
+    appsecret: str = ""
+    encoding_aes_key: str = ""
+    api_base: str = "https://api.weixin.qq.com"
+    mode: str = "plain"  # plain | compatible | safe
+    callback_path: str = "/wechat/callback"
+    reply_budget: float = 3.5  # seconds before answering "success" and using the API instead
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+def load(env: dict[str, str] | None = None, credentials: Path | None = None) -> WeChatSettings:
+    """Merge file and env; a set AES key defaults the mode to safe. Bad values raise ValueError."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    if credentials is not None and credentials.exists():
+        section = (yaml.safe_load(credentials.read_text(encoding="utf-8")) or {}).get("wechat") or {}
+        if not isinstance(section, dict):
+            raise ValueError("credentials.yml: wechat must be a mapping")
+        values.update({k: section[k] for k in ENV if section.get(k) not in (None, "")})
+    values.update({k: env[v] for k, v in ENV.items() if env.get(v)})
+    if "mode" not in values:
+        values["mode"] = "safe" if values.get("encoding_aes_key") else "plain"
+    if values["mode"] not in ("plain", "compatible", "safe"):
+        raise ValueError(f"WECHAT_ENCRYPT_MODE must be plain, compatible or safe, got {values['mode']!r}")
+    if values["mode"] != "plain" and len(str(values.get("encoding_aes_key", ""))) != 43:
+        raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+    try:
+        values["reply_budget"] = float(values.get("reply_budget", 3.5))
+    except ValueError:
+        raise ValueError("WECHAT_REPLY_BUDGET must be a number of seconds") from None
+    if not 0 < values["reply_budget"] < 5:
+        raise ValueError("WECHAT_REPLY_BUDGET must be between 0 and 5 seconds (WeChat waits 5 s)")
+    values["api_base"] = str(values.get("api_base", WeChatSettings.api_base)).rstrip("/")
+    return WeChatSettings(**{k: (str(v) if k != "reply_budget" else v) for k, v in values.items()})

@@ -1,0 +1,174 @@
+"""End to end: a real trained model, Rasa server and action server, talked to over HTTP.
+
+Conversations go through `POST /webhooks/rest/webhook` exactly as the hub sends them, and
+the order database the action server writes to is checked afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from bot.orders.db import make_engine
+from bot.orders.seed import DEMO_ORDERS, DEMO_PHONE_TAILS
+from bot.orders.service import OrderService
+
+pytestmark = pytest.mark.slow
+
+FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def post(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+class Chat:
+    """One customer's conversation with the bot over the REST channel."""
+
+    def __init__(self, rasa_url: str, metadata: dict[str, Any] | None = None) -> None:
+        self.url = f"{rasa_url}/webhooks/rest/webhook"
+        self.sender = f"e2e-{uuid.uuid4().hex[:10]}"
+        self.metadata = metadata or {}
+
+    def say(self, text: str) -> list[dict[str, Any]]:
+        replies = post(self.url, {"sender": self.sender, "message": text, "metadata": self.metadata})
+        for reply in replies:
+            assert not FULL_PHONE.search(reply.get("text") or ""), reply
+        return replies
+
+
+def texts(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def handoff_of(replies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for reply in replies:
+        custom = reply.get("custom") or {}
+        if "handoff" in custom:
+            return custom["handoff"]
+    return None
+
+
+def status_in_db(db_url: str, order_id: str) -> str | None:
+    view = OrderService(make_engine(db_url)).find_order(order_id)
+    return view.status if view else None
+
+
+def parse(rasa_url: str, text: str) -> dict[str, Any]:
+    return post(f"{rasa_url}/model/parse", {"text": text})
+
+
+def test_parse_carries_emotion_and_order_id(rasa_url):
+    angry = parse(rasa_url, "你们是不是有病,退款拖了半个月!!")
+    assert angry["emotion"]["name"] == "angry"
+    assert 0.5 <= angry["emotion"]["confidence"] <= 1.0
+    assert angry["intent"]["name"] == "refund"
+
+    calm = parse(rasa_url, "我想反馈一个问题")
+    assert calm["emotion"]["name"] == "neutral"
+
+    traditional = parse(rasa_url, "訂單2025061800004現在到哪了？？")
+    assert traditional["text"] == "訂單2025061800004現在到哪了？？"  # the customer's own words
+    order_ids = [e["value"] for e in traditional["entities"] if e["entity"] == "order_id"]
+    assert order_ids == ["2025061800004"]
+    assert traditional["intent"]["name"] in {"logistics", "order_status"}
+
+
+def test_faq_answer_states_the_policy(rasa_url):
+    replies = Chat(rasa_url).say("退款原路返回要几天")
+    assert "72" in texts(replies)
+    assert handoff_of(replies) is None
+
+
+def test_asking_for_a_human_hands_off(rasa_url):
+    replies = Chat(rasa_url).say("麻烦转一下人工")
+    handoff = handoff_of(replies)
+    assert handoff is not None, replies
+    assert handoff["reason"] == "requested"
+    assert handoff["priority"] in {"normal", "high"}
+    assert handoff["summary"]
+    assert texts(replies).strip()  # the customer is told a human is coming
+
+
+def test_angry_customer_is_handed_off_with_high_priority(rasa_url):
+    replies = Chat(rasa_url).say("你们是不是有病,退款拖了半个月!!")
+    handoff = handoff_of(replies)
+    assert handoff is not None, replies
+    assert handoff["reason"] == "angry"
+    assert handoff["priority"] in {"high", "urgent"}
+    assert handoff["skill"] == "refunds"
+
+
+def test_stolen_account_is_urgent(rasa_url):
+    handoff = handoff_of(Chat(rasa_url).say("我的账号被盗了,密码也被人改了"))
+    assert handoff is not None
+    assert (handoff["reason"], handoff["priority"], handoff["skill"]) == (
+        "urgent", "urgent", "account"
+    )
+
+
+def test_order_details_only_after_phone_tail(rasa_url):
+    order = DEMO_ORDERS["shipped"]
+    chat = Chat(rasa_url)
+    first = chat.say(f"帮我查一下订单{order}的物流")
+    assert handoff_of(first) is None
+    assert "【" not in texts(first)  # no tracking lines before verification
+    second = chat.say(DEMO_PHONE_TAILS["shipped"])
+    assert "【" in texts(second) or "快递" in texts(second), second
+
+
+def test_three_wrong_phone_tails_hand_off(rasa_url):
+    chat = Chat(rasa_url)
+    chat.say(f"订单{DEMO_ORDERS['shipped']}什么情况")
+    replies: list[dict[str, Any]] = []
+    for wrong in ("0000", "1111", "2222"):
+        replies = chat.say(wrong)
+        if handoff_of(replies):
+            break
+    handoff = handoff_of(replies)
+    assert handoff is not None and handoff["reason"] == "verification_failed", replies
+
+
+def test_verified_website_customer_gets_their_orders_as_buttons(rasa_url):
+    chat = Chat(rasa_url, metadata={"customer_id": "C0001", "channel": "web"})
+    replies = chat.say("我的订单到哪了")
+    buttons = [b for r in replies for b in r.get("buttons") or []]
+    assert buttons, replies
+    own = {DEMO_ORDERS[r] for r in ("pending_payment", "paid", "shipped", "refunding")}
+    payloads = " ".join(b["payload"] for b in buttons)
+    assert any(o in payloads for o in own)
+    assert DEMO_ORDERS["delivered"] not in payloads  # C0002's order is never offered
+
+
+def test_cancel_before_shipping_writes_the_database(rasa_url, shop_db_url):
+    order = DEMO_ORDERS["paid"]
+    chat = Chat(rasa_url, metadata={"customer_id": "C0001", "channel": "web"})
+    replies = chat.say(f"我想取消订单{order}")
+    for _ in range(3):  # confirmation step, if the bot asks for one
+        if status_in_db(shop_db_url, order) == "已取消":
+            break
+        buttons = [b for r in replies for b in r.get("buttons") or []]
+        yes = next((b for b in buttons if "affirm" in b["payload"] or "确认" in b["title"]), None)
+        replies = chat.say(yes["payload"] if yes else "是的,确认取消")
+    assert status_in_db(shop_db_url, order) == "已取消", replies
+
+
+def test_cancel_after_shipping_is_refused_and_offers_a_return(rasa_url, shop_db_url):
+    order = DEMO_ORDERS["shipped"]
+    chat = Chat(rasa_url, metadata={"customer_id": "C0001", "channel": "web"})
+    replies = chat.say(f"取消订单{order}")
+    for _ in range(2):
+        if "发货" in texts(replies):
+            break
+        replies = chat.say("是的")
+    assert "发货" in texts(replies), replies
+    assert status_in_db(shop_db_url, order) == "已发货"

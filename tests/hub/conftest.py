@@ -1,0 +1,254 @@
+"""Hub test fixtures: real hub processes, a tiny Rasa stand-in for failure modes, clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORDS = {"supervisor": "sup-pass-1", "agent1": "agent1-pass", "agent2": "agent2-pass"}
+IDENTITY_SECRET = "test-identity-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Rasa stand-in -----------------------------------------------------------------------
+
+HANDOFF_WORDS = {
+    # keyword in the customer's text -> handoff payload the stand-in bot answers with
+    "转人工": {"reason": "requested", "priority": "normal", "skill": "orders", "summary": "客户要求人工"},
+    "被盗": {"reason": "urgent", "priority": "urgent", "skill": "account", "summary": "账号被盗"},
+    "投诉": {"reason": "angry", "priority": "high", "skill": "refunds", "summary": "客户不满退款进度"},
+}
+
+
+class RasaStandIn:
+    """Answers like Rasa's REST channel; the customer's text picks the behaviour:
+    慢 → slower than the hub's timeout, 空 → ``[]``, 坏 → HTTP 500, a HANDOFF_WORDS key →
+    a handoff payload, anything else → an echo with buttons."""
+
+    def __init__(self, delay: float = 3.0) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.delay = delay
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stand_in.requests.append(body)
+                text = body.get("message", "")
+                status, payload = 200, [{"recipient_id": body["sender"], "text": f"收到：{text}",
+                                         "buttons": [{"title": "查订单", "payload": "/order_status"}]}]
+                if "慢" in text:
+                    time.sleep(stand_in.delay)
+                elif "空" in text:
+                    payload = []
+                elif "坏" in text:
+                    status, payload = 500, {"error": "boom"}
+                else:
+                    for word, handoff in HANDOFF_WORDS.items():
+                        if word in text:
+                            payload = [
+                                {"recipient_id": body["sender"], "text": "好的，正在为您转接人工客服。"},
+                                {"recipient_id": body["sender"],
+                                 "custom": {"handoff": {**handoff, "emotion": "angry" if word == "投诉" else None}}},
+                            ]
+                raw = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def for_sender(self, sender: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["sender"] == sender]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- hub processes -----------------------------------------------------------------------
+
+class HubProcess:
+    """``python -m handoff`` in a subprocess, as deployed."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            "HUB_PORT": str(self.port),
+            "HUB_IDENTITY_SECRET": IDENTITY_SECRET,
+            "HUB_SUPERVISOR_PASSWORD": PASSWORDS["supervisor"],
+            "HUB_AGENT1_PASSWORD": PASSWORDS["agent1"],
+            "HUB_AGENT2_PASSWORD": PASSWORDS["agent2"],
+            "HUB_WORKING_HOURS": "00:00-24:00",
+            "HUB_RASA_TIMEOUT": "1",
+            "DATABASE_URL": f"sqlite:///{log_path.parent / 'no-shop.db'}",
+            **env,
+        }
+        self.log_path = log_path
+        self.log = open(log_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "handoff"], cwd=ROOT, env=full_env,
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"hub did not start:\n{log_path.read_text()[-3000:]}")
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def rasa() -> Iterator[RasaStandIn]:
+    stand_in = RasaStandIn()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="module")
+def hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    tmp = tmp_path_factory.mktemp("hub")
+    proc = HubProcess({"HUB_DATABASE_URL": f"sqlite:///{tmp / 'hub.db'}", "RASA_URL": rasa.url,
+                       "HUB_RATE_LIMIT": "20"}, tmp / "hub.log")
+    yield proc
+    proc.stop()
+
+
+# --- clients -------------------------------------------------------------------------------
+
+class Customer:
+    def __init__(self, session: aiohttp.ClientSession, base: str, data: dict[str, Any]) -> None:
+        self.session, self.base = session, base
+        self.id: str = data["conversation_id"]
+        self.token: str = data["token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    async def send(self, text: str, client_msg_id: str | None = None, **extra: Any) -> tuple[int, dict]:
+        body = {"text": text, **extra}
+        if client_msg_id:
+            body["client_msg_id"] = client_msg_id
+        async with self.session.post(f"{self.base}/api/conversations/{self.id}/messages",
+                                     json=body, headers=self.headers) as r:
+            return r.status, await r.json()
+
+    async def state(self) -> dict:
+        async with self.session.get(f"{self.base}/api/conversations/{self.id}", headers=self.headers) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+    async def post(self, path: str, body: dict | None = None) -> tuple[int, dict]:
+        async with self.session.post(f"{self.base}/api/conversations/{self.id}/{path}",
+                                     json=body or {}, headers=self.headers) as r:
+            return r.status, await r.json()
+
+    def ws(self, ws_base: str) -> Any:
+        return self.session.ws_connect(f"{ws_base}/ws/customer?conversation_id={self.id}&token={self.token}")
+
+
+async def open_customer(session: aiohttp.ClientSession, base: str, identity: str | None = None) -> Customer:
+    body: dict[str, Any] = {"channel": "web"}
+    if identity:
+        body["identity"] = identity
+    async with session.post(f"{base}/api/conversations", json=body) as r:
+        assert r.status == 201, await r.text()
+        return Customer(session, base, await r.json())
+
+
+class Agent:
+    """An API client with the bearer token from login."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, data: dict[str, Any]) -> None:
+        self.session, self.base = session, base
+        self.info = data["agent"]
+        self.id: int = data["agent"]["id"]
+        self.token: str = data["token"]
+        self.csrf: str = data["csrf_token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        async with self.session.request(method, self.base + path, json=body, headers=self.headers) as r:
+            return r.status, await r.json()
+
+    async def presence(self, status: str) -> None:
+        code, data = await self.call("POST", "/api/agent/presence", {"status": status})
+        assert code == 200, data
+
+    def ws(self, ws_base: str) -> Any:
+        return self.session.ws_connect(f"{ws_base}/ws/agent?token={self.token}")
+
+
+async def login(session: aiohttp.ClientSession, base: str, username: str) -> Agent:
+    async with session.post(f"{base}/api/agent/login",
+                            json={"username": username, "password": PASSWORDS[username]}) as r:
+        assert r.status == 200, await r.text()
+        return Agent(session, base, await r.json())
+
+
+async def next_event(ws: Any, kind: str, timeout: float = 5.0, where: Any = None, **match: Any) -> dict:
+    """The next websocket event of a type (and matching fields), skipping others."""
+    import asyncio
+
+    async def wait() -> dict:
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise AssertionError(f"websocket closed while waiting for {kind}: {msg}")
+            event = json.loads(msg.data)
+            if (event.get("type") == kind and all(event.get(k) == v for k, v in match.items())
+                    and (where is None or where(event))):
+                return event
+
+    return await asyncio.wait_for(wait(), timeout)

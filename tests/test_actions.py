@@ -1,0 +1,518 @@
+"""Custom actions run for real against the seeded demo shop (SQLite and PostgreSQL),
+through rasa_sdk's Tracker and CollectingDispatcher: happy paths, refusals, bad input,
+database down, and the handoff payload as Rasa's REST channel delivers it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions import common
+from actions.aftersales import (
+    ActionAccountIssue,
+    ActionFileComplaint,
+    ActionPaymentIssue,
+    ActionRefund,
+    ActionReturnExchange,
+)
+from actions.handoff import ActionHandoff
+from actions.orders import (
+    ActionCancelOrder,
+    ActionInvoice,
+    ActionLogistics,
+    ActionModifyOrder,
+    ActionOrderStatus,
+    ActionPromotions,
+    ActionSubmitInvoice,
+    ActionSubmitModify,
+    ValidateInvoiceForm,
+    ValidateModifyOrderForm,
+)
+from actions.verification import ActionVerifyGate, ValidateOrderVerificationForm
+from bot.orders.models import Complaint, Invoice, Order, Refund
+from bot.orders.seed import DEMO_CUSTOMERS, DEMO_ORDERS, DEMO_PHONE_TAILS
+from bot.orders.service import OrderService
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+DOWN_URL = "sqlite:////nonexistent-dir/for/sure/shop.db"
+
+C1 = "C0001"  # VIP 3, owns paid/shipped/delivered_old/refunding/pending_payment
+C2 = "C0002"  # VIP 5, owns delivered/presale/cancelled/refunded
+
+
+@pytest.fixture
+def shop(seeded_engine, seed_now: datetime, monkeypatch: pytest.MonkeyPatch) -> OrderService:
+    """The actions' order service on a private seeded shop, clock frozen at seed time."""
+    url = seeded_engine.url.render_as_string(hide_password=False)
+    svc = OrderService(seeded_engine, now=lambda: seed_now)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setitem(common._services, url, svc)
+    return svc
+
+
+@pytest.fixture
+def db_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", DOWN_URL)
+
+
+def tracker(
+    text: str = "",
+    intent: str | None = None,
+    *,
+    slots: dict[str, Any] | None = None,
+    entities: dict[str, str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    emotion: str | None = None,
+    history: list[tuple[str, str]] = (),
+    active_loop: str | None = None,
+    candidates: dict[str, Any] | None = None,
+) -> Tracker:
+    """A tracker whose latest user message is `text` (with parse data as Rasa sends it);
+    `candidates` are slot events after the message, as a form passes them to validation."""
+    ents = [{"entity": k, "value": v} for k, v in (entities or {}).items()]
+    parse: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": ents}
+    if emotion:
+        parse["emotion"] = {"name": emotion, "confidence": 0.9}
+    events: list[dict[str, Any]] = [{"event": "action", "name": "action_listen"}]
+    for old_text, old_intent in history:
+        events += [
+            {"event": "user", "text": old_text, "parse_data": {"text": old_text, "intent": {"name": old_intent}}},
+            {"event": "action", "name": "action_listen"},
+        ]
+    events.append({"event": "user", "text": text, "parse_data": parse, "metadata": metadata or {}})
+    all_slots: dict[str, Any] = {"verified_orders": [], "verify_attempts": 0}
+    all_slots.update(slots or {})
+    for name, value in (candidates or {}).items():
+        all_slots[name] = value
+        events.append({"event": "slot", "name": name, "value": value})
+    loop = {"name": active_loop} if active_loop else {}
+    return Tracker("conv-1", all_slots, parse, events, False, None, loop, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[list[dict], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    return action.run(dispatcher, t, DOMAIN), dispatcher
+
+
+async def run_form(action, t: Tracker) -> tuple[dict[str, Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, DOMAIN)
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}, dispatcher
+
+
+def slots_of(events: list[dict]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def texts(d: CollectingDispatcher) -> str:
+    return "\n".join(m.get("text") or "" for m in d.messages)
+
+
+def order_row(svc: OrderService, order_id: str) -> Order:
+    with Session(svc.engine) as s:
+        return s.get(Order, order_id)
+
+
+def full_phones() -> list[str]:
+    return [phone for _, phone, _ in DEMO_CUSTOMERS.values()]
+
+
+def verified(order_id: str, **slots: Any) -> dict[str, Any]:
+    return {"order_id": order_id, "verified_orders": [order_id], **slots}
+
+
+# ------------------------------------------------------------------ verification gate
+
+
+def test_gate_verifies_the_logged_in_customers_own_order(shop):
+    oid = DEMO_ORDERS["shipped"]
+    t = tracker(f"订单{oid}到哪了", "logistics", slots={"order_id": oid}, metadata={"customer_id": C1, "channel": "web"})
+    events, d = run(ActionVerifyGate(), t)
+    s = slots_of(events)
+    assert s["verification"] == "verified" and s["topic"] == "logistics"
+    assert s["verified_orders"] == [oid] and s["customer_id"] == C1
+    assert d.messages == []
+
+
+def test_gate_offers_the_customers_recent_orders_as_buttons(shop):
+    t = tracker("我的快递到哪了", "logistics", metadata={"customer_id": C1})
+    events, d = run(ActionVerifyGate(), t)
+    assert slots_of(events)["verification"] == "choose"
+    buttons = d.messages[0]["buttons"]
+    assert 1 <= len(buttons) <= 5
+    for b in buttons:
+        assert b["payload"].startswith('/logistics{"order_id": "')
+        oid = json.loads(b["payload"][len("/logistics"):])["order_id"]
+        assert shop.order_belongs_to(oid, C1)
+
+
+def test_gate_someone_elses_order_needs_the_phone_tail(shop):
+    oid = DEMO_ORDERS["delivered"]  # belongs to C0002
+    t = tracker(f"查下{oid}", "order_status", slots={"order_id": oid, "phone_tail": "9999"}, metadata={"customer_id": C1})
+    events, _ = run(ActionVerifyGate(), t)
+    s = slots_of(events)
+    assert s["verification"] == "needed"
+    assert s["phone_tail"] is None  # a stale tail must not count for this order
+    assert "verified_orders" not in s
+
+
+def test_gate_accepts_order_and_tail_in_one_message(shop):
+    oid = DEMO_ORDERS["paid"]
+    tail = DEMO_PHONE_TAILS["paid"]
+    t = tracker(f"{oid} 尾号{tail}", "order_status", slots={"order_id": oid, "phone_tail": tail}, entities={"order_id": oid, "phone_tail": tail})
+    s = slots_of(run(ActionVerifyGate(), t)[0])
+    assert s["verification"] == "verified" and s["verified_orders"] == [oid]
+
+
+def test_gate_refuses_a_malformed_order_number_politely(shop):
+    t = tracker("订单 12345678", "order_status", slots={"order_id": "12345678<script>"})
+    events, d = run(ActionVerifyGate(), t)
+    s = slots_of(events)
+    assert s["order_id"] is None and s["verification"] == "needed"
+    assert "13位数字" in texts(d)
+
+
+def test_gate_remembers_an_order_verified_earlier(shop):
+    oid = DEMO_ORDERS["shipped"]
+    t = tracker("退款", "refund", slots=verified(oid))
+    assert slots_of(run(ActionVerifyGate(), t)[0])["verification"] == "verified"
+
+
+def test_gate_with_the_database_down(db_down):
+    t = tracker("查订单", "order_status", slots={"order_id": DEMO_ORDERS["paid"]}, metadata={"customer_id": C1})
+    events, d = run(ActionVerifyGate(), t)
+    assert slots_of(events)["verification"] == "unavailable"
+    assert "稍后再试" in texts(d)
+
+
+# ------------------------------------------------------------------ verification form
+
+
+async def test_form_right_tail_verifies(shop):
+    oid = DEMO_ORDERS["shipped"]
+    tail = DEMO_PHONE_TAILS["shipped"]
+    t = tracker(tail, "nlu_fallback", slots={"order_id": oid, "requested_slot": "phone_tail", "verification": "needed"}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["phone_tail"] == tail and s["verification"] == "verified"
+    assert s["verified_orders"] == [oid] and s["requested_slot"] is None
+    assert tail in t.latest_message["text"] and "核实通过" in texts(d)
+
+
+async def test_form_extracts_a_typed_order_number_without_an_entity(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker(f"是{oid}", "out_of_scope", slots={"requested_slot": "order_id", "verification": "needed"}, active_loop="order_verification_form")
+    s, _ = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["order_id"] == oid and "verify_attempts" not in s
+
+
+async def test_form_logged_in_owner_skips_the_tail(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker(oid, "order_status", slots={"requested_slot": "order_id", "verification": "needed"}, metadata={"customer_id": C1}, entities={"order_id": oid}, candidates={"order_id": oid}, active_loop="order_verification_form")
+    s, _ = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["verification"] == "verified" and s["requested_slot"] is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "slot", "message"),
+    [
+        ("0000", "phone_tail", "不一致"),
+        ("12", "phone_tail", "4位数字"),
+        ("1999999999999", "order_id", "没有查到"),
+        ("12345678", "order_id", "格式不对"),
+    ],
+)
+async def test_form_counts_failed_attempts(shop, answer, slot, message):
+    oid = DEMO_ORDERS["shipped"] if slot == "phone_tail" else None
+    t = tracker(answer, "nlu_fallback", slots={"order_id": oid, "requested_slot": slot, "verification": "needed"}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s[slot] is None and s["verify_attempts"] == 1
+    assert message in texts(d) and "还可尝试2次" in texts(d)
+    assert "verification" not in s
+
+
+async def test_form_third_failure_asks_for_a_handoff(shop):
+    oid = DEMO_ORDERS["shipped"]
+    t = tracker("0000", "nlu_fallback", slots={"order_id": oid, "requested_slot": "phone_tail", "verification": "needed", "verify_attempts": 2}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["verification"] == "failed" and s["handoff_reason"] == "verification_failed"
+    assert s["requested_slot"] is None  # the form ends; the rules hand off
+    assert "人工" in texts(d)
+
+
+async def test_form_with_the_database_down(db_down):
+    t = tracker("1234", "nlu_fallback", slots={"order_id": DEMO_ORDERS["shipped"], "requested_slot": "phone_tail", "verification": "needed"}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["verification"] == "unavailable" and s["requested_slot"] is None
+    assert "稍后再试" in texts(d)
+
+
+# ------------------------------------------------------------------ order actions
+
+
+def test_order_status_of_a_verified_order(shop):
+    oid = DEMO_ORDERS["shipped"]
+    events, d = run(ActionOrderStatus(), tracker("订单状态", "order_status", slots=verified(oid)))
+    reply = texts(d)
+    assert oid in reply and "已发货" in reply
+    assert not any(p in reply for p in full_phones())
+
+
+def test_order_actions_refuse_an_unverified_order(shop):
+    oid = DEMO_ORDERS["shipped"]
+    for action in (ActionOrderStatus(), ActionLogistics(), ActionCancelOrder(), ActionRefund()):
+        _, d = run(action, tracker("查一下", "order_status", slots={"order_id": oid}))
+        assert "核实身份" in texts(d) and "已发货" not in texts(d)
+    assert order_row(shop, oid).status == "已发货"
+
+
+def test_logistics_shows_the_latest_three_events(shop):
+    oid = DEMO_ORDERS["shipped"]
+    _, d = run(ActionLogistics(), tracker("到哪了", "logistics", slots=verified(oid)))
+    reply = texts(d)
+    expected = shop.tracking(oid, limit=3)
+    assert expected and all(e.description in reply for e in expected)
+    assert len(reply.splitlines()) == 1 + len(expected)
+
+
+def test_logistics_before_shipping(shop):
+    _, d = run(ActionLogistics(), tracker("到哪了", "logistics", slots=verified(DEMO_ORDERS["paid"])))
+    assert "尚未发货" in texts(d)
+
+
+def test_cancel_a_paid_order_before_shipping(shop):
+    oid = DEMO_ORDERS["paid"]
+    _, d = run(ActionCancelOrder(), tracker("不想要了，取消订单", "cancel_order", slots=verified(oid)))
+    assert "已为您取消" in texts(d) and "退款单" in texts(d)
+    assert order_row(shop, oid).status == "已取消"
+
+
+def test_cancel_after_shipping_offers_a_return(shop):
+    oid = DEMO_ORDERS["shipped"]
+    _, d = run(ActionCancelOrder(), tracker("取消订单", "cancel_order", slots=verified(oid)))
+    assert "已经发货" in texts(d)
+    assert "/return_exchange" in [b["payload"] for b in d.messages[0]["buttons"]]
+    assert order_row(shop, oid).status == "已发货"
+
+
+def test_modify_starts_the_form_with_the_field_from_the_request(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker("收货地址能换成公司的吗", "modify_order", slots=verified(oid))
+    s = slots_of(run(ActionModifyOrder(), t)[0])
+    assert s["next_step"] == "modify_form" and s["modify_field"] == "address"
+
+
+def test_modify_refused_after_shipping(shop):
+    events, d = run(ActionModifyOrder(), tracker("改地址", "modify_order", slots=verified(DEMO_ORDERS["shipped"])))
+    assert slots_of(events)["next_step"] is None and "无法再修改" in texts(d)
+
+
+async def test_modify_form_rejects_a_bad_phone(shop):
+    t = tracker("12345", "out_of_scope", slots={"modify_field": "phone", "requested_slot": "modify_value"}, candidates={"modify_value": "12345"}, active_loop="modify_order_form")
+    s, d = await run_form(ValidateModifyOrderForm(), t)
+    assert s["modify_value"] is None and "11位" in texts(d)
+
+
+def test_submit_modify_writes_the_new_phone_and_masks_it(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker("13900001111", "out_of_scope", slots=verified(oid, modify_field="phone", modify_value="13900001111"))
+    events, d = run(ActionSubmitModify(), t)
+    assert order_row(shop, oid).receiver_phone == "13900001111"
+    assert "139****1111" in texts(d) and "13900001111" not in texts(d)
+    assert slots_of(events)["modify_value"] is None
+
+
+def test_submit_modify_address(shop):
+    oid = DEMO_ORDERS["paid"]
+    new = "浙江省杭州市西湖区文三路100号"
+    run(ActionSubmitModify(), tracker(new, "out_of_scope", slots=verified(oid, modify_field="address", modify_value=new)))
+    assert order_row(shop, oid).address == new
+
+
+# ------------------------------------------------------------------ after-sales
+
+
+def test_refund_of_a_normal_order_promises_72_hours(shop):
+    oid = DEMO_ORDERS["shipped"]
+    _, d = run(ActionRefund(), tracker("我要退款", "refund", slots=verified(oid)))
+    assert "72小时内" in texts(d)
+    with Session(shop.engine) as s:
+        refunds = s.execute(select(Refund).where(Refund.order_id == oid)).scalars().all()
+    assert len(refunds) == 1 and refunds[0].id in texts(d)
+    assert order_row(shop, oid).status == "退款中"
+
+
+def test_refund_of_a_presale_order_promises_15_working_days(shop):
+    _, d = run(ActionRefund(), tracker("退款", "refund", slots=verified(DEMO_ORDERS["presale"])))
+    assert "15个工作日内" in texts(d)
+
+
+def test_refund_already_in_progress(shop):
+    _, d = run(ActionRefund(), tracker("退款怎么还没到", "refund", slots=verified(DEMO_ORDERS["refunding"])))
+    assert "无需重复申请" in texts(d)
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("delivered", "支持7天无理由"), ("delivered_old", "超过了7天"), ("shipped", "还未签收")],
+)
+def test_return_eligibility(shop, role, expected):
+    _, d = run(ActionReturnExchange(), tracker("想退货", "return_exchange", slots=verified(DEMO_ORDERS[role])))
+    assert expected in texts(d)
+
+
+def test_invoice_then_submit_writes_the_invoice(shop):
+    oid = DEMO_ORDERS["delivered"]
+    s = slots_of(run(ActionInvoice(), tracker("开发票", "invoice", slots=verified(oid)))[0])
+    assert s["next_step"] == "invoice_form"
+    t = tracker("a@example.com", "out_of_scope", slots=verified(oid, invoice_title="个人", invoice_email="alice@example.com"))
+    _, d = run(ActionSubmitInvoice(), t)
+    with Session(shop.engine) as session:
+        inv = session.execute(select(Invoice).where(Invoice.order_id == oid)).scalar_one()
+    assert inv.title == "个人" and inv.tax_id is None and inv.email == "alice@example.com"
+    assert inv.id in texts(d) and "a***@example.com" in texts(d)
+
+
+def test_invoice_refused_before_payment(shop):
+    events, d = run(ActionInvoice(), tracker("开发票", "invoice", slots=verified(DEMO_ORDERS["pending_payment"])))
+    assert slots_of(events)["next_step"] is None and "付款后" in texts(d)
+
+
+async def test_invoice_form_personal_title_skips_the_tax_id(shop):
+    t = tracker("个人", "out_of_scope", slots={"requested_slot": "invoice_title"}, candidates={"invoice_title": "个人"}, active_loop="invoice_form")
+    s, _ = await run_form(ValidateInvoiceForm(), t)
+    assert s["invoice_title"] == "个人" and s["requested_slot"] == "invoice_email"
+
+
+async def test_invoice_form_rejects_a_bad_email(shop):
+    t = tracker("abc", "out_of_scope", slots={"invoice_title": "个人", "requested_slot": "invoice_email"}, candidates={"invoice_email": "abc"}, active_loop="invoice_form")
+    s, d = await run_form(ValidateInvoiceForm(), t)
+    assert s["invoice_email"] is None and "邮箱格式不正确" in texts(d)
+
+
+def test_promotions_come_from_the_database(shop):
+    _, d = run(ActionPromotions(), tracker("有什么活动", "promotion"))
+    promos = shop.active_promotions()
+    assert promos and all(p["title"] in texts(d) for p in promos[:5])
+
+
+def test_complaint_is_filed_with_the_customers_words(shop):
+    t = tracker("提交投诉", "affirm", history=[("你们快递员态度太差了，我要投诉", "complaint")])
+    _, d = run(ActionFileComplaint(), t)
+    with Session(shop.engine) as s:
+        rows = s.execute(select(Complaint).where(Complaint.conversation_id == "conv-1")).scalars().all()
+    assert len(rows) == 1 and "态度太差" in rows[0].text and rows[0].id in texts(d)
+
+
+@pytest.mark.parametrize(
+    ("action", "text", "urgent"),
+    [
+        (ActionPaymentIssue(), "同一笔订单扣了两次钱", True),
+        (ActionPaymentIssue(), "支付失败但是钱被扣了", True),
+        (ActionPaymentIssue(), "付款时显示银行卡余额不足", False),
+        (ActionAccountIssue(), "我的账号被盗了", True),
+        (ActionAccountIssue(), "忘记密码了怎么办", False),
+    ],
+)
+def test_payment_and_account_triage(action, text, urgent):
+    events, d = run(action, tracker(text, action.intent))
+    s = slots_of(events)
+    if urgent:
+        assert s == {"handoff_reason": "urgent", "next_step": "handoff"} and d.messages == []
+    else:
+        assert s == {"next_step": None}
+        assert "/human_agent" in [b["payload"] for b in d.messages[0]["buttons"]]
+
+
+# ------------------------------------------------------------------ database down
+
+
+@pytest.mark.parametrize(
+    "action",
+    [ActionOrderStatus(), ActionLogistics(), ActionCancelOrder(), ActionModifyOrder(), ActionRefund(),
+     ActionReturnExchange(), ActionInvoice(), ActionSubmitModify(), ActionSubmitInvoice(),
+     ActionPromotions(), ActionFileComplaint()],
+    ids=lambda a: a.name(),
+)
+def test_database_down_gives_a_polite_answer(db_down, action):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker("帮我看看", "order_status", slots=verified(oid, modify_field="address", modify_value="浙江省杭州市西湖区文三路1号", invoice_title="个人"), metadata={"customer_id": C1})
+    _, d = run(action, t)
+    assert "繁忙" in texts(d)
+
+
+# ------------------------------------------------------------------ handoff
+
+
+def handoff_of(d: CollectingDispatcher) -> dict:
+    customs = [m["custom"] for m in d.messages if m.get("custom")]
+    assert len(customs) == 1
+    return customs[0]
+
+
+def test_handoff_payload_for_a_requested_handoff_of_a_vip(shop):
+    oid = DEMO_ORDERS["shipped"]
+    t = tracker("转人工", "human_agent", slots=verified(oid), metadata={"customer_id": C1}, history=[("我的快递怎么还没到", "logistics")])
+    events, d = run(ActionHandoff(), t)
+    payload = handoff_of(d)
+    assert set(payload) == {"handoff"}
+    info = payload["handoff"]
+    assert set(info) == {"reason", "priority", "skill", "summary"}
+    assert (info["reason"], info["priority"], info["skill"]) == ("requested", "high", "orders")
+    assert oid in info["summary"] and "快递怎么还没到" in info["summary"]
+    assert "转接人工" in texts(d)
+    assert slots_of(events)["handoff_reason"] is None
+
+
+def test_handoff_after_failed_verification_ends_the_form(shop):
+    t = tracker("0000", "nlu_fallback", slots={"handoff_reason": "verification_failed", "order_id": DEMO_ORDERS["shipped"], "requested_slot": None}, active_loop="order_verification_form")
+    events, d = run(ActionHandoff(), t)
+    info = handoff_of(d)["handoff"]
+    assert info["reason"] == "verification_failed" and info["priority"] == "normal"
+    assert {"event": "active_loop", "name": None} in [{k: e.get(k) for k in ("event", "name")} for e in events]
+
+
+def test_handoff_for_anger_and_for_not_understood(shop):
+    _, d = run(ActionHandoff(), tracker("你们是不是有病!!", "refund", emotion="angry"))
+    assert handoff_of(d)["handoff"]["reason"] == "angry" and handoff_of(d)["handoff"]["priority"] == "high"
+    _, d = run(ActionHandoff(), tracker("啊吧啊吧", "nlu_fallback", history=[("哦哦哦", "nlu_fallback")]))
+    assert handoff_of(d)["handoff"]["reason"] == "not_understood"
+
+
+def test_urgent_handoff_with_the_database_down_still_goes_out(db_down):
+    t = tracker("同一笔订单扣了两次钱", "payment_issue", slots={"handoff_reason": "urgent"}, metadata={"customer_id": C2})
+    _, d = run(ActionHandoff(), t)
+    info = handoff_of(d)["handoff"]
+    assert (info["reason"], info["priority"], info["skill"]) == ("urgent", "urgent", "payments")
+
+
+async def test_rest_channel_delivers_the_payload_as_custom(shop):
+    """What the hub receives: Rasa's REST channel collects the action's messages."""
+    from rasa.core.channels.channel import CollectingOutputChannel
+
+    _, d = run(ActionHandoff(), tracker("转人工", "human_agent"))
+    channel = CollectingOutputChannel()
+    for message in d.messages:
+        await channel.send_response("conv-1", dict(message))
+    customs = [m for m in channel.messages if "custom" in m]
+    assert len(customs) == 1
+    assert customs[0]["custom"]["handoff"]["reason"] == "requested"
+    assert any("转接人工" in (m.get("text") or "") for m in channel.messages)
+
+
+def test_action_server_registers_exactly_the_domain_actions():
+    """What `rasa run actions --actions actions` loads must match domain.yml."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == set(DOMAIN["actions"])

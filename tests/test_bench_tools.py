@@ -1,0 +1,102 @@
+"""Pure helpers of bench/: percentiles, ratios, scripts, NLU side-by-side, result files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from bench.common import percentile, ratio, rss_mb, summarize_ms, verdict, write_result
+from bench.load_hub import build_scripts, conversation_script, overhead
+from bench.plots import load_series, nlu_headline, per_intent_f1
+
+
+@pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 95, 99, 100])
+def test_percentile_matches_numpy(q: float) -> None:
+    rng = random.Random(q)
+    data = [rng.expovariate(1.0) for _ in range(257)]
+    assert percentile(data, q) == pytest.approx(float(np.percentile(data, q)))
+
+
+def test_percentile_edges() -> None:
+    assert percentile([], 50) is None
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    with pytest.raises(ValueError, match="0..100"):
+        percentile([1.0], 101)
+
+
+def test_summarize_ms_converts_seconds() -> None:
+    s = summarize_ms([0.010, 0.020, 0.030])
+    assert s["n"] == 3 and s["p50_ms"] == 20.0 and s["max_ms"] == 30.0
+    assert summarize_ms([])["p99_ms"] is None
+
+
+def test_ratio_and_verdict() -> None:
+    assert ratio(12.0, 10.0) == 1.2
+    assert ratio(1.0, 0.0) is None and ratio(None, 1.0) is None
+    assert verdict(1.19, 1.2) == "met" and verdict(1.3, 1.2) == "missed"
+    assert verdict(160, 150, higher_is_better=True) == "met"
+    assert verdict(None, 1) == "n/a"
+
+
+def test_scripts_are_deterministic_calm_and_verify_the_order() -> None:
+    orders = [("2026112300001", "1234"), ("2026112300002", "5678")]
+    a, b = build_scripts(3, 2, orders), build_scripts(3, 2, orders)
+    assert a == b and len(a) == 3 and all(len(c) == 2 for c in a)
+    turns = conversation_script(random.Random(1), orders[1])
+    assert len(turns) == 5
+    assert "2026112300002" in turns[2] and turns[3] == "5678"
+    assert not any("!" in t or "！" in t for t in turns)
+
+
+def test_overhead_pairs_levels() -> None:
+    rows = [{"customers": 10, "target": "rasa", "p50_ms": 100.0, "p99_ms": 200.0, "turns_per_s": 50.0},
+            {"customers": 10, "target": "hub", "p50_ms": 110.0, "p99_ms": 300.0, "turns_per_s": 40.0},
+            {"customers": 50, "target": "hub", "p50_ms": 1.0, "p99_ms": 1.0, "turns_per_s": 1.0}]
+    assert overhead(rows) == [{"customers": 10, "p50_ratio": 1.1, "p99_ratio": 1.5, "throughput_ratio": 1.25}]
+    assert load_series({"rows": rows}, "hub", "p50_ms") == ([10, 50], [110.0, 1.0])
+
+
+def _nlu(stock: dict, project: dict) -> dict:
+    return {"models": {"stock": {"test": stock}, "project": {"test": project}}}
+
+
+def test_nlu_side_by_side() -> None:
+    nlu = _nlu({"per_intent": {"greet": {"f1": 0.5}}, "macro_f1": 0.6, "fallback_rate": 0.1,
+                "anger": {"f1": 0.2}},
+               {"per_intent": {"greet": {"f1": 0.9}, "refund": {"f1": 0.8}}, "macro_f1": 0.7,
+                "fallback_rate": 0.2, "anger": {"f1": 0.9}})
+    assert per_intent_f1(nlu) == [("greet", 0.5, 0.9), ("refund", None, 0.8)]
+    head = nlu_headline(nlu)
+    assert head["macro_f1"]["project_ahead"] is True
+    assert head["fallback_rate"]["project_ahead"] is False  # lower is better
+    assert head["anger_f1"] == {"stock": 0.2, "project": 0.9, "project_ahead": True}
+    assert head["oos_recall"]["project_ahead"] is None
+
+
+def test_write_result_records_the_machine(tmp_path) -> None:
+    path = write_result("x", {"value": 1}, out_dir=tmp_path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["value"] == 1 and data["benchmark"] == "x"
+    assert data["machine"]["cpu_count"] >= 1 and data["machine"]["packages"]["rasa"]
+
+
+def test_rss_of_this_process_and_of_a_missing_one() -> None:
+    import os
+
+    assert rss_mb(os.getpid()) > 1
+    assert rss_mb(2**22 + 12345) is None
+
+
+def test_plots_written_from_results_and_skipped_without(tmp_path) -> None:
+    from bench.plots import main as plots_main
+
+    assert plots_main([], results=tmp_path) == []
+    nlu = _nlu({"per_intent": {"greet": {"f1": 0.5}}}, {"per_intent": {"greet": {"f1": 0.9}}})
+    (tmp_path / "nlu.json").write_text(json.dumps(nlu), encoding="utf-8")
+    made = plots_main([], results=tmp_path)
+    assert [p.name for p in made] == ["nlu_f1.png"]
+    assert made[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,253 @@
+"""The handoff payload rules (bot/handoff.py) and the dialogue helpers (bot/dialogue.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dialogue import (
+    clean_email,
+    clean_invoice_title,
+    clean_new_value,
+    clean_tax_id,
+    detect_modify_field,
+    mask_email,
+    order_id_candidate,
+    phone_tail_candidate,
+)
+from bot.handoff import (
+    PRIORITIES,
+    REASONS,
+    SKILLS,
+    build_payload,
+    build_summary,
+    decide_priority,
+    decide_reason,
+    decide_skill,
+    mask_phones,
+    urgent_kind,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("我的账号被盗了，有人在用我的账号买东西", "stolen_account"),
+        ("帳號被盜了怎麼辦", "stolen_account"),  # Traditional script
+        ("有人异地登录了我的账号", "stolen_account"),
+        ("这单不是我下的单", "stolen_account"),
+        ("一笔订单扣了两次钱", "double_charge"),
+        ("重复扣款了，快退给我", "double_charge"),
+        ("付款的时候被扣了2次", "double_charge"),
+        ("支付失败了但是钱被扣了", "paid_but_failed"),
+        ("显示未支付，可银行卡已扣款", "paid_but_failed"),
+        ("付款失败怎么办", None),  # no money taken: ordinary
+        ("忘记密码了怎么找回", None),
+        ("绑定的邮箱换了怎么登录", None),
+        ("付款时显示银行卡余额不足但卡里有钱", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_urgent_kind(text, kind):
+    assert urgent_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("explicit", "intent", "emotion", "urgent", "reason"),
+    [
+        (None, "human_agent", "neutral", None, "requested"),
+        (None, "human_agent", None, None, "requested"),
+        (None, "refund", "angry", None, "angry"),
+        (None, "human_agent", "angry", None, "angry"),
+        (None, "nlu_fallback", "neutral", None, "not_understood"),
+        (None, "nlu_fallback", "angry", None, "angry"),
+        (None, "payment_issue", "neutral", "double_charge", "urgent"),
+        (None, "payment_issue", "angry", "double_charge", "urgent"),
+        ("urgent", "account_issue", None, None, "urgent"),
+        ("verification_failed", "order_status", "angry", None, "verification_failed"),
+        ("bogus", "human_agent", None, None, "requested"),  # unknown explicit value ignored
+    ],
+)
+def test_decide_reason(explicit, intent, emotion, urgent, reason):
+    assert decide_reason(explicit, intent, emotion, urgent) == reason
+    assert reason in REASONS
+
+
+@pytest.mark.parametrize(
+    ("reason", "vip", "priority"),
+    [
+        ("requested", 0, "normal"),
+        ("not_understood", 2, "normal"),
+        ("verification_failed", None, "normal"),
+        ("angry", 0, "high"),
+        ("urgent", 0, "urgent"),
+        ("requested", 3, "high"),  # VIP one step up
+        ("not_understood", 5, "high"),
+        ("angry", 3, "urgent"),
+        ("urgent", 5, "urgent"),  # capped
+    ],
+)
+def test_decide_priority(reason, vip, priority):
+    assert decide_priority(reason, vip) == priority
+    assert priority in PRIORITIES
+
+
+@pytest.mark.parametrize(
+    ("intents", "urgent", "skill"),
+    [
+        (["order_status", "human_agent"], None, "orders"),
+        (["logistics"], None, "orders"),
+        (["invoice", "nlu_fallback", "nlu_fallback"], None, "orders"),
+        (["refund"], None, "refunds"),
+        (["order_status", "return_exchange", "human_agent"], None, "refunds"),
+        (["payment_issue"], None, "payments"),
+        (["account_issue"], None, "account"),
+        (["greet", "human_agent"], None, "general"),
+        ([], None, "general"),
+        (["refund", "human_agent"], "stolen_account", "account"),
+        (["greet"], "double_charge", "payments"),
+    ],
+)
+def test_decide_skill(intents, urgent, skill):
+    assert decide_skill(intents, urgent) == skill
+    assert skill in SKILLS
+
+
+def test_summary_is_one_short_line_without_full_phones():
+    summary = build_summary(
+        "refund",
+        "2025111200123",
+        ["你好", "我要退款", "我手机13812345678\n收不到验证码，这个问题已经拖了很久了真的很烦人啊啊啊", "转人工"],
+    )
+    assert "\n" not in summary
+    assert summary.startswith("意图:退款 | 订单:2025111200123 | 客户:")
+    assert "你好" not in summary  # only the last 3 messages
+    assert "13812345678" not in summary and "138****5678" in summary
+    assert "…" in summary
+
+
+def test_summary_without_order_or_messages():
+    assert build_summary("human_agent", None, []) == "意图:要求人工"
+    assert build_summary(None, None, ["  "]) == "意图:未知"
+
+
+def test_mask_phones_leaves_order_numbers_alone():
+    assert mask_phones("订单2025111200123 电话 15912345678") == "订单2025111200123 电话 159****5678"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        (
+            {"explicit_reason": None, "intents": ["order_status", "human_agent"], "emotion": "neutral",
+             "text": "转人工", "vip_level": 0},
+            {"reason": "requested", "priority": "normal", "skill": "orders"},
+        ),
+        (
+            {"explicit_reason": None, "intents": ["payment_issue"], "emotion": None,
+             "text": "同一笔订单扣了两次钱", "vip_level": 4},
+            {"reason": "urgent", "priority": "urgent", "skill": "payments"},
+        ),
+        (
+            {"explicit_reason": None, "intents": ["refund"], "emotion": "angry",
+             "text": "退款拖了半个月!!", "vip_level": 3},
+            {"reason": "angry", "priority": "urgent", "skill": "refunds"},
+        ),
+        (
+            {"explicit_reason": "verification_failed", "intents": ["logistics", "affirm"],
+             "emotion": None, "text": "1111", "vip_level": 0},
+            {"reason": "verification_failed", "priority": "normal", "skill": "orders"},
+        ),
+        (
+            {"explicit_reason": None, "intents": ["nlu_fallback", "nlu_fallback"], "emotion": None,
+             "text": "啊吧啊吧", "vip_level": 3},
+            {"reason": "not_understood", "priority": "high", "skill": "general"},
+        ),
+    ],
+)
+def test_build_payload(kwargs, expected):
+    payload = build_payload(messages=["一", kwargs["text"]], order_id=None, **kwargs)
+    assert set(payload) == {"handoff"}
+    info = payload["handoff"]
+    assert set(info) == {"reason", "priority", "skill", "summary"}
+    assert {k: info[k] for k in expected} == expected
+    assert info["summary"].startswith("意图:")
+
+
+# ------------------------------------------------------------------ dialogue helpers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("订单号2025111200123", "2025111200123"),
+        ("２０２５１１１２００１２３", "2025111200123"),  # full-width digits
+        ("我的单 123456 查一下", "123456"),  # kept so it can be refused as malformed
+        ("尾号1234", None),
+        ("没有数字", None),
+        (None, None),
+    ],
+)
+def test_order_id_candidate(text, expected):
+    assert order_id_candidate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234", "1234"),
+        ("尾号是 5678 ", "5678"),
+        ("手机13812345678", "5678"),
+        ("2025111200123", None),
+        ("12345", None),
+        ("", None),
+    ],
+)
+def test_phone_tail_candidate(text, expected):
+    assert phone_tail_candidate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("收货地址能换成公司的吗", "address"),
+        ("收货地址", "address"),
+        ("我想改一下收货人电话", "phone"),
+        ("联系电话", "phone"),
+        ("收货人写错了", "receiver_name"),
+        ("address", "address"),
+        ("我要改订单", None),
+    ],
+)
+def test_detect_modify_field(text, field):
+    assert detect_modify_field(text) == field
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "clean"),
+    [
+        ("phone", "139 1234 5678", "13912345678"),
+        ("phone", "+8613912345678", "13912345678"),
+        ("phone", "12345", None),
+        ("receiver_name", "张三", "张三"),
+        ("receiver_name", "张三<script>", None),
+        ("receiver_name", "1", None),
+        ("address", "浙江省杭州市西湖区文三路100号", "浙江省杭州市西湖区文三路100号"),
+        ("address", "杭州", None),
+        ("address", "'; DROP TABLE orders; --", None),
+        ("unknown", "x", None),
+    ],
+)
+def test_clean_new_value(field, raw, clean):
+    assert clean_new_value(field, raw) == clean
+
+
+def test_invoice_values():
+    assert clean_invoice_title("个人") == "个人"
+    assert clean_invoice_title("杭州某某科技有限公司") == "杭州某某科技有限公司"
+    assert clean_invoice_title("<b>") is None
+    assert clean_tax_id("91330100 mA2abcde1x") == "91330100MA2ABCDE1X"
+    assert clean_tax_id("123") is None
+    assert clean_email("a.b@example.com") == "a.b@example.com"
+    assert clean_email("not-an-email") is None
+    assert mask_email("alice@example.com") == "a***@example.com"

@@ -1,0 +1,30 @@
+"""WeChat settings from credentials.yml and env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handoff.wechat.config import load
+
+KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def test_off_without_token() -> None:
+    assert not load({}).enabled
+
+
+def test_file_then_env(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials.yml"
+    creds.write_text(f"wechat:\n  token: t1\n  appid: wx1\n  encoding_aes_key: {KEY}\n")
+    cfg = load({"WECHAT_TOKEN": "t2", "WECHAT_API_BASE": "http://127.0.0.1:9/"}, creds)
+    assert (cfg.token, cfg.appid, cfg.mode, cfg.api_base) == ("t2", "wx1", "safe", "http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("env", [{"WECHAT_TOKEN": "t", "WECHAT_ENCRYPT_MODE": "safe"},
+                                 {"WECHAT_TOKEN": "t", "WECHAT_ENCRYPT_MODE": "weird"},
+                                 {"WECHAT_TOKEN": "t", "WECHAT_REPLY_BUDGET": "6"}])
+def test_bad_values_are_clear_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="WECHAT_"):
+        load(env)
