@@ -10,7 +10,7 @@ from typing import Any
 
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
-from sanic.response import HTTPResponse, empty, file
+from sanic.response import HTTPResponse, empty, file, text
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,8 +24,10 @@ from handoff.openapi import build_spec
 from handoff.rasa_client import RasaClient
 from handoff.realtime import Bus, RedisBus
 from handoff.service import Hub
-from handoff.settings import Settings
+from handoff.settings import ROOT, Settings
 from handoff.store import Store
+from handoff.wechat import callback as wechat_callback
+from handoff.wechat import config as wechat_config
 
 log = logging.getLogger("handoff")
 
@@ -80,9 +82,11 @@ CUSTOMER_PATHS = (
 )
 
 
-def create_app(settings: Settings | None = None, name: str = "kefu_hub") -> Sanic:
+def create_app(settings: Settings | None = None, name: str = "kefu_hub",
+               wechat: wechat_config.WeChatSettings | None = None) -> Sanic:
     """A hub app; all state lives in ``app.ctx`` and is built when the server starts."""
     settings = settings or Settings.from_env()
+    wechat = wechat if wechat is not None else wechat_config.from_environment(ROOT)
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.WEBSOCKET_MAX_SIZE = settings.max_body_bytes
@@ -123,6 +127,9 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub") -> Sani
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                  400: "bad_request", 408: "request_timeout"}
         message = str(exc) or "error"
+        if status == 413 and wechat.enabled and request.path == wechat.callback_path:
+            log.warning("WeChat push refused (400): body over %d bytes", settings.max_body_bytes)
+            return text("bad request", status=400)  # WeChat's callback contract: 400, not JSON
         if status == 413:
             message = f"Request body larger than {settings.max_body_bytes} bytes. 请求过大。"
         return with_cors(request, json_response(
@@ -205,6 +212,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub") -> Sani
             raise ApiError(404, "not_found", "No such file.")
         return await file(target)
 
+    if wechat.enabled:  # after the hub's start listener: the channel needs the hub
+        wechat_callback.register(app, wechat)
     return app
 
 

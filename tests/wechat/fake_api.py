@@ -54,3 +54,28 @@ class FakeWeChat:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+    def texts_to(self, openid: str) -> list[str]:
+        """What the customer-service API accepted for one customer, in order."""
+        return [s["text"]["content"] for s in list(self.sent) if s.get("touser") == openid]
+
+
+class FakeWeChatThread:
+    """A FakeWeChat on its own event loop thread: hub processes outlive a test's event loop."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.fake = FakeWeChat()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> FakeWeChat:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
