@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else Bus()
         await bus.start()
         redis = bus.redis if isinstance(bus, RedisBus) else None
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_concurrency,
+                          settings.rasa_queue_wait)
         await rasa.start()
         limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_window, redis)
         hub = Hub(settings, store, bus, rasa, CustomerDirectory(), limiter)

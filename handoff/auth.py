@@ -86,6 +86,7 @@ async def current_agent(
     if found is None:
         raise ApiError(401, "unauthenticated", "Session expired or invalid. 登录已失效，请重新登录。")
     agent, csrf = found
+    request.ctx.csrf_token = csrf  # a reloaded console gets it back from /api/agent/me
     if require_csrf is None:
         require_csrf = request.method not in ("GET", "HEAD", "OPTIONS")
     if via_cookie and require_csrf:

@@ -107,7 +107,10 @@ async def me(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
     loads = await hub_of(request).store.agent_loads()
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
-    return json_response({"agent": {**agent_public(agent), "load": load}})
+    # The CSRF token of this session: a console reloaded with only its cookie needs it to post.
+    # Same-origin only (no CORS on /api/agent, SameSite=Strict cookie), so other sites cannot read it.
+    return json_response({"agent": {**agent_public(agent), "load": load},
+                          "csrf_token": request.ctx.csrf_token})
 
 
 @bp.post("/api/agent/presence")
@@ -142,7 +145,9 @@ async def get_queue(request: Request) -> HTTPResponse:
         out["in_my_groups"] = agent["role"] == "supervisor" or (item["skill"] or "general") in skills
         out.update(snap["positions"][item["id"]])
         items.append(out)
-    return json_response({"items": items})
+    agents = hub.agents_view(snap["loads"])
+    return json_response({"items": items, "agents": agents,
+                          "online": sum(1 for a in agents if a["presence"] == "online")})
 
 
 @bp.get("/api/agent/conversations")
@@ -373,8 +378,7 @@ async def ws_agent(request: Request, ws: Any) -> None:
 
         snap = await hub.queue_snapshot()
         now = time.time()
-        await ws.send(json.dumps({"type": "queue", "items": [hub.queue_item(i, now) for i in snap["ordered"]]},
-                                 ensure_ascii=False))
+        await ws.send(json.dumps(hub.queue_event(snap, now), ensure_ascii=False))
         while True:
             raw = await ws.recv()
             if raw is None:

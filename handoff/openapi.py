@@ -128,8 +128,10 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 )
             },
             "/api/agent/logout": {"post": _agent("Log out", {"200": OK})},
-            "/api/agent/me": {"get": _agent("The logged-in agent", {"200": _json({"type": "object",
-                              "properties": {"agent": _ref("Agent")}})})},
+            "/api/agent/me": {"get": _agent(
+                "The logged-in agent and the session's CSRF token (send it as X-CSRF-Token with the cookie)",
+                {"200": _json({"type": "object", "properties": {"agent": _ref("Agent"),
+                                                                "csrf_token": {"type": "string"}}})})},
             "/api/agent/agents": {"get": _agent("All agents with load and presence", {"200": _json(
                 {"type": "object", "properties": {"agents": {"type": "array", "items": _ref("Agent")}}})})},
             "/api/agent/presence": {
@@ -139,7 +141,9 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
             },
             "/api/agent/queue": {
                 "get": _agent("Waiting conversations in serving order", {"200": _json(
-                    {"type": "object", "properties": {"items": {"type": "array", "items": _ref("QueueItem")}}})})
+                    {"type": "object", "properties": {"items": {"type": "array", "items": _ref("QueueItem")},
+                                                      "agents": {"type": "array", "items": _ref("Agent")},
+                                                      "online": INT}})})
             },
             "/api/agent/conversations": {
                 "get": _agent(
@@ -277,7 +281,7 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                     "transcript": {"type": "array", "items": {"type": "object"}}}},
                 "Stats": {"type": "object", "properties": {
                     "queue_length": INT, "longest_wait_seconds": {"type": "number"},
-                    "agents": {"type": "array", "items": _ref("Agent")},
+                    "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": INT,
                     "handoffs_today": INT,
                     "handoffs_by_reason": {"type": "object", "additionalProperties": INT},
                     "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}},

@@ -32,11 +32,22 @@ CANNED_REPLIES = (
 )
 
 
+# A customer with orders in the demo order database (bot/orders/seed.py): the signed-in demo link.
+DEMO_CUSTOMER = ("C0001", "张伟")
+
+DEMO_PASSWORD_ENV = {
+    "supervisor": "HUB_SUPERVISOR_PASSWORD",
+    "agent1": "HUB_AGENT1_PASSWORD",
+    "agent2": "HUB_AGENT2_PASSWORD",
+}
+
+
 @dataclass
 class SeededAccount:
     username: str
     role: str
     password: str | None  # None: the account existed; its password is unchanged
+    display_name: str = ""
 
 
 async def seed_demo(store: Store, passwords: dict[str, str] | None = None) -> list[SeededAccount]:
@@ -45,16 +56,26 @@ async def seed_demo(store: Store, passwords: dict[str, str] | None = None) -> li
     out: list[SeededAccount] = []
     for username, name, role, skills in DEMO_AGENTS:
         if await store.get_agent_by_username(username) is not None:
-            out.append(SeededAccount(username, role, None))
+            out.append(SeededAccount(username, role, None, name))
             continue
         password = passwords.get(username) or secrets.token_urlsafe(9)
         pw_hash = await asyncio.to_thread(hash_password, password)
         try:
             await store.create_agent(username, name, pw_hash, role, skills, max_chats=5)
-            out.append(SeededAccount(username, role, password))
+            out.append(SeededAccount(username, role, password, name))
         except IntegrityError:  # another hub process created it at the same moment
-            out.append(SeededAccount(username, role, None))
+            out.append(SeededAccount(username, role, None, name))
     if await store.count_canned() == 0:
         for title, text in CANNED_REPLIES:
             await store.add_canned(title, text, None)
     return out
+
+
+async def reset_password(store: Store, username: str, password: str | None = None) -> str:
+    """Give an existing account a new password (generated unless given) and end its sessions."""
+    agent = await store.get_agent_by_username(username)
+    if agent is None:
+        raise LookupError(f"no account named {username!r}")
+    password = password or secrets.token_urlsafe(9)
+    await store.set_password(agent["id"], await asyncio.to_thread(hash_password, password))
+    return password

@@ -7,6 +7,7 @@ web widget and a messenger channel use the same rules.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -37,11 +38,20 @@ TEXT_QUEUED = "已为您转接人工客服，您当前排在第 {position} 位�
 TEXT_OFFLINE = (
     "当前暂无人工客服在线（服务时间 {start}–{end}）。您可以留言并留下联系方式，我们会在 24 小时内回复您。"
 )
-TEXT_AGENT_JOINED = "客服 {name} 已接入，很高兴为您服务。"
+TEXT_AGENT_JOINED = "{title} 已接入，很高兴为您服务。"
 TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
 TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。请为本次服务打分（1–5 分）。如还有问题，可以继续向智能助手提问。"
 TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
 TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
+
+
+def agent_title(display_name: str) -> str:
+    """How the customer sees an agent: display names usually carry their title already
+    ("客服 小李", "主管 王敏"), so only a bare name ("小李") gets "客服" in front."""
+    name = display_name.strip()
+    if not name:
+        return "人工客服"
+    return name if name.startswith("客服") or " " in name else f"客服 {name}"
 
 
 def conversation_topic(conversation_id: str) -> str:
@@ -84,6 +94,7 @@ class Hub:
         self.directory = directory
         self.limiter = limiter
         self.channels: dict[str, Channel] = {}
+        self._turns: set[asyncio.Future[list[dict[str, Any]]]] = set()
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -156,8 +167,18 @@ class Hub:
         [msg] = await self.publish_messages(conv, [row], mode)
         if route_for_mode(mode) == "agent":
             return customer_view(msg), []
-        replies = await self._bot_turn(conv, msg)
+        # Shielded: a customer who closes the page (or a dropped socket) while Rasa thinks must
+        # not cancel the turn half way; its replies are stored and shown on the next visit.
+        turn = asyncio.ensure_future(self._bot_turn(conv, msg))
+        self._turns.add(turn)
+        turn.add_done_callback(self._turn_done)
+        replies = await asyncio.shield(turn)
         return customer_view(msg), [customer_view(r) for r in replies]
+
+    def _turn_done(self, turn: asyncio.Future[list[dict[str, Any]]]) -> None:
+        self._turns.discard(turn)
+        if not turn.cancelled() and turn.exception() is not None:  # seen even if the caller left
+            log.error("bot turn failed: %s", type(turn.exception()).__name__)
 
     async def _replay(self, existing: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         replies = await self.store.replies_to(existing["id"])
@@ -304,11 +325,27 @@ class Hub:
             "customer_name": item.get("customer_name"),
         }
 
+    @staticmethod
+    def agents_view(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every agent's presence and load (offline ones too), so consoles see who can take chats."""
+        return [
+            {"id": a["id"], "display_name": a["display_name"], "role": a["role"],
+             "presence": a["presence"], "load": int(a["load"]), "max_chats": a["max_chats"],
+             "skills": [s for s in (a["skills"] or "").split(",") if s]}
+            for a in loads
+        ]
+
+    def queue_event(self, snap: dict[str, Any], now: float) -> dict[str, Any]:
+        """The queue snapshot consoles get: waiting chats in serving order plus agent presence."""
+        agents = self.agents_view(snap["loads"])
+        return {"type": "queue", "items": [self.queue_item(i, now) for i in snap["ordered"]],
+                "agents": agents, "online": sum(1 for a in agents if a["presence"] == "online")}
+
     async def queue_changed(self) -> None:
         """Tell consoles the new queue and every waiting customer their new place."""
         snap = await self.queue_snapshot()
         now = time.time()
-        await self.to_agents({"type": "queue", "items": [self.queue_item(i, now) for i in snap["ordered"]]})
+        await self.to_agents(self.queue_event(snap, now))
         for item in snap["ordered"]:
             place = snap["positions"][item["id"]]
             await self.to_customer(item, {"type": "queue", **place})
@@ -346,7 +383,7 @@ class Hub:
     async def _joined(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
         rows = await self.store.add_messages(
             conv["id"], conv["channel"],
-            [{"author": "system", "text": TEXT_AGENT_JOINED.format(name=agent["display_name"])}],
+            [{"author": "system", "text": TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"]))}],
         )
         await self.to_customer(conv, {"type": "mode", "mode": "agent"})
         await self.to_customer(conv, {"type": "agent_joined", "display_name": agent["display_name"]})
@@ -459,12 +496,8 @@ class Hub:
         figures.update(handoff_figures(await self.store.handoffs_since(since)))
         scores = await self.store.csat_since(since)
         figures["csat"] = {"avg": mean(scores), "count": len(scores)}
-        figures["agents"] = [
-            {"id": a["id"], "display_name": a["display_name"], "role": a["role"],
-             "presence": a["presence"], "load": int(a["load"]), "max_chats": a["max_chats"],
-             "skills": [s for s in a["skills"].split(",") if s]}
-            for a in snap["loads"]
-        ]
+        figures["agents"] = self.agents_view(snap["loads"])
+        figures["agents_online"] = sum(1 for a in figures["agents"] if a["presence"] == "online")
         return figures
 
 

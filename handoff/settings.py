@@ -60,6 +60,8 @@ class Settings:
     port: int = 8000
     rasa_url: str = "http://localhost:5005"
     rasa_timeout: float = 10.0
+    rasa_concurrency: int = 16  # Rasa calls in flight per hub process; the rest wait for a slot
+    rasa_queue_wait: float | None = None  # longest wait for a slot; None: rasa_timeout
     database_url: str = f"sqlite:///{ROOT / 'var' / 'hub.db'}"
     redis_url: str | None = None
     assign_mode: str = "manual"  # auto | manual
@@ -87,6 +89,10 @@ class Settings:
             raise ValueError(f"HUB_ASSIGN must be auto or manual, got {self.assign_mode!r}")
         if self.rasa_timeout <= 0:
             raise ValueError("HUB_RASA_TIMEOUT must be positive")
+        if self.rasa_concurrency < 1:
+            raise ValueError("HUB_RASA_CONCURRENCY must be at least 1")
+        if self.rasa_queue_wait is not None and self.rasa_queue_wait <= 0:
+            raise ValueError("HUB_RASA_QUEUE_WAIT must be positive")
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,6 +116,8 @@ class Settings:
             "port": _env_int(env, "HUB_PORT", 8000),
             "rasa_url": env.get("RASA_URL", "http://localhost:5005").rstrip("/"),
             "rasa_timeout": _env_float(env, "HUB_RASA_TIMEOUT", 10.0),
+            "rasa_concurrency": _env_int(env, "HUB_RASA_CONCURRENCY", 16),
+            "rasa_queue_wait": _env_float(env, "HUB_RASA_QUEUE_WAIT", 0.0) if env.get("HUB_RASA_QUEUE_WAIT") else None,
             "database_url": default_database_url(env),
             "redis_url": env.get("REDIS_URL") or None,
             "assign_mode": env.get("HUB_ASSIGN", "manual"),

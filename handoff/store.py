@@ -576,6 +576,15 @@ class Store:
             )
 
     @threaded
+    def set_password(self, agent_id: int, password_hash: str) -> None:
+        """New password; the agent's open sessions end, as whoever knew the old one may hold one."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.agents).where(m.agents.c.id == agent_id).values(password_hash=password_hash)
+            )
+            conn.execute(m.sessions.delete().where(m.sessions.c.agent_id == agent_id))
+
+    @threaded
     def create_session(self, token_hash: str, agent_id: int, csrf: str, ttl: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(

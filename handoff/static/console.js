@@ -1188,6 +1188,14 @@
       case "canned":
         loadCanned();
         break;
+      case "presence":
+        // another tab of this agent switched presence, or a colleague did: keep switch and dashboard true
+        if (S.me && ev.agent_id === S.me.id && ev.presence) {
+          S.me.presence = ev.presence;
+          setPresenceUi(ev.presence);
+        }
+        if (S.view === "stats") loadStats();
+        break;
       default:
         break;
     }

@@ -392,9 +392,11 @@
     banner.hidden = false;
   }
 
-  /** "客服 小李" stays as is, a bare "小李" becomes "客服 小李". */
+  /** Same rule as the hub: "客服 小李" / "主管 王敏" stay as they are, a bare "小李" becomes "客服 小李". */
   function agentTitle(name) {
-    return /^客服/.test(name) ? name : "客服 " + name;
+    name = String(name || "").trim();
+    if (!name) return "人工客服";
+    return /^客服/.test(name) || /\s/.test(name) ? name : "客服 " + name;
   }
 
   function initialOf(name) {

@@ -228,3 +228,12 @@ def save_screenshot(page, name: str, doc_name: str | None = None) -> Path:  # ty
 
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
+
+
+def cjk_font_available() -> bool:
+    """Without a Chinese font Chromium draws every 汉字 as a box (apt-get install fonts-noto-cjk)."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.stdout.strip())

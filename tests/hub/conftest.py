@@ -41,12 +41,20 @@ HANDOFF_WORDS = {
 
 class RasaStandIn:
     """Answers like Rasa's REST channel; the customer's text picks the behaviour:
-    慢 → slower than the hub's timeout, 空 → ``[]``, 坏 → HTTP 500, a HANDOFF_WORDS key →
-    a handoff payload, anything else → an echo with buttons."""
+    慢 → slower than the hub's timeout, 空 → ``[]``, 坏 → HTTP 500, 阻塞 → held until the test
+    calls ``release()``, 断线 → the first request of a sender loses its connection unanswered,
+    a HANDOFF_WORDS key → a handoff payload, anything else → an echo with buttons.
+    ``max_in_flight`` is the most requests it was ever working on at once."""
 
     def __init__(self, delay: float = 3.0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.delay = delay
+        self.gate = threading.Event()
+        self.gate.set()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._count_lock = threading.Lock()
+        self._dropped: set[str] = set()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,10 +65,26 @@ class RasaStandIn:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stand_in.requests.append(body)
                 text = body.get("message", "")
+                if "断线" in text and body["sender"] not in stand_in._dropped:
+                    stand_in._dropped.add(body["sender"])
+                    self.close_connection = True  # no status line: the client sees a dropped connection
+                    return
+                with stand_in._count_lock:
+                    stand_in.in_flight += 1
+                    stand_in.max_in_flight = max(stand_in.max_in_flight, stand_in.in_flight)
+                try:
+                    self.answer(body, text)
+                finally:
+                    with stand_in._count_lock:
+                        stand_in.in_flight -= 1
+
+            def answer(self, body: dict[str, Any], text: str) -> None:
                 status, payload = 200, [{"recipient_id": body["sender"], "text": f"收到：{text}",
                                          "buttons": [{"title": "查订单", "payload": "/order_status"}]}]
                 if "慢" in text:
                     time.sleep(stand_in.delay)
+                elif "阻塞" in text:
+                    stand_in.gate.wait()
                 elif "空" in text:
                     payload = []
                 elif "坏" in text:
@@ -89,10 +113,20 @@ class RasaStandIn:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def hold(self) -> None:
+        """From now on, 阻塞 messages wait until ``release()``."""
+        with self._count_lock:
+            self.max_in_flight = self.in_flight
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
+
     def for_sender(self, sender: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["sender"] == sender]
 
     def stop(self) -> None:
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -164,6 +164,9 @@ async def test_agent_conversation_end_to_end_over_websockets(hub: HubProcess, ra
         assert code == 200
         joined = await next_event(cws, "agent_joined")
         assert joined["display_name"] == agent.info["display_name"]
+        notice = await next_event(cws, "message", where=lambda e: e["message"]["author"] == "system"
+                                  and "已接入" in e["message"]["text"])
+        assert notice["message"]["text"] == "客服 小李 已接入，很高兴为您服务。"  # not "客服 客服 小李"
         await next_event(aws, "assigned", conversation_id=customer.id)
         # agent typing and reply reach the customer
         await agent.call("POST", f"/api/agent/conversations/{customer.id}/typing")
@@ -310,6 +313,51 @@ async def test_auth_failures(hub: HubProcess, session) -> None:
     assert (await sup.call("DELETE", f"/api/agent/canned/{created['id']}"))[0] == 200
     assert (await sup.call("DELETE", f"/api/agent/canned/{created['id']}"))[0] == 404
     assert "agent1-pass" not in hub.logs() and one.token not in hub.logs()
+
+
+async def test_reloaded_console_gets_its_csrf_token_from_me(hub: HubProcess, session) -> None:
+    """A console opened again with only its session cookie learns the CSRF token from /me."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.post(hub.url + "/api/agent/login",
+                                json={"username": "agent2", "password": "agent2-pass"}) as r:
+            login_csrf = (await r.json())["csrf_token"]
+        async with browser.get(hub.url + "/api/agent/me") as r:  # the reload: cookie only
+            me = await r.json()
+        assert r.status == 200 and me["csrf_token"] == login_csrf
+        assert me["agent"]["username"] == "agent2" and "password_hash" not in me["agent"]
+        async with browser.post(hub.url + "/api/agent/presence", json={"status": "online"},
+                                headers={"X-CSRF-Token": me["csrf_token"]}) as r:
+            assert r.status == 200
+        async with browser.post(hub.url + "/api/agent/presence", json={"status": "online"},
+                                headers={"X-CSRF-Token": "not-" + me["csrf_token"]}) as r:
+            assert r.status == 403
+        async with browser.post(hub.url + "/api/agent/logout", headers={"X-CSRF-Token": me["csrf_token"]}) as r:
+            assert r.status == 200
+        async with browser.get(hub.url + "/api/agent/me") as r:
+            assert r.status == 401
+
+
+async def test_agent_presence_is_in_queue_snapshot_and_stats(hub: HubProcess, session) -> None:
+    sup = await login(session, hub.url, "supervisor")
+    a2 = await login(session, hub.url, "agent2")
+    await a2.presence("offline")
+    _, queue = await sup.call("GET", "/api/agent/queue")
+    row = next(a for a in queue["agents"] if a["id"] == a2.id)
+    assert row["presence"] == "offline" and row["display_name"] == a2.info["display_name"]
+    assert {"load", "max_chats", "role", "skills"} <= set(row) and "password_hash" not in row
+    assert queue["online"] == sum(1 for a in queue["agents"] if a["presence"] == "online")
+    async with sup.ws(hub.ws_url) as ws:
+        first = await next_event(ws, "queue")
+        assert next(a for a in first["agents"] if a["id"] == a2.id)["presence"] == "offline"
+        await a2.presence("away")
+        await next_event(ws, "presence", agent_id=a2.id, presence="away")
+        moved = await next_event(ws, "queue", where=lambda e: any(
+            a["id"] == a2.id and a["presence"] == "away" for a in e.get("agents", [])))
+        assert moved["online"] == sum(1 for a in moved["agents"] if a["presence"] == "online")
+    _, stats = await sup.call("GET", "/api/supervisor/stats")
+    assert next(a for a in stats["agents"] if a["id"] == a2.id)["presence"] == "away"
+    assert stats["agents_online"] == sum(1 for a in stats["agents"] if a["presence"] == "online")
+    await a2.presence("online")
 
 
 async def test_bad_input_is_rejected_and_nothing_stored(hub: HubProcess, session) -> None:

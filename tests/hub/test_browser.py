@@ -8,7 +8,9 @@ flow (FAQ answer from the bot, anger, handoff) uses the session `rasa_url` fixtu
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from tests.hub.browser_support import (
     PASSWORDS,
     Hub,
     chromium_available,
+    cjk_font_available,
     closed_url,
     hours_excluding_now,
     launch_chromium,
@@ -40,6 +43,7 @@ if not chromium_available():
 
 SLOW = 20_000  # ms: a bot reply goes through Rasa on a 2-core machine
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 375, "height": 667}
 DESKTOP = {"width": 1366, "height": 860}
 
 
@@ -48,6 +52,11 @@ DESKTOP = {"width": 1366, "height": 860}
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    if not cjk_font_available():
+        advice = "no Chinese font: screenshots show boxes for 汉字 (apt-get install fonts-noto-cjk)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(advice)
+        warnings.warn(advice, stacklevel=1)
     with sync_api.sync_playwright() as pw:
         b = launch_chromium(pw)
         try:
@@ -193,6 +202,8 @@ def agent_replies(customer, agent) -> None:  # type: ignore[no-untyped-def]
     """The customer is told an agent joined and sees the agent's reply."""
     joined = customer.locator("[data-role=system]", has_text="已接入")
     expect(joined).to_have_count(1, timeout=SLOW)
+    expect(joined).to_have_text(re.compile(r"^(客服|主管) \S+ 已接入"))  # one title, not "客服 客服 小李"
+    expect(customer.locator("[data-role=panel]")).not_to_contain_text("客服 客服")
     reply = "您好，我是人工客服，非常抱歉给您带来不便，我马上为您核实。"
     agent.locator("#composer-input").fill(reply)
     agent.locator("#composer-input").press("Enter")
@@ -329,8 +340,9 @@ def test_history_survives_reload_and_text_is_escaped(browser, hub_no_rasa: Hub, 
         cctx.close()
 
 
-def test_phone_sized_screen_gets_full_screen_panel(browser, shop: str) -> None:
-    cctx, customer = open_shop(browser, shop, viewport=PHONE)
+@pytest.mark.parametrize("phone", [SMALL_PHONE, PHONE], ids=["375px", "390px"])
+def test_phone_sized_screen_gets_full_screen_panel(browser, shop: str, phone: dict[str, int]) -> None:
+    cctx, customer = open_shop(browser, shop, viewport=phone)
     try:
         # the panel slides in (CSS transition): wait until it has settled, then measure
         customer.wait_for_function(
@@ -339,16 +351,25 @@ def test_phone_sized_screen_gets_full_screen_panel(browser, shop: str) -> None:
                     .querySelector('[data-role=panel]').getBoundingClientRect();
                 return r.x === 0 && r.y === 0 && r.width === w && r.height === h;
             }""",
-            arg=[PHONE["width"], PHONE["height"]],
+            arg=[phone["width"], phone["height"]],
             timeout=5000,
         )
         box = customer.locator("[data-role=panel]").bounding_box()
         assert box is not None
         assert (box["x"], box["y"]) == (0, 0)
-        assert (box["width"], box["height"]) == (PHONE["width"], PHONE["height"])
+        assert (box["width"], box["height"]) == (phone["width"], phone["height"])
         customer_send(customer, "手机上也能聊天吗")
         expect(customer.locator("[data-role=queue]")).to_be_visible(timeout=SLOW)
-        save_screenshot(customer, "widget-phone.png")
+        # nothing sticks out sideways: input, send button and the queue banner fit the screen
+        for role in ("input", "send", "queue", "messages"):
+            part = customer.locator(f"[data-role={role}]").bounding_box()
+            assert part is not None, role
+            assert part["x"] >= 0 and part["x"] + part["width"] <= phone["width"] + 0.5, (role, part)
+        assert customer.evaluate(
+            """() => { const m = document.querySelector('#kefu-widget-host').shadowRoot
+                           .querySelector('[data-role=messages]');
+                       return m.scrollWidth <= m.clientWidth; }""")
+        save_screenshot(customer, f"widget-phone-{phone['width']}.png")
         customer.locator("[data-role=close]").click()
         expect(customer.locator("[data-role=launcher]")).to_be_visible()
     finally:

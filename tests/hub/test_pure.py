@@ -18,6 +18,7 @@ from handoff.router import (
     route_for_mode,
     within_hours,
 )
+from handoff.service import TEXT_AGENT_JOINED, agent_title
 from handoff.settings import Settings, parse_hours
 from handoff.store import sync_url
 
@@ -170,3 +171,11 @@ def test_stats_figures() -> None:
     ])
     assert figures["handoffs_by_reason"] == {"angry": 2, "requested": 1}
     assert figures["first_response_seconds"]["avg"] == 20
+
+
+def test_agent_title_never_doubles_the_title() -> None:
+    assert agent_title("客服 小李") == "客服 小李"
+    assert agent_title("主管 王敏") == "主管 王敏"
+    assert agent_title("小李") == "客服 小李"
+    assert agent_title(" ") == "人工客服"
+    assert TEXT_AGENT_JOINED.format(title=agent_title("客服 小李")) == "客服 小李 已接入，很高兴为您服务。"
