@@ -60,6 +60,23 @@ def handle_db_down(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., li
 # ---------------------------------------------------------------- reading the tracker
 
 
+def unless_unset(validate: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Skip a form validator for a slot that was only cleared, not filled.
+
+    rasa_sdk validates every slot set since the last user message; the actions that open a
+    form clear its slots first, and without this the customer would read three error
+    messages before being asked the first question.
+    """
+
+    @wraps(validate)
+    def wrapper(self: Any, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        return validate(self, value, *args, **kwargs)
+
+    return wrapper
+
+
 def user_events(tracker: Tracker) -> list[dict[str, Any]]:
     """User messages of the conversation, oldest first."""
     return [e for e in tracker.events if e.get("event") == "user"]

@@ -20,6 +20,7 @@ from actions.common import (
     handle_db_down,
     last_text_with_intent,
     service,
+    unless_unset,
     verified_order,
 )
 from bot.dialogue import (
@@ -224,6 +225,7 @@ class ValidateModifyOrderForm(FormValidationAction):
     def name(self) -> str:
         return "validate_modify_order_form"
 
+    @unless_unset
     def validate_modify_field(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -232,6 +234,7 @@ class ValidateModifyOrderForm(FormValidationAction):
             dispatcher.utter_message(text="可以修改的是：收货地址、联系电话、收货人。请选择一项。")
         return {"modify_field": field}
 
+    @unless_unset
     def validate_modify_value(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -358,6 +361,7 @@ class ValidateInvoiceForm(FormValidationAction):
             return [s for s in domain_slots if s != "invoice_tax_id"]
         return domain_slots
 
+    @unless_unset
     def validate_invoice_title(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -366,6 +370,7 @@ class ValidateInvoiceForm(FormValidationAction):
             dispatcher.utter_message(text="发票抬头请填写“个人”或单位全称（2–60个字）。")
         return {"invoice_title": title}
 
+    @unless_unset
     def validate_invoice_tax_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -374,6 +379,7 @@ class ValidateInvoiceForm(FormValidationAction):
             dispatcher.utter_message(text="纳税人识别号应为15–20位数字或大写字母，请核对后重新发送。")
         return {"invoice_tax_id": tax_id}
 
+    @unless_unset
     def validate_invoice_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

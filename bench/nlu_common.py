@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.nlu.fallback import DEFAULT_SIBLINGS, should_fall_back
+
 FALLBACK = "nlu_fallback"
 OUT_OF_SCOPE = "out_of_scope"
 RETRIEVAL_INTENT = "faq"
@@ -190,21 +192,17 @@ def ranking_without_fallback(parse: dict[str, Any]) -> list[tuple[str, float]]:
     return ranking
 
 
-def label_with_fallback(parse: dict[str, Any], threshold: float, ambiguity: float) -> str:
-    """Re-decide fallback for other thresholds, the way Rasa's FallbackClassifier does.
+def label_with_fallback(parse: dict[str, Any], threshold: float, ambiguity: float,
+                        groups: Iterable[Sequence[str]] = DEFAULT_SIBLINGS) -> str:
+    """Re-decide fallback for other thresholds, the way the pipeline's fallback does.
 
-    Fallback when the top confidence is below `threshold`, or when the top two differ by
-    less than `ambiguity`. Lets thresholds be swept without retraining.
+    Same rule as `bot.nlu.fallback` (Rasa's FallbackClassifier when `groups` is empty), so
+    thresholds can be swept without retraining.
     """
     ranking = ranking_without_fallback(parse)
-    if not ranking:
+    if should_fall_back(ranking, threshold, ambiguity, groups):
         return FALLBACK
-    top_name, top_conf = ranking[0]
-    if top_conf < threshold:
-        return FALLBACK
-    if len(ranking) >= 2 and top_conf - ranking[1][1] < ambiguity:
-        return FALLBACK
-    return label_for(parse, top_name)
+    return label_for(parse, ranking[0][0])
 
 
 # --------------------------------------------------------------------------- scoring

@@ -71,7 +71,7 @@ def training_settings(cfg: dict[str, Any]) -> dict[str, Any]:
         name = _short(comp.get("name"))
         if name == "ResponseSelector" and "epochs" in comp:
             found.setdefault("selector_epochs", comp["epochs"])
-        elif name == "FallbackClassifier":
+        elif name.endswith("FallbackClassifier"):
             for key in ("threshold", "ambiguity_threshold"):
                 if key in comp:
                     found.setdefault(key, comp[key])

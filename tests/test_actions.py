@@ -393,6 +393,17 @@ async def test_invoice_form_personal_title_skips_the_tax_id(shop):
     assert s["invoice_title"] == "个人" and s["requested_slot"] == "invoice_email"
 
 
+async def test_invoice_form_opens_without_complaining_about_cleared_slots(shop):
+    """The opening action clears the three slots; validation must not scold the customer."""
+    oid = DEMO_ORDERS["delivered"]
+    events, _ = run(ActionInvoice(), tracker("这个订单能开发票吗", "invoice", slots=verified(oid)))
+    cleared = {e["name"]: e["value"] for e in events if e.get("event") == "slot" and e["name"].startswith("invoice_")}
+    assert cleared == {"invoice_title": None, "invoice_tax_id": None, "invoice_email": None}
+    t = tracker("这个订单能开发票吗", "invoice", slots=verified(oid), candidates=cleared, active_loop="invoice_form")
+    _, d = await run_form(ValidateInvoiceForm(), t)
+    assert texts(d) == ""
+
+
 async def test_invoice_form_rejects_a_bad_email(shop):
     t = tracker("abc", "out_of_scope", slots={"invoice_title": "个人", "requested_slot": "invoice_email"}, candidates={"invoice_email": "abc"}, active_loop="invoice_form")
     s, d = await run_form(ValidateInvoiceForm(), t)

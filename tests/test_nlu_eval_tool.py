@@ -269,7 +269,8 @@ def test_label_with_fallback_agrees_with_rasa_fallback_classifier() -> None:
                                                for n, c in ranking]})
         FallbackClassifier({"threshold": thr, "ambiguity_threshold": amb}).process([msg])
         rasa_label = msg.data["intent"]["name"]
-        ours = label_with_fallback(parse_result(ranking[0][0], ranking[0][1], ranking), thr, amb)
+        ours = label_with_fallback(parse_result(ranking[0][0], ranking[0][1], ranking), thr, amb,
+                                   groups=())
         assert ours == rasa_label, (ranking, thr, amb)
         checked[rasa_label == FALLBACK] += 1
     assert checked[True] > 20 and checked[False] > 20  # both outcomes exercised
