@@ -17,7 +17,7 @@ from typing import Any
 
 from handoff.service import Hub
 from handoff.wechat.api import WeChatApi, WeChatApiError
-from handoff.wechat.protocol import render_text
+from handoff.wechat.protocol import render_text, split_text
 
 log = logging.getLogger("handoff.wechat")
 
@@ -133,7 +133,8 @@ class WeChatChannel:
         try:
             if not openid:
                 raise WeChatApiError(40003, "conversation has no openid")
-            await self.api.send_text(openid, text)
+            for piece in split_text(text):
+                await self.api.send_text(openid, piece)
         except WeChatApiError as err:
             log.warning("WeChat send to %s failed: errcode %s", mask(openid), err.errcode)
             await self.report_undelivered(conversation, text, err)

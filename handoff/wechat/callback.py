@@ -32,6 +32,7 @@ from handoff.wechat.protocol import (
     BadPayload,
     BadSignature,
     Inbound,
+    pack_reply,
     parse,
     passive_reply,
     signature_ok,
@@ -130,7 +131,11 @@ class WeChatEndpoint:
         await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         if task.done():
             task.result()  # a failure answers 500, and WeChat's retry processes it again
-            reply = REPLY_JOINER.join(job.capture.texts) if job.capture else ""
+            reply, overflow = pack_reply(job.capture.texts if job.capture else [], REPLY_JOINER)
+            if overflow and job.capture is not None:
+                # too long for one passive reply: all of it by API, so the order holds
+                self.channel.release(job.capture)
+                reply = ""
             await self.inbox.finish(inbound.dedup_key, reply or None, job.conversation_id)
             return reply or None
         job.late = True

@@ -17,6 +17,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_TEXT_BYTES = 2048  # WeChat's limit for one text message (passive reply or API send)
 MEDIA_TYPES = ("image", "voice", "video", "shortvideo", "location", "link")
 CHOICE_RE = re.compile(r"^\s*([1-9])\s*$")
 
@@ -135,6 +136,42 @@ def render_text(text: str, buttons: list[dict[str, str]]) -> str:
     lines += [f"{i}. {b['title']}" for i, b in enumerate(buttons, 1)]
     lines.append("请回复数字选择。")
     return "\n".join(lines)
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Pieces of at most ``limit`` UTF-8 bytes, cut at a line break when there is one:
+    WeChat refuses longer texts (45002) rather than truncating them."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest.encode("utf-8")) > limit:
+        size, cut = 0, 0
+        for i, ch in enumerate(rest):
+            size += len(ch.encode("utf-8"))
+            if size > limit:
+                break
+            cut = i + 1
+        newline = rest.rfind("\n", 0, cut)
+        if newline > 0:
+            cut = newline + 1
+        pieces.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def pack_reply(texts: list[str], joiner: str = "\n\n",
+               limit: int = MAX_TEXT_BYTES) -> tuple[str, list[str]]:
+    """One passive reply from a push's replies, in order, within WeChat's limit; what does
+    not fit is returned to go by the customer-service API."""
+    pieces = [piece for text in texts for piece in split_text(text, limit)]
+    passive = ""
+    for i, piece in enumerate(pieces):
+        candidate = passive + joiner + piece if passive else piece
+        if len(candidate.encode("utf-8")) > limit:
+            return passive, pieces[i:]
+        passive = candidate
+    return passive, []
 
 
 def button_choice(text: str, recent: list[dict[str, Any]]) -> dict[str, str] | None:

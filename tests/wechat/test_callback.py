@@ -261,6 +261,18 @@ async def test_lost_answers_customer_sees_the_reply_once(plain: HubProcess, fake
         assert passive + fake.texts_to(openid) == [f"收到：在吗\n{BUTTONS}"], (lost_after, answer)
 
 
+async def test_long_texts_go_by_api_in_pieces(plain: HubProcess, fake: FakeWeChat) -> None:
+    """Over WeChat's 2048 bytes a passive reply would be refused: all of it goes by API."""
+    openid = new_openid()
+    long_text = "长" * 800
+    answer = await wechat(plain).push(text_xml(openid, long_text))
+    assert answer.accepted and answer.body == "success"
+    sent = await until(lambda: len(fake.texts_to(openid)) >= 2 and fake.texts_to(openid),
+                       what="the pieces of the long reply")
+    assert all(len(piece.encode()) <= 2048 for piece in sent)
+    assert "".join(sent).replace("\n", "") == f"收到：{long_text}{BUTTONS}".replace("\n", "")
+
+
 # --- message types and events ------------------------------------------------------------------------
 
 async def test_media_is_stored_and_answered_politely(plain: HubProcess, rasa: RasaStandIn) -> None:

@@ -11,10 +11,12 @@ from handoff.wechat.protocol import (
     BadPayload,
     BadSignature,
     button_choice,
+    pack_reply,
     parse,
     passive_reply,
     render_text,
     signature_ok,
+    split_text,
     unwrap,
 )
 
@@ -93,3 +95,19 @@ def test_buttons_render_and_map_back() -> None:
     assert button_choice("2", recent) == buttons[1]
     assert button_choice("3", recent) is None
     assert button_choice("2", recent + [{"author": "customer", "text": "x"}]) is None
+
+
+def test_long_texts_split_within_wechat_limit() -> None:
+    text = "第一段" + "很" * 600 + "\n" + "长" * 600
+    pieces = split_text(text)
+    assert all(len(p.encode()) <= 2048 for p in pieces) and len(pieces) == 2
+    assert pieces[0].endswith("很") and pieces[1] == "长" * 600  # cut at the line break
+    assert "".join(split_text("字" * 1500)) == "字" * 1500
+    assert split_text("") == [""] and split_text("短") == ["短"]
+
+
+def test_passive_reply_packing() -> None:
+    assert pack_reply(["好的", "已为您转接"]) == ("好的\n\n已为您转接", [])
+    passive, rest = pack_reply(["a" * 1500, "b" * 1000])
+    assert passive == "a" * 1500 and rest == ["b" * 1000]
+    assert pack_reply([]) == ("", [])
