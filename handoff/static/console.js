@@ -588,7 +588,7 @@
     var av = el("div", "av", kind === "customer" ? "客" : kind === "bot" ? "AI" : kind === "note" ? "注" : initial(agentName(m)));
     var body = el("div", "body");
     var who = el("div", "who", kind === "customer" ? ((S.current.customer && S.current.customer.name) || "客户")
-      : kind === "bot" ? "机器人" : kind === "note" ? "内部备注 · " + agentName(m) + "（客户不可见）" : agentName(m));
+      : kind === "bot" ? "机器人" : kind === "note" ? (m.author === "system" ? "系统提示（客户不可见）" : "内部备注 · " + agentName(m) + "（客户不可见）") : agentName(m));
     who.appendChild(el("time", null, fmtTime(m.created_at)));
     body.appendChild(who);
     var text = m.author === "customer" && m.title ? m.title : m.text;
