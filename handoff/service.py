@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,7 @@ log = logging.getLogger("handoff.service")
 AGENTS_TOPIC = "agents"
 
 TEXT_BOT_UNAVAILABLE = "抱歉，智能助手暂时无法回复。您的消息已保存，正在为您转接人工客服，请稍候。"
-TEXT_QUEUED = "已为您转接人工客服，您当前排在第 {position} 位，预计等待约 {minutes} 分钟。"
+TEXT_QUEUED = "已为您转接人工客服，您当前排在第 {position} 位，预计等待{wait}。"
 TEXT_OFFLINE = (
     "当前暂无人工客服在线（服务时间 {start}–{end}）。您可以留言并留下联系方式，我们会在 24 小时内回复您。"
 )
@@ -43,6 +44,27 @@ TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
 TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。请为本次服务打分（1–5 分）。如还有问题，可以继续向智能助手提问。"
 TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
 TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
+
+
+BOT_FAILURES = (  # RasaResult.error prefix -> what an agent reads in the queue
+    ("busy", "智能助手繁忙"),
+    ("timeout", "智能助手响应超时"),
+    ("unreachable", "智能助手无法连接"),
+    ("http", "智能助手服务出错"),
+    ("empty", "智能助手没有回复"),
+)
+
+
+def bot_failure_summary(error: str | None) -> str:
+    """A queue summary an agent understands at a glance; the technical cause stays in brackets."""
+    error = error or "unknown"
+    label = next((text for prefix, text in BOT_FAILURES if error.startswith(prefix)), "智能助手无响应")
+    return f"{label}（{error}）"
+
+
+def wait_text(seconds: float) -> str:
+    """The same wording as the widget's live queue banner, so the two never disagree."""
+    return "不到 1 分钟" if seconds < 60 else f"约 {math.ceil(seconds / 60)} 分钟"
 
 
 def agent_title(display_name: str) -> str:
@@ -206,7 +228,7 @@ class Hub:
                 [{"author": "system", "text": TEXT_BOT_UNAVAILABLE, "reply_to": msg["id"]}],
             )
             replies += await self.publish_messages(conv, rows, "bot")
-            handoff = Handoff("bot_unavailable", "high", "general", f"智能助手无响应（{result.error}）")
+            handoff = Handoff("bot_unavailable", "high", "general", bot_failure_summary(result.error))
         if handoff is not None:
             replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
         return replies
@@ -240,9 +262,7 @@ class Hub:
         else:
             snap = await self.queue_snapshot()
             place = snap["positions"].get(conv["id"], {"position": 1, "eta_seconds": 0})
-            text = TEXT_QUEUED.format(
-                position=place["position"], minutes=max(1, round(place["eta_seconds"] / 60))
-            )
+            text = TEXT_QUEUED.format(position=place["position"], wait=wait_text(place["eta_seconds"]))
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
             )

@@ -744,7 +744,7 @@
 
   /* ---------- canned replies picker ---------- */
 
-  var picker = { slash: false, index: 0, matches: [] };
+  var picker = { slash: false, index: 0, matches: [], loading: null };
 
   function openCanned(query, slash) {
     picker.slash = slash;
@@ -754,7 +754,10 @@
     filterCanned();
     $("canned-filter").focus();
     // a supervisor may have edited the list since login: refresh it while the picker is open
-    loadCanned().then(function () { if (!$("canned-pop").hidden) filterCanned(); });
+    picker.loading = loadCanned().then(function () {
+      picker.loading = null;
+      if (!$("canned-pop").hidden) filterCanned();
+    });
   }
 
   function closeCanned(restoreFocus) {
@@ -805,6 +808,12 @@
     } else if (e.key === "Enter") {
       e.preventDefault();
       if (picker.matches[picker.index]) insertCanned(picker.matches[picker.index]);
+      else if (picker.loading) {
+        // typed faster than the refreshed list arrived: pick once it is there
+        picker.loading.then(function () {
+          if (!$("canned-pop").hidden && picker.matches[picker.index]) insertCanned(picker.matches[picker.index]);
+        });
+      }
     } else if (e.key === "Escape") {
       e.preventDefault();
       closeCanned();

@@ -421,6 +421,17 @@ def test_supervisor_dashboard_shows_figures(browser, hub_no_rasa: Hub, shop: str
         expect(sup.locator("#reasons-chart")).to_contain_text("机器人不可用")
         expect(sup.locator("#agents-table tbody tr").first).to_be_visible()
         save_screenshot(sup, "console-supervisor.png")
+        # a colleague stepping away shows on the dashboard
+        actx, colleague = login_console(browser, hub, "agent2")
+        try:
+            row = sup.locator("#agents-table tbody tr", has_text="客服 小陈")
+            expect(row).to_contain_text("在线")
+            colleague.locator("#presence").select_option("away")
+            expect(row).to_contain_text("离开")
+            colleague.locator("#presence").select_option("online")
+            expect(row).to_contain_text("在线")
+        finally:
+            actx.close()
     finally:
         cctx.close()
         sctx.close()
@@ -565,6 +576,14 @@ def test_console_second_tab_and_logout(browser, hub_no_rasa: Hub) -> None:
         expect(tab.locator("#app")).to_be_visible()
         tab.locator("#presence").select_option("away")
         expect(tab.locator("#presence-dot")).to_have_class(re.compile(r"\baway\b"))
+        expect(tab.locator("[data-role=toast].error")).to_have_count(0)
+        expect(agent.locator("#presence-dot")).to_have_class(re.compile(r"\baway\b"))  # the first tab follows
+        # storage wiped (private window, cleared site data): the cookie alone brings the console back
+        tab.evaluate("() => localStorage.clear()")
+        tab.reload()
+        expect(tab.locator("#app")).to_be_visible()
+        tab.locator("#presence").select_option("online")
+        expect(tab.locator("#presence-dot")).to_have_class(re.compile(r"\bonline\b"))
         expect(tab.locator("[data-role=toast].error")).to_have_count(0)
         tab.locator("#logout").click()
         expect(tab.locator("#login")).to_be_visible()

@@ -18,7 +18,7 @@ from handoff.router import (
     route_for_mode,
     within_hours,
 )
-from handoff.service import TEXT_AGENT_JOINED, agent_title
+from handoff.service import TEXT_AGENT_JOINED, agent_title, bot_failure_summary, wait_text
 from handoff.settings import Settings, parse_hours
 from handoff.store import sync_url
 
@@ -179,3 +179,14 @@ def test_agent_title_never_doubles_the_title() -> None:
     assert agent_title("小李") == "客服 小李"
     assert agent_title(" ") == "人工客服"
     assert TEXT_AGENT_JOINED.format(title=agent_title("客服 小李")) == "客服 小李 已接入，很高兴为您服务。"
+
+
+def test_wait_text_matches_the_widget_banner() -> None:
+    assert [wait_text(s) for s in (0, 59, 60, 61, 180)] == [
+        "不到 1 分钟", "不到 1 分钟", "约 1 分钟", "约 2 分钟", "约 3 分钟"]
+
+
+def test_bot_failure_summary_is_readable() -> None:
+    assert bot_failure_summary("busy: 16 calls in flight") == "智能助手繁忙（busy: 16 calls in flight）"
+    assert bot_failure_summary("timeout").startswith("智能助手响应超时")
+    assert bot_failure_summary("invalid json") == "智能助手无响应（invalid json）"
