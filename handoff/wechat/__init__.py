@@ -1,5 +1,7 @@
-"""WeChat Official Account channel: protocol helpers (signatures, AES envelope, parsing, replies).
+"""WeChat Official Account channel: the callback route, its dedup table and the API client.
 
-Built on wechatpy 1.8.18 (last stable release; 2.0 is alpha) for parsing, crypto and replies.
-These functions are pure so the callback handler stays a thin I/O edge.
+``protocol`` is pure (signatures, AES envelope via wechatpy 1.8.18, parsing, replies);
+``callback`` is the HTTP edge with WeChat's 5-second rule; ``flows`` maps each kind of push
+onto the hub's conversation engine; ``inbox`` holds the tables; ``api`` sends by the
+customer-service message API. See docs/wechat.md.
 """
