@@ -152,8 +152,8 @@ class WeChatChannel:
                 conversation["id"], self.name, [{"author": "system", "text": note, "internal": True}])
             current = await self.hub.store.get_conversation(conversation["id"]) or conversation
             await self.hub.publish_messages(current, rows)
-        except Exception:
-            log.exception("could not record an undelivered WeChat message")
+        except Exception as exc:  # the note would repeat the message: name the error only
+            log.error("could not record an undelivered WeChat message: %s", type(exc).__name__)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Let queued sends finish before the process stops."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, text
+from sqlalchemy.exc import SQLAlchemyError
 from wechatpy.crypto import WeChatCrypto
 
 from handoff.channels.wechat import Capture, WeChatChannel, mask
@@ -149,9 +150,14 @@ class WeChatEndpoint:
     async def _work(self, job: Job) -> None:
         try:
             await self._process(job)
-        except Exception:
-            log.exception("WeChat push from %s failed", mask(job.inbound.openid))
-            await self.inbox.release(job.inbound.dedup_key)
+        except Exception as exc:
+            # database errors carry the statement's parameters (the customer's text): name only
+            log.error("WeChat push from %s failed: %s", mask(job.inbound.openid), type(exc).__name__,
+                      exc_info=not isinstance(exc, SQLAlchemyError))
+            try:
+                await self.inbox.release(job.inbound.dedup_key)
+            except SQLAlchemyError:
+                log.error("could not release the dedup row of a failed WeChat push")
             raise
         if job.late:
             await self.inbox.finish(job.inbound.dedup_key, None, job.conversation_id)
