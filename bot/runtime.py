@@ -79,8 +79,19 @@ def ensure_model(root: Path = ROOT, quiet: bool = False) -> Path:
         subprocess.run(cmd, cwd=root, check=True)
         # Atomic: a half-written model never has the final name.
         os.replace(Path(tmp) / "model.tar.gz", target)
+    prune_models(target.parent, keep=target)
     print(f"[train] done in {time.monotonic() - started:.0f} s -> {target.relative_to(root)}")
     return target
+
+
+def prune_models(folder: Path, keep: Path, spare: int = 1) -> None:
+    """Keep the new model and the `spare` most recent others (each is ~120 MB)."""
+    others = sorted(
+        (p for p in folder.glob("kefu-*.tar.gz") if p != keep),
+        key=lambda p: p.stat().st_mtime, reverse=True,
+    )
+    for old in others[spare:]:
+        old.unlink(missing_ok=True)
 
 
 def _venv_bin(name: str) -> str:
@@ -119,6 +130,7 @@ class Stack:
     hub_url: str | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    hub_banner: str = ""
 
     def stop(self) -> None:
         for proc in self.processes:
@@ -217,6 +229,8 @@ def start_stack(
         wait_http(f"{stack.rasa_url}/status", 300, rasa)
         if with_hub:
             hub_port = hub_port or free_port()
+            hub_log = log_dir / "hub.log"
+            banner_from = hub_log.stat().st_size if hub_log.exists() else 0
             hub = spawn(
                 "hub",
                 [sys.executable, "-m", "handoff"],
@@ -224,6 +238,7 @@ def start_stack(
             )
             stack.hub_url = f"http://127.0.0.1:{hub_port}"
             wait_http(f"{stack.hub_url}/healthz", 60, hub)
+            stack.hub_banner = hub_banner(hub_log, banner_from)
     except BaseException:
         stack.stop()
         for log in stack.logs:
@@ -231,6 +246,22 @@ def start_stack(
             print(f"--- {log.name} ---\n{tail}", file=sys.stderr)
         raise
     return stack
+
+
+def hub_banner(log: Path, offset: int) -> str:
+    """The hub's start banner (logins, demo links) from this start's part of its log."""
+    with open(log, "rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "kefu hub"), None)
+    if start is None:
+        return ""
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].strip() and not lines[i].startswith(" ")),
+        len(lines),
+    )
+    return "\n".join(lines[start:end]).rstrip()
 
 
 @contextmanager
@@ -268,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
         "\n"
         f"  Rasa server (REST channel, --enable-api): {stack.rasa_url}\n"
         f"  Action server:                            {stack.action_url}\n"
-        + (f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
+        + (f"\n{stack.hub_banner}\n\n" if stack.hub_banner else
+           f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
            f"  Agent console:                            {stack.hub_url}/console\n"
            if stack.hub_url else "")
         + f"  Logs:                                     {VAR / 'logs'}\n\n"

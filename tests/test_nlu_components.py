@@ -49,6 +49,11 @@ NORMALIZE_CASES = [
     ("好的😡😡", "好的"),  # emoji removed
     ("👌", "👌"),  # ... unless there is nothing else
     ("HELLO World", "hello world"),
+    ("88", "拜拜"),  # a bare number would otherwise be featurised like any order number
+    ("886！", "拜拜了!"),
+    ("88号楼", "88号楼"),  # only a whole message is a goodbye
+    ("1234", "1234"),
+    ("2025061800088", "2025061800088"),
     ("", ""),
 ]
 

@@ -126,6 +126,21 @@ def _fix_typos(text: str) -> str:
     return _TYPO_RE.sub(lambda m: TYPO_MAP[m.group(0)], text)
 
 
+# "88" / "886" (拜拜 / 拜拜了) as a whole message. Rasa's CountVectorsFeaturizer turns every
+# number into one __NUMBER__ token, so left as digits they would teach DIET that any bare
+# number (an order number, a phone tail) means goodbye.
+_BYE_NUMBER_RE = re.compile(r"^(\s*)(8{2,}6?)(?=[\s!.~。！～]*$)")
+
+
+def _spell_bye_numbers(text: str) -> str:
+    def spell(m: re.Match[str]) -> str:
+        digits = m.group(2)
+        word = "拜" * (len(digits) - 1) + ("了" if digits.endswith("6") else "拜")
+        return m.group(1) + word
+
+    return _BYE_NUMBER_RE.sub(spell, text)
+
+
 def normalize_aligned(text: str) -> str:
     """Canonical form with exactly the same length as ``text``.
 
@@ -140,6 +155,7 @@ def normalize_aligned(text: str) -> str:
     out = _lower_latin(out)
     out = _collapse_punct(out)
     out = _fix_typos(out)
+    out = _spell_bye_numbers(out)
     assert len(out) == len(text)
     return out
 
