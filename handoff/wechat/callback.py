@@ -137,7 +137,10 @@ class WeChatEndpoint:
                 # too long for one passive reply: all of it by API, so the order holds
                 self.channel.release(job.capture)
                 reply = ""
-            await self.inbox.finish(inbound.dedup_key, reply or None, job.conversation_id)
+            try:
+                await self.inbox.finish(inbound.dedup_key, reply or None, job.conversation_id)
+            except SQLAlchemyError:  # the answer is ready: give it; only a retry would lack it
+                log.error("could not store the passive reply of a WeChat push")
             return reply or None
         job.late = True
         if job.capture is not None:
