@@ -172,3 +172,43 @@ def test_cancel_after_shipping_is_refused_and_offers_a_return(rasa_url, shop_db_
         replies = chat.say("是的")
     assert "发货" in texts(replies), replies
     assert status_in_db(shop_db_url, order) == "已发货"
+
+
+def test_presale_refund_is_recorded_with_its_own_timing(rasa_url, shop_db_url):
+    order = DEMO_ORDERS["presale"]
+    assert status_in_db(shop_db_url, order) != "退款中"
+    chat = Chat(rasa_url, metadata={"customer_id": "C0002", "channel": "web"})
+    replies = chat.say(f"订单{order}我不想要了，申请退款")
+    for _ in range(2):  # a confirmation step, if the bot asks for one
+        if status_in_db(shop_db_url, order) == "退款中":
+            break
+        replies = chat.say("是的")
+    assert status_in_db(shop_db_url, order) == "退款中", replies
+    assert "15个工作日" in texts(replies)
+
+
+def test_return_window_is_seven_days_after_delivery(rasa_url):
+    recent = Chat(rasa_url, metadata={"customer_id": "C0002"}).say(
+        f"订单{DEMO_ORDERS['delivered']}能退货吗")
+    assert "7天无理由" in texts(recent) and "超过" not in texts(recent)
+    old = Chat(rasa_url, metadata={"customer_id": "C0001"}).say(
+        f"订单{DEMO_ORDERS['delivered_old']}能退货吗")
+    assert "超过了7天" in texts(old)
+
+
+def test_unknown_order_number_gets_a_clear_answer(rasa_url):
+    replies = Chat(rasa_url).say("查一下订单2099010100001")
+    assert "没有查到" in texts(replies)
+    assert handoff_of(replies) is None
+
+
+@pytest.mark.parametrize("text", [
+    "订单' OR 1=1 --到哪了",
+    "<script>alert('x')</script>订单2025061800004",
+    "退款" * 1500,
+    "\x00\x01\x02",
+])
+def test_bad_input_gets_a_polite_reply_and_the_chat_goes_on(rasa_url, text):
+    chat = Chat(rasa_url)
+    assert texts(chat.say(text)).strip()
+    assert "72" in texts(chat.say("退款原路返回要几天"))
