@@ -41,7 +41,8 @@ TEXT_OFFLINE = (
 )
 TEXT_AGENT_JOINED = "{title} 已接入，很高兴为您服务。"
 TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
-TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。请为本次服务打分（1–5 分）。如还有问题，可以继续向智能助手提问。"
+# The rating request itself is channel-specific (stars in the widget, "回复 1-5" on WeChat).
+TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问。"
 TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
 TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
 
