@@ -13,17 +13,17 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     ASK_MORE,
     HUMAN_BUTTON,
+    OrderAction,
     button,
     current_order_id,
-    handle_db_down,
     last_text_with_intent,
     latest_text,
     service,
-    verified_order,
 )
 from bot.dialogue import short_date
 from bot.handoff import urgent_kind
 from bot.orders.db import DatabaseUnavailable
+from bot.orders.service import OrderService
 
 NOT_FOUND = "抱歉，没有查到这个订单，请核对订单号。"
 
@@ -33,18 +33,15 @@ def refund_timing(order_type: str) -> str:
     return "15个工作日内" if order_type == "presale" else "72小时内"
 
 
-class ActionRefund(Action):
+class ActionRefund(OrderAction):
     """Opens a refund record and tells when the money arrives."""
 
     def name(self) -> str:
         return "action_refund"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return []
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         reason = last_text_with_intent(tracker, ("refund",))[:200]
         outcome = svc.request_refund(order_id, reason=reason)
         d = outcome.data
@@ -80,18 +77,15 @@ class ActionRefund(Action):
         return []
 
 
-class ActionReturnExchange(Action):
+class ActionReturnExchange(OrderAction):
     """7-day no-reason returns: eligible within 7 days after delivery."""
 
     def name(self) -> str:
         return "action_return_exchange"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return []
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         outcome = svc.return_eligibility(order_id)
         d = outcome.data
         if outcome.ok:

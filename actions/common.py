@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -194,3 +195,29 @@ HUMAN_BUTTON = button("转人工", "/human_agent")
 
 def reset_next_step() -> list[dict[str, Any]]:
     return [SlotSet("next_step", None)]
+
+
+class OrderAction(Action, ABC):
+    """An action on one order the customer has proven is theirs.
+
+    Checks verification (asking for it when missing) and answers politely when the order
+    database is down, so each order action only says what it does with the order. Abstract,
+    so the action server does not register the base class."""
+
+    when_unverified: tuple[dict[str, Any], ...] = ()
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list: ...
+
+    @handle_db_down
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        svc = service()
+        order_id = verified_order(dispatcher, tracker, svc)
+        if order_id is None:
+            return list(self.when_unverified)
+        return self.act(dispatcher, tracker, svc, order_id)

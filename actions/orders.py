@@ -16,6 +16,7 @@ from actions.common import (
     ASK_MORE,
     DB_DOWN,
     HUMAN_BUTTON,
+    OrderAction,
     button,
     handle_db_down,
     last_text_with_intent,
@@ -38,6 +39,7 @@ from bot.dialogue import (
     short_time,
 )
 from bot.orders.db import DatabaseUnavailable
+from bot.orders.service import OrderService
 
 STATUS_NEXT = {
     "待付款": "订单还未付款，请在订单页完成支付，超时未付订单会自动取消。",
@@ -60,16 +62,13 @@ def status_reply(view: Any) -> str:
     return line + STATUS_NEXT.get(view.status, "")
 
 
-class ActionOrderStatus(Action):
+class ActionOrderStatus(OrderAction):
     def name(self) -> str:
         return "action_order_status"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return []
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         view = svc.find_order(order_id)
         if view is None:
             dispatcher.utter_message(text="抱歉，没有查到这个订单，请核对订单号。")
@@ -93,16 +92,13 @@ def tracking_reply(view: Any, events: list[Any]) -> str:
     return head + "\n" + "\n".join(lines)
 
 
-class ActionLogistics(Action):
+class ActionLogistics(OrderAction):
     def name(self) -> str:
         return "action_logistics"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return []
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         view = svc.find_order(order_id)
         if view is None:
             dispatcher.utter_message(text="抱歉，没有查到这个订单，请核对订单号。")
@@ -114,19 +110,16 @@ class ActionLogistics(Action):
 RETURN_BUTTONS = [button("申请退货", "/return_exchange"), HUMAN_BUTTON]
 
 
-class ActionCancelOrder(Action):
+class ActionCancelOrder(OrderAction):
     """Cancels before shipping (a paid order is refunded); after shipping explains and
     offers a return instead."""
 
     def name(self) -> str:
         return "action_cancel_order"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return []
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         reason = last_text_with_intent(tracker, ("cancel_order",))[:200]
         outcome = svc.cancel_order(order_id, reason=reason)
         d = outcome.data
@@ -158,19 +151,18 @@ class ActionCancelOrder(Action):
 # ------------------------------------------------------------------ modify order
 
 
-class ActionModifyOrder(Action):
+class ActionModifyOrder(OrderAction):
     """Checks that the order can still be changed, then starts the modify form
     (``next_step`` = modify_form); the field is taken from the request if it names one."""
 
     def name(self) -> str:
         return "action_modify_order"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return [SlotSet("next_step", None)]
+    when_unverified = (SlotSet("next_step", None),)
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         view = svc.find_order(order_id)
         if view is None:
             dispatcher.utter_message(text="抱歉，没有查到这个订单，请核对订单号。")
@@ -284,18 +276,17 @@ class ActionSubmitModify(Action):
 # ------------------------------------------------------------------ invoice
 
 
-class ActionInvoice(Action):
+class ActionInvoice(OrderAction):
     """Checks the order can be invoiced, then starts the invoice form."""
 
     def name(self) -> str:
         return "action_invoice"
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        svc = service()
-        order_id = verified_order(dispatcher, tracker, svc)
-        if order_id is None:
-            return [SlotSet("next_step", None)]
+    when_unverified = (SlotSet("next_step", None),)
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
         view = svc.find_order(order_id)
         if view is None:
             dispatcher.utter_message(text="抱歉，没有查到这个订单，请核对订单号。")
