@@ -238,10 +238,14 @@ def _serve_actions(port: int) -> None:
     endpoint.run(action_package_name="actions", port=port)
 
 
-def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_db: Path) -> Any:
+def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_db: Path,
+                      rasa_cmd: list[str] | None = None) -> Any:
     """Action server + Rasa server (API + REST channel), as `bot.runtime.start_stack` does, but
-    with the tolerant action server above. Returns a `bot.runtime.Stack` (no hub)."""
-    from bot.runtime import Stack, _venv_bin, free_port, wait_http, write_endpoints
+    with the tolerant action server above. Returns a `bot.runtime.Stack` (no hub).
+
+    `rasa_cmd` replaces the Rasa launcher (default: `bot.runtime.rasa_launcher()`, the deployed one);
+    `[".venv/bin/rasa"]` measures stock Rasa for before/after comparisons."""
+    from bot.runtime import Stack, free_port, rasa_launcher, wait_http, write_endpoints
 
     log_dir.mkdir(parents=True, exist_ok=True)
     rasa_port, action_port = free_port(), free_port()
@@ -262,7 +266,7 @@ def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_d
     try:
         actions = spawn("actions", [sys.executable, "-c",
                                     f"from bench.common import _serve_actions; _serve_actions({action_port})"])
-        rasa = spawn("rasa", [_venv_bin("rasa"), "run", "--enable-api", "--model", str(model),
+        rasa = spawn("rasa", [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model),
                               "--port", str(rasa_port), "--endpoints", str(endpoints),
                               "--credentials", "credentials.yml"])
         wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)

@@ -99,6 +99,23 @@ def _venv_bin(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def rasa_launcher() -> list[str]:
+    """`rasa` with the answer-neutral per-process speed-ups of `bot.rasa_server`."""
+    return [sys.executable, "-m", "bot.rasa_server"]
+
+
+def rasa_workers(env: dict[str, str] | None = None) -> int:
+    """How many Rasa server processes to start (`RASA_WORKERS`, default 1).
+
+    One Rasa process is one event loop on one core; the hub spreads conversations over
+    several (sticky by conversation id, as each process has its own lock store)."""
+    raw = (env if env is not None else os.environ).get("RASA_WORKERS", "1").strip() or "1"
+    workers = int(raw)
+    if workers < 1:
+        raise ValueError("RASA_WORKERS must be at least 1")
+    return workers
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,6 +145,7 @@ class Stack:
     rasa_url: str
     action_url: str
     hub_url: str | None = None
+    rasa_urls: list[str] = field(default_factory=list)  # every Rasa process; rasa_url is the first
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     hub_banner: str = ""
@@ -217,16 +235,24 @@ def start_stack(
             "actions",
             [_venv_bin("rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
         )
-        rasa = spawn(
-            "rasa",
-            [
-                _venv_bin("rasa"), "run", "--enable-api", "--model", str(model),
-                "--port", str(rasa_port), "--endpoints", str(endpoints),
-                "--credentials", "credentials.yml", "--cors", "*",
-            ],
-        )
-        wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-        wait_http(f"{stack.rasa_url}/status", 300, rasa)
+        # RASA_WORKERS processes share the tracker store; each keeps its own lock store, so the
+        # hub sends one conversation always to the same process (handoff/rasa_client.py). The
+        # first one creates the tracker tables; the others start once it is up (no create race,
+        # and on a small box loading models in parallel is not faster anyway).
+        for i in range(rasa_workers(run_env)):
+            port = rasa_port if i == 0 else free_port()
+            rasa = spawn(
+                "rasa" if i == 0 else f"rasa-{i + 1}",
+                [
+                    *rasa_launcher(), "run", "--enable-api", "--model", str(model),
+                    "--port", str(port), "--endpoints", str(endpoints),
+                    "--credentials", "credentials.yml", "--cors", "*",
+                ],
+            )
+            stack.rasa_urls.append(f"http://127.0.0.1:{port}")
+            if i == 0:
+                wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
+            wait_http(f"http://127.0.0.1:{port}/status", 300, rasa)
         if with_hub:
             hub_port = hub_port or free_port()
             hub_log = log_dir / "hub.log"
@@ -234,7 +260,7 @@ def start_stack(
             hub = spawn(
                 "hub",
                 [sys.executable, "-m", "handoff"],
-                {"HUB_PORT": str(hub_port), "RASA_URL": stack.rasa_url},
+                {"HUB_PORT": str(hub_port), "RASA_URL": ",".join(stack.rasa_urls)},
             )
             stack.hub_url = f"http://127.0.0.1:{hub_port}"
             wait_http(f"{stack.hub_url}/healthz", 60, hub)

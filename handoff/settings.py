@@ -58,7 +58,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    rasa_url: str = "http://localhost:5005"
+    rasa_url: str = "http://localhost:5005"  # or several, comma-separated (one per Rasa process)
     rasa_timeout: float = 10.0
     rasa_concurrency: int = 16  # Rasa calls in flight per hub process; the rest wait for a slot
     rasa_queue_wait: float | None = None  # longest wait for a slot; None: rasa_timeout
@@ -91,6 +91,9 @@ class Settings:
             raise ValueError("HUB_RASA_TIMEOUT must be positive")
         if self.rasa_concurrency < 1:
             raise ValueError("HUB_RASA_CONCURRENCY must be at least 1")
+        from handoff.rasa_client import parse_rasa_urls
+
+        parse_rasa_urls(self.rasa_url)  # RASA_URL may list several servers, comma-separated
         if self.rasa_queue_wait is not None and self.rasa_queue_wait <= 0:
             raise ValueError("HUB_RASA_QUEUE_WAIT must be positive")
 

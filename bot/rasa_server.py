@@ -1,0 +1,113 @@
+"""`rasa run` with per-process speed-ups that leave every answer unchanged.
+
+    python -m bot.rasa_server run --enable-api --model ... --endpoints ...   # same arguments as `rasa`
+
+Profiling the server under the load-test conversation mix (bench/README.md, "Where a turn's
+time goes") showed a third of Rasa's CPU in `RemoteAction._validate_action_result`: Rasa 3.6
+calls `jsonschema.validate` for every action-server answer, which re-checks the response schema
+against the JSON-Schema meta-schema and builds a new validator each time (~25 ms per call, one
+or two calls per turn). Here the validator is built once; valid answers pass and invalid ones
+raise the same best-match `ValidationError` as before.
+
+SQLite tracker stores also paid for a new connection and two fsyncs per save (Rasa opens SQLite
+without a pool; rollback journal, `synchronous=FULL`) and locked the whole file against other
+Rasa processes. Here the SQLite engine keeps a small pool of connections in WAL mode with
+`synchronous=NORMAL` (durable across process crashes; a power cut can lose the last turns), so
+commits do not fsync and several Rasa processes can share one tracker file. (WAL without the
+pool would be slower still: closing the last connection checkpoints the file.)
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+from functools import lru_cache
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
+
+
+@lru_cache(maxsize=1)
+def _action_response_validator() -> Any:
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    spec = RemoteAction.action_response_format_spec()
+    cls = validators.validator_for(spec)
+    cls.check_schema(spec)
+    return cls(spec)
+
+
+def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+    """Rasa 3.6's `RemoteAction._validate_action_result`, with the validator built once."""
+    from jsonschema import exceptions
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = exceptions.best_match(_action_response_validator().iter_errors(result))
+    if error is not None:
+        error.message += (
+            ". Failed to validate Action server response from API, "
+            "make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+
+def _engine_kwargs_with_sqlite_pool(original: Any) -> Any:
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs = original(url)
+        if str(url).startswith("sqlite") and ":memory:" not in str(url) and "poolclass" not in kwargs:
+            from sqlalchemy.pool import QueuePool
+
+            kwargs = {**kwargs, "poolclass": QueuePool, "pool_size": 2, "max_overflow": 4,
+                      "connect_args": {**kwargs.get("connect_args", {}), "check_same_thread": False}}
+        return kwargs
+
+    create_engine_kwargs.__wrapped__ = original  # type: ignore[attr-defined]
+    return create_engine_kwargs
+
+
+def install() -> list[str]:
+    """Apply the speed-ups to this process; returns what was applied (skips what Rasa lacks)."""
+    applied = []
+    from rasa.core.actions.action import RemoteAction
+
+    if hasattr(RemoteAction, "_validate_action_result") and hasattr(RemoteAction, "action_response_format_spec"):
+        RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+        applied.append("cached action-response validator")
+    from rasa.core import tracker_store
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not hasattr(tracker_store.create_engine_kwargs, "__wrapped__"):
+        tracker_store.create_engine_kwargs = _engine_kwargs_with_sqlite_pool(tracker_store.create_engine_kwargs)
+    if not event.contains(Engine, "connect", _sqlite_on_connect):
+        event.listen(Engine, "connect", _sqlite_on_connect)
+    applied.append("pooled sqlite trackers, WAL, synchronous=NORMAL")
+    return applied
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run Rasa's command line (`rasa run ...`) in this process after `install()`."""
+    applied = install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    log.info("rasa speed-ups: %s", ", ".join(applied))
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
