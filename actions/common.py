@@ -78,6 +78,21 @@ def unless_unset(validate: Callable[..., dict[str, Any]]) -> Callable[..., dict[
     return wrapper
 
 
+def slot_validator(
+    slot: str, clean: Callable[[str], Any], error: str
+) -> Callable[..., dict[str, Any]]:
+    """A form validator: the cleaned value, or None and `error` told to the customer."""
+
+    @unless_unset
+    def validate(self: Any, value: Any, dispatcher: CollectingDispatcher, *_: Any) -> dict[str, Any]:
+        cleaned = clean(value if isinstance(value, str) else "")
+        if cleaned is None:
+            dispatcher.utter_message(text=error)
+        return {slot: cleaned}
+
+    return validate
+
+
 def user_events(tracker: Tracker) -> list[dict[str, Any]]:
     """User messages of the conversation, oldest first."""
     return [e for e in tracker.events if e.get("event") == "user"]

@@ -21,6 +21,7 @@ from actions.common import (
     handle_db_down,
     last_text_with_intent,
     service,
+    slot_validator,
     unless_unset,
     verified_order,
 )
@@ -352,32 +353,15 @@ class ValidateInvoiceForm(FormValidationAction):
             return [s for s in domain_slots if s != "invoice_tax_id"]
         return domain_slots
 
-    @unless_unset
-    def validate_invoice_title(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        title = clean_invoice_title(value if isinstance(value, str) else "")
-        if title is None:
-            dispatcher.utter_message(text="发票抬头请填写“个人”或单位全称（2–60个字）。")
-        return {"invoice_title": title}
-
-    @unless_unset
-    def validate_invoice_tax_id(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        tax_id = clean_tax_id(value if isinstance(value, str) else "")
-        if tax_id is None:
-            dispatcher.utter_message(text="纳税人识别号应为15–20位数字或大写字母，请核对后重新发送。")
-        return {"invoice_tax_id": tax_id}
-
-    @unless_unset
-    def validate_invoice_email(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        email = clean_email(value if isinstance(value, str) else "")
-        if email is None:
-            dispatcher.utter_message(text="邮箱格式不正确，请重新发送，例如 name@example.com。")
-        return {"invoice_email": email}
+    validate_invoice_title = slot_validator(
+        "invoice_title", clean_invoice_title, "发票抬头请填写“个人”或单位全称（2–60个字）。"
+    )
+    validate_invoice_tax_id = slot_validator(
+        "invoice_tax_id", clean_tax_id, "纳税人识别号应为15–20位数字或大写字母，请核对后重新发送。"
+    )
+    validate_invoice_email = slot_validator(
+        "invoice_email", clean_email, "邮箱格式不正确，请重新发送，例如 name@example.com。"
+    )
 
 
 class ActionSubmitInvoice(Action):
