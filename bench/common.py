@@ -239,12 +239,14 @@ def _serve_actions(port: int) -> None:
 
 
 def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_db: Path,
-                      rasa_cmd: list[str] | None = None) -> Any:
+                      rasa_cmd: list[str] | None = None, workers: int = 1) -> Any:
     """Action server + Rasa server (API + REST channel), as `bot.runtime.start_stack` does, but
     with the tolerant action server above. Returns a `bot.runtime.Stack` (no hub).
 
     `rasa_cmd` replaces the Rasa launcher (default: `bot.runtime.rasa_launcher()`, the deployed one);
-    `[".venv/bin/rasa"]` measures stock Rasa for before/after comparisons."""
+    `[".venv/bin/rasa"]` measures stock Rasa for before/after comparisons. `workers` Rasa
+    processes share the tracker store, started one after the other as `start_stack` does; their
+    URLs are `stack.rasa_urls` and `stack.processes[1:1 + workers]`."""
     from bot.runtime import Stack, free_port, rasa_launcher, wait_http, write_endpoints
 
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -266,11 +268,15 @@ def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_d
     try:
         actions = spawn("actions", [sys.executable, "-c",
                                     f"from bench.common import _serve_actions; _serve_actions({action_port})"])
-        rasa = spawn("rasa", [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model),
-                              "--port", str(rasa_port), "--endpoints", str(endpoints),
-                              "--credentials", "credentials.yml"])
-        wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-        wait_http(f"{stack.rasa_url}/status", 300, rasa)
+        for i in range(workers):
+            port = rasa_port if i == 0 else free_port()
+            rasa = spawn("rasa" if i == 0 else f"rasa-{i + 1}",
+                         [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model),
+                          "--port", str(port), "--endpoints", str(endpoints), "--credentials", "credentials.yml"])
+            stack.rasa_urls.append(f"http://127.0.0.1:{port}")
+            if i == 0:
+                wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
+            wait_http(f"http://127.0.0.1:{port}/status", 300, rasa)
     except BaseException:
         stack.stop()
         for log in stack.logs:

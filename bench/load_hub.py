@@ -1,13 +1,15 @@
 """Latency and throughput: N customers through the hub's widget API vs straight to Rasa.
 
-    .venv/bin/python -m bench.load_hub [--levels 10 50 100 200] [--conversations 1]
+    .venv/bin/python -m bench.load_hub [--levels 10 50 100 200] [--conversations 1] [--rasa-workers 2]
 
 One asyncio + aiohttp process drives everything (it reports its own CPU time, so a starved
 generator is visible). Each simulated customer holds realistic multi-turn conversations
 (greeting, an FAQ, an order question with phone-tail verification, thanks; calm texts only, so
 nothing is handed off), first through the hub (`POST /api/conversations/{id}/messages` with the
 customer websocket open), then the same conversations straight to Rasa's REST webhook. Reply
-latency is the time from sending a turn to its synchronous answer. Figures only, no pass/fail.
+latency is the time from sending a turn to its synchronous answer. With `--rasa-workers N` the
+hub gets all N Rasa URLs and the direct path picks the Rasa for each conversation the way the
+hub does (`handoff.rasa_client.pick_server`). Figures only, no pass/fail.
 """
 
 from __future__ import annotations
@@ -124,15 +126,19 @@ async def _count_ws(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> None:
 
 async def _rasa_customer(session: aiohttp.ClientSession, rasa: str, convs: list[list[str]],
                          tally: Tally, deadline: float) -> None:
+    from handoff.rasa_client import parse_rasa_urls, pick_server
+
+    servers = parse_rasa_urls(rasa)
     for turns in convs:
         sender = f"bench-{uuid.uuid4().hex[:12]}"
+        server = servers[pick_server(sender, servers)]
         for text in turns:
             if time.monotonic() > deadline:
                 tally.error("deadline")
                 break
             t0 = time.perf_counter()
             try:
-                async with session.post(f"{rasa}/webhooks/rest/webhook",
+                async with session.post(f"{server}/webhooks/rest/webhook",
                                         json={"sender": sender, "message": text}) as resp:
                     body = await resp.json()
                     if resp.status != 200 or not body:
@@ -238,19 +244,26 @@ def pick_model(path: str | None) -> Path:
     return ensure_model(quiet=True)
 
 
-def run(levels: Sequence[int], conversations: int, budget_s: float, model_arg: str | None = None) -> dict[str, Any]:
+def run(levels: Sequence[int], conversations: int, budget_s: float, model_arg: str | None = None,
+        rasa_workers: int = 1, stock_rasa: bool = False) -> dict[str, Any]:
     model = pick_model(model_arg)
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp_s:
         tmp = Path(tmp_s)
         orders_url = f"sqlite:///{tmp / 'orders.db'}"
         orders = seed_orders(orders_url)
         env = hub_env(f"sqlite:///{tmp / 'hub.db'}", orders_url)
-        stack = start_bench_stack(model, tmp / "logs", env, tmp / "trackers.db")
+        from bot.runtime import _venv_bin
+
+        stack = start_bench_stack(model, tmp / "logs", env, tmp / "trackers.db",
+                                  rasa_cmd=[_venv_bin("rasa")] if stock_rasa else None, workers=rasa_workers)
+        rasa_urls = ",".join(stack.rasa_urls)
         try:
-            hub_proc, hub_url = start_hub(env, stack.rasa_url, tmp / "logs" / "hub.log")
+            hub_proc, hub_url = start_hub(env, rasa_urls, tmp / "logs" / "hub.log")
             stack.processes.append(hub_proc)
-            pids = {"actions": stack.processes[0].pid, "rasa": stack.processes[1].pid, "hub": hub_proc.pid}
-            rows, memory = asyncio.run(bench(hub_url, stack.rasa_url, orders, levels, conversations,
+            pids = {"actions": stack.processes[0].pid, "hub": hub_proc.pid}
+            pids.update({"rasa" if i == 0 else f"rasa-{i + 1}": p.pid
+                         for i, p in enumerate(stack.processes[1:1 + rasa_workers])})
+            rows, memory = asyncio.run(bench(hub_url, rasa_urls, orders, levels, conversations,
                                              budget_s, pids))
         finally:
             stack.stop()
@@ -269,7 +282,9 @@ def run(levels: Sequence[int], conversations: int, budget_s: float, model_arg: s
     }
     return {"setup": {"levels": list(levels), "conversations_per_customer": conversations,
                       "turns_per_conversation": 5, "budget_s_per_run": budget_s, "seed": SEED,
-                      "hub_store": "sqlite", "tracker_store": "sqlite", "think_time_s": 0},
+                      "hub_store": "sqlite", "tracker_store": "sqlite", "think_time_s": 0,
+                      "rasa_workers": rasa_workers,
+                      "rasa_launcher": "rasa (stock)" if stock_rasa else "python -m bot.rasa_server"},
             "model": model.name, "memory": memory, "rows": rows, "overhead": ratios, "summary": summary}
 
 
@@ -279,12 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--conversations", type=int, default=1, help="conversations per customer")
     ap.add_argument("--budget", type=float, default=240.0, help="seconds per run before it stops itself")
     ap.add_argument("--model", help="model archive (default: the model for the current data)")
+    ap.add_argument("--rasa-workers", type=int, default=1, help="Rasa server processes (sticky per conversation)")
+    ap.add_argument("--stock-rasa", action="store_true", help="plain `rasa run` (before/after comparisons)")
+    ap.add_argument("--out", default="load_hub", help="result file name (bench/results/<out>.json)")
     args = ap.parse_args(argv)
-    if any(n <= 0 for n in args.levels) or args.conversations <= 0:
+    if any(n <= 0 for n in args.levels) or args.conversations <= 0 or args.rasa_workers <= 0:
         ap.error("levels and conversations must be positive")
     print(f"[load_hub] machine: {machine_info()['cpu_count']} cores, load {machine_info()['loadavg_1_5_15']}")
-    result = run(args.levels, args.conversations, args.budget, args.model)
-    path = write_result("load_hub", result)
+    result = run(args.levels, args.conversations, args.budget, args.model, args.rasa_workers, args.stock_rasa)
+    path = write_result(args.out, result)
     s = result["summary"]
     print(f"[load_hub] hub overhead (p50 ratio, worst level) {s['hub_overhead_p50_ratio_worst']} "
           f"(target <= {TARGETS['hub_overhead_ratio_max']}: {s['hub_overhead_verdict']}); at 100 customers "

@@ -1,7 +1,7 @@
 """Run every benchmark, write bench/results/*.json and the PNG plots; print a targets table.
 
     .venv/bin/python -m bench.run_all [--skip-nlu] [--no-train] [--levels 10 50 100 200]
-        [--samples 30] [--model PATH]
+        [--samples 30] [--model PATH] [--rasa-workers 2]
 
 Order: NLU comparison (bench/nlu_compare.py, slow: trains two NLU models), cost (a full timed
 training whose model then serves the rest), load test, handoff latency, WeChat, plots. One
@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100, 200])
     ap.add_argument("--samples", type=int, default=30, help="handoff samples per mode")
     ap.add_argument("--model", help="model archive for the servers (default: the current data's)")
+    ap.add_argument("--rasa-workers", type=int, default=2,
+                    help="Rasa server processes behind the hub in the load and WeChat runs (one per core)")
     args = ap.parse_args(argv)
     info = machine_info()
     print(f"[run_all] {info['cpu_count']} cores, load {info['loadavg_1_5_15']}, commit {info['git_commit']}")
@@ -92,9 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _step("cost", lambda: cost.main((["--train"] if not args.no_train else [])
                                     + (["--model", args.model] if args.model else [])), failures)
     model = ["--model", args.model] if args.model else []
-    _step("load_hub", lambda: load_hub.main(["--levels", *map(str, args.levels), *model]), failures)
+    workers = ["--rasa-workers", str(args.rasa_workers)]
+    _step("load_hub", lambda: load_hub.main(["--levels", *map(str, args.levels), *model, *workers]), failures)
     _step("handoff_latency", lambda: handoff_latency.main(["--samples", str(args.samples), *model]), failures)
-    _step("wechat", lambda: wechat_load.main([]), failures)
+    _step("wechat", lambda: wechat_load.main([*model, *workers]), failures)
 
     def refresh_cost_memory() -> None:
         path = RESULTS / "cost.json"

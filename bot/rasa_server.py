@@ -15,11 +15,17 @@ Rasa processes. Here the SQLite engine keeps a small pool of connections in WAL 
 `synchronous=NORMAL` (durable across process crashes; a power cut can lose the last turns), so
 commits do not fsync and several Rasa processes can share one tracker file. (WAL without the
 pool would be slower still: closing the last connection checkpoints the file.)
+
+TensorFlow runs with one intra-op and one inter-op thread unless `TF_INTRA_OP_PARALLELISM_THREADS`
+/ `TF_INTER_OP_PARALLELISM_THREADS` say otherwise: a turn's tensors are tiny (batch of one), so
+thread pools only add hand-offs, and with one Rasa process per core they would fight each other
+(measured: 59 -> 50 ms CPU per turn).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 from functools import lru_cache
@@ -27,6 +33,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+TF_THREADS = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
 
 
@@ -82,6 +89,10 @@ def _engine_kwargs_with_sqlite_pool(original: Any) -> Any:
 def install() -> list[str]:
     """Apply the speed-ups to this process; returns what was applied (skips what Rasa lacks)."""
     applied = []
+    for name, value in TF_THREADS.items():  # read by Rasa when it sets TensorFlow up
+        os.environ.setdefault(name, value)
+    applied.append("TensorFlow threads intra {} / inter {}".format(
+        os.environ["TF_INTRA_OP_PARALLELISM_THREADS"], os.environ["TF_INTER_OP_PARALLELISM_THREADS"]))
     from rasa.core.actions.action import RemoteAction
 
     if hasattr(RemoteAction, "_validate_action_result") and hasattr(RemoteAction, "action_response_format_spec"):
