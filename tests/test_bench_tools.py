@@ -100,3 +100,34 @@ def test_plots_written_from_results_and_skipped_without(tmp_path) -> None:
     made = plots_main([], results=tmp_path)
     assert [p.name for p in made] == ["nlu_f1.png"]
     assert made[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_buckets_pick_the_most_specific_part() -> None:
+    from bench.profile_turn import breakdown, classify
+
+    handle = "handle_message (rasa/core/processor.py:157)"
+    ted = "predict_action_probabilities (rasa/core/policies/ted_policy.py:900)"
+    tf = "__call__ (tensorflow/python/eager/def_function.py:10)"
+    assert classify(["serve (sanic/server/runners.py:155)", handle, ted, tf]) == "policy: TEDPolicy (TF)"
+    validate = "_validate_action_result (rasa/core/actions/action.py:704)"
+    assert classify([handle, validate, "iter_errors (jsonschema/validators.py:30)"]).startswith("jsonschema")
+    # py-spy cuts very deep stacks: a jsonschema-only stack is still validation
+    assert classify(["iter_errors (jsonschema/validators.py:30)"]).startswith("jsonschema")
+    assert classify(["process (rasa/nlu/selectors/response_selector.py:531)",
+                     "_predict (rasa/nlu/classifiers/diet_classifier.py:978)"]) == "NLU: ResponseSelector (TF)"
+    assert classify(["select (selectors.py:469)"]).startswith("other")
+    lines = [f"{handle};{ted} 3", f"{handle};{validate} 5", "", "garbage"]
+    assert breakdown(lines) == {"jsonschema validation of action results": 5, "policy: TEDPolicy (TF)": 3}
+
+
+def test_wechat_signature_and_answers() -> None:
+    import hashlib
+
+    from bench.wechat_load import classify_answer, signature, text_push
+
+    assert signature("tok", "123", "abc") == hashlib.sha1(b"123abctok").hexdigest()
+    assert classify_answer(200, "success") == "success" and classify_answer(200, "") == "success"
+    assert classify_answer(200, "<xml><Content><![CDATA[hi]]></Content></xml>") == "passive"
+    assert classify_answer(500, "x") == "http_500"
+    xml = text_push("o1", "你好", 7)
+    assert "<FromUserName><![CDATA[o1]]></FromUserName>" in xml and "<MsgId>7</MsgId>" in xml
