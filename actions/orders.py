@@ -20,6 +20,7 @@ from actions.common import (
     button,
     handle_db_down,
     last_text_with_intent,
+    latest_intent,
     service,
     slot_validator,
     unless_unset,
@@ -40,7 +41,7 @@ from bot.dialogue import (
     short_time,
 )
 from bot.orders.db import DatabaseUnavailable
-from bot.orders.service import OrderService
+from bot.orders.service import CANCELLABLE, OrderService
 
 STATUS_NEXT = {
     "待付款": "订单还未付款，请在订单页完成支付，超时未付订单会自动取消。",
@@ -111,9 +112,15 @@ class ActionLogistics(OrderAction):
 RETURN_BUTTONS = [button("申请退货", "/return_exchange"), HUMAN_BUTTON]
 
 
+CONFIRM_CANCEL = "confirm_cancel"
+
+
 class ActionCancelOrder(OrderAction):
-    """Cancels before shipping (a paid order is refunded); after shipping explains and
-    offers a return instead."""
+    """Cancels before shipping (a paid order is refunded) once the customer confirms; after
+    shipping explains and offers a return instead.
+
+    Cancelling cannot be undone, so a cancellable order is first shown and confirmed: a
+    misread message must not cancel anything."""
 
     def name(self) -> str:
         return "action_cancel_order"
@@ -121,6 +128,21 @@ class ActionCancelOrder(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
+        confirming = tracker.get_slot("next_step") == CONFIRM_CANCEL
+        intent = latest_intent(tracker)
+        if confirming and intent == "deny":
+            dispatcher.utter_message(text=f"好的，订单{order_id}为您保留，不做取消。{ASK_MORE}")
+            return [SlotSet("next_step", None)]
+        if not (confirming and intent == "affirm"):
+            view = svc.find_order(order_id)
+            if view is not None and view.status in CANCELLABLE:
+                goods = "、".join(view.items[:3]) or "商品"
+                refund = "取消后已付款项将原路退回。" if view.status == "待发货" else ""
+                dispatcher.utter_message(
+                    text=f"确认取消订单{order_id}（{goods}，{view.total:.2f}元）吗？{refund}取消后无法恢复。",
+                    buttons=[button("确认取消", "/affirm"), button("暂不取消", "/deny")],
+                )
+                return [SlotSet("next_step", CONFIRM_CANCEL)]
         reason = last_text_with_intent(tracker, ("cancel_order",))[:200]
         outcome = svc.cancel_order(order_id, reason=reason)
         d = outcome.data
@@ -146,7 +168,7 @@ class ActionCancelOrder(OrderAction):
                 text=f"订单{order_id}当前状态为{d.get('status', '处理中')}，暂不能取消。如需帮助可转人工客服。",
                 buttons=[HUMAN_BUTTON],
             )
-        return []
+        return [SlotSet("next_step", None)] if confirming else []
 
 
 # ------------------------------------------------------------------ modify order
