@@ -112,15 +112,14 @@ class ActionLogistics(OrderAction):
 RETURN_BUTTONS = [button("申请退货", "/return_exchange"), HUMAN_BUTTON]
 
 
-CONFIRM_CANCEL = "confirm_cancel"
-
-
 class ActionCancelOrder(OrderAction):
     """Cancels before shipping (a paid order is refunded) once the customer confirms; after
     shipping explains and offers a return instead.
 
     Cancelling cannot be undone, so a cancellable order is first shown and confirmed: a
-    misread message must not cancel anything."""
+    misread message must not cancel anything. The pending confirmation is a slot the
+    dialogue policies do not see (`cancel_pending`); the rules only know that a yes or no
+    right after this action comes back to it."""
 
     def name(self) -> str:
         return "action_cancel_order"
@@ -128,12 +127,16 @@ class ActionCancelOrder(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
-        confirming = tracker.get_slot("next_step") == CONFIRM_CANCEL
+        pending = tracker.get_slot("cancel_pending") == order_id
         intent = latest_intent(tracker)
-        if confirming and intent == "deny":
+        done = [SlotSet("cancel_pending", None)]
+        if intent in ("affirm", "deny") and not pending:
+            dispatcher.utter_message(text=f"好的。{ASK_MORE}")
+            return done
+        if intent == "deny":
             dispatcher.utter_message(text=f"好的，订单{order_id}为您保留，不做取消。{ASK_MORE}")
-            return [SlotSet("next_step", None)]
-        if not (confirming and intent == "affirm"):
+            return done
+        if intent != "affirm":
             view = svc.find_order(order_id)
             if view is not None and view.status in CANCELLABLE:
                 goods = "、".join(view.items[:3]) or "商品"
@@ -142,7 +145,7 @@ class ActionCancelOrder(OrderAction):
                     text=f"确认取消订单{order_id}（{goods}，{view.total:.2f}元）吗？{refund}取消后无法恢复。",
                     buttons=[button("确认取消", "/affirm"), button("暂不取消", "/deny")],
                 )
-                return [SlotSet("next_step", CONFIRM_CANCEL)]
+                return [SlotSet("cancel_pending", order_id)]
         reason = last_text_with_intent(tracker, ("cancel_order",))[:200]
         outcome = svc.cancel_order(order_id, reason=reason)
         d = outcome.data
@@ -168,7 +171,7 @@ class ActionCancelOrder(OrderAction):
                 text=f"订单{order_id}当前状态为{d.get('status', '处理中')}，暂不能取消。如需帮助可转人工客服。",
                 buttons=[HUMAN_BUTTON],
             )
-        return [SlotSet("next_step", None)] if confirming else []
+        return done
 
 
 # ------------------------------------------------------------------ modify order

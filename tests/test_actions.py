@@ -292,28 +292,34 @@ def test_logistics_before_shipping(shop):
 def test_cancel_a_paid_order_before_shipping_after_confirming(shop):
     oid = DEMO_ORDERS["paid"]
     events, d = run(ActionCancelOrder(), tracker("不想要了，取消订单", "cancel_order", slots=verified(oid)))
-    assert slots_of(events)["next_step"] == "confirm_cancel"
+    assert slots_of(events)["cancel_pending"] == oid
     assert "确认取消订单" in texts(d) and "原路退回" in texts(d)
     assert [b["payload"] for b in d.messages[0]["buttons"]] == ["/affirm", "/deny"]
     assert order_row(shop, oid).status == "待发货"  # nothing happens before the customer confirms
 
-    events, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, next_step="confirm_cancel")))
+    events, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, cancel_pending=oid)))
     assert "已为您取消" in texts(d) and "退款单" in texts(d)
-    assert slots_of(events)["next_step"] is None
+    assert slots_of(events)["cancel_pending"] is None
     assert order_row(shop, oid).status == "已取消"
 
 
 def test_cancel_declined_keeps_the_order(shop):
     oid = DEMO_ORDERS["pending_payment"]
-    events, d = run(ActionCancelOrder(), tracker("算了不取消了", "deny", slots=verified(oid, next_step="confirm_cancel")))
-    assert "保留" in texts(d) and slots_of(events)["next_step"] is None
+    events, d = run(ActionCancelOrder(), tracker("算了不取消了", "deny", slots=verified(oid, cancel_pending=oid)))
+    assert "保留" in texts(d) and slots_of(events)["cancel_pending"] is None
     assert order_row(shop, oid).status == "待付款"
 
 
 def test_cancel_confirmed_after_the_order_shipped_meanwhile_is_refused(shop):
     oid = DEMO_ORDERS["shipped"]
-    _, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, next_step="confirm_cancel")))
+    _, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, cancel_pending=oid)))
     assert "已经发货" in texts(d) and order_row(shop, oid).status == "已发货"
+
+
+def test_yes_after_a_refused_cancellation_cancels_nothing(shop):
+    oid = DEMO_ORDERS["paid"]
+    _, d = run(ActionCancelOrder(), tracker("好的", "affirm", slots=verified(oid)))
+    assert "确认取消" not in texts(d) and order_row(shop, oid).status == "待发货"
 
 
 def test_cancel_after_shipping_offers_a_return(shop):
