@@ -21,6 +21,7 @@ from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
+from handoff.presence import PresenceTracker
 from handoff.rasa_client import RasaClient
 from handoff.realtime import Bus, RedisBus
 from handoff.service import Hub
@@ -110,10 +111,13 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         hub = Hub(settings, store, bus, rasa, CustomerDirectory(), limiter)
         hub.add_channel(WebChannel(hub))
         app.ctx.store, app.ctx.bus, app.ctx.hub = store, bus, hub
+        app.ctx.presence = PresenceTracker(hub, settings.agent_away_after)
+        await app.ctx.presence.start()
         app.ctx.login_limiter = RateLimiter(10, 60.0, redis)
 
     @app.after_server_stop
     async def _stop(app: Sanic, _loop: Any) -> None:
+        await app.ctx.presence.stop()
         await app.ctx.hub.rasa.close()
         await app.ctx.bus.stop()
         await app.ctx.store.close()

@@ -117,6 +117,8 @@ async def me(request: Request) -> HTTPResponse:
 async def presence(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
     status = body_of(request).get("status")
+    if status in ("online", "away", "offline"):  # deliberate: a reconnect must not undo it
+        await request.app.ctx.presence.manual(agent, status)
     await hub_of(request).set_presence(agent, status)
     return json_response({"ok": True, "presence": status})
 
@@ -373,7 +375,9 @@ async def ws_agent(request: Request, ws: Any) -> None:
                 await ws.send(json.dumps(event, ensure_ascii=False))
 
     task = asyncio.get_running_loop().create_task(pump())
+    presence = request.app.ctx.presence
     try:
+        await presence.connected(agent)  # after subscribing: a restored presence reaches this console too
         import time
 
         snap = await hub.queue_snapshot()
@@ -399,3 +403,4 @@ async def ws_agent(request: Request, ws: Any) -> None:
     finally:
         task.cancel()
         sub.close()
+        presence.disconnected(agent)

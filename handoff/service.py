@@ -229,7 +229,8 @@ class Hub:
                 [{"author": "system", "text": TEXT_BOT_UNAVAILABLE, "reply_to": msg["id"]}],
             )
             replies += await self.publish_messages(conv, rows, "bot")
-            handoff = Handoff("bot_unavailable", "high", "general", bot_failure_summary(result.error))
+            handoff = Handoff("bot_unavailable", self.settings.bot_unavailable_priority, "general",
+                              bot_failure_summary(result.error))
         if handoff is not None:
             replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
         return replies

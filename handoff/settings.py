@@ -76,6 +76,8 @@ class Settings:
     default_eta_seconds: int = 180
     session_ttl_seconds: int = 12 * 3600
     ticket_due_hours: int = 24
+    bot_unavailable_priority: str = "normal"  # queue priority of chats the bot failed to answer
+    agent_away_after: float = 60.0  # seconds without a live console before an online agent is away; 0: never
     cookie_secure: bool = False
     allowed_origins: str = "*"
     static_dir: Path = ROOT / "handoff" / "static"
@@ -96,6 +98,11 @@ class Settings:
         parse_rasa_urls(self.rasa_url)  # RASA_URL may list several servers, comma-separated
         if self.rasa_queue_wait is not None and self.rasa_queue_wait <= 0:
             raise ValueError("HUB_RASA_QUEUE_WAIT must be positive")
+        if self.bot_unavailable_priority not in ("urgent", "high", "normal"):
+            raise ValueError("HUB_BOT_UNAVAILABLE_PRIORITY must be urgent, high or normal, "
+                             f"got {self.bot_unavailable_priority!r}")
+        if self.agent_away_after < 0:
+            raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
     @property
     def is_sqlite(self) -> bool:
@@ -130,6 +137,8 @@ class Settings:
             "rate_limit_count": _env_int(env, "HUB_RATE_LIMIT", 20),
             "rate_limit_window": _env_float(env, "HUB_RATE_WINDOW", 10.0),
             "default_eta_seconds": _env_int(env, "HUB_DEFAULT_ETA", 180),
+            "bot_unavailable_priority": env.get("HUB_BOT_UNAVAILABLE_PRIORITY") or "normal",
+            "agent_away_after": _env_float(env, "HUB_AGENT_AWAY_AFTER", 60.0),
             "cookie_secure": env.get("HUB_COOKIE_SECURE", "") in ("1", "true", "yes"),
             "allowed_origins": env.get("HUB_ALLOWED_ORIGINS", "*"),
             "seed_demo": env.get("HUB_SEED_DEMO", "1") not in ("0", "false", "no"),

@@ -37,6 +37,7 @@ from handoff.wechat.protocol import (
     parse,
     passive_reply,
     signature_ok,
+    timestamp_fresh,
     unwrap,
 )
 
@@ -84,7 +85,13 @@ class WeChatEndpoint:
                             args.get("nonce", "")):
             log.warning("WeChat URL verification refused: bad signature")
             return text("forbidden", status=403)
+        if not self._fresh(args.get("timestamp", "")):
+            log.warning("WeChat URL verification refused: timestamp outside %.0f s", self.cfg.timestamp_window)
+            return text("forbidden", status=403)
         return text(args.get("echostr", ""))
+
+    def _fresh(self, timestamp: str) -> bool:
+        return timestamp_fresh(timestamp, time.time(), self.cfg.timestamp_window)
 
     async def receive(self, request: Request) -> HTTPResponse:
         started = time.monotonic()
@@ -100,6 +107,10 @@ class WeChatEndpoint:
         except BadPayload as exc:
             log.warning("WeChat push refused (400): %s, %d bytes", exc, len(body))
             return text("bad request", status=400)
+        if not self._fresh(params["timestamp"]):  # signed, but captured and sent again later
+            log.warning("WeChat push refused (403): timestamp outside %.0f s, %d bytes",
+                        self.cfg.timestamp_window, len(body))
+            return text("forbidden", status=403)
         # Shielded: WeChat hanging up at 5 s must not stop the processing or its bookkeeping.
         reply = await asyncio.shield(self._spawn(self.accept(inbound, started + self.cfg.reply_budget)))
         if not reply:

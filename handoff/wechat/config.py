@@ -17,7 +17,8 @@ import yaml
 ENV = {"token": "WECHAT_TOKEN", "appid": "WECHAT_APPID", "appsecret": "WECHAT_APPSECRET",
        "encoding_aes_key": "WECHAT_AES_KEY", "api_base": "WECHAT_API_BASE",
        "mode": "WECHAT_ENCRYPT_MODE", "callback_path": "WECHAT_CALLBACK_PATH",
-       "reply_budget": "WECHAT_REPLY_BUDGET", "api_timeout": "WECHAT_API_TIMEOUT"}
+       "reply_budget": "WECHAT_REPLY_BUDGET", "api_timeout": "WECHAT_API_TIMEOUT",
+       "timestamp_window": "WECHAT_TIMESTAMP_WINDOW"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class WeChatSettings:
     callback_path: str = "/wechat/callback"
     reply_budget: float = 3.5  # seconds before answering "success" and using the API instead
     api_timeout: float = 5.0  # per customer-service API request
+    timestamp_window: float = 300.0  # seconds a signed request's timestamp may be off now (replays)
 
     @property
     def enabled(self) -> bool:
@@ -67,11 +69,17 @@ def load(env: dict[str, str] | None = None, credentials: Path | None = None) -> 
         raise ValueError("WECHAT_API_TIMEOUT must be a number of seconds") from None
     if values["api_timeout"] <= 0:
         raise ValueError("WECHAT_API_TIMEOUT must be positive")
+    try:
+        values["timestamp_window"] = float(values.get("timestamp_window", 300.0))
+    except ValueError:
+        raise ValueError("WECHAT_TIMESTAMP_WINDOW must be a number of seconds") from None
+    if values["timestamp_window"] <= 0:
+        raise ValueError("WECHAT_TIMESTAMP_WINDOW must be positive")
     values["api_base"] = str(values.get("api_base", WeChatSettings.api_base)).rstrip("/")
     path = str(values.get("callback_path", WeChatSettings.callback_path))
     if not path.startswith("/"):
         raise ValueError(f"WECHAT_CALLBACK_PATH must start with /, got {path!r}")
-    numbers = ("reply_budget", "api_timeout")
+    numbers = ("reply_budget", "api_timeout", "timestamp_window")
     return WeChatSettings(**{k: (v if k in numbers else str(v)) for k, v in values.items()})
 
 

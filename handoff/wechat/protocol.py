@@ -39,6 +39,19 @@ def signature_ok(token: str, signature: str, timestamp: str, nonce: str) -> bool
     return True
 
 
+def timestamp_fresh(timestamp: str, now: float, window: float) -> bool:
+    """Whether a signed request's ``timestamp`` lies within ``window`` seconds of ``now``.
+
+    The signature covers the timestamp but nothing stops a captured request from being sent
+    again later; refusing old (and far-future) timestamps bounds that replay to the window.
+    """
+    try:
+        sent = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    return abs(now - sent) <= window
+
+
 def _xml_dict(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         raise BadPayload("body too large")

@@ -148,7 +148,7 @@ def run_hub(
         "HUB_SUPERVISOR_PASSWORD": PASSWORDS["supervisor"],
         "HUB_AGENT1_PASSWORD": PASSWORDS["agent1"],
         "HUB_AGENT2_PASSWORD": PASSWORDS["agent2"],
-        "HUB_WORKING_HOURS": "00:00-23:59",
+        "HUB_WORKING_HOURS": "00:00-24:00",  # always (23:59 left a minute off duty)
         "HUB_RATE_LIMIT": "200",
         "PYTHONUNBUFFERED": "1",
         **extra_env,

@@ -84,6 +84,7 @@ async def test_bot_failure_queues_with_bot_unavailable(hub: HubProcess, session,
     _, queue = await sup.call("GET", "/api/agent/queue")
     [item] = [i for i in queue["items"] if i["conversation_id"] == customer.id]
     assert item["reason"] == "bot_unavailable"
+    assert item["priority"] == "normal"  # HUB_BOT_UNAVAILABLE_PRIORITY default: no jump ahead of people
     # Follow-up messages wait for the agent instead of going to the failing bot.
     code, data = await customer.send("还在吗", "f-2")
     assert code == 200 and data["replies"] == []
@@ -92,7 +93,8 @@ async def test_bot_failure_queues_with_bot_unavailable(hub: HubProcess, session,
 
 async def test_rasa_down_queues_with_bot_unavailable(session, tmp_path) -> None:
     down = HubProcess({"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'down.db'}",
-                       "RASA_URL": "http://127.0.0.1:9"}, tmp_path / "down.log")
+                       "RASA_URL": "http://127.0.0.1:9", "HUB_BOT_UNAVAILABLE_PRIORITY": "high"},
+                      tmp_path / "down.log")
     try:
         customer = await open_customer(session, down.url)
         code, data = await customer.send("你好，我的快递呢", "d-1")
@@ -100,6 +102,7 @@ async def test_rasa_down_queues_with_bot_unavailable(session, tmp_path) -> None:
         sup = await login(session, down.url, "supervisor")
         _, detail = await sup.call("GET", f"/api/agent/conversations/{customer.id}")
         assert detail["mode"] == "queued" and detail["handoff"]["reason"] == "bot_unavailable"
+        assert detail["handoff"]["priority"] == "high"  # as configured
         assert [m["text"] for m in detail["messages"]][0] == "你好，我的快递呢"
     finally:
         down.stop()

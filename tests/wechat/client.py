@@ -94,15 +94,16 @@ class WeChatServer:
         self.timeout = timeout
         self.attempts = attempts
 
-    def _signed(self) -> dict[str, str]:
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+    def _signed(self, skew: int = 0) -> dict[str, str]:
+        """Signed query parameters; ``skew`` shifts the timestamp (a replayed or misdated request)."""
+        timestamp, nonce = str(int(time.time()) + skew), secrets.token_hex(5)
         return {"timestamp": timestamp, "nonce": nonce,
                 "signature": sign(self.token, timestamp, nonce)}
 
-    def request(self, xml: str, encrypt: str | None = None) -> tuple[dict[str, str], bytes]:
+    def request(self, xml: str, encrypt: str | None = None, skew: int = 0) -> tuple[dict[str, str], bytes]:
         """Query string and body of one push (each attempt is signed afresh, as WeChat does)."""
         mode = self.encrypt if encrypt is None else encrypt
-        params = self._signed()
+        params = self._signed(skew)
         if not mode:
             return params, xml.encode()
         assert self.crypto is not None
@@ -153,9 +154,9 @@ class WeChatServer:
         answer.reply, answer.to = data["Content"], data["ToUserName"]
         return answer
 
-    async def verify(self, echostr: str, good: bool = True) -> tuple[int, str]:
+    async def verify(self, echostr: str, good: bool = True, skew: int = 0) -> tuple[int, str]:
         """The URL check WeChat makes when the server address is saved in the admin page."""
-        params = {**self._signed(), "echostr": echostr}
+        params = {**self._signed(skew), "echostr": echostr}
         if not good:
             params["signature"] = sign("wrong-token", params["timestamp"], params["nonce"])
         async with aiohttp.ClientSession() as session, session.get(self.url, params=params) as resp:

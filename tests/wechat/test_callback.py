@@ -118,6 +118,30 @@ async def test_url_verification(plain: HubProcess) -> None:
     assert await wx.verify("echo-123") == (200, "echo-123")
     status, _ = await wx.verify("echo-123", good=False)
     assert status == 403
+    for skew in (-301 - 60, 301 + 60):  # signed correctly, but outside WECHAT_TIMESTAMP_WINDOW (300 s)
+        assert (await wx.verify("echo-123", skew=skew))[0] == 403
+    assert await wx.verify("echo-123", skew=-120) == (200, "echo-123")  # clock drift inside the window
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+async def test_replayed_push_outside_the_window_is_refused(mode: str, plain: HubProcess, safe: HubProcess,
+                                                           session) -> None:
+    """A captured, correctly signed push sent again later (or dated ahead) is refused, unstored."""
+    hub = plain if mode == "plain" else safe
+    wx = wechat(hub)
+    openid = new_openid()
+    xml = text_xml(openid, "重放的消息")
+    for skew in (-3600, 3600):
+        params, body = wx.request(xml, skew=skew)
+        status, answer = await wx.post_once(session, params, body)
+        assert (status, answer) == (403, "forbidden")
+    assert db(hub).inbound_count(openid) == 0 and db(hub).conversations(openid) == []
+    assert "重放的消息" not in hub.logs()
+    # Inside the window (a clock two minutes slow) the same push is processed normally.
+    params, body = wx.request(xml, skew=-120)
+    status, answer = await wx.post_once(session, params, body)
+    assert status == 200 and wx.read(status, answer, 1).reply == f"收到：重放的消息\n{BUTTONS}"
+    assert db(hub).inbound_count(openid) == 1
 
 
 async def test_refused_pushes_store_nothing_and_log_no_payload(plain: HubProcess, session) -> None:

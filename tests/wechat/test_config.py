@@ -44,7 +44,9 @@ def test_hub_reads_the_file_named_by_wechat_credentials(tmp_path: Path, monkeypa
 
 @pytest.mark.parametrize("env", [{"WECHAT_TOKEN": "t", "WECHAT_AES_KEY": KEY},  # AES without appid
                                  {"WECHAT_TOKEN": "t", "WECHAT_CALLBACK_PATH": "wechat"},
-                                 {"WECHAT_TOKEN": "t", "WECHAT_API_TIMEOUT": "0"}])
+                                 {"WECHAT_TOKEN": "t", "WECHAT_API_TIMEOUT": "0"},
+                                 {"WECHAT_TOKEN": "t", "WECHAT_TIMESTAMP_WINDOW": "0"},
+                                 {"WECHAT_TOKEN": "t", "WECHAT_TIMESTAMP_WINDOW": "five minutes"}])
 def test_more_bad_values(env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="WECHAT_"):
         load(env)

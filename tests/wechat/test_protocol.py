@@ -17,6 +17,7 @@ from handoff.wechat.protocol import (
     render_text,
     signature_ok,
     split_text,
+    timestamp_fresh,
     unwrap,
 )
 
@@ -45,6 +46,15 @@ def test_signature_good_and_bad() -> None:
     p = params()
     assert signature_ok(TOKEN, p["signature"], p["timestamp"], p["nonce"])
     assert not signature_ok(TOKEN, p["signature"], p["timestamp"], "other")
+
+
+def test_timestamp_window() -> None:
+    now = 1_700_000_000.0
+    assert timestamp_fresh("1700000000", now, 300)
+    assert timestamp_fresh("1699999700", now, 300) and timestamp_fresh("1700000300", now, 300)
+    assert not timestamp_fresh("1699999699", now, 300)  # a replay later on
+    assert not timestamp_fresh("1700000301", now, 300)  # dated ahead
+    assert not any(timestamp_fresh(bad, now, 300) for bad in ("", "abc", "1.7e9", None))
 
 
 def test_plaintext_unwrap_and_parse() -> None:
