@@ -21,6 +21,7 @@ from actions.common import (
     handle_db_down,
     last_text_with_intent,
     latest_intent,
+    latest_text,
     service,
     slot_validator,
     unless_unset,
@@ -28,6 +29,7 @@ from actions.common import (
 )
 from bot.dialogue import (
     MODIFY_FIELDS,
+    cancel_answer,
     clean_email,
     clean_invoice_title,
     clean_new_value,
@@ -129,14 +131,15 @@ class ActionCancelOrder(OrderAction):
     ) -> list:
         pending = tracker.get_slot("cancel_pending") == order_id
         intent = latest_intent(tracker)
+        answer = cancel_answer(intent, latest_text(tracker)) if pending else None
         done = [SlotSet("cancel_pending", None)]
         if intent in ("affirm", "deny") and not pending:
             dispatcher.utter_message(text=f"好的。{ASK_MORE}")
             return done
-        if intent == "deny":
+        if answer == "no":
             dispatcher.utter_message(text=f"好的，订单{order_id}为您保留，不做取消。{ASK_MORE}")
             return done
-        if intent != "affirm":
+        if answer is None:
             view = svc.find_order(order_id)
             if view is not None and view.status in CANCELLABLE:
                 goods = "、".join(view.items[:3]) or "商品"

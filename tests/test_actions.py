@@ -38,6 +38,7 @@ from actions.orders import (
     ValidateModifyOrderForm,
 )
 from actions.verification import ActionVerifyGate, ValidateOrderVerificationForm
+from bot.dialogue import cancel_answer
 from bot.orders.models import Complaint, Invoice, Order, Refund
 from bot.orders.seed import DEMO_CUSTOMERS, DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
@@ -301,6 +302,27 @@ def test_cancel_a_paid_order_before_shipping_after_confirming(shop):
     assert "已为您取消" in texts(d) and "退款单" in texts(d)
     assert slots_of(events)["cancel_pending"] is None
     assert order_row(shop, oid).status == "已取消"
+
+
+@pytest.mark.parametrize(("intent", "text", "answer"), [
+    ("affirm", "好的", "yes"),
+    ("deny", "不要", "no"),
+    ("cancel_order", "确认取消", "yes"),
+    ("cancel_order", "取消订单2025061800001", "yes"),
+    ("cancel_order", "算了不取消了", "no"),
+    ("cancel_order", "先别取消", "no"),
+    ("cancel_order", "不要取消", "no"),
+    ("logistics", "物流到哪了", None),
+])
+def test_cancel_answer(intent: str, text: str, answer: str | None) -> None:
+    assert cancel_answer(intent, text) == answer
+
+
+@pytest.mark.parametrize(("text", "status"), [("确认取消", "已取消"), ("不取消了", "待付款")])
+def test_typed_answers_to_the_cancel_question(shop, text: str, status: str):
+    oid = DEMO_ORDERS["pending_payment"]
+    run(ActionCancelOrder(), tracker(text, "cancel_order", slots=verified(oid, cancel_pending=oid)))
+    assert order_row(shop, oid).status == status
 
 
 def test_cancel_declined_keeps_the_order(shop):
