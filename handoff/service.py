@@ -45,6 +45,10 @@ TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
 TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问。"
 TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
 TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
+TEXT_OFFLINE_TICKET = (  # channels without the widget's message form (WeChat)
+    "当前暂无人工客服在线（服务时间 {start}–{end}）。已将本次对话登记为留言工单（工单号 {ticket_id}），"
+    "客服会在 {hours} 小时内回复您。您也可以继续向智能助手提问。"
+)
 
 
 BOT_FAILURES = (  # RasaResult.error prefix -> what an agent reads in the queue
@@ -253,6 +257,9 @@ class Hub:
         in_hours = self.in_working_hours()
         await self.to_customer(conv, {"type": "mode", "mode": "queued"})
         out: list[dict[str, Any]] = []
+        channel = self.channels.get(conv["channel"])
+        if offer_leave_message(online, in_hours) and not getattr(channel, "leave_message_form", True):
+            return await self.ticket_for_handoff(conv, handoff, channel.ticket_contact(conv), reply_to)
         if offer_leave_message(online, in_hours):
             start, end = self.settings.working_hours
             text = TEXT_OFFLINE.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
@@ -271,6 +278,33 @@ class Hub:
             out += await self.publish_messages(conv, rows)
         await self.queue_changed()
         await self.auto_assign()
+        return out
+
+    async def ticket_for_handoff(
+        self, conv: dict[str, Any], handoff: Handoff, contact: str | None, reply_to: str | None
+    ) -> list[dict[str, Any]]:
+        """Nobody can answer and the channel has no message form: the conversation itself is
+        the message. It becomes a ticket with the transcript (the same outcome as the widget's
+        form), or refreshes this conversation's open one, so asking again adds no duplicate."""
+        history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
+        asked = next((m["text"] for m in reversed(history) if m["author"] == "customer"), "")
+        text = "；".join(p for p in (handoff.summary, asked) if p) or "客户请求人工服务"
+        row = new_ticket_row(conv, text, contact, history, self.settings.ticket_due_hours)
+        ticket_id = await self.store.file_ticket(row)
+        await self.store.end_human_part(conv["id"], None, ask_csat=False)
+        start, end = self.settings.working_hours
+        notice = TEXT_OFFLINE_TICKET.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"),
+                                            ticket_id=ticket_id, hours=self.settings.ticket_due_hours)
+        rows = await self.store.add_messages(
+            conv["id"], conv["channel"], [{"author": "system", "text": notice, "reply_to": reply_to}])
+        conv = await self.store.get_conversation(conv["id"]) or conv
+        out = await self.publish_messages(conv, rows)
+        await self.to_customer(conv, {"type": "mode", "mode": conv["mode"]})
+        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": conv["mode"],
+                              "assigned_agent_id": None})
+        await self.to_agents({"type": "ticket", "ticket_id": ticket_id, "status": "open",
+                              "conversation_id": conv["id"]})
+        await self.queue_changed()
         return out
 
     def in_working_hours(self, now: float | None = None) -> bool:

@@ -664,6 +664,23 @@ class Store:
             return int(res.inserted_primary_key[0])
 
     @threaded
+    def file_ticket(self, row: dict[str, Any]) -> int:
+        """A new ticket, or the conversation's open one not yet due, brought up to date (its
+        text gains the new request, the transcript is replaced, the due time stays)."""
+        t = m.tickets
+        with self.engine.begin() as conn:
+            current = _row(conn.execute(
+                select(t).where(and_(t.c.conversation_id == row["conversation_id"], t.c.status == "open",
+                                     t.c.due_at > row["created_at"]))
+                .order_by(t.c.id.desc()).limit(1)).first())
+            if current is None:
+                return int(conn.execute(t.insert().values(**row)).inserted_primary_key[0])
+            text = current["text"] if row["text"] in current["text"] else f"{current['text']}\n{row['text']}"
+            conn.execute(update(t).where(t.c.id == current["id"]).values(
+                text=text, transcript=row["transcript"], updated_at=row["created_at"]))
+            return int(current["id"])
+
+    @threaded
     def list_tickets(self, status: str | None = None) -> list[dict[str, Any]]:
         q = select(m.tickets)
         if status:

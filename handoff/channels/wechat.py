@@ -69,6 +69,13 @@ def event_text(event: dict[str, Any]) -> str | None:
 
 class WeChatChannel:
     name = "wechat"
+    # No form in WeChat: a handoff nobody can take now becomes a ticket by itself (Hub.ticket_for_handoff).
+    leave_message_form = False
+
+    @staticmethod
+    def ticket_contact(conversation: dict[str, Any]) -> str:
+        """Who to answer: the openid, for a reply through the 公众号 (within WeChat's 48 hours)."""
+        return f"微信 openid {conversation.get('external_id') or '-'}"
 
     def __init__(self, hub: Hub, api: WeChatApi) -> None:
         self.hub = hub

@@ -159,6 +159,21 @@
     t.setAttribute("data-role", "toast");
     $("toasts").appendChild(t);
     setTimeout(function () { t.remove(); }, kind === "error" ? 6000 : 3500);
+    return t;
+  }
+
+  function queueToastText(n) { return "有 " + n + " 位新客户在排队"; }
+
+  function pruneQueueToasts() {
+    // a "new in queue" toast must not outlive its chats: recount it, or drop it once all were claimed or left
+    var waiting = {};
+    S.queue.forEach(function (q) { waiting[convId(q)] = true; });
+    document.querySelectorAll("#toasts [data-queue-ids]").forEach(function (t) {
+      var left = t.getAttribute("data-queue-ids").split(" ").filter(function (id) { return waiting[id]; });
+      if (!left.length) { t.remove(); return; }
+      t.setAttribute("data-queue-ids", left.join(" "));
+      t.textContent = queueToastText(left.length);
+    });
   }
 
   function unlockAudio() {
@@ -335,7 +350,7 @@
       if (fresh.length && S.me && S.me.presence !== "offline") {
         beep();
         alertTitle("新会话");
-        toast("有 " + fresh.length + " 位新客户在排队");
+        toast(queueToastText(fresh.length)).setAttribute("data-queue-ids", fresh.join(" "));
       }
     }
     S.knownQueue = {};
@@ -346,6 +361,7 @@
   }
 
   function renderQueue() {
+    pruneQueueToasts();
     var box = $("queue-list");
     box.textContent = "";
     $("count-queue").textContent = S.queue.length;

@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -257,6 +258,31 @@ def test_queue_claim_reply_close_without_bot(browser, hub_no_rasa: Hub, shop: st
         save_screenshot(agent, "console-norasa.png")
         close_and_rate(customer, agent)
         save_screenshot(customer, "widget-norasa.png")
+    finally:
+        cctx.close()
+        actx.close()
+        bctx.close()
+
+
+def test_queue_toast_leaves_with_the_claimed_chat(browser, hub_no_rasa: Hub, shop: str) -> None:
+    """A colleague's "new in queue" toast goes once the chat is claimed. Its page clock is paused,
+    so the toast's own timeout cannot be what removes it."""
+    hub = hub_no_rasa
+    actx, agent = login_console(browser, hub, "agent1")
+    bctx, other = login_console(browser, hub, "agent2")
+    cctx, customer = open_shop(browser, shop)
+    try:
+        other.clock.install()
+        other.clock.pause_at(datetime.now() + timedelta(seconds=2))
+        customer_send(customer, "请问发票怎么开")
+        waiting = other.locator("[data-role=toast]", has_text="位新客户在排队")
+        expect(waiting).to_have_text("有 1 位新客户在排队", timeout=SLOW)
+        item = agent.locator("[data-role=queue-item]").last  # the newest of equal priority
+        expect(item).to_be_visible(timeout=SLOW)
+        item.locator("[data-role=claim]").click()
+        expect(agent.locator("#btn-close")).to_be_visible()
+        expect(waiting).to_have_count(0)
+        agent.locator("#btn-close").click()
     finally:
         cctx.close()
         actx.close()

@@ -5,6 +5,7 @@ local fake of WeChat's customer-service API."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -482,3 +483,44 @@ async def test_same_openid_keeps_one_conversation(plain: HubProcess) -> None:
     await asyncio.gather(*(wx.push(text_xml(openid, f"并发{i}")) for i in range(4)))
     assert len(db(plain).conversations(openid)) == 1
     assert sorted(db(plain).customer_texts(openid)) == [f"并发{i}" for i in range(4)]
+
+
+# --- nobody to answer ---------------------------------------------------------------------------
+
+async def test_handoff_with_nobody_online_becomes_a_ticket(plain: HubProcess, session) -> None:
+    """WeChat has no message form: the conversation itself is filed as a ticket, as the widget's
+    form would, and asking again updates that ticket instead of filing another."""
+    sup = await login(session, plain.url, "supervisor")
+    for name in ("agent1", "agent2"):
+        await (await login(session, plain.url, name)).presence("offline")
+    await sup.presence("offline")
+    openid = new_openid()
+    wx = wechat(plain)
+    async with sup.ws(plain.ws_url) as watch:
+        await next_event(watch, "queue")
+        answer = await wx.push(text_xml(openid, "我要转人工，快递丢了"))
+        assert answer.reply is not None and "暂无人工客服在线" in answer.reply
+        found = re.search(r"工单号 (\d+)", answer.reply)
+        assert found and "24 小时内" in answer.reply
+        ticket_id = int(found.group(1))
+        await next_event(watch, "ticket", ticket_id=ticket_id, status="open")
+    conv = db(plain).conversation(openid)
+    assert conv is not None and conv["mode"] == "bot"  # not left waiting in the queue
+    _, queue = await sup.call("GET", "/api/agent/queue")
+    assert conv["id"] not in [i["conversation_id"] for i in queue["items"]]
+    _, tickets = await sup.call("GET", "/api/agent/tickets?status=open")
+    [ticket] = [t for t in tickets["items"] if t["conversation_id"] == conv["id"]]
+    assert ticket["id"] == ticket_id and ticket["contact"] == f"微信 openid {openid}"
+    assert "快递丢了" in ticket["text"] and ticket["due_at"] - ticket["created_at"] == 24 * 3600
+    assert [m["text"] for m in ticket["transcript"] if m["author"] == "customer"] == ["我要转人工，快递丢了"]
+    assert any(f"工单号 {ticket_id}" in m["text"] for m in db(plain).messages(conv["id"]))
+
+    # The bot answers again meanwhile; asking for a person again refreshes the same ticket.
+    assert (await wx.push(text_xml(openid, "你好"))).reply == f"收到：你好\n{BUTTONS}"
+    again = await wx.push(text_xml(openid, "还是转人工吧"))
+    assert again.reply is not None and f"工单号 {ticket_id}" in again.reply
+    _, tickets = await sup.call("GET", "/api/agent/tickets")
+    [ticket] = [t for t in tickets["items"] if t["conversation_id"] == conv["id"]]
+    assert "快递丢了" in ticket["text"] and "还是转人工吧" in ticket["text"]
+    assert [m["text"] for m in ticket["transcript"] if m["author"] == "customer"] == [
+        "我要转人工，快递丢了", "你好", "还是转人工吧"]
