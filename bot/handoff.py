@@ -137,15 +137,38 @@ def decide_priority(reason: str, vip_level: int | None = 0) -> str:
     return PRIORITIES[idx]
 
 
-def decide_skill(intents: Sequence[str | None], urgent: str | None = None) -> str:
+# What a complaint (or a bare "human please") is about, read off the customer's words when the
+# intent names no topic: an angry "钱到现在都没退，我要投诉" belongs to the refunds group.
+TOPIC_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("payments", re.compile(r"扣款|扣钱|扣费|支付|付款失败|付了钱|多扣|重复扣")),
+    ("refunds", re.compile(r"退款|退钱|没退|不退|退货|退换|售后|钱.{0,6}退")),
+    ("account", re.compile(r"账号|账户|登录|登陆|密码|被盗")),
+    ("orders", re.compile(r"快递|物流|发货|配送|送货|收货|包裹|订单")),
+)
+
+
+def skill_from_words(texts: Sequence[str]) -> str | None:
+    """The first topic named in the newest message that names one."""
+    for text in reversed([t for t in texts if t]):
+        simplified = to_simplified(text)
+        for skill, pattern in TOPIC_WORDS:
+            if pattern.search(simplified):
+                return skill
+    return None
+
+
+def decide_skill(
+    intents: Sequence[str | None], urgent: str | None = None, texts: Sequence[str] = ()
+) -> str:
     """Skill group from the urgent kind, else the most recent topical intent of the
-    conversation (a 'human please' message says nothing about the topic), else general."""
+    conversation (a 'human please' message says nothing about the topic), else what the
+    customer's words are about, else general."""
     if urgent in URGENT_SKILL:
         return URGENT_SKILL[urgent]
     for intent in reversed(list(intents)):
-        if intent in INTENT_SKILL:
-            return INTENT_SKILL[intent]
-    return "general"
+        if INTENT_SKILL.get(intent or "", "general") != "general":
+            return INTENT_SKILL[intent or ""]
+    return skill_from_words(texts) or "general"
 
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -201,7 +224,7 @@ def build_payload(
         "handoff": {
             "reason": reason,
             "priority": decide_priority(reason, vip_level),
-            "skill": decide_skill(intents, urgent),
+            "skill": decide_skill(intents, urgent, messages),
             "summary": build_summary(summary_intent, order_id, messages),
         }
     }

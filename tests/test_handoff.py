@@ -113,6 +113,25 @@ def test_decide_skill(intents, urgent, skill):
     assert skill in SKILLS
 
 
+@pytest.mark.parametrize(
+    ("intents", "texts", "skill"),
+    [
+        (["complaint"], ["你们这是什么垃圾服务！气死我了，钱到现在都没退，我要投诉！"], "refunds"),
+        (["complaint"], ["快递员态度太差了 我要投诉"], "orders"),
+        (["human_agent"], ["付款失败了钱却扣了 找人工"], "payments"),
+        (["complaint"], ["我的賬號登錄不上去"], "account"),  # Traditional characters
+        (["complaint"], ["我要投诉"], "general"),
+        (["greet", "human_agent"], ["转人工"], "general"),
+        # a topical intent wins over words
+        (["logistics", "complaint"], ["退款也慢 物流也慢"], "orders"),
+        # the newest message that names a topic decides
+        (["complaint"], ["退款一直没到", "现在快递也丢了"], "orders"),
+    ],
+)
+def test_decide_skill_from_the_customers_words(intents, texts, skill):
+    assert decide_skill(intents, None, texts) == skill
+
+
 def test_summary_is_one_short_line_without_full_phones():
     summary = build_summary(
         "refund",
