@@ -383,6 +383,15 @@ def test_dev_and_test_do_not_overlap() -> None:
     assert not dev & test
 
 
+def test_held_out_rows_are_never_trained_on() -> None:
+    """The figures in README are only honest if no held-out text is in data/nlu."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    trained = {m.get("text") for m in load_data(str(Path(__file__).parent.parent / "data" / "nlu")).training_examples}
+    held_out = {e.text for e in [*load_examples(DEV), *load_examples(TEST)]}
+    assert sorted(trained & held_out) == []
+
+
 # --------------------------------------------------------------------------- eval_nlu.py over HTTP
 
 
