@@ -14,8 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.services import REDIS_URL
+
 from .conftest import Agent, HubProcess, RasaStandIn, login, next_event, open_customer
-from .test_scale import REDIS_URL, pg_database  # noqa: F401  (fixture)
+from .test_scale import pg_database  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

@@ -6,56 +6,22 @@ Runs (never skips) under CI=true; elsewhere it skips only when PostgreSQL or Red
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 
+from tests.services import REDIS_URL, fresh_pg_database, require_services
+
 from .conftest import HubProcess, RasaStandIn, login, next_event, open_customer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-PG_ADMIN = os.environ.get("HUB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _require_services() -> None:
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable("127.0.0.1", port)]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{', '.join(missing)} must run under CI=true")
-        pytest.skip(f"{', '.join(missing)} not running")
-
-
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    _require_services()
-    import psycopg2
-
-    name = f"hub_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    require_services()
+    with fresh_pg_database("hub_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

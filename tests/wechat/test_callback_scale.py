@@ -8,8 +8,6 @@ Runs (never skips) under CI=true; elsewhere it skips only when PostgreSQL or Red
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,47 +15,22 @@ import aiohttp
 import pytest
 
 from tests.hub.conftest import HubProcess, RasaStandIn, login
+from tests.services import REDIS_URL, fresh_pg_database, require_services
 from tests.wechat.client import WeChatServer, new_msg_id, text_xml
 from tests.wechat.fake_api import FakeWeChat, FakeWeChatThread
 from tests.wechat.support import SLOW_BOT, TOKEN, HubDb, new_openid, start_wechat_hub, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-PG_ADMIN = os.environ.get("HUB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APPID = f"wx{uuid.uuid4().hex[:16]}"  # its own token key in Redis
 BUTTONS = "1. 查订单\n请回复数字选择。"
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)]
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{', '.join(missing)} must run under CI=true")
-        pytest.skip(f"{', '.join(missing)} not running")
-    import psycopg2
-
-    name = f"hub_wx_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    require_services()
+    with fresh_pg_database("hub_wx_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
