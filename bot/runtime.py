@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -46,13 +47,28 @@ def _input_files(root: Path) -> Iterator[Path]:
             )
 
 
+def _content(path: Path) -> bytes:
+    """What of a file shapes the model: YAML as parsed (a comment edit retrains nothing),
+    everything else byte for byte."""
+    raw = path.read_bytes()
+    if path.suffix in (".yml", ".yaml"):
+        import yaml
+
+        try:
+            return json.dumps(yaml.safe_load(raw), sort_keys=True, ensure_ascii=False,
+                              default=str).encode()
+        except yaml.YAMLError:
+            return raw  # let `rasa train` report the broken file
+    return raw
+
+
 def model_hash(root: Path = ROOT, extra: Iterable[Path] = ()) -> str:
-    """A short content hash of the training inputs (paths and bytes)."""
+    """A short content hash of the training inputs (paths and contents)."""
     digest = hashlib.sha256()
     for path in [*_input_files(root), *extra]:
         digest.update(str(path.relative_to(root) if path.is_relative_to(root) else path).encode())
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(_content(path))
     return digest.hexdigest()[:16]
 
 
