@@ -11,10 +11,11 @@ import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
@@ -177,3 +178,10 @@ def order_service(seeded_engine: Engine, seed_now: datetime):
     from bot.orders.service import OrderService
 
     return OrderService(seeded_engine, now=lambda: seed_now)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP client per test for the hub suites."""
+    async with aiohttp.ClientSession() as s:
+        yield s

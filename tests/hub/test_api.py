@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -19,12 +18,6 @@ from .conftest import (
     next_event,
     open_customer,
 )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def _all_presence(session: aiohttp.ClientSession, hub: HubProcess, status: str) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
 from handoff.identity import sign_identity
@@ -32,12 +31,6 @@ def auto_hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Ite
                        "HUB_ASSIGN": "auto", "DATABASE_URL": shop}, tmp / "hub.log")
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def test_auto_assign_by_skill_group_with_customer_panel(auto_hub: HubProcess, session) -> None:

@@ -8,10 +8,9 @@ stamping its consoles, and another hub notices. Runs (never skips) under CI=true
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.services import REDIS_URL
@@ -46,12 +45,6 @@ def hubs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         for proc in started:
             proc.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def presence_of(agent: Agent, agent_id: int) -> str:

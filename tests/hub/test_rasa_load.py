@@ -4,7 +4,7 @@ and every customer message stored before the bot is asked."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
@@ -32,12 +32,6 @@ def held_rasa() -> Iterator[RasaStandIn]:
     stand_in = RasaStandIn()
     yield stand_in
     stand_in.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 # --- the client alone --------------------------------------------------------------------------

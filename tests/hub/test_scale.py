@@ -6,9 +6,8 @@ Runs (never skips) under CI=true; elsewhere it skips only when PostgreSQL or Red
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
 from tests.services import REDIS_URL, fresh_pg_database, require_services
@@ -36,12 +35,6 @@ def hubs(pg_database: str, rasa: RasaStandIn, tmp_path_factory: pytest.TempPathF
     finally:
         for proc in started:
             proc.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def test_customer_on_hub1_agent_on_hub2(hubs: list[HubProcess], rasa: RasaStandIn, session) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from handoff.__main__ import start_banner
 from handoff.identity import verify_identity
@@ -20,12 +18,6 @@ from .conftest import ROOT, HubProcess
 
 NO_PASSWORDS = {"HUB_SUPERVISOR_PASSWORD": "", "HUB_AGENT1_PASSWORD": "", "HUB_AGENT2_PASSWORD": ""}
 ACCOUNT_LINE = re.compile(r"^\s+(supervisor|agent)\s+(\w+)\s+.*password: (\S+)$", re.M)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def _login(session: aiohttp.ClientSession, base: str, username: str, password: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -23,10 +23,9 @@ from tests.wechat.client import (
     raw_params,
     text_xml,
 )
-from tests.wechat.fake_api import FakeWeChat, FakeWeChatThread
+from tests.wechat.fake_api import FakeWeChat
 from tests.wechat.support import (
     AES_KEY,
-    SLOW_BOT,
     TOKEN,
     HubDb,
     new_openid,
@@ -39,19 +38,6 @@ pytestmark = pytest.mark.slow
 APPID = "wx0123456789abcdef"
 BUTTONS = "1. 查订单\n请回复数字选择。"
 CSAT_PROMPT = "请回复 1-5 为本次服务评分"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChatThread() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def rasa() -> Iterator[RasaStandIn]:
-    stand_in = RasaStandIn(delay=SLOW_BOT)
-    yield stand_in
-    stand_in.stop()
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +68,6 @@ def safe(rasa: RasaStandIn, fake: FakeWeChat, tmp_path_factory: pytest.TempPathF
     yield proc
     proc.stop()
     proc.db.close()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def wechat(hub: HubProcess, path: str = "/wechat/callback", **kw: object) -> WeChatServer:

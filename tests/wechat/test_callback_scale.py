@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
 from tests.hub.conftest import HubProcess, RasaStandIn, login
 from tests.services import REDIS_URL, fresh_pg_database, require_services
 from tests.wechat.client import WeChatServer, new_msg_id, text_xml
-from tests.wechat.fake_api import FakeWeChat, FakeWeChatThread
-from tests.wechat.support import SLOW_BOT, TOKEN, HubDb, new_openid, start_wechat_hub, until
+from tests.wechat.fake_api import FakeWeChat
+from tests.wechat.support import TOKEN, HubDb, new_openid, start_wechat_hub, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -31,19 +30,6 @@ def pg_database() -> Iterator[str]:
     require_services()
     with fresh_pg_database("hub_wx_test") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeWeChat]:
-    with FakeWeChatThread() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def rasa() -> Iterator[RasaStandIn]:
-    stand_in = RasaStandIn(delay=SLOW_BOT)
-    yield stand_in
-    stand_in.stop()
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +57,6 @@ def db(pg_database: str, hubs: list[HubProcess]) -> Iterator[HubDb]:
     reader = HubDb(pg_database)
     yield reader
     reader.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def wx(hub: HubProcess) -> WeChatServer:
