@@ -16,9 +16,7 @@ import json
 import os
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import psycopg2
 from bench.common import (
     BENCH_PASSWORDS,
     TARGETS,
+    fresh_pg_database,
     hub_env,
     machine_info,
     seed_orders,
@@ -138,23 +137,6 @@ async def measure(customer_hub: str, agent_hub: str, samples: int, warmup: int =
     return {"handoff": summarize_ms(handoff), "agent_reply": summarize_ms(reply), "errors": errors}
 
 
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """A throw-away PostgreSQL database, dropped afterwards."""
-    name = f"kefu_bench_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-
 def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dict[str, Any]:
     from bench.load_hub import pick_model
 
@@ -177,7 +159,7 @@ def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dic
                 _print("single (1 hub, SQLite)", res)
             if "scaled" in modes:
                 try:
-                    with fresh_pg_database() as pg:
+                    with fresh_pg_database(PG_ADMIN, "kefu_bench") as pg:
                         env = hub_env(pg, orders_url, {"REDIS_URL": REDIS_URL})
                         procs = []
                         try:

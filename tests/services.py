@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
+
+from bench.common import fresh_pg_database as bench_fresh_pg_database
 
 PG_ADMIN = os.environ.get("HUB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -32,20 +32,6 @@ def require_services() -> None:
         pytest.skip(f"{', '.join(missing)} not running")
 
 
-@contextmanager
-def fresh_pg_database(prefix: str) -> Iterator[str]:
+def fresh_pg_database(prefix: str) -> AbstractContextManager[str]:
     """The URL of a new, empty PostgreSQL database; dropped (connections ended) afterwards."""
-    import psycopg2
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    return bench_fresh_pg_database(PG_ADMIN, prefix)
