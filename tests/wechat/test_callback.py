@@ -40,34 +40,30 @@ BUTTONS = "1. 查订单\n请回复数字选择。"
 CSAT_PROMPT = "请回复 1-5 为本次服务评分"
 
 
-@pytest.fixture(scope="module")
-def plain(rasa: RasaStandIn, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    tmp = tmp_path_factory.mktemp("wx-plain")
-    proc = start_wechat_hub(tmp, rasa, fake, "plain", APPID)
+def hub_in_mode(tmp_path_factory: pytest.TempPathFactory, rasa: RasaStandIn, fake: FakeWeChat,
+                mode: str, **env: str) -> Iterator[HubProcess]:
+    """A hub process in one WeChat security mode, with a handle on its SQLite database."""
+    tmp = tmp_path_factory.mktemp(f"wx-{mode}")
+    proc = start_wechat_hub(tmp, rasa, fake, mode, APPID, **env)
     proc.db = HubDb(f"sqlite:///{tmp / 'hub.db'}")  # type: ignore[attr-defined]
     yield proc
     proc.stop()
     proc.db.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def plain(rasa: RasaStandIn, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    yield from hub_in_mode(tmp_path_factory, rasa, fake, "plain")
 
 
 @pytest.fixture(scope="module")
 def compatible(rasa: RasaStandIn, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    tmp = tmp_path_factory.mktemp("wx-compat")
-    proc = start_wechat_hub(tmp, rasa, fake, "compatible", APPID, WECHAT_CALLBACK_PATH="/wx/in")
-    proc.db = HubDb(f"sqlite:///{tmp / 'hub.db'}")  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
-    proc.db.close()  # type: ignore[attr-defined]
+    yield from hub_in_mode(tmp_path_factory, rasa, fake, "compatible", WECHAT_CALLBACK_PATH="/wx/in")
 
 
 @pytest.fixture(scope="module")
 def safe(rasa: RasaStandIn, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    tmp = tmp_path_factory.mktemp("wx-safe")
-    proc = start_wechat_hub(tmp, rasa, fake, "safe", APPID)
-    proc.db = HubDb(f"sqlite:///{tmp / 'hub.db'}")  # type: ignore[attr-defined]
-    yield proc
-    proc.stop()
-    proc.db.close()  # type: ignore[attr-defined]
+    yield from hub_in_mode(tmp_path_factory, rasa, fake, "safe")
 
 
 def wechat(hub: HubProcess, path: str = "/wechat/callback", **kw: object) -> WeChatServer:
