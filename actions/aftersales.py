@@ -1,31 +1,37 @@
-"""After-sales actions: refund request, return/exchange eligibility, complaint record,
-and payment / account problems (urgent ones go straight to a person)."""
+"""After-sales actions: refunds, returns and exchanges, the complaint record, and payment /
+account problems (urgent ones go straight to a person).
+
+A question ("退款到哪了", "还能退货吗") is answered from the order data and changes nothing;
+a request shows one confirmation card and leaves the change to ``action_confirm``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
-    ASK_MORE,
-    HUMAN_BUTTON,
     OrderAction,
-    button,
+    ShopAction,
+    act_mode,
     current_order_id,
+    goods_of,
+    intent_button,
     last_text_with_intent,
     latest_text,
+    latest_user_message_id,
     service,
 )
+from actions.orders import find_or_say
+from bot.confirm import make_pending, wants_exchange
 from bot.dialogue import short_date
 from bot.handoff import urgent_kind
-from bot.orders.db import DatabaseUnavailable
-from bot.orders.service import OrderService
-
-NOT_FOUND = "抱歉，没有查到这个订单，请核对订单号。"
+from bot.orders.service import OrderService, refund_refusal
 
 
 def refund_timing(order_type: str) -> str:
@@ -33,8 +39,33 @@ def refund_timing(order_type: str) -> str:
     return "15个工作日内" if order_type == "presale" else "72小时内"
 
 
+def order_kind(order_type: str) -> str:
+    return "预售订单" if order_type == "presale" else "普通订单"
+
+
+def refund_variables(order_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Variables of the refund responses from the service's refund data."""
+    order_type = data.get("order_type", "normal")
+    return {
+        "order_id": order_id,
+        "refund_id": data.get("refund_id") or "",
+        "amount": f"{float(data.get('amount') or 0):.2f}",
+        "kind": order_kind(order_type),
+        "timing": refund_timing(order_type),
+        "eta": (data.get("expected_by_local") or "")[:10],
+    }
+
+
+# refusal code of the order service -> response
+REFUND_REFUSED = {
+    "not_paid": "utter_refund_not_paid",
+    "already_cancelled": "utter_refund_cancelled",
+    "window_expired": "utter_refund_window_expired",
+}
+
+
 class ActionRefund(OrderAction):
-    """Opens a refund record and tells when the money arrives."""
+    """Refund progress for a question; the confirmation card for a request."""
 
     def name(self) -> str:
         return "action_refund"
@@ -42,43 +73,47 @@ class ActionRefund(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
+        view = find_or_say(dispatcher, svc, order_id)
+        if view is None:
+            return [SlotSet("order_id", None)]
+        existing = svc.refund_of(order_id) if view.status in ("退款中", "已退款", "已取消") else None
+        if existing is not None:
+            name = "utter_refund_completed" if existing.get("status") == "已退款" else "utter_refund_progress"
+            dispatcher.utter_message(response=name, **refund_variables(order_id, existing))
+            return [SlotSet("pending", None)]
+        refusal = refund_refusal(view.status, view.delivered_at, svc.now())
+        variables = {
+            **refund_variables(order_id, {"amount": view.total, "order_type": view.order_type}),
+            "goods": goods_of(view), "status": view.status,
+        }
+        if refusal is not None:
+            dispatcher.utter_message(response=REFUND_REFUSED.get(refusal, "utter_refund_refused"), **variables)
+            return [SlotSet("pending", None)]
+        if act_mode(tracker) == "ask":
+            dispatcher.utter_message(
+                response="utter_refund_none",
+                buttons=[intent_button("申请退款", "refund", order_id=order_id, mode="act")],
+                **variables,
+            )
+            return [SlotSet("pending", None)]
+        dispatcher.utter_message(response="utter_confirm_refund", **variables)
         reason = last_text_with_intent(tracker, ("refund",))[:200]
-        outcome = svc.request_refund(order_id, reason=reason)
-        d = outcome.data
-        if outcome.ok:
-            kind = "预售订单" if d.get("order_type") == "presale" else "普通订单"
-            dispatcher.utter_message(
-                text=f"已为订单{order_id}提交退款申请（退款单{d['refund_id']}，金额{d.get('amount', 0):.2f}元）。"
-                f"{kind}退款{refund_timing(d.get('order_type', 'normal'))}原路到账，"
-                f"预计{(d.get('expected_by_local') or '')[:10]}前。{ASK_MORE}"
-            )
-        elif outcome.code == "refund_exists":
-            when = (d.get("expected_by_local") or "")[:10]
-            status = "已退款，款项已原路退回" if d.get("status") == "已退款" else "退款处理中"
-            text = f"订单{order_id}{status}"
-            if d.get("refund_id"):
-                text += f"（退款单{d['refund_id']}）"
-            if when and d.get("status") != "已退款":
-                text += f"，{refund_timing(d.get('order_type', 'normal'))}到账，预计{when}前"
-            dispatcher.utter_message(text=text + "。无需重复申请。")
-        elif outcome.code == "not_paid":
-            dispatcher.utter_message(text=f"订单{order_id}还未付款，不需要退款；如不想要了可以直接取消订单。")
-        elif outcome.code == "already_cancelled":
-            dispatcher.utter_message(text=f"订单{order_id}已取消，已付款项会原路退回，无需另外申请。")
-        elif outcome.code == "window_expired":
-            dispatcher.utter_message(
-                text=f"订单{order_id}签收已超过7天，不能在线申请退款。如商品有质量问题，可以转人工为您处理售后。",
-                buttons=[HUMAN_BUTTON],
-            )
-        elif outcome.code == "not_found":
-            dispatcher.utter_message(text=NOT_FOUND)
-        else:
-            dispatcher.utter_message(text=f"订单{order_id}当前不能申请退款。", buttons=[HUMAN_BUTTON])
-        return []
+        pending = make_pending("refund", order_id, latest_user_message_id(tracker), reason=reason)
+        return [SlotSet("pending", pending)]
+
+
+RETURN_REFUSED = {
+    "window_expired": "utter_return_window_expired",
+    "not_delivered": "utter_return_not_delivered",
+    "refund_exists": "utter_return_refund_exists",
+    "already_cancelled": "utter_return_cancelled",
+    "not_found": "utter_order_not_found",
+}
 
 
 class ActionReturnExchange(OrderAction):
-    """7-day no-reason returns: eligible within 7 days after delivery."""
+    """7-day no-reason returns and exchanges: eligibility (with the deadline, or the day the
+    window closed) for a question; the confirmation card for a request."""
 
     def name(self) -> str:
         return "action_return_exchange"
@@ -88,103 +123,87 @@ class ActionReturnExchange(OrderAction):
     ) -> list:
         outcome = svc.return_eligibility(order_id)
         d = outcome.data
-        if outcome.ok:
+        variables = {
+            "order_id": order_id,
+            "status": d.get("status", ""),
+            "delivered": short_date(d.get("delivered_at")),
+            "deadline": short_date(d.get("deadline")),
+        }
+        if not outcome.ok:
+            dispatcher.utter_message(response=RETURN_REFUSED.get(outcome.code, "utter_return_refused"), **variables)
+            return [SlotSet("pending", None)]
+        request = last_text_with_intent(tracker, ("return_exchange",))
+        exchange = wants_exchange(request)
+        if act_mode(tracker) == "ask":
             dispatcher.utter_message(
-                text=f"订单{order_id}支持7天无理由退换货，截止{(d.get('deadline_local') or '')[:10]}。"
-                "请在“我的订单 → 申请售后”中选择退货或换货，商品保持完好、配件齐全即可，"
-                f"我们收到退货后尽快为您处理。{ASK_MORE}"
+                response="utter_return_eligible",
+                buttons=[
+                    intent_button("申请退货", "return_exchange", order_id=order_id, mode="act"),
+                    intent_button("申请换货", "return_exchange", order_id=order_id, mode="act", kind="exchange"),
+                ],
+                **variables,
             )
-        elif outcome.code == "window_expired":
-            dispatcher.utter_message(
-                text=f"订单{order_id}已于{short_date(d.get('delivered_at'))}签收，超过了7天无理由退换期。"
-                "如果是质量问题，仍可申请售后，建议转人工为您处理。",
-                buttons=[HUMAN_BUTTON],
-            )
-        elif outcome.code == "not_delivered":
-            dispatcher.utter_message(
-                text=f"订单{order_id}还未签收（当前：{d.get('status', '')}），签收后7天内可申请无理由退换。"
-                "未发货的订单可以直接取消。",
-                buttons=[button("取消订单", "/cancel_order"), button("查物流", "/logistics")],
-            )
-        elif outcome.code == "refund_exists":
-            dispatcher.utter_message(text=f"订单{order_id}已在退款流程中（{d.get('status', '')}），无需再申请退货。")
-        elif outcome.code == "already_cancelled":
-            dispatcher.utter_message(text=f"订单{order_id}已取消，无需退货。")
-        elif outcome.code == "not_found":
-            dispatcher.utter_message(text=NOT_FOUND)
-        else:
-            dispatcher.utter_message(text=f"订单{order_id}暂不支持在线退换。", buttons=[HUMAN_BUTTON])
-        return []
+            return [SlotSet("pending", None)]
+        exchange = exchange or next(tracker.get_latest_entity_values("kind"), None) == "exchange"
+        view = svc.find_order(order_id)
+        variables.update(
+            goods=goods_of(view) if view else "商品",
+            **{k: v for k, v in refund_variables(
+                order_id, {"amount": view.total if view else 0, "order_type": view.order_type if view else "normal"}
+            ).items() if k in ("amount", "timing")},
+        )
+        op = "exchange" if exchange else "return"
+        dispatcher.utter_message(response=f"utter_confirm_{op}", **variables)
+        pending = make_pending(
+            op, order_id, latest_user_message_id(tracker), reason=request[:200], deadline=variables["deadline"]
+        )
+        return [SlotSet("pending", pending)]
 
 
-class ActionFileComplaint(Action):
-    """Writes the complaint (the customer's own words) and tells its id."""
+class ActionFileComplaint(ShopAction):
+    """Writes the complaint (the customer's own words) and tells its id; the customer chose
+    this on the complaint card's button."""
 
     def name(self) -> str:
         return "action_file_complaint"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+    def when_db_down(self, dispatcher: CollectingDispatcher) -> list:
+        dispatcher.utter_message(response="utter_complaint_not_filed")
+        return []
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         text = last_text_with_intent(tracker, ("complaint",))
-        try:
-            cid = service().file_complaint(tracker.sender_id, text, order_id=current_order_id(tracker))
-        except DatabaseUnavailable:
-            dispatcher.utter_message(
-                text="抱歉，投诉系统暂时繁忙，没能记录成功。我可以为您转接人工客服当面处理。",
-                buttons=[HUMAN_BUTTON],
-            )
-            return []
-        dispatcher.utter_message(
-            text=f"投诉已记录，编号{cid}。专员会在24小时内联系您处理，再次向您致歉。"
-        )
+        cid = service().file_complaint(tracker.sender_id, text, order_id=current_order_id(tracker))
+        dispatcher.utter_message(response="utter_complaint_filed", complaint_id=cid)
         return []
 
 
-SELF_HELP = {
-    "payment_issue": (
-        "支付遇到问题的话，可以先试试：\n"
-        "1. 确认银行卡余额和单笔限额，或换一种支付方式（支付宝/微信/银行卡）；\n"
-        "2. 订单超时未付会自动取消，重新下单即可；\n"
-        "3. 若显示支付失败但已扣款，款项一般1–3个工作日内自动退回。"
-    ),
-    "account_issue": (
-        "账号问题可以先试试：\n"
-        "1. 登录页点“忘记密码”，用绑定手机号接收验证码重置；\n"
-        "2. 换绑手机或邮箱：在“账户设置 → 安全中心”中操作；\n"
-        "3. 收不到验证码请检查短信拦截，或60秒后重试。"
-    ),
-}
-
-
-class _TriageAction(Action, ABC):
+class _TriageAction(ShopAction, ABC):
     """Urgent kinds (stolen account, double charge, money taken by a failed payment)
     ask the rules for an immediate handoff; ordinary kinds get self-service help.
     Abstract, so the action server does not register the base class."""
 
-    intent = ""
+    self_help = ""
 
     @abstractmethod
     def name(self) -> str: ...
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         if urgent_kind(latest_text(tracker)):
             return [SlotSet("handoff_reason", "urgent"), SlotSet("next_step", "handoff")]
-        dispatcher.utter_message(
-            text=SELF_HELP[self.intent] + "\n如果还没解决，可以转人工客服。",
-            buttons=[HUMAN_BUTTON, button("已解决", "/thank")],
-        )
+        dispatcher.utter_message(response=self.self_help)
         return [SlotSet("next_step", None)]
 
 
 class ActionPaymentIssue(_TriageAction):
-    intent = "payment_issue"
+    self_help = "utter_payment_issue_self_help"
 
     def name(self) -> str:
         return "action_payment_issue"
 
 
 class ActionAccountIssue(_TriageAction):
-    intent = "account_issue"
+    self_help = "utter_account_issue_self_help"
 
     def name(self) -> str:
         return "action_account_issue"
-

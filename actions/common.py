@@ -9,6 +9,8 @@ Message metadata (set by the conversation hub on every user message):
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -25,9 +27,6 @@ from bot.orders.service import OrderService, normalize_order_id
 
 log = logging.getLogger(__name__)
 
-DB_DOWN = "抱歉，系统暂时繁忙，订单信息查不到。请稍后再试，或回复“转人工”由人工客服为您处理。"
-NOT_VERIFIED = "为保护您的账户安全，查看或办理订单前需要先核实身份哦。"
-ASK_MORE = "请问还有什么可以帮您？"
 
 _CUSTOMER_ID = re.compile(r"^C\d{1,15}$")
 _services: dict[str, OrderService] = {}
@@ -41,21 +40,6 @@ def service() -> OrderService:
         svc = OrderService(get_engine(url))
         _services[url] = svc
     return svc
-
-
-def handle_db_down(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
-    """Turn an unreachable order database into a polite answer; the conversation goes on."""
-
-    @wraps(run)
-    def wrapper(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        try:
-            return run(self, dispatcher, tracker, domain)
-        except DatabaseUnavailable:
-            log.warning("order database unavailable in %s", self.name())
-            dispatcher.utter_message(text=DB_DOWN)
-            return []
-
-    return wrapper
 
 
 # ---------------------------------------------------------------- reading the tracker
@@ -81,13 +65,14 @@ def unless_unset(validate: Callable[..., dict[str, Any]]) -> Callable[..., dict[
 def slot_validator(
     slot: str, clean: Callable[[str], Any], error: str
 ) -> Callable[..., dict[str, Any]]:
-    """A form validator: the cleaned value, or None and `error` told to the customer."""
+    """A form validator: the cleaned value, or None and the response `error` told to the
+    customer. `clean` is the order service's own check (bot.orders.values)."""
 
     @unless_unset
     def validate(self: Any, value: Any, dispatcher: CollectingDispatcher, *_: Any) -> dict[str, Any]:
         cleaned = clean(value if isinstance(value, str) else "")
         if cleaned is None:
-            dispatcher.utter_message(text=error)
+            dispatcher.utter_message(response=error)
         return {slot: cleaned}
 
     return validate
@@ -116,6 +101,16 @@ def customer_id_of(tracker: Tracker) -> str | None:
     """The logged-in customer: from this message's metadata, else remembered in the slot."""
     raw = metadata_of(tracker).get("customer_id") or tracker.get_slot("customer_id")
     return raw if isinstance(raw, str) and _CUSTOMER_ID.match(raw) else None
+
+
+def latest_user_message_id(tracker: Tracker) -> str | None:
+    """Id of the latest user message: a confirmation card remembers which message it answered."""
+    events = user_events(tracker)
+    return events[-1].get("message_id") if events else None
+
+
+def user_message_ids(tracker: Tracker) -> list[str | None]:
+    return [e.get("message_id") for e in user_events(tracker)]
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -182,7 +177,7 @@ def verified_order(
     order_id = current_order_id(tracker)
     if order_id and is_verified(tracker, order_id, svc):
         return order_id
-    dispatcher.utter_message(text=NOT_VERIFIED + "请告诉我订单号（13位数字）。")
+    dispatcher.utter_message(response="utter_not_verified")
     return None
 
 
@@ -205,6 +200,22 @@ def button(title: str, payload: str) -> dict[str, str]:
     return {"title": title, "payload": payload}
 
 
+def intent_button(title: str, intent: str, **entities: str) -> dict[str, str]:
+    """A button that sends `intent` with entities, e.g. the request behind a question's answer."""
+    body = json.dumps(entities, ensure_ascii=False) if entities else ""
+    return button(title, f"/{intent}{body}")
+
+
+def act_mode(tracker: Tracker) -> str:
+    """"ask" when the customer asked about the order, "act" when they asked for a change
+    (set by the gate from the parse's speech_act or the button's mode)."""
+    return "ask" if tracker.get_slot("act_mode") == "ask" else "act"
+
+
+def goods_of(view: Any, limit: int = 3) -> str:
+    return "、".join(view.items[:limit]) or "商品"
+
+
 HUMAN_BUTTON = button("转人工", "/human_agent")
 
 
@@ -212,25 +223,48 @@ def reset_next_step() -> list[dict[str, Any]]:
     return [SlotSet("next_step", None)]
 
 
-class OrderAction(Action, ABC):
-    """An action on one order the customer has proven is theirs.
-
-    Checks verification (asking for it when missing) and answers politely when the order
-    database is down, so each order action only says what it does with the order. Abstract,
-    so the action server does not register the base class."""
-
-    when_unverified: tuple[dict[str, Any], ...] = ()
+class ShopAction(Action, ABC):
+    """A custom action whose work (database calls included) runs off the event loop, so one
+    slow query does not hold up every other conversation on the action server; an
+    unreachable order database becomes a polite answer and the conversation goes on."""
 
     @abstractmethod
     def name(self) -> str: ...
+
+    @abstractmethod
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list: ...
+
+    def when_db_down(self, dispatcher: CollectingDispatcher) -> list:
+        dispatcher.utter_message(response="utter_db_down")
+        return []
+
+    def _guarded(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            return self.work(dispatcher, tracker, domain)
+        except DatabaseUnavailable:
+            log.warning("order database unavailable in %s", self.name())
+            return self.when_db_down(dispatcher)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list:
+        return await asyncio.to_thread(self._guarded, dispatcher, tracker, domain)
+
+
+class OrderAction(ShopAction, ABC):
+    """An action on one order the customer has proven is theirs.
+
+    Checks verification (asking for it when missing), so each order action only says what
+    it does with the order. Abstract, so the action server does not register the base class."""
+
+    when_unverified: tuple[dict[str, Any], ...] = ()
 
     @abstractmethod
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list: ...
 
-    @handle_db_down
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         svc = service()
         order_id = verified_order(dispatcher, tracker, svc)
         if order_id is None:

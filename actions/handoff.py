@@ -8,6 +8,7 @@ The payload logic is pure (bot.handoff); this action only reads the tracker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from rasa_sdk import Action, Tracker
@@ -28,20 +29,14 @@ from bot.handoff import build_payload
 
 log = logging.getLogger(__name__)
 
-HANDOFF_TEXT = {
-    "requested": "好的，正在为您转接人工客服，请稍候，客服通常30秒内响应。",
-    "angry": "非常抱歉给您带来不好的体验，已为您优先转接人工客服，请稍候。",
-    "not_understood": "抱歉我没能理解您的问题，已为您转接人工客服，请稍候。",
-    "urgent": "您的问题涉及资金或账号安全，已为您加急转接人工客服，请稍候。账号安全问题请先修改登录密码。",
-    "verification_failed": "为保障您的账户安全，已为您转接人工客服协助核实身份，请稍候。",
-}
-
-
 class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        return await asyncio.to_thread(self._handoff, dispatcher, tracker)
+
+    def _handoff(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         try:
             vip = vip_level_of(tracker, service())
         except Exception:  # the handoff must never fail because the order DB is down
@@ -62,9 +57,9 @@ class ActionHandoff(Action):
         )
         info = payload["handoff"]
         log.info("handoff reason=%s priority=%s skill=%s", info["reason"], info["priority"], info["skill"])
-        dispatcher.utter_message(text=HANDOFF_TEXT[info["reason"]])
+        dispatcher.utter_message(response=f"utter_handoff_{info['reason']}")
         dispatcher.utter_message(json_message=payload)
-        events = [SlotSet("handoff_reason", None), SlotSet("next_step", None)]
+        events = [SlotSet("handoff_reason", None), SlotSet("next_step", None), SlotSet("pending", None)]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events

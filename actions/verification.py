@@ -9,20 +9,20 @@ or the customer names the order number and the last 4 digits of its phone
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
-    DB_DOWN,
-    button,
+    ShopAction,
     current_order_id,
     customer_id_of,
+    intent_button,
     latest_intent,
     latest_text,
     with_verified,
@@ -43,28 +43,62 @@ from bot.orders.service import normalize_order_id
 
 log = logging.getLogger(__name__)
 
+# (topic, ask or act) -> what the customer wants done, for "请问您要…的是哪一笔订单？"
 TOPIC_WORD = {
-    "order_status": "查询订单",
+    "order_status": "查询",
     "logistics": "查询物流",
-    "cancel_order": "取消订单",
-    "modify_order": "修改订单",
+    "cancel_order": "取消",
+    "modify_order": "修改",
     "refund": "申请退款",
     "return_exchange": "退换货",
     "invoice": "开发票",
 }
+ASK_WORD = {
+    "cancel_order": "了解能否取消",
+    "refund": "查询退款进度",
+    "return_exchange": "了解能否退换",
+    "invoice": "查询发票",
+}
+# orders a question is most likely about come first in the choice
+RELEVANT_STATUS = {
+    "refund": ("退款中", "已退款", "已取消"),
+    "return_exchange": ("已签收",),
+    "cancel_order": ("待付款", "待发货"),
+    "modify_order": ("待付款", "待发货"),
+    "logistics": ("已发货",),
+}
 
 
-def order_choice_buttons(topic: str, orders: list[Any]) -> list[dict[str, str]]:
-    """One button per recent order; the payload re-asks the same request for that order."""
-    out = []
-    for o in orders:
-        payload = f"/{topic}{json.dumps({'order_id': o.order_id})}"
-        title = f"{short_date(o.created_at)} {items_line(o.items, 1)}（{o.status}）".strip()
-        out.append(button(title, payload))
-    return out
+def choice_word(topic: str, mode: str) -> str:
+    return (ASK_WORD.get(topic) if mode == "ask" else None) or TOPIC_WORD.get(topic, "办理")
 
 
-class ActionVerifyGate(Action):
+def order_choice_buttons(topic: str, orders: list[Any], mode: str = "act") -> list[dict[str, str]]:
+    """One button per recent order, the relevant ones first; the payload repeats the same
+    request (question or request alike) for that order."""
+    relevant = RELEVANT_STATUS.get(topic, ())
+    ranked = sorted(orders, key=lambda o: o.status not in relevant)
+    return [
+        intent_button(
+            f"{short_date(o.created_at)} {items_line(o.items, 1)}（{o.status}）".strip(),
+            topic, order_id=o.order_id, mode=mode,
+        )
+        for o in ranked
+    ]
+
+
+def speech_act_of(tracker: Tracker) -> str:
+    """"ask" or "act": a button says which; typed text has the parse's speech_act; a bare
+    menu button is a request."""
+    mode = next(tracker.get_latest_entity_values("mode"), None)
+    if mode in ("ask", "act"):
+        return mode
+    signal = (tracker.latest_message or {}).get("speech_act")
+    name = signal.get("name") if isinstance(signal, dict) else None
+    return name if name in ("ask", "act") else "act"
+
+
+class ActionVerifyGate(ShopAction):
     """Decides whether an order request may go ahead now (``verification`` = verified),
     needs the form (needed), waits for the customer to pick an order (choose), or
     cannot be checked because the database is down (unavailable)."""
@@ -72,10 +106,17 @@ class ActionVerifyGate(Action):
     def name(self) -> str:
         return "action_verify_gate"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+    def when_db_down(self, dispatcher: CollectingDispatcher) -> list:
+        dispatcher.utter_message(response="utter_db_down")
+        return [SlotSet("verification", "unavailable"), SlotSet("next_step", None)]
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         intent = latest_intent(tracker)
         topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic")
-        events: list[dict[str, Any]] = [SlotSet("topic", topic), SlotSet("next_step", None)]
+        mode = speech_act_of(tracker)
+        events: list[dict[str, Any]] = [
+            SlotSet("topic", topic), SlotSet("next_step", None), SlotSet("act_mode", mode)
+        ]
         cid = customer_id_of(tracker)
         if cid and cid != tracker.get_slot("customer_id"):
             events.append(SlotSet("customer_id", cid))
@@ -83,7 +124,7 @@ class ActionVerifyGate(Action):
         raw = tracker.get_slot("order_id")
         order_id = current_order_id(tracker)
         if raw and not order_id:
-            dispatcher.utter_message(text="这个订单号格式不对哦，订单号是13位数字，可以在“我的订单”里查看。")
+            dispatcher.utter_message(response="utter_bad_order_number")
             events.append(SlotSet("order_id", None))
         tail_now = tracker.get_latest_entity_values("phone_tail")
         tail = next(tail_now, None)
@@ -108,14 +149,14 @@ class ActionVerifyGate(Action):
             if not order_id and cid:
                 orders = svc.orders_of_customer(cid, limit=5)
                 if orders:
-                    word = TOPIC_WORD.get(topic or "", "办理")
                     dispatcher.utter_message(
-                        text=f"请问您要{word}的是哪一笔订单？",
-                        buttons=order_choice_buttons(topic or "order_status", orders),
+                        response="utter_choose_order",
+                        buttons=order_choice_buttons(topic or "order_status", orders, mode),
+                        what=choice_word(topic or "", mode),
                     )
                     return [*events, SlotSet("verification", "choose")]
         except DatabaseUnavailable:
-            dispatcher.utter_message(text=DB_DOWN)
+            dispatcher.utter_message(response="utter_db_down")
             return [*events, SlotSet("verification", "unavailable")]
         # the form asks for what is missing; a stale tail from another order must not count
         return [
@@ -126,41 +167,20 @@ class ActionVerifyGate(Action):
         ]
 
 
-class ActionAskOrderId(Action):
-    def name(self) -> str:
-        return "action_ask_order_id"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        dispatcher.utter_message(
-            text="为保护您的账户安全，请先提供订单号（13位数字，可在“我的订单”中查看）。"
-        )
-        return []
-
-
-class ActionAskPhoneTail(Action):
-    def name(self) -> str:
-        return "action_ask_phone_tail"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        dispatcher.utter_message(text="请输入该订单收货手机号的后4位，用于核实身份。")
-        return []
-
-
 def _failed(
     dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, why: str
 ) -> dict[str, Any]:
     """Count a failed attempt; on the last one, ask the rules for a handoff."""
     attempts = int(tracker.get_slot("verify_attempts") or 0) + 1
+    dispatcher.utter_message(response=f"utter_verify_{why}")
     if attempts >= MAX_VERIFY_ATTEMPTS:
-        dispatcher.utter_message(text=f"{why}多次核实未通过，为保障账户安全，我为您转接人工客服核实。")
         return {
             slot: None,
             "verify_attempts": 0,
             "handoff_reason": "verification_failed",
             "verification": "failed",
         }
-    left = MAX_VERIFY_ATTEMPTS - attempts
-    dispatcher.utter_message(text=f"{why}请再试一次（还可尝试{left}次）。")
+    dispatcher.utter_message(response="utter_verify_retry", left=MAX_VERIFY_ATTEMPTS - attempts)
     return {slot: None, "verify_attempts": attempts}
 
 
@@ -217,16 +237,19 @@ class ValidateOrderVerificationForm(FormValidationAction):
             tail = "".join(ch for ch in text if ch.isdigit())[:8]
         return {"phone_tail": tail} if tail else {}
 
-    def validate_order_id(
+    async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        return await asyncio.to_thread(self._check_order_id, value, dispatcher, tracker)
+
+    def _check_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         order_id = normalize_order_id(value) if isinstance(value, str) else None
         if order_id is None:
-            return _failed(dispatcher, tracker, "order_id", "订单号格式不对，应为13位数字。")
+            return _failed(dispatcher, tracker, "order_id", "bad_order_id")
         try:
             svc = order_service()
             if svc.find_order(order_id) is None:
-                return _failed(dispatcher, tracker, "order_id", "没有查到这个订单号，请核对后重新输入。")
+                return _failed(dispatcher, tracker, "order_id", "unknown_order_id")
             cid = customer_id_of(tracker)
             if order_id in (tracker.get_slot("verified_orders") or []) or (
                 cid and svc.order_belongs_to(order_id, cid)
@@ -238,28 +261,31 @@ class ValidateOrderVerificationForm(FormValidationAction):
                     "verified_orders": with_verified(tracker, order_id),
                 }
         except DatabaseUnavailable:
-            dispatcher.utter_message(text=DB_DOWN)
+            dispatcher.utter_message(response="utter_db_down")
             return {"order_id": order_id, "verification": "unavailable"}
         return {"order_id": order_id}
 
-    def validate_phone_tail(
+    async def validate_phone_tail(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        return await asyncio.to_thread(self._check_phone_tail, value, dispatcher, tracker)
+
+    def _check_phone_tail(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         order_id = current_order_id(tracker)
         if order_id is None:
             return {"phone_tail": None}  # order number comes first; asked next
         tail = value.strip() if isinstance(value, str) else ""
         if len(tail) != 4 or not tail.isdigit():
-            return _failed(dispatcher, tracker, "phone_tail", "手机尾号应为4位数字。")
+            return _failed(dispatcher, tracker, "phone_tail", "bad_tail")
         try:
             ok = order_service().verify_phone_tail(order_id, tail)
         except DatabaseUnavailable:
-            dispatcher.utter_message(text=DB_DOWN)
+            dispatcher.utter_message(response="utter_db_down")
             return {"phone_tail": None, "verification": "unavailable"}
         if not ok:
             log.info("phone tail mismatch for order %s", order_id)
-            return _failed(dispatcher, tracker, "phone_tail", "手机尾号与订单不一致。")
-        dispatcher.utter_message(text="身份核实通过，谢谢您的配合。")
+            return _failed(dispatcher, tracker, "phone_tail", "wrong_tail")
+        dispatcher.utter_message(response="utter_verified")
         return {
             "phone_tail": tail,
             "verification": "verified",

@@ -35,6 +35,10 @@ CONTRACT_INTENTS: tuple[str, ...] = (
 CONTRACT_FAQ_KEYS: tuple[str, ...] = (
     "faq/shipping_fee", "faq/delivery_time", "faq/return_policy", "faq/refund_time",
     "faq/payment_methods", "faq/membership", "faq/working_hours", "faq/warranty",
+    # added: the questions shops get beyond the first eight
+    "faq/return_shipping", "faq/special_invoice", "faq/invoice_reissue", "faq/coupon",
+    "faq/price_protection", "faq/missing_item", "faq/change_size", "faq/contact_merchant",
+    "faq/remote_delivery",
 )
 CONTRACT_LABELS: frozenset[str] = frozenset(CONTRACT_INTENTS + CONTRACT_FAQ_KEYS)
 

@@ -10,6 +10,13 @@ import re
 from datetime import datetime
 
 from bot.handoff import to_simplified
+from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
+    clean_email,
+    clean_invoice_title,
+    clean_order_field,
+    clean_tax_id,
+    is_personal_title,
+)
 
 # intents that touch one of the customer's orders and so need a verified order
 ORDER_TOPICS = (
@@ -96,53 +103,9 @@ def detect_modify_field(text: str | None) -> str | None:
     return None
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z ]{2,20}$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-_TAX_ID = re.compile(r"^[0-9A-Z]{15,20}$")
-_MARKUP = re.compile(r"[<>{}\[\]$`\\]|--|;")
-
-
 def clean_new_value(field: str, raw: str | None) -> str | None:
-    """The new value for an order field in canonical form, or None when it is not
-    acceptable (wrong phone format, address too short, markup or SQL-ish characters)."""
-    value = re.sub(r"\s+", " ", (raw or "").translate(_FULLWIDTH)).strip()
-    if not value or _MARKUP.search(value):
-        return None
-    if field == "phone":
-        digits = re.sub(r"[\s\-]", "", value)
-        digits = digits[3:] if digits.startswith("+86") else digits
-        return digits if _MOBILE.match(digits) else None
-    if field == "receiver_name":
-        return value if _NAME.match(value) else None
-    if field == "address":
-        return value if 6 <= len(value) <= 120 and re.search(r"[\u4e00-\u9fa5]", value) else None
-    return None
-
-
-def is_personal_title(title: str | None) -> bool:
-    """A personal invoice (个人) needs no tax id."""
-    return (title or "").strip() in {"个人", "个人发票", "本人", "personal"}
-
-
-def clean_invoice_title(raw: str | None) -> str | None:
-    """Invoice title: 2–60 characters, no markup."""
-    value = (raw or "").strip()
-    if not value or _MARKUP.search(value) or not 2 <= len(value) <= 60:
-        return None
-    return "个人" if is_personal_title(value) else value
-
-
-def clean_tax_id(raw: str | None) -> str | None:
-    """Taxpayer id (统一社会信用代码 is 18 characters; older ids 15–20): digits and capitals."""
-    value = re.sub(r"\s+", "", (raw or "").translate(_FULLWIDTH)).upper()
-    return value if _TAX_ID.match(value) else None
-
-
-def clean_email(raw: str | None) -> str | None:
-    """An e-mail address for the electronic invoice, or None."""
-    value = (raw or "").strip()
-    return value if len(value) <= 120 and _EMAIL.match(value) else None
+    """The new value for an order field in canonical form, or None when not acceptable."""
+    return clean_order_field(field, raw)
 
 
 def mask_email(email: str) -> str:

@@ -70,6 +70,14 @@ _DOUBLE = re.compile(
 )
 _PAY_FAILED = re.compile(r"(支付失败|付款失败|没付成功|未支付|支付不成功|付款不成功|显示未付款|订单没生成|没有生成订单|订单不见了|交易失败)")
 _MONEY_TAKEN = re.compile(r"(扣了|扣款|扣钱|钱被扣|已扣|扣费|钱扣了|钱没了|钱已经|已经付了?钱|钱付了)")
+_PAID = r"(付了|付过|已付|已经付|付款了|支付了|已支付|付完|付成功|扣了|扣款了|钱扣了|扣钱了|钱被扣|钱已经扣|钱没了|钱付了)"
+# money taken but the shop has no paid order for it, or it never came back
+_PAID_NOT_REGISTERED = re.compile(
+    _PAID + r".{0,16}(未付款|待付款|未支付|没付款|没有付款|待支付|没支付|没付成功|付款失败|支付失败)"
+    r"|" + _PAID + r".{0,16}(没有?订单|订单(也)?(没有|不见|没生成|没了|消失|查不到)|没下单|没生成)"
+    r"|" + _PAID + r".{0,16}(没退|没有退|也不退|没给退|不给退|退不回)"
+    r"|(没有?订单|没下单|订单没生成).{0,12}(扣了|扣款|扣钱|被扣|钱没了)"
+)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +111,7 @@ def urgent_kind(text: str | None) -> str | None:
         return "stolen_account"
     if _DOUBLE.search(t):
         return "double_charge"
-    if _PAY_FAILED.search(t) and _MONEY_TAKEN.search(t):
+    if (_PAY_FAILED.search(t) and _MONEY_TAKEN.search(t)) or _PAID_NOT_REGISTERED.search(t):
         return "paid_but_failed"
     return None
 

@@ -1,14 +1,22 @@
-"""A dialogue policy that hands angry customers to a human before anything else.
+"""A dialogue policy for what must hold whatever the classifiers and stories say.
 
-Anger is a property of the *message* (the `emotion` field the NLU pipeline adds to every
-parse result), not of an intent, so rules and stories cannot express it without copying
-every intent twice. This policy reads the field from the latest user message and predicts
-the handoff action with full confidence; its priority sits above RulePolicy's so that an
-angry "退款怎么还没到!!" reaches an agent instead of the refund flow.
+- A human is one sentence away: anger (the parse's ``emotion``), an explicit request for a
+  person (the parse's ``human_request``, or the ``human_agent`` intent), an urgent tier-1
+  problem (stolen account, double charge, money taken without a paid order) and impatience
+  right after the bot failed all go to ``action_handoff`` before any rule or form answers.
+- Every write is confirmed: a yes or no in the very next message after a confirmation card
+  goes to ``action_confirm``, which alone carries out the pending change.
+- After ``action_handoff`` or ``action_confirm`` the bot listens: the handoff message is the
+  bot's last word in that turn.
+
+These are properties of the message and the slot ``pending``, not of an intent, so rules
+and stories cannot express them without copying every intent; the decision is a pure
+function over the tracker, tested directly.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
@@ -22,12 +30,27 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
+from bot.handoff import to_simplified, urgent_kind
+
 HANDOFF_ACTION = "action_handoff"
 ANGRY = "angry"
+HUMAN = "human"
+HUMAN_INTENT = "human_agent"
 
 # Actions that run between a user message and the bot's first real decision; they do not
 # count as "the bot already answered this message".
 _TRANSPARENT_ACTIONS = {ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME, "action_extract_slots"}
+# Bot answers that mean "I did not get it": impatience right after one of them hands off.
+FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
+# After these the bot has said its last word for the turn.
+FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION})
+
+_IMPATIENT = re.compile(
+    r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
+    r"又来|我问的是|不是这个|不是问这个|说不清|浪费时间|你到底|到底行不行|能不能行|牛头不对马嘴|"
+    r"算了|无语|服了|醉了|晕|[?？]{2,}"
+)
 
 
 def is_angry(parse_data: dict[str, Any] | None) -> bool:
@@ -36,37 +59,92 @@ def is_angry(parse_data: dict[str, Any] | None) -> bool:
     return isinstance(emotion, dict) and emotion.get("name") == ANGRY
 
 
-def awaiting_first_response(tracker: DialogueStateTracker) -> bool:
-    """True right after a user message, before the bot has run any action for it.
+def asks_for_human(parse_data: dict[str, Any] | None) -> bool:
+    """An explicit request for a person: the detector's signal or the intent itself."""
+    parse = parse_data or {}
+    signal = parse.get("human_request") or {}
+    if isinstance(signal, dict) and signal.get("name") == HUMAN:
+        return True
+    intent = parse.get("intent") or {}
+    return isinstance(intent, dict) and intent.get("name") == HUMAN_INTENT
 
-    The policy must fire once per angry message: after `action_handoff` ran, the usual
-    policies predict `action_listen`.
-    """
+
+def is_impatient(text: str | None) -> bool:
+    return bool(_IMPATIENT.search(to_simplified(text or "")))
+
+
+def awaiting_first_response(tracker: DialogueStateTracker) -> bool:
+    """True right after a user message, before the bot has run any action for it."""
+    return last_action_this_turn(tracker) is None and _has_user_message(tracker)
+
+
+def _has_user_message(tracker: DialogueStateTracker) -> bool:
+    return any(isinstance(e, UserUttered) for e in tracker.events)
+
+
+def last_action_this_turn(tracker: DialogueStateTracker) -> str | None:
+    """The bot's latest action since the latest user message (None if it has not acted)."""
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
-            return True
+            return None
         if isinstance(event, ActionExecuted) and event.action_name not in _TRANSPARENT_ACTIONS:
-            return False
-    return False
+            return event.action_name
+    return None
+
+
+def previous_bot_action(tracker: DialogueStateTracker) -> str | None:
+    """The bot's last action before the latest user message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and isinstance(event, ActionExecuted):
+            if event.action_name not in _TRANSPARENT_ACTIONS:
+                return event.action_name
+    return None
+
+
+def user_message_ids(tracker: DialogueStateTracker) -> list[str | None]:
+    return [e.message_id for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def guard_action(tracker: DialogueStateTracker) -> str | None:
+    """The action that must come next whatever else is predicted, or None to abstain."""
+    if last_action_this_turn(tracker) in FINAL_ACTIONS:
+        return ACTION_LISTEN_NAME
+    if not awaiting_first_response(tracker):
+        return None
+    latest = tracker.latest_message
+    parse = latest.parse_data if latest else None
+    text = latest.text if latest else ""
+    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text):
+        return HANDOFF_ACTION
+    if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
+        return HANDOFF_ACTION
+    pending = tracker.get_slot("pending")
+    if is_fresh(pending, user_message_ids(tracker)):
+        intent = ((parse or {}).get("intent") or {}).get("name")
+        if yes_no(text, intent, pending.get("op")) is not None:
+            return CONFIRM_ACTION
+    return None
 
 
 def should_hand_off(tracker: DialogueStateTracker) -> bool:
-    """The whole decision, kept apart from Rasa's plumbing so it is tested directly."""
-    if not awaiting_first_response(tracker):
-        return False
-    return is_angry(tracker.latest_message.parse_data if tracker.latest_message else None)
+    return guard_action(tracker) == HANDOFF_ACTION
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class HandoffPolicy(Policy):
-    """Predicts `action_handoff` after an angry message; abstains otherwise."""
+class GuardPolicy(Policy):
+    """Predicts the guarded action with full confidence; abstains otherwise."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # Above RulePolicy (4): an angry message must not be answered by a rule.
-        return {"priority": 6, "handoff_action": HANDOFF_ACTION}
+        # Above RulePolicy (4): a guarded message must not be answered by a rule.
+        return {"priority": 6}
 
     def train(
         self,
@@ -84,8 +162,8 @@ class HandoffPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        action = self.config["handoff_action"]
-        if action in domain.action_names_or_texts and should_hand_off(tracker):
+        action = guard_action(tracker)
+        if action is not None and action in domain.action_names_or_texts:
             probabilities[domain.index_for_action(action)] = 1.0
             # An active form's happy-path prediction is a "no user" prediction, which the
             # ensemble lets overrule everything else; flag ours the same way so that priority
@@ -101,6 +179,6 @@ class HandoffPolicy(Policy):
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> HandoffPolicy:
+    ) -> GuardPolicy:
         """Nothing was persisted: the policy is pure logic over the tracker."""
         return cls(config, model_storage, resource, execution_context)

@@ -37,6 +37,13 @@ from .models import (
     TrackingEvent,
 )
 from .timeutil import add_working_days, as_utc, format_shanghai, utcnow
+from .values import (
+    clean_email,
+    clean_invoice_title,
+    clean_order_field,
+    clean_tax_id,
+    is_personal_title,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +59,7 @@ INVOICEABLE = ("待发货", "已发货", "已签收")
 _MAX_RAW = 64  # longest raw string we even look at for ids / phones
 _ORDER_ID_RE = re.compile(r"[0-9]{12,20}")
 _CUSTOMER_ID_RE = re.compile(r"C[0-9]{1,15}")
-_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
 _TAIL_RE = re.compile(r"[0-9]{4}")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}")
-_TAX_ID_RE = re.compile(r"[0-9A-Z]{15}|[0-9A-Z]{17}[0-9A-Z]|[0-9A-Z]{20}")
-_MARKUP_RE = re.compile(r"[<>{}\\`]")
-_NAME_RE = re.compile(r"[\w·•. ]{1,30}")
 
 
 # --------------------------------------------------------------------------- views
@@ -133,19 +135,6 @@ def _normalize_customer_id(raw: object) -> str | None:
     return text if _CUSTOMER_ID_RE.fullmatch(text) else None
 
 
-def _normalize_mobile(raw: object) -> str | None:
-    """A mainland mobile number as 11 digits (+86 / spaces / dashes tolerated)."""
-    text = _nfkc(raw, 32)
-    if text is None:
-        return None
-    digits = re.sub(r"[\s\-()]", "", text)
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    return digits if _MOBILE_RE.fullmatch(digits) else None
-
-
 def mask_phone(phone: str) -> str:
     """"13812341234" -> "138****1234". Never returns the full number; junk gives "****"."""
     if not isinstance(phone, str):
@@ -190,6 +179,20 @@ def return_deadline(delivered_at: datetime) -> datetime:
     return as_utc(delivered_at) + RETURN_WINDOW
 
 
+def refund_refusal(status: str, delivered_at: datetime | None, now: datetime) -> str | None:
+    """Why a refund cannot be opened for an order in `status` (None: it can). Open refunds
+    (退款中/已退款) are reported separately as refund_exists."""
+    if status == "待付款":
+        return "not_paid"
+    if status == "已取消":
+        return "already_cancelled"
+    if status not in REFUNDABLE:
+        return "not_refundable"
+    if status == "已签收" and not return_window_open(delivered_at, now):
+        return "window_expired"
+    return None
+
+
 def clean_text(raw: object, max_len: int) -> str | None:
     """Free text safe for any backend: control chars, NUL and lone surrogates removed,
     whitespace collapsed, cut to max_len. None if not a str. (PostgreSQL rejects NUL.)"""
@@ -203,18 +206,6 @@ def clean_text(raw: object, max_len: int) -> str | None:
     )
     text = re.sub(r"[ \t\r\f\v]+", " ", text).strip()
     return text[:max_len]
-
-
-def _clean_field(raw: object, min_len: int, max_len: int) -> str | None:
-    """A short structured field (address, title): no markup, no control chars, within bounds."""
-    if not isinstance(raw, str) or len(raw) > max_len * 2:
-        return None
-    text = clean_text(unicodedata.normalize("NFKC", raw), max_len * 2)
-    if text is None or "\n" in text or _MARKUP_RE.search(text):
-        return None
-    if not (min_len <= len(text) <= max_len):
-        return None
-    return text
 
 
 def _new_id(prefix: str, now: datetime) -> str:
@@ -453,7 +444,56 @@ class OrderService:
                 )
             return out
 
+    def refund_of(self, order_id: str) -> dict | None:
+        """The order's latest refund (id, amount, status, expected_by_local, order_type), or None."""
+        oid = normalize_order_id(order_id)
+        if oid is None:
+            return None
+        with self._session() as s:
+            row = s.execute(
+                select(Refund, Order.order_type)
+                .join(Order, Order.order_id == Refund.order_id)
+                .where(Refund.order_id == oid)
+                .order_by(Refund.created_at.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        refund, order_type = row
+        return {**self._refund_data(refund, order_type), "status": refund.status}
+
+    def invoice_of(self, order_id: str) -> dict | None:
+        """The order's invoice request that is not voided (id, status, title), or None."""
+        oid = normalize_order_id(order_id)
+        if oid is None:
+            return None
+        with self._session() as s:
+            inv = s.execute(
+                select(Invoice)
+                .where(Invoice.order_id == oid, Invoice.status != "已作废")
+                .order_by(Invoice.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if inv is None:
+                return None
+            return {"invoice_id": inv.id, "status": inv.status, "title": inv.title}
+
     # ---- changes
+
+    def request_exchange(self, order_id: str, reason: str = "") -> Outcome:
+        """Record an exchange request (换货) for a delivered order inside the 7-day window.
+
+        The order keeps its status (the goods are swapped, no money moves); the request is an
+        audit row the after-sales team works from. Refused like return_eligibility."""
+        check = self.return_eligibility(order_id)
+        if not check.ok:
+            return check
+        why = clean_text(reason if reason is not None else "", 500) or "换货"
+        oid = check.data["order_id"]
+        with self._session(write=True) as s:
+            self._audit(s, oid, "exchange_request", None, why)
+        log.info("exchange requested for order %s", oid)
+        return Outcome(ok=True, code="done", data=check.data)
 
     def cancel_order(self, order_id: str, reason: str = "") -> Outcome:
         """待付款/待发货 → 已取消; a paid order also gets a refund (data carries it)."""
@@ -499,21 +539,17 @@ class OrderService:
         if oid is None or (address is None and phone is None and receiver_name is None):
             return INVALID
         changes: dict[str, str] = {}
-        if address is not None:
-            value = _clean_field(address, 5, 200)
+        for name, column, raw in (
+            ("address", "address", address),
+            ("phone", "receiver_phone", phone),
+            ("receiver_name", "receiver_name", receiver_name),
+        ):
+            if raw is None:
+                continue
+            value = clean_order_field(name, raw)
             if value is None:
-                return _refused("invalid_input", field="address")
-            changes["address"] = value
-        if phone is not None:
-            value = _normalize_mobile(phone)
-            if value is None:
-                return _refused("invalid_input", field="phone")
-            changes["receiver_phone"] = value
-        if receiver_name is not None:
-            value = _clean_field(receiver_name, 1, 30)
-            if value is None or not _NAME_RE.fullmatch(value) or any(ch.isdigit() for ch in value):
-                return _refused("invalid_input", field="receiver_name")
-            changes["receiver_name"] = value
+                return _refused("invalid_input", field=name)
+            changes[column] = value
         with self._session(write=True) as s:
             order = self._load_for_update(s, oid)
             if order is None:
@@ -576,18 +612,9 @@ class OrderService:
                     data.update(self._refund_data(existing, order.order_type))
                     data["refund_status"] = existing.status
                 return _refused("refund_exists", **data)
-            if status == "待付款":
-                return _refused("not_paid", order_id=oid, status=status)
-            if status == "已取消":
-                return _refused("already_cancelled", order_id=oid, status=status)
-            if status not in REFUNDABLE:
-                return _refused("not_refundable", order_id=oid, status=status)
-            if status == "已签收" and not return_window_open(order.delivered_at, now):
-                return _refused(
-                    "window_expired",
-                    order_id=oid,
-                    deadline=return_deadline(order.delivered_at),
-                )
+            refusal = refund_refusal(status, order.delivered_at, now)
+            if refusal is not None:
+                return _refused(refusal, order_id=oid, status=status)
             if not self._set_status(s, oid, status, "退款中"):
                 return _refused("conflict", order_id=oid)
             refund = self._create_refund(s, order, why, now)
@@ -640,23 +667,21 @@ class OrderService:
 
         Refused: not_paid, not_invoiceable (cancelled/refunded), invoice_exists."""
         oid = normalize_order_id(order_id)
-        clean_title = _clean_field(title, 2, 100)
         if oid is None:
             return INVALID
+        clean_title = clean_invoice_title(title)
         if clean_title is None:
             return _refused("invalid_input", field="title")
         clean_tax: str | None = None
-        if tax_id is not None and tax_id != "":
-            text = _nfkc(tax_id, 32)
-            clean_tax = re.sub(r"\s+", "", text).upper() if text is not None else None
-            if clean_tax is None or not _TAX_ID_RE.fullmatch(clean_tax):
+        if tax_id is not None and tax_id != "" and not is_personal_title(clean_title):
+            clean_tax = clean_tax_id(tax_id)
+            if clean_tax is None:
                 return _refused("invalid_input", field="tax_id")
-        clean_email: str | None = None
+        clean_mail: str | None = None
         if email is not None and email != "":
-            text = _nfkc(email, 254)
-            if text is None or not _EMAIL_RE.fullmatch(text):
+            clean_mail = clean_email(email)
+            if clean_mail is None:
                 return _refused("invalid_input", field="email")
-            clean_email = text
         now = self.now()
         with self._session(write=True) as s:
             order = self._load_for_update(s, oid)
@@ -678,7 +703,7 @@ class OrderService:
                 order_id=oid,
                 title=clean_title,
                 tax_id=clean_tax,
-                email=clean_email,
+                email=clean_mail,
                 status="待开具",
                 created_at=now,
             )
@@ -688,7 +713,7 @@ class OrderService:
         return Outcome(
             ok=True,
             code="done",
-            data={"order_id": oid, "invoice_id": invoice.id, "status": "待开具", "email": clean_email},
+            data={"order_id": oid, "invoice_id": invoice.id, "status": "待开具", "email": clean_mail},
         )
 
     def file_complaint(self, conversation_id: str, text: str, order_id: str | None = None) -> str:

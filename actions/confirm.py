@@ -1,0 +1,130 @@
+"""``action_confirm``: the only action that changes shop data.
+
+It runs when the dialogue policy saw a yes or no in the message right after a confirmation
+card (bot.confirm). It checks again that the card is fresh, that the answer is a yes and that
+the order is still the customer's, then carries out exactly the change the card showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.aftersales import refund_variables
+from actions.common import (
+    ShopAction,
+    is_verified,
+    latest_intent,
+    latest_text,
+    service,
+    user_message_ids,
+)
+from bot.confirm import is_fresh, yes_no
+from bot.dialogue import MODIFY_FIELDS, mask_email, mask_value, short_date
+from bot.orders.service import OrderService, Outcome
+
+# refusal codes every operation can meet -> response (the order changed since the card)
+COMMON_REFUSALS = {
+    "not_found": "utter_order_not_found",
+    "already_shipped": "utter_changed_meanwhile",
+    "already_cancelled": "utter_changed_meanwhile",
+    "refund_exists": "utter_changed_meanwhile",
+    "conflict": "utter_changed_meanwhile",
+    "invoice_exists": "utter_invoice_exists",
+    "invalid_input": "utter_change_invalid",
+}
+
+
+def _cancel(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    return svc.cancel_order(order_id, reason=args.get("reason") or "取消订单")
+
+
+def _refund(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    return svc.request_refund(order_id, reason=args.get("reason") or "申请退款")
+
+
+def _return(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    return svc.request_refund(order_id, reason=f"7天无理由退货：{args.get('reason') or ''}"[:200])
+
+
+def _exchange(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    return svc.request_exchange(order_id, reason=args.get("reason") or "换货")
+
+
+def _modify(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    field = args.get("field")
+    if field not in MODIFY_FIELDS:
+        return Outcome(ok=False, code="invalid_input")
+    return svc.modify_order(order_id, **{field: args.get("value")})
+
+
+def _invoice(svc: OrderService, order_id: str, args: dict[str, Any]) -> Outcome:
+    return svc.request_invoice(order_id, args.get("title") or "", tax_id=args.get("tax_id"), email=args.get("email"))
+
+
+OPERATIONS: dict[str, Callable[[OrderService, str, dict[str, Any]], Outcome]] = {
+    "cancel": _cancel,
+    "refund": _refund,
+    "return": _return,
+    "exchange": _exchange,
+    "modify": _modify,
+    "invoice": _invoice,
+}
+
+
+def done_response(op: str, order_id: str, outcome: Outcome, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The response telling what was done, with its variables."""
+    d = outcome.data
+    if op == "cancel":
+        if d.get("refund_id"):
+            return "utter_cancel_done_refund", refund_variables(order_id, d)
+        return "utter_cancel_done", {"order_id": order_id}
+    if op in ("refund", "return"):
+        deadline = short_date(d.get("deadline")) or args.get("deadline", "")
+        name = "utter_refund_filed" if op == "refund" else "utter_return_filed"
+        return name, {**refund_variables(order_id, d), "deadline": deadline}
+    if op == "exchange":
+        deadline = short_date(d.get("deadline")) or args.get("deadline", "")
+        return "utter_exchange_filed", {"order_id": order_id, "deadline": deadline}
+    if op == "modify":
+        field = args.get("field", "address")
+        name = "utter_modify_no_change" if outcome.code == "no_change" else "utter_modify_done"
+        return name, {"order_id": order_id, "label": MODIFY_FIELDS.get(field, ""),
+                      "value": mask_value(field, args.get("value") or "")}
+    return "utter_invoice_filed", {"order_id": order_id, "invoice_id": d.get("invoice_id", ""),
+                                   "title": args.get("title", ""), "email": mask_email(args.get("email") or "")}
+
+
+class ActionConfirm(ShopAction):
+    def name(self) -> str:
+        return "action_confirm"
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        pending = tracker.get_slot("pending")
+        done = [SlotSet("pending", None)]
+        if not is_fresh(pending, user_message_ids(tracker)):
+            dispatcher.utter_message(response="utter_nothing_pending")
+            return done
+        op, order_id, args = pending["op"], pending.get("order_id") or "", pending.get("args") or {}
+        answer = yes_no(latest_text(tracker), latest_intent(tracker), op)
+        if answer != "yes":
+            dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
+            return done
+        svc = service()
+        if not is_verified(tracker, order_id, svc):
+            dispatcher.utter_message(response="utter_not_verified")
+            return done
+        outcome = OPERATIONS[op](svc, order_id, args)
+        if outcome.ok:
+            name, variables = done_response(op, order_id, outcome, args)
+        else:
+            name = COMMON_REFUSALS.get(outcome.code, "utter_change_refused")
+            variables = {"order_id": order_id, "status": outcome.data.get("status", ""),
+                         "invoice_id": outcome.data.get("invoice_id", "")}
+        dispatcher.utter_message(response=name, **variables)
+        return done

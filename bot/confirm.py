@@ -1,0 +1,109 @@
+"""Every write is confirmed: the pending change, and what counts as the customer's answer.
+
+An action that would change shop data (cancel, refund, return, exchange, order details,
+invoice) shows one confirmation card and stores the change in the slot ``pending`` with the
+id of the user message it answered. Only a yes in the very next user message carries it out
+(``action_confirm``); anything else lets it lapse. Kept pure, so the dialogue policy and the
+actions decide with the same code and the rule is tested without Rasa.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.handoff import to_simplified
+
+OPS = ("cancel", "refund", "return", "exchange", "modify", "invoice")
+CONFIRM_ACTION = "action_confirm"
+
+_NOISE = re.compile(r"[\s,，。.!！~～…、:：;；'\"“”‘’()（）\[\]【】]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+_NO = re.compile(
+    r"不(用|要|了|确认|需要|想|行|对|是|办|申请|改|退|开|同意|必|取消了)|算了|先不|暂不|暂时不|别|再想想|"
+    r"再考虑|考虑一下|等等|等一下|稍等|否|^no$|^n$|^nope$|不取消|保留|撤回"
+)
+_YES_WORDS = re.compile(r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|申请吧|退吧|改吧|开吧|取消吧|办吧|^ok|^yes")
+_YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
+_QUESTION = re.compile(r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪")
+
+
+def _plain(text: str | None) -> str:
+    return _NOISE.sub("", to_simplified(text or "").lower())
+
+
+def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -> str | None:
+    """The customer's answer to a confirmation card: "yes", "no", or None (not an answer).
+
+    Words decide before the classifier: a card must never be accepted on a misread message.
+    "取消" alone is "no" to every card but the cancel card, where it is ambiguous."""
+    raw = (text or "").strip()
+    if raw == "/affirm" or raw.startswith("/affirm{"):
+        return "yes"
+    if raw == "/deny" or raw.startswith("/deny{"):
+        return "no"
+    t = _plain(raw)
+    if not t:
+        return None
+    if _NO.search(t):
+        return "no"
+    if t in ("取消", "取消吧") and op != "cancel":
+        return "no"
+    if t == "取消":
+        return None
+    if _QUESTION.search(t) and not _YES_SHORT.match(t):
+        return None
+    if _YES_SHORT.match(t) or (_YES_WORDS.search(t) and len(t) <= 16):
+        return "yes"
+    if intent == "affirm" and len(t) <= 6:
+        return "yes"
+    if intent == "deny" and len(t) <= 8:
+        return "no"
+    return None
+
+
+def make_pending(op: str, order_id: str, after: str | None, **args: Any) -> dict[str, Any]:
+    """The slot value for a change waiting for its yes; `after` is the id of the user message
+    the card answered."""
+    if op not in OPS:
+        raise ValueError(f"unknown operation {op!r}")
+    return {"op": op, "order_id": order_id, "after": after, "args": args}
+
+
+def is_fresh(pending: Any, user_message_ids: Sequence[str | None]) -> bool:
+    """Whether the latest user message is the very next one after the card."""
+    if not isinstance(pending, dict) or pending.get("op") not in OPS:
+        return False
+    after = pending.get("after")
+    return bool(after) and len(user_message_ids) >= 2 and user_message_ids[-2] == after
+
+
+_CHANGE_TO = re.compile(
+    r"(?:改成|改为|换成|换为|修改为|修改成|更改为|更换为|变更为|改到|换到|寄到|送到|"
+    r"新地址是?|新的地址是?|地址是|地址为|号码是|手机号?是|电话是|名字是|收货人是|收件人是|叫)[:：]?"
+)
+_TRAILER = re.compile(r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|谢谢|谢啦|麻烦了|麻烦你了|辛苦了|可以吗|行吗|好吗)*[，,。.!！?？~～\s]*$")
+_LEAD = re.compile(r"^(新的|新|是|为|就是)?(收货)?(地址|电话|手机号?|号码|收货人|收件人|姓名|名字)?[:：]?")
+
+
+def new_value_text(text: str | None) -> str:
+    """The value in "改成上海市浦东新区世纪大道100号吧": what follows the last "change to"
+    phrase, without the polite words around it."""
+    raw = (text or "").strip()
+    found = None
+    for found in _CHANGE_TO.finditer(raw):
+        pass
+    value = raw[found.end():] if found else _LEAD.sub("", raw)
+    previous = None
+    while previous != value:
+        previous = value
+        value = _TRAILER.sub("", value).strip()
+    return value
+
+
+_EXCHANGE = re.compile(r"换货|换(一|个|件|双|条|只)|换(个|成|大|小)?(尺码|码|号|颜色|色|款)|换大|换小|调换|更换")
+
+
+def wants_exchange(text: str | None) -> bool:
+    """An exchange (换货, another size) rather than a return for money back."""
+    return bool(_EXCHANGE.search(to_simplified(text or "")))
