@@ -90,10 +90,8 @@ def new_value_text(text: str | None) -> str:
     """The value in "改成上海市浦东新区世纪大道100号吧": what follows the last "change to"
     phrase, without the polite words around it."""
     raw = (text or "").strip()
-    found = None
-    for found in _CHANGE_TO.finditer(raw):
-        pass
-    value = raw[found.end():] if found else _LEAD.sub("", raw)
+    matches = list(_CHANGE_TO.finditer(raw))
+    value = raw[matches[-1].end():] if matches else _LEAD.sub("", raw)
     previous = None
     while previous != value:
         previous = value

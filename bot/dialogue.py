@@ -62,23 +62,6 @@ def phone_tail_candidate(text: str | None) -> str | None:
     return None
 
 
-_KEEP_ORDER = re.compile(r"(不|别|先别|不要|不用|不想)(再)?取消|算了|先不|再想想|保留")
-
-
-def cancel_answer(intent: str | None, text: str | None) -> str | None:
-    """The customer's answer to "确认取消订单…吗？": "yes", "no", or None (not an answer).
-
-    Typing the button title ("确认取消") or repeating the request reads as cancel_order to the
-    NLU, and "不取消了" does too, so a repeated cancel_order is a yes unless it is negated."""
-    if intent == "affirm":
-        return "yes"
-    if intent == "deny":
-        return "no"
-    if intent == "cancel_order":
-        return "no" if _KEEP_ORDER.search(text or "") else "yes"
-    return None
-
-
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}
 
 _FIELD_WORDS = (

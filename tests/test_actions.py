@@ -4,6 +4,7 @@ database down, and the handoff payload as Rasa's REST channel delivers it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from actions.aftersales import (
     ActionRefund,
     ActionReturnExchange,
 )
+from actions.confirm import ActionConfirm
 from actions.handoff import ActionHandoff
 from actions.orders import (
     ActionCancelOrder,
@@ -38,7 +40,7 @@ from actions.orders import (
     ValidateModifyOrderForm,
 )
 from actions.verification import ActionVerifyGate, ValidateOrderVerificationForm
-from bot.dialogue import cancel_answer
+from bot.confirm import make_pending
 from bot.orders.models import Complaint, Invoice, Order, Refund
 from bot.orders.seed import DEMO_CUSTOMERS, DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
@@ -77,6 +79,7 @@ def tracker(
     history: list[tuple[str, str]] = (),
     active_loop: str | None = None,
     candidates: dict[str, Any] | None = None,
+    speech_act: str | None = None,
 ) -> Tracker:
     """A tracker whose latest user message is `text` (with parse data as Rasa sends it);
     `candidates` are slot events after the message, as a form passes them to validation."""
@@ -84,13 +87,17 @@ def tracker(
     parse: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": ents}
     if emotion:
         parse["emotion"] = {"name": emotion, "confidence": 0.9}
+    if speech_act:
+        parse["speech_act"] = {"name": speech_act, "confidence": 0.9}
     events: list[dict[str, Any]] = [{"event": "action", "name": "action_listen"}]
-    for old_text, old_intent in history:
+    for number, (old_text, old_intent) in enumerate(history):
         events += [
-            {"event": "user", "text": old_text, "parse_data": {"text": old_text, "intent": {"name": old_intent}}},
+            {"event": "user", "text": old_text, "message_id": f"m{number}",
+             "parse_data": {"text": old_text, "intent": {"name": old_intent}}},
             {"event": "action", "name": "action_listen"},
         ]
-    events.append({"event": "user", "text": text, "parse_data": parse, "metadata": metadata or {}})
+    events.append({"event": "user", "text": text, "parse_data": parse, "metadata": metadata or {},
+                   "message_id": f"m{len(history)}"})
     all_slots: dict[str, Any] = {"verified_orders": [], "verify_attempts": 0}
     all_slots.update(slots or {})
     for name, value in (candidates or {}).items():
@@ -100,9 +107,13 @@ def tracker(
     return Tracker("conv-1", all_slots, parse, events, False, None, loop, "action_listen")
 
 
-def run(action, t: Tracker) -> tuple[list[dict], CollectingDispatcher]:
+async def arun(action, t: Tracker) -> tuple[list[dict], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    return action.run(dispatcher, t, DOMAIN), dispatcher
+    return await action.run(dispatcher, t, DOMAIN), dispatcher
+
+
+def run(action, t: Tracker) -> tuple[list[dict], CollectingDispatcher]:
+    return asyncio.run(arun(action, t))
 
 
 async def run_form(action, t: Tracker) -> tuple[dict[str, Any], CollectingDispatcher]:
@@ -115,8 +126,27 @@ def slots_of(events: list[dict]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(message: dict[str, Any]) -> str:
+    """A message as the customer reads it: its domain response filled with its variables."""
+    name = message.get("response")
+    if not name:
+        return message.get("text") or ""
+    template = DOMAIN["responses"][name][0]
+    titles = [b["title"] for b in template.get("buttons", []) + (message.get("buttons") or [])]
+    return "\n".join([template["text"].format_map(_Blank(message)), *titles])
+
+
 def texts(d: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in d.messages)
+    return "\n".join(render(m) for m in d.messages)
+
+
+def responses(d: CollectingDispatcher) -> list[str]:
+    return [m.get("response") or "" for m in d.messages]
 
 
 def order_row(svc: OrderService, order_id: str) -> Order:
@@ -247,7 +277,7 @@ async def test_form_third_failure_asks_for_a_handoff(shop):
     s, d = await run_form(ValidateOrderVerificationForm(), t)
     assert s["verification"] == "failed" and s["handoff_reason"] == "verification_failed"
     assert s["requested_slot"] is None  # the form ends; the rules hand off
-    assert "人工" in texts(d)
+    assert "不一致" in texts(d) and "还可尝试" not in texts(d)
 
 
 async def test_form_with_the_database_down(db_down):
@@ -290,65 +320,83 @@ def test_logistics_before_shipping(shop):
     assert "尚未发货" in texts(d)
 
 
+def card_then_answer(action, request: tuple[str, str], answer: tuple[str, str], slots: dict[str, Any],
+                     speech_act: str = "act") -> tuple[dict[str, Any], CollectingDispatcher, CollectingDispatcher]:
+    """Runs `action` on the request, then action_confirm on the answer in the next message."""
+    events, card = run(action, tracker(*request, slots={**slots, "act_mode": speech_act}))
+    pending = slots_of(events).get("pending")
+    t = tracker(*answer, slots={**slots, "pending": pending}, history=[request])
+    _, done = run(ActionConfirm(), t)
+    return pending, card, done
+
+
 def test_cancel_a_paid_order_before_shipping_after_confirming(shop):
     oid = DEMO_ORDERS["paid"]
     events, d = run(ActionCancelOrder(), tracker("不想要了，取消订单", "cancel_order", slots=verified(oid)))
-    assert slots_of(events)["cancel_pending"] == oid
-    assert "确认取消订单" in texts(d) and "原路退回" in texts(d)
-    assert [b["payload"] for b in d.messages[0]["buttons"]] == ["/affirm", "/deny"]
+    pending = slots_of(events)["pending"]
+    assert (pending["op"], pending["order_id"], pending["after"]) == ("cancel", oid, "m0")
+    assert responses(d) == ["utter_confirm_cancel"] and "原路退回" in texts(d)
+    assert [b["payload"] for b in DOMAIN["responses"]["utter_confirm_cancel"][0]["buttons"]] == ["/affirm", "/deny"]
     assert order_row(shop, oid).status == "待发货"  # nothing happens before the customer confirms
 
-    events, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, cancel_pending=oid)))
-    assert "已为您取消" in texts(d) and "退款单" in texts(d)
-    assert slots_of(events)["cancel_pending"] is None
+    t = tracker("确认", "affirm", slots=verified(oid, pending=pending), history=[("不想要了，取消订单", "cancel_order")])
+    events, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_cancel_done_refund"] and "退款单" in texts(d)
+    assert slots_of(events)["pending"] is None
     assert order_row(shop, oid).status == "已取消"
 
 
-@pytest.mark.parametrize(("intent", "text", "answer"), [
-    ("affirm", "好的", "yes"),
-    ("deny", "不要", "no"),
-    ("cancel_order", "确认取消", "yes"),
-    ("cancel_order", "取消订单2025061800001", "yes"),
-    ("cancel_order", "算了不取消了", "no"),
-    ("cancel_order", "先别取消", "no"),
-    ("cancel_order", "不要取消", "no"),
-    ("logistics", "物流到哪了", None),
+@pytest.mark.parametrize(("text", "intent", "status"), [
+    ("确认取消", "cancel_order", "已取消"),
+    ("好的", "affirm", "已取消"),
+    ("不取消了", "cancel_order", "待付款"),
+    ("算了", "deny", "待付款"),
+    ("取消", "cancel_order", "待付款"),  # ambiguous after "确认取消吗": nothing happens
 ])
-def test_cancel_answer(intent: str, text: str, answer: str | None) -> None:
-    assert cancel_answer(intent, text) == answer
-
-
-@pytest.mark.parametrize(("text", "status"), [("确认取消", "已取消"), ("不取消了", "待付款")])
-def test_typed_answers_to_the_cancel_question(shop, text: str, status: str):
+def test_typed_answers_to_the_cancel_card(shop, text: str, intent: str, status: str):
     oid = DEMO_ORDERS["pending_payment"]
-    run(ActionCancelOrder(), tracker(text, "cancel_order", slots=verified(oid, cancel_pending=oid)))
+    card_then_answer(ActionCancelOrder(), ("取消订单", "cancel_order"), (text, intent), verified(oid))
     assert order_row(shop, oid).status == status
 
 
-def test_cancel_declined_keeps_the_order(shop):
-    oid = DEMO_ORDERS["pending_payment"]
-    events, d = run(ActionCancelOrder(), tracker("算了不取消了", "deny", slots=verified(oid, cancel_pending=oid)))
-    assert "保留" in texts(d) and slots_of(events)["cancel_pending"] is None
-    assert order_row(shop, oid).status == "待付款"
+def test_a_yes_that_is_not_the_very_next_message_changes_nothing(shop):
+    oid = DEMO_ORDERS["paid"]
+    pending = make_pending("cancel", oid, "m0")
+    t = tracker("确认", "affirm", slots=verified(oid, pending=pending),
+                history=[("取消订单", "cancel_order"), ("运费多少", "faq")])
+    _, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_nothing_pending"] and order_row(shop, oid).status == "待发货"
+
+
+def test_a_card_for_someone_elses_order_is_never_carried_out(shop):
+    oid = DEMO_ORDERS["paid"]  # belongs to C0001; the slots do not say it was verified
+    pending = make_pending("cancel", oid, "m0")
+    t = tracker("确认", "affirm", slots={"pending": pending}, history=[("取消订单", "cancel_order")])
+    _, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_not_verified"] and order_row(shop, oid).status == "待发货"
 
 
 def test_cancel_confirmed_after_the_order_shipped_meanwhile_is_refused(shop):
     oid = DEMO_ORDERS["shipped"]
-    _, d = run(ActionCancelOrder(), tracker("确认", "affirm", slots=verified(oid, cancel_pending=oid)))
-    assert "已经发货" in texts(d) and order_row(shop, oid).status == "已发货"
+    t = tracker("确认", "affirm", slots=verified(oid, pending=make_pending("cancel", oid, "m0")),
+                history=[("取消", "cancel_order")])
+    _, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_changed_meanwhile"] and order_row(shop, oid).status == "已发货"
 
 
-def test_yes_after_a_refused_cancellation_cancels_nothing(shop):
+def test_can_i_cancel_is_answered_and_offers_the_request(shop):
     oid = DEMO_ORDERS["paid"]
-    _, d = run(ActionCancelOrder(), tracker("好的", "affirm", slots=verified(oid)))
-    assert "确认取消" not in texts(d) and order_row(shop, oid).status == "待发货"
+    events, d = run(ActionCancelOrder(), tracker("这单还能取消吗", "cancel_order", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == ["utter_cancel_possible"] and slots_of(events)["pending"] is None
+    payload = d.messages[0]["buttons"][0]["payload"]
+    assert payload.startswith("/cancel_order{") and json.loads(payload[len("/cancel_order"):])["mode"] == "act"
+    assert order_row(shop, oid).status == "待发货"
 
 
 def test_cancel_after_shipping_offers_a_return(shop):
     oid = DEMO_ORDERS["shipped"]
     _, d = run(ActionCancelOrder(), tracker("取消订单", "cancel_order", slots=verified(oid)))
-    assert "已经发货" in texts(d)
-    assert "/return_exchange" in [b["payload"] for b in d.messages[0]["buttons"]]
+    assert responses(d) == ["utter_cancel_shipped"] and "已经发货" in texts(d)
     assert order_row(shop, oid).status == "已发货"
 
 
@@ -356,7 +404,14 @@ def test_modify_starts_the_form_with_the_field_from_the_request(shop):
     oid = DEMO_ORDERS["paid"]
     t = tracker("收货地址能换成公司的吗", "modify_order", slots=verified(oid))
     s = slots_of(run(ActionModifyOrder(), t)[0])
-    assert s["next_step"] == "modify_form" and s["modify_field"] == "address"
+    assert s["next_step"] == "modify_form" and s["modify_field"] == "address" and s["modify_value"] is None
+
+
+def test_modify_takes_the_new_address_from_the_request(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker("把订单的地址改成上海市浦东新区世纪大道100号吧", "modify_order", slots=verified(oid))
+    s = slots_of(run(ActionModifyOrder(), t)[0])
+    assert (s["modify_field"], s["modify_value"]) == ("address", "上海市浦东新区世纪大道100号")
 
 
 def test_modify_refused_after_shipping(shop):
@@ -370,64 +425,120 @@ async def test_modify_form_rejects_a_bad_phone(shop):
     assert s["modify_value"] is None and "11位" in texts(d)
 
 
-def test_submit_modify_writes_the_new_phone_and_masks_it(shop):
+async def test_modify_form_keeps_only_the_address_of_a_change_to_phrase(shop):
+    raw = "改成上海市浦东新区世纪大道100号"
+    t = tracker(raw, "modify_order", slots={"modify_field": "address", "requested_slot": "modify_value"}, candidates={"modify_value": raw}, active_loop="modify_order_form")
+    s, _ = await run_form(ValidateModifyOrderForm(), t)
+    assert s["modify_value"] == "上海市浦东新区世纪大道100号"
+
+
+def test_new_phone_is_confirmed_masked_then_written(shop):
     oid = DEMO_ORDERS["paid"]
-    t = tracker("13900001111", "out_of_scope", slots=verified(oid, modify_field="phone", modify_value="13900001111"))
-    events, d = run(ActionSubmitModify(), t)
+    slots = verified(oid, modify_field="phone", modify_value="13900001111")
+    events, card = run(ActionSubmitModify(), tracker("13900001111", "out_of_scope", slots=slots))
+    assert responses(card) == ["utter_confirm_modify"] and "139****1111" in texts(card)
+    assert "13900001111" not in texts(card) and order_row(shop, oid).receiver_phone != "13900001111"
+    pending = slots_of(events)["pending"]
+    t = tracker("是的", "affirm", slots=verified(oid, pending=pending), history=[("13900001111", "out_of_scope")])
+    _, done = run(ActionConfirm(), t)
     assert order_row(shop, oid).receiver_phone == "13900001111"
-    assert "139****1111" in texts(d) and "13900001111" not in texts(d)
-    assert slots_of(events)["modify_value"] is None
+    assert "139****1111" in texts(done) and "13900001111" not in texts(done)
 
 
-def test_submit_modify_address(shop):
+def test_new_address_declined_is_not_written(shop):
     oid = DEMO_ORDERS["paid"]
     new = "浙江省杭州市西湖区文三路100号"
-    run(ActionSubmitModify(), tracker(new, "out_of_scope", slots=verified(oid, modify_field="address", modify_value=new)))
-    assert order_row(shop, oid).address == new
+    slots = verified(oid, modify_field="address", modify_value=new)
+    events, _ = run(ActionSubmitModify(), tracker(new, "out_of_scope", slots=slots))
+    t = tracker("算了先不改了", "deny", slots=verified(oid, pending=slots_of(events)["pending"]), history=[(new, "out_of_scope")])
+    _, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_change_dropped"] and order_row(shop, oid).address != new
 
 
 # ------------------------------------------------------------------ after-sales
 
 
-def test_refund_of_a_normal_order_promises_72_hours(shop):
-    oid = DEMO_ORDERS["shipped"]
-    _, d = run(ActionRefund(), tracker("我要退款", "refund", slots=verified(oid)))
-    assert "72小时内" in texts(d)
+def refunds_of(shop: OrderService, oid: str) -> list[Refund]:
     with Session(shop.engine) as s:
-        refunds = s.execute(select(Refund).where(Refund.order_id == oid)).scalars().all()
-    assert len(refunds) == 1 and refunds[0].id in texts(d)
+        return s.execute(select(Refund).where(Refund.order_id == oid)).scalars().all()
+
+
+def test_refund_request_is_confirmed_then_filed_with_72_hours(shop):
+    oid = DEMO_ORDERS["shipped"]
+    pending, card, done = card_then_answer(ActionRefund(), ("我要退款", "refund"), ("确认", "affirm"), verified(oid))
+    assert responses(card) == ["utter_confirm_refund"] and "72小时内" in texts(card)
+    assert responses(done) == ["utter_refund_filed"]
+    refunds = refunds_of(shop, oid)
+    assert len(refunds) == 1 and refunds[0].id in texts(done)
     assert order_row(shop, oid).status == "退款中"
 
 
-def test_refund_of_a_presale_order_promises_15_working_days(shop):
+def test_refund_card_of_a_presale_order_promises_15_working_days(shop):
     _, d = run(ActionRefund(), tracker("退款", "refund", slots=verified(DEMO_ORDERS["presale"])))
-    assert "15个工作日内" in texts(d)
+    assert "15个工作日内" in texts(d) and not refunds_of(shop, DEMO_ORDERS["presale"])
+
+
+def test_refund_question_without_a_refund_files_nothing(shop):
+    oid = DEMO_ORDERS["shipped"]
+    events, d = run(ActionRefund(), tracker("我的退款到哪了", "refund", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == ["utter_refund_none"] and slots_of(events)["pending"] is None
+    assert not refunds_of(shop, oid) and order_row(shop, oid).status == "已发货"
 
 
 def test_refund_already_in_progress(shop):
     _, d = run(ActionRefund(), tracker("退款怎么还没到", "refund", slots=verified(DEMO_ORDERS["refunding"])))
-    assert "无需重复申请" in texts(d)
+    assert responses(d) == ["utter_refund_progress"] and "72小时内" in texts(d) and "无需重复申请" in texts(d)
 
 
 @pytest.mark.parametrize(
-    ("role", "expected"),
-    [("delivered", "支持7天无理由"), ("delivered_old", "超过了7天"), ("shipped", "还未签收")],
+    ("role", "response"),
+    [("delivered", "utter_return_eligible"), ("delivered_old", "utter_return_window_expired"),
+     ("shipped", "utter_return_not_delivered")],
 )
-def test_return_eligibility(shop, role, expected):
-    _, d = run(ActionReturnExchange(), tracker("想退货", "return_exchange", slots=verified(DEMO_ORDERS[role])))
-    assert expected in texts(d)
+def test_return_question(shop, role, response):
+    oid = DEMO_ORDERS[role]
+    _, d = run(ActionReturnExchange(), tracker("这单能退货吗", "return_exchange", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == [response] and "7天" in texts(d)
+    assert not refunds_of(shop, oid)
 
 
-def test_invoice_then_submit_writes_the_invoice(shop):
+def test_return_request_is_confirmed_then_filed(shop):
+    oid = DEMO_ORDERS["delivered"]
+    _, card, done = card_then_answer(ActionReturnExchange(), ("我要退货", "return_exchange"), ("好的", "affirm"), verified(oid))
+    assert responses(card) == ["utter_confirm_return"] and responses(done) == ["utter_return_filed"]
+    assert len(refunds_of(shop, oid)) == 1 and order_row(shop, oid).status == "退款中"
+
+
+def test_exchange_request_is_confirmed_then_recorded(shop):
+    oid = DEMO_ORDERS["delivered"]
+    pending, card, done = card_then_answer(
+        ActionReturnExchange(), ("尺码小了，想换大一码", "return_exchange"), ("确认", "affirm"), verified(oid)
+    )
+    assert pending["op"] == "exchange" and responses(done) == ["utter_exchange_filed"]
+    assert not refunds_of(shop, oid) and order_row(shop, oid).status == "已签收"
+
+
+def test_invoice_form_then_card_then_written(shop):
     oid = DEMO_ORDERS["delivered"]
     s = slots_of(run(ActionInvoice(), tracker("开发票", "invoice", slots=verified(oid)))[0])
     assert s["next_step"] == "invoice_form"
-    t = tracker("a@example.com", "out_of_scope", slots=verified(oid, invoice_title="个人", invoice_email="alice@example.com"))
-    _, d = run(ActionSubmitInvoice(), t)
+    t = tracker("alice@example.com", "out_of_scope", slots=verified(oid, invoice_title="个人", invoice_email="alice@example.com"))
+    events, card = run(ActionSubmitInvoice(), t)
+    assert responses(card) == ["utter_confirm_invoice"] and "a***@example.com" in texts(card)
+    with Session(shop.engine) as session:
+        assert session.execute(select(Invoice).where(Invoice.order_id == oid)).scalar_one_or_none() is None
+    t = tracker("确认", "affirm", slots=verified(oid, pending=slots_of(events)["pending"]), history=[("alice@example.com", "out_of_scope")])
+    _, done = run(ActionConfirm(), t)
     with Session(shop.engine) as session:
         inv = session.execute(select(Invoice).where(Invoice.order_id == oid)).scalar_one()
     assert inv.title == "个人" and inv.tax_id is None and inv.email == "alice@example.com"
-    assert inv.id in texts(d) and "a***@example.com" in texts(d)
+    assert inv.id in texts(done) and "a***@example.com" in texts(done)
+
+
+def test_invoice_question_is_answered_from_the_data(shop):
+    oid = DEMO_ORDERS["delivered"]
+    _, d = run(ActionInvoice(), tracker("发票开了没有", "invoice", slots=verified(oid, act_mode="ask")))
+    assert responses(d) in (["utter_invoice_none"], ["utter_invoice_pending"], ["utter_invoice_issued"])
 
 
 def test_invoice_refused_before_payment(shop):
@@ -444,10 +555,10 @@ async def test_invoice_form_personal_title_skips_the_tax_id(shop):
 async def test_invoice_form_opens_without_complaining_about_cleared_slots(shop):
     """The opening action clears the three slots; validation must not scold the customer."""
     oid = DEMO_ORDERS["delivered"]
-    events, _ = run(ActionInvoice(), tracker("这个订单能开发票吗", "invoice", slots=verified(oid)))
+    events, _ = await arun(ActionInvoice(), tracker("给这个订单开张发票", "invoice", slots=verified(oid)))
     cleared = {e["name"]: e["value"] for e in events if e.get("event") == "slot" and e["name"].startswith("invoice_")}
     assert cleared == {"invoice_title": None, "invoice_tax_id": None, "invoice_email": None}
-    t = tracker("这个订单能开发票吗", "invoice", slots=verified(oid), candidates=cleared, active_loop="invoice_form")
+    t = tracker("给这个订单开张发票", "invoice", slots=verified(oid), candidates=cleared, active_loop="invoice_form")
     _, d = await run_form(ValidateInvoiceForm(), t)
     assert texts(d) == ""
 
@@ -456,6 +567,14 @@ async def test_invoice_form_rejects_a_bad_email(shop):
     t = tracker("abc", "out_of_scope", slots={"invoice_title": "个人", "requested_slot": "invoice_email"}, candidates={"invoice_email": "abc"}, active_loop="invoice_form")
     s, d = await run_form(ValidateInvoiceForm(), t)
     assert s["invoice_email"] is None and "邮箱格式不正确" in texts(d)
+
+
+@pytest.mark.parametrize("tax_id", ["91330100MA2ABCDE1", "91330100MA2ABCDE1XY"])  # 17 and 19 characters
+async def test_invoice_form_refuses_a_tax_id_the_service_would_refuse(shop, tax_id):
+    t = tracker(tax_id, "out_of_scope", slots={"invoice_title": "杭州某某科技有限公司", "requested_slot": "invoice_tax_id"}, candidates={"invoice_tax_id": tax_id}, active_loop="invoice_form")
+    s, _ = await run_form(ValidateInvoiceForm(), t)
+    assert s["invoice_tax_id"] is None
+    assert shop.request_invoice(DEMO_ORDERS["delivered"], "杭州某某科技有限公司", tax_id=tax_id).code == "invalid_input"
 
 
 def test_promotions_come_from_the_database(shop):
@@ -483,13 +602,14 @@ def test_complaint_is_filed_with_the_customers_words(shop):
     ],
 )
 def test_payment_and_account_triage(action, text, urgent):
-    events, d = run(action, tracker(text, action.intent))
+    events, d = run(action, tracker(text, "payment_issue"))
     s = slots_of(events)
     if urgent:
         assert s == {"handoff_reason": "urgent", "next_step": "handoff"} and d.messages == []
     else:
         assert s == {"next_step": None}
-        assert "/human_agent" in [b["payload"] for b in d.messages[0]["buttons"]]
+        (name,) = responses(d)
+        assert "/human_agent" in [b["payload"] for b in DOMAIN["responses"][name][0]["buttons"]]
 
 
 # ------------------------------------------------------------------ database down
@@ -498,13 +618,13 @@ def test_payment_and_account_triage(action, text, urgent):
 @pytest.mark.parametrize(
     "action",
     [ActionOrderStatus(), ActionLogistics(), ActionCancelOrder(), ActionModifyOrder(), ActionRefund(),
-     ActionReturnExchange(), ActionInvoice(), ActionSubmitModify(), ActionSubmitInvoice(),
+     ActionReturnExchange(), ActionInvoice(), ActionSubmitModify(), ActionConfirm(),
      ActionPromotions(), ActionFileComplaint()],
     ids=lambda a: a.name(),
 )
 def test_database_down_gives_a_polite_answer(db_down, action):
     oid = DEMO_ORDERS["paid"]
-    t = tracker("帮我看看", "order_status", slots=verified(oid, modify_field="address", modify_value="浙江省杭州市西湖区文三路1号", invoice_title="个人"), metadata={"customer_id": C1})
+    t = tracker("确认", "affirm", slots=verified(oid, modify_field="address", modify_value="浙江省杭州市西湖区文三路1号", invoice_title="个人", pending=make_pending("cancel", oid, "m0")), metadata={"customer_id": C1}, history=[("帮我看看", "order_status")])
     _, d = run(action, t)
     assert "繁忙" in texts(d)
 
@@ -558,10 +678,10 @@ async def test_rest_channel_delivers_the_payload_as_custom(shop):
     """What the hub receives: Rasa's REST channel collects the action's messages."""
     from rasa.core.channels.channel import CollectingOutputChannel
 
-    _, d = run(ActionHandoff(), tracker("转人工", "human_agent"))
+    _, d = await arun(ActionHandoff(), tracker("转人工", "human_agent"))
     channel = CollectingOutputChannel()
     for message in d.messages:
-        await channel.send_response("conv-1", dict(message))
+        await channel.send_response("conv-1", {**message, "text": render(message)})
     customs = [m for m in channel.messages if "custom" in m]
     assert len(customs) == 1
     assert customs[0]["custom"]["handoff"]["reason"] == "requested"

@@ -1,4 +1,6 @@
-"""HandoffPolicy: when an angry message must go straight to a human."""
+"""GuardPolicy: what must happen next whatever the classifiers and stories say — handoff on
+anger, a request for a person, an urgent problem or impatience after a failure; a yes or no
+right after a confirmation card goes to action_confirm; the handoff is the turn's last word."""
 
 from __future__ import annotations
 
@@ -7,21 +9,34 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.policy import HandoffPolicy, is_angry, should_hand_off
+from bot.confirm import make_pending
+from bot.policy import GuardPolicy, guard_action, is_angry, should_hand_off
 
 ANGRY = {"name": "angry", "confidence": 0.93}
 CALM = {"name": "neutral", "confidence": 0.88}
+HUMAN = {"name": "human", "confidence": 0.97}
 
 
-def user(text: str, emotion: dict | None) -> UserUttered:
-    parse = {"intent": {"name": "refund", "confidence": 0.9}, "entities": [], "text": text}
+def user(text: str, emotion: dict | None = CALM, intent: str = "refund", msg_id: str | None = None,
+         human: dict | None = None) -> UserUttered:
+    parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "text": text}
     if emotion is not None:
         parse["emotion"] = emotion
-    return UserUttered(text, parse["intent"], [], parse_data=parse)
+    if human is not None:
+        parse["human_request"] = human
+    return UserUttered(text, parse["intent"], [], parse_data=parse, message_id=msg_id)
 
 
-def tracker(*events) -> DialogueStateTracker:
-    return DialogueStateTracker.from_events("c1", [ActionExecuted("action_listen"), *events])
+SLOTS = Domain.from_yaml(
+    "version: '3.1'\nslots:\n  pending:\n    type: any\n    mappings: [{type: custom}]\n"
+).slots
+
+
+def tracker(*events, slots: dict | None = None) -> DialogueStateTracker:
+    t = DialogueStateTracker.from_events("c1", [ActionExecuted("action_listen"), *events], slots=SLOTS)
+    for name, value in (slots or {}).items():
+        t.update(SlotSet(name, value))
+    return t
 
 
 @pytest.mark.parametrize(
@@ -45,29 +60,71 @@ def test_is_angry(parse, expected):
         ([user("退款怎么还没到", CALM)], False),
         # slot extraction between the message and the decision does not count as an answer
         ([user("气死了!!", ANGRY), SlotSet("order_id", None)], True),
-        # already handed off for this message: the policy abstains
-        ([user("气死了!!", ANGRY), ActionExecuted("action_handoff")], False),
         # an earlier angry message does not make a later calm one angry
         ([user("垃圾", ANGRY), ActionExecuted("action_handoff"), ActionExecuted("action_listen"),
           user("好的谢谢", CALM)], False),
+        # a request for a person, whatever the intent classifier said
+        ([user("客服妹子在不在", intent="greet", human=HUMAN)], True),
+        ([user("转人工", intent="human_agent")], True),
+        # urgent tier-1 problems, by rule
+        ([user("我付了钱订单还显示待付款", intent="order_status")], True),
+        ([user("账号被盗了", intent="account_issue")], True),
+        ([user("同一笔扣了两次钱", intent="payment_issue")], True),
+        # impatience right after the bot failed, but not out of the blue
+        ([user("啊啊啊", intent="nlu_fallback"), ActionExecuted("utter_ask_rephrase"),
+          ActionExecuted("action_listen"), user("你到底听不听得懂", intent="nlu_fallback")], True),
+        ([user("你到底听不听得懂", intent="nlu_fallback")], False),
     ],
 )
 def test_should_hand_off(events, expected):
     assert should_hand_off(tracker(*events)) is expected
 
 
-def test_policy_predicts_handoff_only_for_angry_messages(tmp_path):
+def test_the_handoff_is_the_last_word_of_the_turn():
+    t = tracker(user("气死了!!", ANGRY), ActionExecuted("action_handoff"))
+    assert guard_action(t) == "action_listen"
+
+
+CARD = make_pending("cancel", "2025061800002", "m1")
+
+
+@pytest.mark.parametrize(
+    ("answer", "intent", "history", "expected"),
+    [
+        ("确认取消", "cancel_order", ["m1"], "action_confirm"),
+        ("好的", "affirm", ["m1"], "action_confirm"),
+        ("算了", "deny", ["m1"], "action_confirm"),  # a no also goes there: it clears the card
+        ("运费多少", "faq", ["m1"], None),  # anything else: the card lapses
+        ("确认", "affirm", ["m1", "m2"], None),  # not the very next message
+        ("确认", "affirm", ["m0"], None),  # the card answered another message
+    ],
+)
+def test_only_the_very_next_yes_or_no_goes_to_the_card(answer, intent, history, expected):
+    earlier = [e for mid in history for e in (user("取消订单", intent="cancel_order", msg_id=mid),
+                                              ActionExecuted("action_cancel_order"),
+                                              ActionExecuted("action_listen"))]
+    t = tracker(*earlier, user(answer, intent=intent, msg_id="latest"), slots={"pending": CARD})
+    assert guard_action(t) == expected
+
+
+def test_anger_wins_over_a_pending_card():
+    earlier = [user("取消订单", intent="cancel_order", msg_id="m1"), ActionExecuted("action_listen")]
+    t = tracker(*earlier, user("好的个屁!!", ANGRY, intent="affirm", msg_id="m2"), slots={"pending": CARD})
+    assert guard_action(t) == "action_handoff"
+
+
+def test_policy_predicts_with_full_confidence_and_abstains_otherwise(tmp_path):
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
 
     domain = Domain.from_yaml(
-        "version: '3.1'\nintents: [refund]\nactions: [action_handoff]\n"
+        "version: '3.1'\nintents: [refund]\nactions: [action_handoff, action_confirm]\n"
     )
-    policy = HandoffPolicy.create(
-        HandoffPolicy.get_default_config(),
+    policy = GuardPolicy.create(
+        GuardPolicy.get_default_config(),
         LocalModelStorage(tmp_path),
-        Resource("handoff_policy"),
+        Resource("guard_policy"),
         ExecutionContext(GraphSchema({}), "test"),
     )
     angry = policy.predict_action_probabilities(tracker(user("骗子!!!", ANGRY)), domain)

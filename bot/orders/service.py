@@ -42,7 +42,6 @@ from .values import (
     clean_invoice_title,
     clean_order_field,
     clean_tax_id,
-    is_personal_title,
 )
 
 log = logging.getLogger(__name__)
@@ -613,6 +612,9 @@ class OrderService:
                     data["refund_status"] = existing.status
                 return _refused("refund_exists", **data)
             refusal = refund_refusal(status, order.delivered_at, now)
+            if refusal == "window_expired":
+                return _refused(refusal, order_id=oid, status=status,
+                                deadline=return_deadline(order.delivered_at))
             if refusal is not None:
                 return _refused(refusal, order_id=oid, status=status)
             if not self._set_status(s, oid, status, "退款中"):
@@ -673,7 +675,7 @@ class OrderService:
         if clean_title is None:
             return _refused("invalid_input", field="title")
         clean_tax: str | None = None
-        if tax_id is not None and tax_id != "" and not is_personal_title(clean_title):
+        if tax_id is not None and tax_id != "":
             clean_tax = clean_tax_id(tax_id)
             if clean_tax is None:
                 return _refused("invalid_input", field="tax_id")

@@ -6,10 +6,6 @@ the order database the action server writes to is checked afterwards.
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.request
-import uuid
 from typing import Any
 
 import pytest
@@ -17,46 +13,9 @@ import pytest
 from bot.orders.db import make_engine
 from bot.orders.seed import DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
+from tests.e2e.chat import Chat, handoff_of, post, texts
 
 pytestmark = pytest.mark.slow
-
-FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-
-
-def post(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-class Chat:
-    """One customer's conversation with the bot over the REST channel."""
-
-    def __init__(self, rasa_url: str, metadata: dict[str, Any] | None = None) -> None:
-        self.url = f"{rasa_url}/webhooks/rest/webhook"
-        self.sender = f"e2e-{uuid.uuid4().hex[:10]}"
-        self.metadata = metadata or {}
-
-    def say(self, text: str) -> list[dict[str, Any]]:
-        replies = post(self.url, {"sender": self.sender, "message": text, "metadata": self.metadata})
-        for reply in replies:
-            assert not FULL_PHONE.search(reply.get("text") or ""), reply
-        return replies
-
-
-def texts(replies: list[dict[str, Any]]) -> str:
-    return "\n".join(r.get("text") or "" for r in replies)
-
-
-def handoff_of(replies: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for reply in replies:
-        custom = reply.get("custom") or {}
-        if "handoff" in custom:
-            return custom["handoff"]
-    return None
-
 
 def status_in_db(db_url: str, order_id: str) -> str | None:
     view = OrderService(make_engine(db_url)).find_order(order_id)

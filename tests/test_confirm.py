@@ -1,0 +1,73 @@
+"""bot.confirm: what counts as a yes to a confirmation card, when a card is still fresh,
+and reading a new value out of "改成…"."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.confirm import is_fresh, make_pending, new_value_text, wants_exchange, yes_no
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "op", "answer"),
+    [
+        ("确认", None, "refund", "yes"),
+        ("確認", None, "refund", "yes"),  # Traditional
+        ("是的", "affirm", "modify", "yes"),
+        ("好的，确认", None, "invoice", "yes"),
+        ("对，退吧", None, "refund", "yes"),
+        ("嗯嗯👌", "affirm", "return", "yes"),
+        ("/affirm", "affirm", "cancel", "yes"),
+        ("确认取消", "cancel_order", "cancel", "yes"),
+        ("ok", None, "modify", "yes"),
+        ("算了", "deny", "refund", "no"),
+        ("先不了", None, "cancel", "no"),
+        ("不用了谢谢", "deny", "invoice", "no"),
+        ("暂不取消", None, "cancel", "no"),
+        ("不取消了", "cancel_order", "cancel", "no"),
+        ("好的不用了", "affirm", "refund", "no"),  # a no anywhere wins
+        ("/deny", "deny", "refund", "no"),
+        ("取消", None, "refund", "no"),
+        ("取消", "cancel_order", "cancel", None),  # ambiguous after "确认取消吗"
+        ("退款多久到账", "faq", "refund", None),
+        ("确认一下地址对吗", None, "modify", None),  # a question, not an answer
+        ("我还想问一下运费", "faq", "refund", None),
+        ("", None, "refund", None),
+    ],
+)
+def test_yes_no(text, intent, op, answer):
+    assert yes_no(text, intent, op) == answer
+
+
+def test_a_card_is_fresh_only_for_the_very_next_message():
+    card = make_pending("refund", "2025061800004", "m1")
+    assert is_fresh(card, ["m0", "m1", "m2"])
+    assert not is_fresh(card, ["m1", "m2", "m3"])
+    assert not is_fresh(card, ["m1"])
+    assert not is_fresh(None, ["m1", "m2"])
+    assert not is_fresh({"op": "drop_table", "after": "m1"}, ["m1", "m2"])
+    with pytest.raises(ValueError):
+        make_pending("drop_table", "2025061800004", "m1")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("改成上海市浦东新区世纪大道100号", "上海市浦东新区世纪大道100号"),
+        ("把地址改成上海市浦东新区世纪大道100号吧，谢谢", "上海市浦东新区世纪大道100号"),
+        ("新地址：北京市朝阳区建国路88号", "北京市朝阳区建国路88号"),
+        ("手机号换成13900001111", "13900001111"),
+        ("北京市海淀区中关村大街1号", "北京市海淀区中关村大街1号"),
+        ("收货人改为王小明", "王小明"),
+    ],
+)
+def test_new_value_text(text, value):
+    assert new_value_text(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "exchange"),
+    [("尺码小了想换大一码", True), ("能换个颜色吗", True), ("我要換貨", True), ("我要退货", False), ("七天无理由退", False)],
+)
+def test_wants_exchange(text, exchange):
+    assert wants_exchange(text) is exchange
