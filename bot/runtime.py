@@ -92,12 +92,25 @@ def ensure_model(root: Path = ROOT, quiet: bool = False) -> Path:
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", tmp, "--fixed-model-name", "model",
         ]
-        subprocess.run(cmd, cwd=root, check=True)
+        subprocess.run(cmd, cwd=root, check=True, env=training_env())
         # Atomic: a half-written model never has the final name.
         os.replace(Path(tmp) / "model.tar.gz", target)
     prune_models(target.parent, keep=target)
     print(f"[train] done in {time.monotonic() - started:.0f} s -> {target.relative_to(root)}")
     return target
+
+
+def training_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for `rasa train`: the same inputs must give the same model on every machine.
+
+    The seeds in config.yml fix the initial weights and the batch order; TensorFlow also needs
+    deterministic kernels (TF_DETERMINISTIC_OPS), and Python's string hashing must not vary
+    between runs (PYTHONHASHSEED) because Rasa builds some label sets from Python sets. The
+    order of data files is not an issue: Rasa 3.6 sorts the files it finds in `data/`.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update({"PYTHONHASHSEED": "0", "TF_DETERMINISTIC_OPS": "1"})
+    return env
 
 
 def prune_models(folder: Path, keep: Path, spare: int = 1) -> None:

@@ -72,7 +72,11 @@ def parse_lexicon(content: str) -> list[LexiconEntry]:
         if len(parts) != 3:
             raise ValueError(f"anger lexicon line {number}: expected 3 tab-separated fields")
         term, category, weight = parts
-        entries.append(LexiconEntry(normalize(term), category, float(weight)))
+        if term.startswith(REGEX_PREFIX):
+            re.compile(term[len(REGEX_PREFIX):])  # a broken pattern fails here, with its line
+        else:
+            term = normalize(term)
+        entries.append(LexiconEntry(term, category, float(weight)))
     return entries
 
 
@@ -83,11 +87,21 @@ def default_lexicon() -> tuple[LexiconEntry, ...]:
 
 
 _LATIN_TERM = re.compile(r"^[a-z0-9]+$")
+# Lexicon terms starting with "re:" are regular expressions over the normalised text, for
+# cues that are patterns rather than words ("第三次问了", "等了一个星期了还没").
+REGEX_PREFIX = "re:"
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def _contains(text: str, term: str) -> bool:
     """Substring match; Latin/number terms must not sit inside longer Latin/number runs
     (so "sb" does not fire in "usb" and "12315" not in an order number)."""
+    if term.startswith(REGEX_PREFIX):
+        return _regex(term[len(REGEX_PREFIX):]).search(text) is not None
     if not _LATIN_TERM.match(term):
         return term in text
     return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None
@@ -98,7 +112,8 @@ def lexicon_hits(text: str, lexicon: tuple[LexiconEntry, ...] | None = None) -> 
     is not counted twice."""
     norm = normalize(text)
     hits = [e for e in (lexicon or default_lexicon()) if _contains(norm, e.term)]
-    return [h for h in hits if not any(h.term != o.term and h.term in o.term for o in hits)]
+    return [h for h in hits if h.term.startswith(REGEX_PREFIX)
+            or not any(h.term != o.term and h.term in o.term for o in hits)]
 
 
 def lexicon_raw(text: str, signals: dict[str, Any] | None = None,
@@ -117,8 +132,9 @@ def lexicon_raw(text: str, signals: dict[str, Any] | None = None,
 
 
 def lexicon_score(text: str, signals: dict[str, Any] | None = None) -> float:
-    """Probability-like anger score in [0, 1) from the lexicon alone."""
-    return 1.0 - math.exp(-LEXICON_SCALE * lexicon_raw(text, signals))
+    """Probability-like anger score in [0, 1) from the lexicon alone (calm-complaint
+    entries have negative weights; the score never goes below 0)."""
+    return max(0.0, 1.0 - math.exp(-LEXICON_SCALE * lexicon_raw(text, signals)))
 
 
 def score_anger(text: str, signals: dict[str, Any] | None = None) -> tuple[str, float]:
@@ -144,10 +160,10 @@ def lexicon_features(text: str, signals: dict[str, Any] | None = None) -> np.nda
     signals = signals if signals is not None else text_signals(text)
     hits = lexicon_hits(text)
     by_cat = {c: sum(e.weight for e in hits if e.category == c)
-              for c in ("insult", "threat", "intensifier")}
+              for c in ("insult", "threat", "intensifier", "calm")}
     return np.array([
         lexicon_score(text, signals),
-        by_cat["insult"], by_cat["threat"], by_cat["intensifier"],
+        by_cat["insult"], by_cat["threat"], by_cat["intensifier"], by_cat["calm"],
         min(int(signals.get("max_punct_run", 0)), 5) / 5,
         min(len(signals.get("angry_emoji", [])), 2) / 2,
     ], dtype=np.float64)
