@@ -73,7 +73,10 @@ def parse_lexicon(content: str) -> list[LexiconEntry]:
             raise ValueError(f"anger lexicon line {number}: expected 3 tab-separated fields")
         term, category, weight = parts
         if term.startswith(REGEX_PREFIX):
-            re.compile(term[len(REGEX_PREFIX):])  # a broken pattern fails here, with its line
+            try:
+                re.compile(term[len(REGEX_PREFIX):])
+            except re.error as exc:
+                raise ValueError(f"anger lexicon line {number}: bad pattern: {exc}") from exc
         else:
             term = normalize(term)
         entries.append(LexiconEntry(term, category, float(weight)))

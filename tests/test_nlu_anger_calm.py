@@ -1,0 +1,42 @@
+"""Calm-worded anger in the anger lexicon: rhetorical questions, sarcasm, "how many times",
+waiting complaints and exasperation are anger without a swear word; a calm complaint is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.anger import ANGRY, NEUTRAL, REGEX_PREFIX, lexicon_score, parse_lexicon, score_anger
+
+CALM_WORDED_ANGER = [
+    "到底有没有人管", "这就是你们的服务?", "呵呵，真是好服务", "你们可真行", "第三次问了",
+    "说了多少遍了", "等了一个星期了还没人理", "无语", "算我倒霉", "问了三遍了还是没人回",
+    "这叫守信用？", "退个款比登天还难", "搞这么复杂干嘛", "怎么这么慢", "你们仓库的人都在睡觉吗",
+    "心累", "别让我一直等", "听不懂吗", "都半个月了 钱呢",
+]
+CALM = [
+    "商品有点小问题，想反馈一下", "上次的客服回复很敷衍，想反映一下", "请问什么时候发货",
+    "谢谢你们的好服务", "快递今天能到吗", "我想问一下第二件半价吗", "退款多久到账",
+    "第一次在你们家买，尺码怎么选", "好的 三天后我再看看", "订单2024090911223到哪了",
+]
+
+
+@pytest.mark.parametrize("text", CALM_WORDED_ANGER)
+def test_calm_worded_anger_is_anger(text: str) -> None:
+    assert score_anger(text)[0] == ANGRY
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_calm_messages_stay_neutral(text: str) -> None:
+    assert score_anger(text)[0] == NEUTRAL
+
+
+def test_regex_terms_and_negative_weights() -> None:
+    entries = parse_lexicon("re:第[二三]次\tintensifier\t0.9\n想反馈一下\tcalm\t-0.8\n")
+    assert entries[0].term == REGEX_PREFIX + "第[二三]次"
+    assert entries[1].weight == -0.8
+    assert lexicon_score("想反馈一下") == 0.0  # never below zero
+
+
+def test_a_broken_regex_term_names_its_line() -> None:
+    with pytest.raises(ValueError, match="line 1: bad pattern"):
+        parse_lexicon("re:第[二三次\tintensifier\t0.9\n")
