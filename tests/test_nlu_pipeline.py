@@ -196,3 +196,23 @@ def test_tracker_latest_message_keeps_text_and_emotion(agent: Any) -> None:
     assert latest.parse_data["text"] == text
     assert latest.parse_data["emotion"]["name"] == "angry"
     assert latest.as_dict()["parse_data"]["emotion"]["name"] == "angry"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "human"),
+    [("转仁工", "human_agent", "human"), ("給我找你們主管來", "human_agent", "human"),
+     ("human please", "human_agent", "human"), ("你好", "greet", "none")],
+)
+def test_human_request_sets_the_intent(agent: Any, text: str, intent: str, human: str) -> None:
+    result = _parse(agent, text)
+    assert result["human_request"]["name"] == human
+    assert result["intent"]["name"] == intent
+    assert all(r["name"] != "human_agent" for r in result["intent_ranking"])  # DIET's own view
+
+
+@pytest.mark.parametrize(("text", "act"), [("帮我退款", "act"), ("退款到哪了", "ask"), ("你好", "ask")])
+def test_every_parse_has_speech_act_and_scope(agent: Any, text: str, act: str) -> None:
+    result = _parse(agent, text)
+    assert result["speech_act"]["name"] == act
+    assert result["scope"]["name"] in ("in", "out")
+    assert {"emotion", "human_request", "speech_act", "scope"} <= set(result)
