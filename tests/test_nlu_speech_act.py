@@ -74,3 +74,15 @@ def test_tagger_puts_speech_act_on_every_parse() -> None:
     tagger.process(messages)
     assert [m.get(SPEECH_ACT)["name"] for m in messages] == [ACT, ASK, ASK]
     assert SPEECH_ACT in messages[0].as_dict(only_output_properties=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [("退款被驳回了 为什么", ASK), ("退款只退了一部分", ASK), ("退货已经寄回去了，退款呢", ASK),
+     ("退款的事我已经问了四次了", ASK), ("已经把地址改了", ASK), ("把钱退了吗", ASK),
+     ("买错了取消一下", ACT), ("订单2024080911456要退货", ACT), ("地址要改到公司", ACT),
+     ("把地址改成上海的", ACT), ("取消订单吧", ACT)],
+)
+def test_reports_about_a_write_are_not_requests(text: str, act: str) -> None:
+    """A leading verb followed by 了/被/已经… reports what happened; 把… and …一下/吧 ask for it."""
+    assert speech_act(text)[0] == act

@@ -63,7 +63,10 @@ _CLAUSE_SPLIT = re.compile(r"[,，。.!！;；\s、~]+|(?<=[?？])")
 _IMPERATIVE_START = re.compile(
     rf"^(请|麻烦|快|赶紧|马上|现在|立刻)?((把|将).{{0,12}}?|给我)?{_WRITE}"
 )
-_BARE_WRITE = re.compile(rf"^(我)?(要|想|想要|得)?{_WRITE}")
+_WANT_WRITE = re.compile(rf"(要|想|想要|得){_WRITE}")
+_WRITE_AT_END = re.compile(rf"{_WRITE}(一下|下|吧|掉|掉吧|了吧|一单)$")
+# After a leading verb these make a report, not an order: "退款被驳回了", "退款只退了一部分".
+_STATEMENT = re.compile(r"(了|被|只|都|已经|过|呢|的)")
 
 
 def clauses(text: str) -> list[str]:
@@ -98,10 +101,14 @@ def clause_act(clause: str) -> tuple[str, float]:
         return ACT, 0.9
     if particle or modal:
         return ASK, 0.85  # "能退货吗", "可以开专票吗"
-    if _IMPERATIVE_START.search(clause):
+    start = _IMPERATIVE_START.search(clause)
+    if start and (start.group(2) or clause.endswith("吧")  # "把…" is always directive
+                  or not _STATEMENT.search(clause[start.end():])):
         return ACT, 0.75  # "取消订单", "把地址改成…"
-    if _BARE_WRITE.search(clause):
-        return ACT, 0.65  # "要退货"
+    if _WRITE_AT_END.search(clause):
+        return ACT, 0.7  # "买错了取消一下", "地址改一下"
+    if _WANT_WRITE.search(clause):
+        return ACT, 0.65  # "订单…要退货", "东西不喜欢想退"
     return ASK, 0.55  # a statement: no clear request, so nothing is done
 
 
