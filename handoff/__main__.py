@@ -9,7 +9,9 @@ import os
 import sys
 
 from handoff.app import create_app, create_schema
+from handoff.console import agent_sessions_topic
 from handoff.identity import sign_identity
+from handoff.realtime import RedisBus
 from handoff.seed import DEMO_CUSTOMER, DEMO_PASSWORD_ENV, SeededAccount, reset_password, seed_demo
 from handoff.settings import ROOT, Settings
 from handoff.store import Store
@@ -25,12 +27,25 @@ async def prepare(settings: Settings) -> list:
 
 
 async def reset(settings: Settings, username: str) -> str:
+    """New password; the account's sessions end, and with Redis its open consoles on every hub
+    process close now (without Redis they close at their next check, ``HUB_SESSION_CHECK``)."""
     store = Store.from_url(settings.database_url)
     try:
         await create_schema(store)
-        return await reset_password(store, username, settings.seed_passwords.get(username))
+        password = await reset_password(store, username, settings.seed_passwords.get(username))
+        agent = await store.get_agent_by_username(username)
     finally:
         await store.close()
+    if settings.redis_url and agent is not None:
+        bus = RedisBus(settings.redis_url)
+        try:
+            await bus.publish(agent_sessions_topic(agent["id"]), {"type": "session_revoked"})
+        except Exception as exc:  # the sessions are gone anyway; consoles notice at their next check
+            print(f"could not announce the reset through Redis ({type(exc).__name__}); open consoles "
+                  f"close within {settings.session_check_seconds:g} s", file=sys.stderr)
+        finally:
+            await bus.redis.close()
+    return password
 
 
 def python_cmd() -> str:

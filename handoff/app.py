@@ -14,6 +14,7 @@ from sanic.response import HTTPResponse, empty, file, text
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff.auth import _stand_in_hash
 from handoff.channels.web import WebChannel
 from handoff.channels.web import bp as web_bp
 from handoff.console import bp as console_bp
@@ -73,6 +74,29 @@ def install_log_redaction() -> None:
             handler.addFilter(flt)
 
 
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+               "object-src 'none'")
+
+
+def _header_too_large(request: Request, exc: Exception) -> bool:
+    return "header" in str(exc).lower() and getattr(request, "method", "") == "NONE"
+
+
+def _head_too_large(request: Request) -> HTTPResponse:
+    """Sanic refuses a request head over ``REQUEST_MAX_HEADER_SIZE`` (8 KB) as 413 "payload too
+    large"; the client needs to hear that its URL (414) or its headers (431) were too long."""
+    stream = getattr(request, "stream", None)
+    buffered = bytes(getattr(stream, "recv_buffer", b"") or b"")
+    end = buffered.find(b"\r\n")
+    request_line = len(buffered) if end == -1 else end
+    if request_line >= 4096:
+        return json_response({"error": {"code": "uri_too_long",
+                                        "message": "URL too long (at most about 8 KB). 请求地址过长。"}}, status=414)
+    return json_response({"error": {"code": "headers_too_large",
+                                    "message": "Request headers too large (at most 8 KB). 请求头过大。"}}, status=431)
+
+
 CUSTOMER_PATHS = (
     "/api/conversations",
     "/api/conversations/<conversation_id:str>",
@@ -92,6 +116,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.WEBSOCKET_MAX_SIZE = settings.max_body_bytes
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    if settings.proxies_count:  # only then are X-Forwarded-For/-Proto/-Host believed
+        app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.settings = settings
     app.blueprint(web_bp)
     app.blueprint(console_bp)
@@ -113,7 +139,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         app.ctx.store, app.ctx.bus, app.ctx.hub = store, bus, hub
         app.ctx.presence = PresenceTracker(hub, settings.agent_away_after)
         await app.ctx.presence.start()
-        app.ctx.login_limiter = RateLimiter(10, 60.0, redis)
+        await asyncio.to_thread(_stand_in_hash)  # so the first unknown username is not the slow one
 
     @app.after_server_stop
     async def _stop(app: Sanic, _loop: Any) -> None:
@@ -124,7 +150,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
 
     @app.exception(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> HTTPResponse:
-        return with_cors(request, json_response(exc.to_dict(), status=exc.status))
+        return with_cors(request, json_response(exc.to_dict(), status=exc.status, headers=exc.headers))
 
     @app.exception(SanicException)
     async def _sanic_error(request: Request, exc: SanicException) -> HTTPResponse:
@@ -135,6 +161,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         if status == 413 and wechat.enabled and request.path == wechat.callback_path:
             log.warning("WeChat push refused (400): body over %d bytes", settings.max_body_bytes)
             return text("bad request", status=400)  # WeChat's callback contract: 400, not JSON
+        if status == 413 and _header_too_large(request, exc):
+            return _head_too_large(request)
         if status == 413:
             message = f"Request body larger than {settings.max_body_bytes} bytes. 请求过大。"
         return with_cors(request, json_response(
@@ -166,6 +194,9 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     async def _headers(request: Request, resp: HTTPResponse) -> None:
         with_cors(request, resp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path == "/console":  # the console must not be framed (clickjacking) nor run foreign script
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
         if request.path.startswith("/api/"):
             resp.headers.setdefault("Cache-Control", "no-store")
 

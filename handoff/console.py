@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
-from urllib.parse import urlparse
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -15,26 +15,38 @@ from sanic.response import json as json_response
 from handoff.auth import (
     SESSION_COOKIE,
     agent_public,
-    bearer,
+    authenticate,
     current_agent,
+    is_conversation_id,
     new_token,
     require_supervisor,
+    same_origin,
     token_hash,
-    verify_password,
 )
-from handoff.channels.web import body_of, hub_of
+from handoff.channels.web import after_arg, body_of, hub_of
 from handoff.errors import ApiError
 from handoff.service import AGENTS_TOPIC, Hub
 from handoff.store import message_out
 from handoff.tickets import ticket_out, validate_status
+from handoff.validation import clean_text, db_int, is_blank, parse_object
 
 log = logging.getLogger("handoff.console")
 
 bp = Blueprint("console")
 
 
+def session_topic(session_hash: str) -> str:
+    """Where the end of one session is announced (to its consoles on every hub process)."""
+    return f"session:{session_hash}"
+
+
+def agent_sessions_topic(agent_id: int) -> str:
+    """Where the end of all of an agent's sessions is announced (password reset)."""
+    return f"agent-sessions:{agent_id}"
+
+
 async def _conversation(hub: Hub, conversation_id: str) -> dict[str, Any]:
-    conv = await hub.store.get_conversation(conversation_id)
+    conv = await hub.store.get_conversation(conversation_id) if is_conversation_id(conversation_id) else None
     if conv is None:
         raise ApiError(404, "not_found", "Conversation not found. 会话不存在。")
     return conv
@@ -61,22 +73,27 @@ def conversation_summary(conv: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post("/api/agent/login")
 async def login(request: Request) -> HTTPResponse:
+    """Password login. The session is an HttpOnly cookie; the token itself is in the answer only
+    for an API client that asks (``"bearer": true``), so page script never sees it. Only JSON
+    from the hub's own origin is accepted: a form on another site cannot log a browser in."""
     hub = hub_of(request)
+    if not same_origin(request):
+        raise ApiError(403, "bad_origin", "Cross-site login refused. 跨站登录被拒绝。")
+    if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the login as application/json. 请以 JSON 提交。")
     data = body_of(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ApiError(400, "invalid_credentials", "username and password are required. 请输入用户名和密码。")
-    limiter, key = request.app.ctx.login_limiter, f"login-fail:{username[:64]}"
-    if await limiter.full(key):  # only failures count, so a guessing spree locks the name for a minute
-        raise ApiError(429, "rate_limited", "Too many failed logins; wait a minute. 登录失败次数过多，请稍后再试。")
-    agent = await hub.store.get_agent_by_username(username[:64])
-    ok = agent is not None and await asyncio.to_thread(verify_password, password, agent["password_hash"])
-    if not ok or agent is None:
-        await limiter.hit(key)
+    if len(username) > 64 or len(password) > 1024:
         raise ApiError(401, "invalid_credentials", "Wrong username or password. 用户名或密码错误。")
+    agent = await authenticate(request, username, password)
     token, csrf = new_token(), new_token()
     await hub.store.create_session(token_hash(token), agent["id"], csrf, hub.settings.session_ttl_seconds)
-    resp = json_response({"agent": agent_public(agent), "csrf_token": csrf, "token": token})
+    body: dict[str, Any] = {"agent": agent_public(agent), "csrf_token": csrf}
+    if data.get("bearer") is True:
+        body["token"] = token
+    resp = json_response(body)
     resp.cookies[SESSION_COOKIE] = token
     cookie = resp.cookies[SESSION_COOKIE]
     cookie["httponly"] = True
@@ -92,9 +109,10 @@ async def login(request: Request) -> HTTPResponse:
 @bp.post("/api/agent/logout")
 async def logout(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
-    if token:
-        await hub_of(request).store.delete_session(token_hash(token))
+    hub = hub_of(request)
+    await hub.store.delete_session(request.ctx.session_hash)
+    # Its consoles close on every hub process; they also notice within HUB_SESSION_CHECK.
+    await hub.bus.publish(session_topic(request.ctx.session_hash), {"type": "session_revoked"})
     resp = json_response({"ok": True, "agent_id": agent["id"]})
     resp.cookies[SESSION_COOKIE] = ""
     resp.cookies[SESSION_COOKIE]["max-age"] = 0
@@ -137,8 +155,6 @@ async def get_queue(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
     snap = await hub.queue_snapshot()
-    import time
-
     now = time.time()
     skills = set((agent.get("skills") or "").split(","))
     items = []
@@ -201,11 +217,7 @@ async def agent_messages(request: Request, conversation_id: str) -> HTTPResponse
     await current_agent(request)
     hub = hub_of(request)
     conv = await _conversation(hub, conversation_id)
-    try:
-        after = max(0, int(request.args.get("after", "0")))
-    except ValueError:
-        raise ApiError(400, "invalid_after", "after must be an integer seq.") from None
-    rows = await hub.store.list_messages(conv["id"], after=after, include_internal=True)
+    rows = await hub.store.list_messages(conv["id"], after=after_arg(request), include_internal=True)
     return json_response({"messages": [message_out(r) for r in rows]})
 
 
@@ -270,11 +282,15 @@ async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
 
 def _canned_fields(data: dict[str, Any]) -> tuple[str, str]:
     title, text = data.get("title"), data.get("text")
-    if not isinstance(title, str) or not title.strip() or len(title) > 64:
+    if isinstance(title, str):
+        title = clean_text(title).strip()
+    if isinstance(text, str):
+        text = clean_text(text)
+    if not isinstance(title, str) or is_blank(title) or len(title) > 64:
         raise ApiError(400, "invalid_title", "title: 1–64 characters. 标题须为 1–64 字。")
-    if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+    if not isinstance(text, str) or is_blank(text) or len(text) > 2000:
         raise ApiError(400, "invalid_text", "text: 1–2000 characters. 内容须为 1–2000 字。")
-    return title.strip(), text
+    return title, text
 
 
 @bp.get("/api/agent/canned")
@@ -295,6 +311,7 @@ async def add_canned(request: Request) -> HTTPResponse:
 @bp.put("/api/agent/canned/<canned_id:int>")
 async def update_canned(request: Request, canned_id: int) -> HTTPResponse:
     agent = await current_agent(request)
+    canned_id = db_int(canned_id, "canned_id")
     require_supervisor(agent)
     title, text = _canned_fields(body_of(request))
     if not await hub_of(request).store.update_canned(canned_id, title, text, agent["id"]):
@@ -305,6 +322,7 @@ async def update_canned(request: Request, canned_id: int) -> HTTPResponse:
 @bp.delete("/api/agent/canned/<canned_id:int>")
 async def delete_canned(request: Request, canned_id: int) -> HTTPResponse:
     agent = await current_agent(request)
+    canned_id = db_int(canned_id, "canned_id")
     require_supervisor(agent)
     if not await hub_of(request).store.delete_canned(canned_id):
         raise ApiError(404, "not_found", "No such canned reply. 话术不存在。")
@@ -324,6 +342,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
 @bp.patch("/api/agent/tickets/<ticket_id:int>")
 async def update_ticket(request: Request, ticket_id: int) -> HTTPResponse:
     agent = await current_agent(request)
+    ticket_id = db_int(ticket_id, "ticket_id")
     hub = hub_of(request)
     status = validate_status(body_of(request).get("status"))
     if not await hub.store.update_ticket(ticket_id, status, agent["id"]):
@@ -341,13 +360,6 @@ async def stats(request: Request) -> HTTPResponse:
     return json_response(await hub_of(request).stats())
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin:
-        return True
-    return urlparse(origin).netloc == request.headers.get("host", "")
-
-
 def visible_to(agent: dict[str, Any], event: dict[str, Any]) -> bool:
     """Supervisors see everything; agents see queue-wide events and their own chats."""
     if agent["role"] == "supervisor" or "assigned_agent_id" not in event:
@@ -355,46 +367,68 @@ def visible_to(agent: dict[str, Any], event: dict[str, Any]) -> bool:
     return event["assigned_agent_id"] in (None, agent["id"])
 
 
+async def _send(ws: Any, event: dict[str, Any]) -> None:
+    await ws.send(json.dumps(event, ensure_ascii=False))
+
+
+async def _ws_error(ws: Any, err: ApiError) -> None:
+    await _send(ws, {"type": "error", **err.to_dict()})
+
+
 @bp.websocket("/ws/agent")
 async def ws_agent(request: Request, ws: Any) -> None:
+    """The console's event stream. It ends when its session does: at logout or password reset
+    (announced on the bus, so on every hub process) or, as a backstop for a missed
+    announcement, when a periodic check finds the session gone."""
     hub = hub_of(request)
     try:
-        if request.cookies.get(SESSION_COOKIE) and not request.args.get("token") and not _same_origin(request):
-            raise ApiError(403, "bad_origin", "Cross-site websocket refused.")
         agent = await current_agent(request, require_csrf=False, allow_query_token=True)
     except ApiError as err:
-        await ws.send(json.dumps({"type": "error", **err.to_dict()}))
-        await ws.close(code=4401, reason=err.code)
+        await _ws_error(ws, err)
+        await ws.close(code=4401 if err.status == 401 else 4403, reason=err.code)
         return
-    sub = hub.bus.subscribe(AGENTS_TOPIC)
+    session_hash: str = request.ctx.session_hash
+    sub = hub.bus.subscribe(AGENTS_TOPIC, session_topic(session_hash), agent_sessions_topic(agent["id"]))
+    check_every = hub.settings.session_check_seconds
+
+    async def revoke() -> None:
+        await _ws_error(ws, ApiError(401, "session_revoked", "Logged out. 登录已失效，请重新登录。"))
+        await ws.close(code=4401, reason="session_revoked")
 
     async def pump() -> None:
         while True:
-            event = await sub.get()
+            try:
+                event = await asyncio.wait_for(sub.get(), check_every)
+            except asyncio.TimeoutError:
+                if await hub.store.session_agent(session_hash) is None:
+                    await revoke()
+                    return
+                continue
+            if event.get("type") == "session_revoked":
+                await revoke()
+                return
             if visible_to(agent, event):
-                await ws.send(json.dumps(event, ensure_ascii=False))
+                await _send(ws, event)
 
     task = asyncio.get_running_loop().create_task(pump())
     presence = request.app.ctx.presence
     try:
         await presence.connected(agent)  # after subscribing: a restored presence reaches this console too
-        import time
-
         snap = await hub.queue_snapshot()
-        now = time.time()
-        await ws.send(json.dumps(hub.queue_event(snap, now), ensure_ascii=False))
+        await _send(ws, hub.queue_event(snap, time.time()))
         while True:
             raw = await ws.recv()
             if raw is None:
                 break
             try:
-                frame = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(frame, dict) and frame.get("type") == "typing":
-                conv = await hub.store.get_conversation(str(frame.get("conversation_id", "")))
-                if conv is not None:
+                frame = parse_object(raw, "Frame")
+                if frame.get("type") == "typing":
+                    conv = await _conversation(hub, str(frame.get("conversation_id", "")))
                     await hub.agent_typing(conv, agent)
+                else:
+                    raise ApiError(400, "invalid_frame", "type must be typing.")
+            except ApiError as err:
+                await _ws_error(ws, err)
     except asyncio.CancelledError:
         raise
     except Exception as exc:

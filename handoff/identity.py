@@ -44,7 +44,7 @@ def sign_identity(
 
 def verify_identity(token: str, secret: str, now: float | None = None) -> dict[str, Any]:
     """The identity's claims, or ``IdentityError`` saying why not."""
-    if not isinstance(token, str) or token.count(".") != 1:
+    if not isinstance(token, str) or not token.isascii() or token.count(".") != 1:
         raise IdentityError("identity must be <payload>.<signature>")
     body, sig = token.split(".")
     if not hmac.compare_digest(_mac(secret, body), sig.lower()):

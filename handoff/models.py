@@ -146,3 +146,19 @@ csat = Table(
     Column("comment", Text),
     Column("created_at", Float, nullable=False),
 )
+
+login_counters = Table(
+    "hub_login_counters",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of the counter's name (username, address)
+    Column("hits", Integer, nullable=False),
+    Column("reset_at", Float, nullable=False),
+)
+
+known_logins = Table(
+    "hub_known_logins",
+    metadata,
+    Column("agent_id", Integer, ForeignKey("hub_agents.id"), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("last_at", Float, nullable=False),
+)

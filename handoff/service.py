@@ -29,6 +29,7 @@ from handoff.router import Handoff, offer_leave_message, route_for_mode, within_
 from handoff.settings import Settings
 from handoff.store import Duplicate, Store, message_out
 from handoff.tickets import new_ticket_row
+from handoff.validation import clean_text, db_int, is_blank
 
 log = logging.getLogger("handoff.service")
 
@@ -86,10 +87,12 @@ def conversation_topic(conversation_id: str) -> str:
 
 
 def validate_text(text: Any, max_chars: int) -> str:
-    """Reject before anything is stored, so a bad message leaves no half state."""
+    """Reject before anything is stored, so a bad message leaves no half state. Bidi controls
+    are removed; a message of only invisible characters counts as empty."""
     if not isinstance(text, str):
         raise ApiError(400, "invalid_text", "text must be a string. 消息内容格式错误。")
-    if not text.strip():
+    text = clean_text(text)
+    if is_blank(text):
         raise ApiError(400, "empty_text", "Message is empty. 消息不能为空。")
     if len(text) > max_chars:
         raise ApiError(
@@ -176,7 +179,7 @@ class Hub:
         """Store a customer message, route it, and return it with the replies it produced."""
         text = validate_text(text, self.settings.max_message_chars)
         client_msg_id = validate_client_msg_id(client_msg_id)
-        title = str(title)[: self.settings.max_message_chars] if title else None
+        title = clean_text(str(title))[: self.settings.max_message_chars] if title else None
         if client_msg_id:
             existing = await self.store.find_client_message(conv["id"], client_msg_id)
             if existing:
@@ -346,6 +349,7 @@ class Hub:
             raise ApiError(400, "invalid_score", "score must be an integer 1..5. 评分须为 1–5 的整数。")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
             raise ApiError(400, "invalid_comment", "comment must be a string of ≤1000 characters.")
+        comment = clean_text(comment) if comment else None
         if not await self.store.add_csat(conv["id"], score, comment or None):
             raise ApiError(409, "no_csat_pending", "No rating is requested for this conversation. 当前无需评价。")
 
@@ -476,14 +480,16 @@ class Hub:
             await self.to_customer(conv, {"type": "typing", "author": "agent"})
 
     async def transfer(self, conv: dict[str, Any], agent: dict[str, Any], to_agent: Any, skill: Any) -> dict[str, Any]:
+        if to_agent is not None:
+            if isinstance(to_agent, str):
+                raise ApiError(400, "invalid_agent_id", "agent_id must be an integer.")
+            to_agent = db_int(to_agent, "agent_id")
         if conv["mode"] not in ("agent", "queued"):
             raise ApiError(409, "not_with_agents", "Only queued or claimed conversations can be transferred.")
         if conv["mode"] == "agent":
             self.check_owner(conv, agent)
         owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
         if to_agent is not None:
-            if not isinstance(to_agent, int) or isinstance(to_agent, bool):
-                raise ApiError(400, "invalid_agent_id", "agent_id must be an integer.")
             target = await self.store.get_agent(to_agent)
             if target is None:
                 raise ApiError(404, "agent_not_found", "No such agent. 客服不存在。")

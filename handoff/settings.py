@@ -85,6 +85,12 @@ class Settings:
     seed_passwords: dict[str, str] = field(default_factory=dict)
     public_url: str | None = None
     access_log: bool = False
+    proxies_count: int = 0  # trusted proxies in front of the hub; 0: X-Forwarded-* are ignored
+    login_window: float = 900.0  # seconds each login counter lasts
+    login_limit: int = 10  # attempts per (username, client address) per window
+    login_address_limit: int = 30  # attempts per client address, all usernames together
+    login_account_limit: int = 50  # attempts per username from addresses it never logged in from
+    session_check_seconds: float = 30.0  # how often an open console re-checks its session
 
     def __post_init__(self) -> None:
         if self.assign_mode not in ("auto", "manual"):
@@ -101,6 +107,10 @@ class Settings:
         if self.bot_unavailable_priority not in ("urgent", "high", "normal"):
             raise ValueError("HUB_BOT_UNAVAILABLE_PRIORITY must be urgent, high or normal, "
                              f"got {self.bot_unavailable_priority!r}")
+        if min(self.login_limit, self.login_address_limit, self.login_account_limit) < 1 or self.login_window <= 0:
+            raise ValueError("HUB_LOGIN_* limits and window must be positive")
+        if self.proxies_count < 0 or self.session_check_seconds <= 0:
+            raise ValueError("HUB_PROXIES_COUNT must be ≥ 0 and HUB_SESSION_CHECK positive")
         if self.agent_away_after < 0:
             raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
@@ -145,6 +155,12 @@ class Settings:
             "seed_passwords": seed_passwords,
             "public_url": env.get("HUB_PUBLIC_URL") or None,
             "access_log": env.get("HUB_ACCESS_LOG", "") in ("1", "true", "yes"),
+            "proxies_count": _env_int(env, "HUB_PROXIES_COUNT", 0),
+            "login_window": _env_float(env, "HUB_LOGIN_WINDOW", 900.0),
+            "login_limit": _env_int(env, "HUB_LOGIN_LIMIT", 10),
+            "login_address_limit": _env_int(env, "HUB_LOGIN_ADDRESS_LIMIT", 30),
+            "login_account_limit": _env_int(env, "HUB_LOGIN_ACCOUNT_LIMIT", 50),
+            "session_check_seconds": _env_float(env, "HUB_SESSION_CHECK", 30.0),
         }
         if secret:
             kwargs["identity_secret"] = secret

@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, create_engine, event, func, select, text, update
+from sqlalchemy import and_, case, create_engine, event, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -616,6 +617,48 @@ class Store:
     def delete_session(self, token_hash: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash))
+
+    def _upsert(self, table: Any, values: dict[str, Any], keys: list[str], set_: dict[str, Any]) -> Any:
+        """INSERT … ON CONFLICT DO UPDATE in the engine's dialect (SQLite and PostgreSQL agree)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=set_)
+
+    @threaded
+    def count_login_attempt(self, keys: list[str], window: float) -> list[int]:
+        """Count one attempt against each key before the password is checked, in one
+        transaction: concurrent attempts on any hub process each get their own number, so
+        a burst cannot slip past a limit that is checked before failures are recorded."""
+        now, t = _now(), m.login_counters
+        expired = t.c.reset_at <= now
+        out = []
+        with self.engine.begin() as conn:
+            for key in keys:
+                conn.execute(self._upsert(
+                    t, {"key": key, "hits": 1, "reset_at": now + window}, ["key"],
+                    {"hits": case((expired, 1), else_=t.c.hits + 1),
+                     "reset_at": case((expired, now + window), else_=t.c.reset_at)}))
+                out.append(int(conn.execute(select(t.c.hits).where(t.c.key == key)).scalar_one()))
+        return out
+
+    @threaded
+    def login_succeeded(self, undo: list[str], clear: list[str], agent_id: int, address: str) -> None:
+        """A right password: its attempt no longer counts, the (username, address) counter
+        starts again and the address becomes one this agent is known to log in from."""
+        now, t = _now(), m.login_counters
+        with self.engine.begin() as conn:
+            if undo:
+                conn.execute(update(t).where(and_(t.c.key.in_(undo), t.c.hits > 0)).values(hits=t.c.hits - 1))
+            conn.execute(t.delete().where(t.c.key.in_(clear) | (t.c.reset_at <= now)))
+            conn.execute(self._upsert(
+                m.known_logins, {"agent_id": agent_id, "address": address[:64], "last_at": now},
+                ["agent_id", "address"], {"last_at": now}))
+
+    @threaded
+    def known_login_address(self, agent_id: int, address: str, since: float) -> bool:
+        k = m.known_logins
+        with self.engine.connect() as conn:
+            return conn.execute(select(k.c.agent_id).where(and_(
+                k.c.agent_id == agent_id, k.c.address == address[:64], k.c.last_at >= since))).first() is not None
 
     # -- canned replies --------------------------------------------------------------------
 

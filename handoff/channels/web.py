@@ -10,11 +10,13 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.auth import customer_conversation
 from handoff.errors import ApiError
 from handoff.service import Hub, conversation_topic, customer_view
 from handoff.store import message_out
+from handoff.validation import DB_INT_MAX, db_int, parse_object
 
 log = logging.getLogger("handoff.web")
 
@@ -37,13 +39,7 @@ def body_of(request: Request) -> dict[str, Any]:
     """The JSON object body, or a clear 400."""
     if not request.body:
         return {}
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "Body must be JSON. 请求体须为 JSON。") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "Body must be a JSON object. 请求体须为 JSON 对象。")
-    return data
+    return parse_object(request.body)
 
 
 def hub_of(request: Request) -> Hub:
@@ -90,18 +86,15 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     return json_response(state)
 
 
-def _after(request: Request) -> int:
-    raw = request.args.get("after", "0")
-    try:
-        return max(0, int(raw))
-    except ValueError:
-        raise ApiError(400, "invalid_after", "after must be an integer seq.") from None
+def after_arg(request: Request) -> int:
+    """The ``after`` seq of a catch-up read; negative counts as 0."""
+    return max(0, db_int(request.args.get("after", "0"), "after", minimum=-DB_INT_MAX))
 
 
 @bp.get("/api/conversations/<conversation_id:str>/messages")
 async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
-    rows = await hub_of(request).store.list_messages(conv["id"], after=_after(request))
+    rows = await hub_of(request).store.list_messages(conv["id"], after=after_arg(request))
     return json_response({"messages": [customer_view(message_out(r)) for r in rows]})
 
 
@@ -184,17 +177,12 @@ async def ws_customer(request: Request, ws: Any) -> None:
 
 
 async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: str | bytes) -> None:
+    """One frame; whatever is wrong with it is answered with an error frame, the socket stays."""
     try:
-        frame = json.loads(raw)
-        if not isinstance(frame, dict):
-            raise ValueError
-    except ValueError:
-        await _send_error(ws, ApiError(400, "invalid_json", "Frames must be JSON objects."))
-        return
-    conv = await hub.store.get_conversation(conversation_id)
-    if conv is None:
-        return
-    try:
+        frame = parse_object(raw, "Frame")
+        conv = await hub.store.get_conversation(conversation_id)
+        if conv is None:
+            return
         if frame.get("type") == "typing":
             await hub.customer_typing(conv)
         elif frame.get("type") == "message":
@@ -207,3 +195,6 @@ async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: s
             raise ApiError(400, "invalid_frame", "type must be message or typing.")
     except ApiError as err:
         await _send_error(ws, err)
+    except SQLAlchemyError as exc:
+        log.error("database error on a customer frame: %s", type(exc).__name__)
+        await _send_error(ws, ApiError(503, "unavailable", "Storage unavailable; retry. 服务暂不可用，请重试。"))

@@ -265,8 +265,9 @@ class Agent:
 
 
 async def login(session: aiohttp.ClientSession, base: str, username: str) -> Agent:
+    """Log in as an API client: it asks for the bearer token (browsers get only the cookie)."""
     async with session.post(f"{base}/api/agent/login",
-                            json={"username": username, "password": PASSWORDS[username]}) as r:
+                            json={"username": username, "password": PASSWORDS[username], "bearer": True}) as r:
         assert r.status == 200, await r.text()
         return Agent(session, base, await r.json())
 

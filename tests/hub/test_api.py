@@ -272,6 +272,8 @@ async def test_auth_failures(hub: HubProcess, session) -> None:
             data = await r.json()
             assert "httponly" in r.headers["Set-Cookie"].lower()
             assert "samesite=strict" in r.headers["Set-Cookie"].lower()
+            assert "token" not in data  # the HttpOnly cookie is the session; page script never sees it
+            data["token"] = r.cookies["kefu_session"].value
         async with browser.get(hub.url + "/api/agent/me") as r:
             assert r.status == 200
         async with browser.post(hub.url + "/api/agent/presence", json={"status": "away"}) as r:

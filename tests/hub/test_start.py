@@ -54,7 +54,7 @@ async def test_fresh_start_prints_working_logins_once_then_how_to_reset(
         assert "-m handoff --reset-password <username>" in out
         assert all(pw not in out for pw in printed.values())
         async with session.post(f"{again.url}/api/agent/login",
-                                json={"username": "agent1", "password": printed["agent1"]}) as r:
+                                json={"username": "agent1", "password": printed["agent1"], "bearer": True}) as r:
             old_token = (await r.json())["token"]
         reset = subprocess.run(
             [sys.executable, "-m", "handoff", "--reset-password", "agent1"], cwd=ROOT, capture_output=True,

@@ -1,0 +1,289 @@
+"""Attacks on a running hub (SQLite) that must fail: login throttling, cross-site use of the
+console session, sessions that outlive logout, hostile input, and smaller header/URL checks.
+
+The hub trusts one proxy here (``HUB_PROXIES_COUNT=1``), so each test speaks from its own
+client addresses through ``X-Forwarded-For`` and the login counters of one test do not touch
+another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from handoff.auth import hash_password
+from handoff.store import Store
+
+from .conftest import ROOT, Agent, HubProcess, RasaStandIn, login, next_event, open_customer
+
+GUARD_PASSWORD = "guard-pass-1"
+GUARDS = [f"guard{i}" for i in range(1, 7)]
+HUGE = 2**70
+
+
+def create_agents(db_url: str, usernames: list[str]) -> None:
+    """Extra accounts straight in the database, so each test locks only its own."""
+    async def run() -> None:
+        store = Store.from_url(db_url)
+        try:
+            await store.create_schema()
+            pw_hash = hash_password(GUARD_PASSWORD)
+            for name in usernames:
+                await store.create_agent(name, name, pw_hash, "agent", ["general"])
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def hard_hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    tmp = tmp_path_factory.mktemp("hardening")
+    db_url = f"sqlite:///{tmp / 'hub.db'}"
+    create_agents(db_url, GUARDS)
+    proc = HubProcess({"HUB_DATABASE_URL": db_url, "RASA_URL": rasa.url, "HUB_PROXIES_COUNT": "1",
+                       "HUB_SESSION_CHECK": "1"}, tmp / "hub.log")
+    proc.db_url = db_url  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+async def attempt(session: aiohttp.ClientSession, hub: HubProcess, username: str, password: str,
+                  address: str, **extra: object) -> tuple[int, dict]:
+    async with session.post(f"{hub.url}/api/agent/login", headers={"X-Forwarded-For": address},
+                            json={"username": username, "password": password, **extra}) as r:
+        return r.status, await r.json()
+
+
+async def guard_login(session: aiohttp.ClientSession, hub: HubProcess, username: str, address: str) -> Agent:
+    code, data = await attempt(session, hub, username, GUARD_PASSWORD, address, bearer=True)
+    assert code == 200, data
+    return Agent(session, hub.url, data)
+
+
+# -- 1. the login limit holds under concurrency -----------------------------------------------
+
+async def test_concurrent_guesses_cannot_pass_the_login_limit(hard_hub: HubProcess, session) -> None:
+    """40 simultaneous logins, the right password as guess 37: the count is taken before the
+    password is checked, so at most the limit (10) of them are checked at all."""
+    guesses = [f"wrong-{i}" for i in range(40)]
+    guesses[36] = GUARD_PASSWORD
+    results = await asyncio.gather(*(attempt(session, hard_hub, "guard1", g, "10.0.1.1") for g in guesses))
+    statuses = [code for code, _ in results]
+    checked = [i for i, code in enumerate(statuses) if code != 429]
+    assert len(checked) <= 10, statuses
+    assert set(statuses) <= {200, 401, 429}
+    assert statuses.count(200) <= 1 and (statuses[36] != 200 or 36 in checked)
+    code, body = await attempt(session, hard_hub, "guard1", GUARD_PASSWORD, "10.0.1.1")
+    assert code == 429 and body["error"]["code"] == "login_locked"
+
+
+# -- 5. lock-out cannot be used as a weapon ---------------------------------------------------------
+
+async def test_guesses_elsewhere_do_not_lock_the_agent_out(hard_hub: HubProcess, session) -> None:
+    await guard_login(session, hard_hub, "guard2", "10.0.2.1")  # the agent's own computer
+    for i in range(10):
+        assert (await attempt(session, hard_hub, "guard2", f"nope-{i}", "10.0.2.66"))[0] == 401
+    code, body = await attempt(session, hard_hub, "guard2", GUARD_PASSWORD, "10.0.2.66")
+    assert code == 429 and body["error"]["code"] == "login_locked"  # the attacker's address is locked …
+    await guard_login(session, hard_hub, "guard2", "10.0.2.1")  # … the agent's is not
+    await guard_login(session, hard_hub, "guard2", "10.0.2.2")  # nor a new one, yet
+    # Guessing from many addresses locks the account for addresses it never logged in from,
+    # but not where the agent works, nor a holder of a live session.
+    holder = await guard_login(session, hard_hub, "guard2", "10.0.2.3")
+    await asyncio.gather(*(attempt(session, hard_hub, "guard2", "nope", f"10.0.3.{i}") for i in range(1, 61)))
+    code, body = await attempt(session, hard_hub, "guard2", GUARD_PASSWORD, "10.0.4.1")
+    assert code == 429 and body["error"]["code"] == "login_locked" and "主管" in body["error"]["message"]
+    await guard_login(session, hard_hub, "guard2", "10.0.2.1")
+    async with session.post(f"{hard_hub.url}/api/agent/login", json={"username": "guard2", "password": GUARD_PASSWORD},
+                            headers={**holder.headers, "X-Forwarded-For": "10.0.4.2"}) as r:
+        assert r.status == 200
+
+
+async def test_spraying_usernames_from_one_address_is_throttled(hard_hub: HubProcess, session) -> None:
+    statuses = [(await attempt(session, hard_hub, f"user{i}", "password1", "10.0.5.1"))[0] for i in range(31)]
+    assert statuses[:30] == [401] * 30 and statuses[30] == 429
+    assert (await attempt(session, hard_hub, "guard3", GUARD_PASSWORD, "10.0.5.1"))[0] == 429
+    await guard_login(session, hard_hub, "guard3", "10.0.5.2")
+
+
+async def test_unknown_usernames_take_as_long_as_known_ones(hard_hub: HubProcess, session) -> None:
+    """The same password hash runs for a name that does not exist (2–5 ms against ~55 ms before)."""
+    known: list[float] = []
+    unknown: list[float] = []
+    for i in range(6):
+        for name, times in (("guard5", known), (f"nobody{i}", unknown)):
+            start = time.perf_counter()
+            code, _ = await attempt(session, hard_hub, name, "wrong", f"10.0.6.{i}")
+            times.append(time.perf_counter() - start)
+            assert code == 401
+    assert statistics.median(unknown) > 0.5 * statistics.median(known), (known, unknown)
+
+
+# -- 4. the session cookie only works from the hub's own pages --------------------------------------
+
+async def test_cookie_websocket_from_a_foreign_origin_is_refused(hard_hub: HubProcess) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.post(f"{hard_hub.url}/api/agent/login", headers={"X-Forwarded-For": "10.0.7.1"},
+                                json={"username": "agent1", "password": "agent1-pass"}) as r:
+            assert r.status == 200
+        for query in ("?token=bogus", "", "?token="):
+            async with browser.ws_connect(f"{hard_hub.ws_url}/ws/agent{query}", origin="http://evil.example") as ws:
+                first = await ws.receive_json(timeout=5)
+                assert first["type"] == "error", (query, first)
+                assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        async with browser.get(f"{hard_hub.url}/api/agent/me", headers={"Origin": "http://evil.example"}) as r:
+            assert r.status == 403 and (await r.json())["error"]["code"] == "bad_origin"
+        async with browser.ws_connect(f"{hard_hub.ws_url}/ws/agent", origin=hard_hub.url) as ws:
+            assert (await next_event(ws, "queue"))["type"] == "queue"
+
+
+# -- 3. ending a session closes its consoles ---------------------------------------------------------
+
+async def test_logout_and_password_reset_close_open_consoles(hard_hub: HubProcess, session) -> None:
+    agent = await guard_login(session, hard_hub, "guard4", "10.0.8.1")
+    other = await guard_login(session, hard_hub, "guard4", "10.0.8.1")
+    async with agent.ws(hard_hub.ws_url) as ws, other.ws(hard_hub.ws_url) as ws2:
+        await next_event(ws, "queue")
+        await next_event(ws2, "queue")
+        code, _ = await agent.call("POST", "/api/agent/logout")
+        assert code == 200
+        assert (await next_event(ws, "error", timeout=5))["error"]["code"] == "session_revoked"
+        assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        # The other session lives on until the password is reset from the command line.
+        subprocess.run([sys.executable, "-m", "handoff", "--reset-password", "guard4"], cwd=ROOT, check=True,
+                       capture_output=True, env={**os.environ, "HUB_DATABASE_URL": hard_hub.db_url})  # type: ignore[attr-defined]
+        assert (await next_event(ws2, "error", timeout=10))["error"]["code"] == "session_revoked"
+    async with agent.ws(hard_hub.ws_url) as ws:
+        assert (await ws.receive_json(timeout=5))["error"]["code"] == "unauthenticated"
+
+
+# -- 6. hostile input: a clear 4xx, nothing stored, sockets answer ------------------------------------
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+async def raw_post(session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str]) -> tuple[int, dict]:
+    async with session.post(url, data=body.encode(), headers={**headers, "Content-Type": "application/json"}) as r:
+        return r.status, await r.json()
+
+
+async def test_hostile_input_gets_a_clear_4xx_and_nothing_is_stored(hard_hub: HubProcess, session) -> None:
+    customer = await open_customer(session, hard_hub.url)
+    base = f"{hard_hub.url}/api/conversations/{customer.id}"
+    deep = "[" * 5000 + "]" * 5000
+    deeper = "[" * 30000 + "]" * 30000
+    bodies = {
+        "messages": ['{"text": "\\ud800"}', '{"text": "ok", "title": "\\udfff"}', '{"text": "a\\u0000b"}',
+                     '{"text": "ok", "client_msg_id": "\\ud800"}', '{"text": ' + deep + "}", deeper,
+                     json.dumps({"text": "ok", "x": nested(40)})],
+        "leave_message": ['{"text": "\\ud800"}', '{"text": "hi", "contact": "\\udc00"}'],
+        "csat": ['{"score": 5, "comment": "\\ud800"}'],
+    }
+    for path, items in bodies.items():
+        for body in items:
+            code, data = await raw_post(session, f"{base}/{path}", body, customer.headers)
+            assert 400 <= code < 500 and data["error"]["code"], (path, body[:40], code, data)
+    for after in (str(HUGE), str(-HUGE), "1e9"):
+        async with session.get(f"{base}/messages?after={after}", headers=customer.headers) as r:
+            assert r.status == 400, after
+    async with session.post(f"{hard_hub.url}/api/conversations", json={"identity": "张伟.签名"}) as r:
+        assert r.status == 401 and (await r.json())["error"]["code"] == "invalid_identity"
+    async with session.get(f"{hard_hub.url}/api/conversations/%00", headers=customer.headers) as r:
+        assert r.status == 404
+    assert (await customer.state())["messages"] == []
+
+    sup = await login(session, hard_hub.url, "supervisor")
+    for method, path, body in (("PUT", f"/api/agent/canned/{HUGE}", {"title": "t", "text": "x"}),
+                               ("DELETE", f"/api/agent/canned/{HUGE}", None),
+                               ("PATCH", f"/api/agent/tickets/{HUGE}", {"status": "open"}),
+                               ("POST", f"/api/agent/conversations/{customer.id}/transfer", {"agent_id": HUGE}),
+                               ("GET", f"/api/agent/conversations/{customer.id}/messages?after={HUGE}", None)):
+        code, data = await sup.call(method, path, body)
+        assert code == 400, (method, path, code, data)
+    for path, body in (("/api/agent/canned", '{"title": "\\ud800", "text": "x"}'),
+                       (f"/api/agent/conversations/{customer.id}/messages", '{"text": "\\ud800", "internal": true}'),
+                       ("/api/agent/login", '{"username": "agent1", "password": "\\ud800"}')):
+        code, data = await raw_post(session, hard_hub.url + path, body, sup.headers)
+        assert code == 400 and data["error"]["code"] == "invalid_unicode", (path, code, data)
+    code, conv = await sup.call("GET", f"/api/agent/conversations/{customer.id}")
+    assert code == 200 and conv["messages"] == [] and conv["notes"] == []
+
+    async with customer.ws(hard_hub.ws_url) as cws:
+        await next_event(cws, "mode")
+        for frame in (deeper, '{"type": "message", "text": "\\ud800"}', '{"type": "message", "text": "a\\u0000"}'):
+            await cws.send_str(frame)
+            err = await next_event(cws, "error")
+            assert err["error"]["code"] in ("too_deep", "invalid_json", "invalid_unicode"), err
+        await cws.send_json({"type": "message", "text": "还在吗", "client_msg_id": "alive-1"})
+        assert (await next_event(cws, "ack"))["message"]["text"] == "还在吗"
+    async with sup.ws(hard_hub.ws_url) as aws:
+        await next_event(aws, "queue")
+        await aws.send_str(deeper)
+        assert (await next_event(aws, "error"))["error"]["code"] in ("too_deep", "invalid_json")
+        await aws.send_str('{"type": "typing", "conversation_id": "\\ud800"}')
+        assert (await next_event(aws, "error"))["error"]["code"] == "invalid_unicode"
+
+
+# -- 9. smaller findings -------------------------------------------------------------------------
+
+async def test_login_answer_has_the_token_only_for_api_clients(hard_hub: HubProcess, session) -> None:
+    code, data = await attempt(session, hard_hub, "guard6", GUARD_PASSWORD, "10.0.9.1")
+    assert code == 200 and "token" not in data and data["csrf_token"]
+    code, data = await attempt(session, hard_hub, "guard6", GUARD_PASSWORD, "10.0.9.1", bearer=True)
+    assert code == 200 and data["token"]
+
+
+async def test_cross_site_form_login_is_refused(hard_hub: HubProcess, session) -> None:
+    body = json.dumps({"username": "guard6", "password": GUARD_PASSWORD})
+    for headers, status in (({"Content-Type": "text/plain", "Origin": "http://evil.example"}, 403),
+                            ({"Content-Type": "text/plain"}, 415),
+                            ({"Content-Type": "application/x-www-form-urlencoded"}, 415),
+                            ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403)):
+        async with session.post(f"{hard_hub.url}/api/agent/login", data=body,
+                                headers={**headers, "X-Forwarded-For": "10.0.10.1"}) as r:
+            assert r.status == status, (headers, await r.text())
+            assert "Set-Cookie" not in r.headers
+
+
+async def test_console_cannot_be_framed(hard_hub: HubProcess, session) -> None:
+    async with session.get(f"{hard_hub.url}/console") as r:
+        assert r.status == 200
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+async def test_invisible_messages_are_refused_and_bidi_controls_removed(hard_hub: HubProcess, session) -> None:
+    customer = await open_customer(session, hard_hub.url)
+    for text in ("\u200b", "\u200b\u200c\u200d\ufeff\u2060", " \u200b\n", "\u202e\u2066"):
+        code, body = await customer.send(text)
+        assert code == 400 and body["error"]["code"] == "empty_text", repr(text)
+    code, body = await customer.send("退款到账户 \u202e4321\u202c 可以吗\u2067", "bidi-1")
+    assert code == 200 and body["message"]["text"] == "退款到账户 4321 可以吗"
+    sup = await login(session, hard_hub.url, "supervisor")
+    code, body = await sup.call("POST", "/api/agent/canned", {"title": "\u200b", "text": "x"})
+    assert code == 400
+
+
+async def test_long_url_gets_414_and_long_headers_431(hard_hub: HubProcess) -> None:
+    url = f"{hard_hub.url}/api/conversations/abc?x={'a' * 8200}"
+    async with aiohttp.ClientSession() as fresh:  # the hub closes the connection after refusing
+        async with fresh.get(url) as r:
+            assert r.status == 414 and (await r.json())["error"]["code"] == "uri_too_long"
+    async with aiohttp.ClientSession() as fresh:
+        async with fresh.get(f"{hard_hub.url}/healthz", headers={"X-Big": "b" * 9000}) as r:
+            assert r.status == 431 and (await r.json())["error"]["code"] == "headers_too_large"
