@@ -121,10 +121,13 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
             },
             "/api/agent/login": {
                 "post": _op(
-                    "Log in; sets the HttpOnly kefu_session cookie",
-                    {"200": _json(_ref("Login")), "400": ERR, "401": ERR, "429": ERR},
+                    "Log in (application/json from the hub's own origin only); sets the HttpOnly "
+                    "kefu_session cookie. An API client sends \"bearer\": true to get the token as well. "
+                    "429 with Retry-After: too many attempts for this account or from this address",
+                    {"200": _json(_ref("Login")), "400": ERR, "401": ERR, "403": ERR, "415": ERR, "429": ERR},
                     tags=["agent"],
-                    body=_body({"username": STR, "password": STR}, ["username", "password"]),
+                    body=_body({"username": {"type": "string", "maxLength": 64}, "password": STR,
+                                "bearer": {"type": "boolean", "default": False}}, ["username", "password"]),
                 )
             },
             "/api/agent/logout": {"post": _agent("Log out", {"200": OK})},
@@ -256,7 +259,7 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                     "presence": {"type": "string", "enum": ["online", "away", "offline"]},
                     "max_chats": INT, "load": INT}},
                 "Login": {"type": "object", "properties": {"agent": _ref("Agent"), "csrf_token": STR,
-                                                           "token": STR}},
+                                                           "token": {**STR, "description": "only with bearer: true"}}},
                 "QueueItem": {"type": "object", "properties": {
                     "conversation_id": STR, "priority": {"type": "string", "enum": ["urgent", "high", "normal"]},
                     "reason": STR, "skill": STR, "summary": STR,

@@ -1169,6 +1169,9 @@
   function handleEvent(ev) {
     var cid = ev.conversation_id || (ev.message && ev.message.conversation_id);
     switch (ev.type) {
+      case "error":  // the session ended (logout elsewhere, password reset): back to the login form
+        if (ev.error && ev.error.code === "session_revoked" && S.me) onLoggedOut("登录已失效，请重新登录");
+        break;
       case "queue":
         setQueue(ev.items || []);
         break;

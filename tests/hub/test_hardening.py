@@ -245,6 +245,9 @@ async def test_login_answer_has_the_token_only_for_api_clients(hard_hub: HubProc
     assert code == 200 and "token" not in data and data["csrf_token"]
     code, data = await attempt(session, hard_hub, "guard6", GUARD_PASSWORD, "10.0.9.1", bearer=True)
     assert code == 200 and data["token"]
+    async with session.post(f"{hard_hub.url}/api/agent/login", json={"username": "guard6", "password": GUARD_PASSWORD},
+                            headers={"X-Forwarded-For": "10.0.9.1", "X-Forwarded-Proto": "https"}) as r:
+        assert r.status == 200 and "secure" in r.headers["Set-Cookie"].lower()  # TLS ends at the trusted proxy
 
 
 async def test_cross_site_form_login_is_refused(hard_hub: HubProcess, session) -> None:
