@@ -141,3 +141,22 @@ def test_every_message_gets_the_field(tmp_path) -> None:
     empty = Message(data={TEXT: ""})
     detector.process([empty])
     assert empty.get(HUMAN_REQUEST) == {"name": NONE, "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", ["人工幾點有人", "周末有人工吗", "是人工吗", "tuikuan"])
+def test_the_classifiers_human_agent_on_a_look_alike_is_demoted(tmp_path, text: str) -> None:
+    detector, _, _ = _detector(tmp_path)
+    ranking = [{"name": "human_agent", "confidence": 0.6}, {"name": "nlu_fallback", "confidence": 0.5},
+               {"name": "faq", "confidence": 0.3}]
+    message = Message(data={TEXT: text, INTENT: {"name": "human_agent", "confidence": 0.6},
+                            INTENT_RANKING_KEY: ranking})
+    detector.process([message])
+    assert message.get(HUMAN_REQUEST)["name"] == NONE
+    assert message.get(INTENT) == {"name": "faq", "confidence": 0.3}
+
+
+def test_the_classifiers_human_agent_stays_when_the_detector_is_unsure(tmp_path) -> None:
+    detector, _, _ = _detector(tmp_path, {"demote_below": 0.0})
+    message = Message(data={TEXT: "人呢？？？一直没人理", INTENT: {"name": "human_agent", "confidence": 0.6}})
+    detector.process([message])
+    assert message.get(INTENT)["name"] == "human_agent"

@@ -29,7 +29,13 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -41,6 +47,7 @@ logger = logging.getLogger(__name__)
 HUMAN_REQUEST = "human_request"
 HUMAN, NONE = "human", "none"
 HUMAN_INTENT = "human_agent"
+FALLBACK_INTENT = "nlu_fallback"
 MODEL_FILE = "human_request_model.joblib"
 
 # Staff words. Typos of 人工 seen in chats (仁工 人功 人公 认工 人エ) count as 人工.
@@ -238,6 +245,18 @@ def combine(p_lexicon: float, p_model: float | None, is_vetoed: bool) -> float:
     return max(p_lexicon, p_model)
 
 
+def demote(message: Message) -> None:
+    """Replaces the classifier's ``human_agent`` by its best other intent: whether to hand
+    off is this detector's decision, not a by-product of DIET's draw."""
+    ranking = message.get(INTENT_RANKING_KEY) or []
+    nxt = next((r for r in ranking
+                if r.get(INTENT_NAME_KEY) not in (HUMAN_INTENT, FALLBACK_INTENT)), None)
+    if nxt is not None:
+        message.set(INTENT, {INTENT_NAME_KEY: nxt[INTENT_NAME_KEY],
+                             PREDICTED_CONFIDENCE_KEY: nxt.get(PREDICTED_CONFIDENCE_KEY, 0.0)},
+                    add_to_output=True)
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
@@ -247,8 +266,10 @@ class HumanRequestDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """``threshold`` on P(human) (tuned on tests/data/nlu_dev.tsv and heldout_dev.tsv);
+        the classifier's own ``human_agent`` is replaced by its next intent when the message
+        is a look-alike or P(human) is below ``demote_below`` ("人工几点有人", "tuikuan");
         ``min_examples`` human_agent examples are needed to train the model."""
-        return {"threshold": 0.5, "min_examples": 10}
+        return {"threshold": 0.5, "demote_below": 0.1, "min_examples": 10}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
                  resource: Resource, model: HumanRequestModel | None = None) -> None:
@@ -326,6 +347,10 @@ class HumanRequestDetector(GraphComponent):
                                      PREDICTED_CONFIDENCE_KEY: round(p, 4)}, add_to_output=True)
             else:
                 result = {"name": NONE, "confidence": round(1.0 - p, 4)}
+                if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == HUMAN_INTENT and (
+                        p < self._config["demote_below"] or vetoed(message.get(TEXT) or "")
+                        or vetoed(message.get(ORIGINAL_TEXT) or "")):
+                    demote(message)
             message.set(HUMAN_REQUEST, result, add_to_output=True)
         for message in messages:
             if message.get(HUMAN_REQUEST) is None:

@@ -123,7 +123,7 @@ class OutOfScopeGate(GraphComponent):
         return {
             "threshold": 0.1,
             "margin": 0.15,
-            "oos_min_similarity": 0.4,
+            "oos_min_similarity": 0.35,
             "short_length": 3,
             "short_confidence": 0.5,
             "ngram_range": [1, 3],
