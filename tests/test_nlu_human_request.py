@@ -146,13 +146,22 @@ def test_every_message_gets_the_field(tmp_path) -> None:
 @pytest.mark.parametrize("text", ["人工幾點有人", "周末有人工吗", "是人工吗", "tuikuan"])
 def test_the_classifiers_human_agent_on_a_look_alike_is_demoted(tmp_path, text: str) -> None:
     detector, _, _ = _detector(tmp_path)
-    ranking = [{"name": "human_agent", "confidence": 0.6}, {"name": "nlu_fallback", "confidence": 0.5},
-               {"name": "faq", "confidence": 0.3}]
-    message = Message(data={TEXT: text, INTENT: {"name": "human_agent", "confidence": 0.6},
+    ranking = [{"name": "human_agent", "confidence": 0.3}, {"name": "nlu_fallback", "confidence": 0.5},
+               {"name": "faq", "confidence": 0.6}]
+    message = Message(data={TEXT: text, INTENT: {"name": "human_agent", "confidence": 0.3},
                             INTENT_RANKING_KEY: ranking})
     detector.process([message])
     assert message.get(HUMAN_REQUEST)["name"] == NONE
-    assert message.get(INTENT) == {"name": "faq", "confidence": 0.3}
+    assert message.get(INTENT) == {"name": "faq", "confidence": 0.6}
+
+
+def test_a_demoted_human_agent_without_a_credible_runner_up_is_not_understood(tmp_path) -> None:
+    detector, _, _ = _detector(tmp_path)
+    ranking = [{"name": "human_agent", "confidence": 0.99}, {"name": "greet", "confidence": 0.001}]
+    message = Message(data={TEXT: "人工幾點有人", INTENT: {"name": "human_agent", "confidence": 0.99},
+                            INTENT_RANKING_KEY: ranking})
+    detector.process([message])
+    assert message.get(INTENT) == {"name": "nlu_fallback", "confidence": 0.5}
 
 
 def test_the_classifiers_human_agent_stays_when_the_detector_is_unsure(tmp_path) -> None:

@@ -245,16 +245,20 @@ def combine(p_lexicon: float, p_model: float | None, is_vetoed: bool) -> float:
     return max(p_lexicon, p_model)
 
 
-def demote(message: Message) -> None:
-    """Replaces the classifier's ``human_agent`` by its best other intent: whether to hand
-    off is this detector's decision, not a by-product of DIET's draw."""
+def demote(message: Message, fallback_threshold: float = 0.5) -> None:
+    """Replaces the classifier's ``human_agent`` by its best other intent, or by
+    ``nlu_fallback`` when that one is below the fallback threshold (DIET is often nearly
+    certain of human_agent, leaving the rest a few millionths): whether to hand off is this
+    detector's decision, not a by-product of DIET's draw."""
     ranking = message.get(INTENT_RANKING_KEY) or []
     nxt = next((r for r in ranking
                 if r.get(INTENT_NAME_KEY) not in (HUMAN_INTENT, FALLBACK_INTENT)), None)
-    if nxt is not None:
-        message.set(INTENT, {INTENT_NAME_KEY: nxt[INTENT_NAME_KEY],
-                             PREDICTED_CONFIDENCE_KEY: nxt.get(PREDICTED_CONFIDENCE_KEY, 0.0)},
-                    add_to_output=True)
+    if nxt is None or float(nxt.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < fallback_threshold:
+        intent = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: fallback_threshold}
+    else:
+        intent = {INTENT_NAME_KEY: nxt[INTENT_NAME_KEY],
+                  PREDICTED_CONFIDENCE_KEY: nxt[PREDICTED_CONFIDENCE_KEY]}
+    message.set(INTENT, intent, add_to_output=True)
 
 
 @DefaultV1Recipe.register(
@@ -268,8 +272,10 @@ class HumanRequestDetector(GraphComponent):
         """``threshold`` on P(human) (tuned on tests/data/nlu_dev.tsv and heldout_dev.tsv);
         the classifier's own ``human_agent`` is replaced by its next intent when the message
         is a look-alike or P(human) is below ``demote_below`` ("人工几点有人", "tuikuan");
+        below ``fallback_threshold`` (as in the fallback classifier) that is ``nlu_fallback``;
         ``min_examples`` human_agent examples are needed to train the model."""
-        return {"threshold": 0.5, "demote_below": 0.1, "min_examples": 10}
+        return {"threshold": 0.5, "demote_below": 0.1, "fallback_threshold": 0.5,
+                "min_examples": 10}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
                  resource: Resource, model: HumanRequestModel | None = None) -> None:
@@ -350,7 +356,7 @@ class HumanRequestDetector(GraphComponent):
                 if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == HUMAN_INTENT and (
                         p < self._config["demote_below"] or vetoed(message.get(TEXT) or "")
                         or vetoed(message.get(ORIGINAL_TEXT) or "")):
-                    demote(message)
+                    demote(message, self._config["fallback_threshold"])
             message.set(HUMAN_REQUEST, result, add_to_output=True)
         for message in messages:
             if message.get(HUMAN_REQUEST) is None:
