@@ -27,7 +27,7 @@ from actions.common import (
     latest_user_message_id,
     service,
 )
-from actions.orders import find_or_say
+from actions.orders import find_or_say, offer
 from bot.confirm import make_pending, wants_exchange
 from bot.dialogue import short_date
 from bot.handoff import urgent_kind
@@ -73,6 +73,11 @@ class ActionRefund(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
+        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
+    ) -> list:
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
@@ -89,13 +94,13 @@ class ActionRefund(OrderAction):
         if refusal is not None:
             dispatcher.utter_message(response=REFUND_REFUSED.get(refusal, "utter_refund_refused"), **variables)
             return [SlotSet("pending", None)]
-        if act_mode(tracker) == "ask":
+        if mode == "ask":
             dispatcher.utter_message(
                 response="utter_refund_none",
                 buttons=[intent_button("申请退款", "refund", order_id=order_id, mode="act")],
                 **variables,
             )
-            return [SlotSet("pending", None)]
+            return [SlotSet("pending", offer("refund", order_id, tracker))]
         dispatcher.utter_message(response="utter_confirm_refund", **variables)
         reason = last_text_with_intent(tracker, ("refund",))[:200]
         pending = make_pending("refund", order_id, latest_user_message_id(tracker), reason=reason)
@@ -121,6 +126,11 @@ class ActionReturnExchange(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
+        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
+    ) -> list:
         outcome = svc.return_eligibility(order_id)
         d = outcome.data
         variables = {
@@ -133,8 +143,8 @@ class ActionReturnExchange(OrderAction):
             dispatcher.utter_message(response=RETURN_REFUSED.get(outcome.code, "utter_return_refused"), **variables)
             return [SlotSet("pending", None)]
         request = last_text_with_intent(tracker, ("return_exchange",))
-        exchange = wants_exchange(request)
-        if act_mode(tracker) == "ask":
+        exchange = wants_exchange(request) or wants_exchange(latest_text(tracker))
+        if mode == "ask":
             dispatcher.utter_message(
                 response="utter_return_eligible",
                 buttons=[
@@ -143,7 +153,7 @@ class ActionReturnExchange(OrderAction):
                 ],
                 **variables,
             )
-            return [SlotSet("pending", None)]
+            return [SlotSet("pending", offer("return_exchange", order_id, tracker))]
         exchange = exchange or next(tracker.get_latest_entity_values("kind"), None) == "exchange"
         view = svc.find_order(order_id)
         variables.update(

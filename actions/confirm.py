@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.aftersales import refund_variables
+from actions.aftersales import ActionRefund, ActionReturnExchange, refund_variables
 from actions.common import (
     ShopAction,
     is_verified,
@@ -24,7 +24,8 @@ from actions.common import (
     service,
     user_message_ids,
 )
-from bot.confirm import is_fresh, yes_no
+from actions.orders import ActionCancelOrder
+from bot.confirm import OFFER, is_fresh, yes_no
 from bot.dialogue import MODIFY_FIELDS, mask_email, mask_value, short_date
 from bot.orders.service import OrderService, Outcome
 
@@ -100,6 +101,24 @@ def done_response(op: str, order_id: str, outcome: Outcome, args: dict[str, Any]
                                    "title": args.get("title", ""), "email": mask_email(args.get("email") or "")}
 
 
+def take_offer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, intent: Any
+) -> list:
+    """A yes to "需要为您申请吗？": the request's own confirmation card (never the change itself).
+    The invoice request first needs its form, which its action starts."""
+    events = [SlotSet("pending", None), SlotSet("act_mode", "act"), SlotSet("topic", intent),
+              SlotSet("order_id", order_id)]
+    if intent == "invoice":
+        return [*events, FollowupAction("action_invoice")]
+    action = OFFERED.get(intent)
+    if action is None:
+        return events
+    return [*events, *action.respond(dispatcher, tracker, svc, order_id, "act")]
+
+
+OFFERED = {"cancel_order": ActionCancelOrder(), "refund": ActionRefund(), "return_exchange": ActionReturnExchange()}
+
+
 class ActionConfirm(ShopAction):
     def name(self) -> str:
         return "action_confirm"
@@ -119,6 +138,8 @@ class ActionConfirm(ShopAction):
         if not is_verified(tracker, order_id, svc):
             dispatcher.utter_message(response="utter_not_verified")
             return done
+        if op == OFFER:
+            return take_offer(dispatcher, tracker, svc, order_id, args.get("intent"))
         outcome = OPERATIONS[op](svc, order_id, args)
         if outcome.ok:
             name, variables = done_response(op, order_id, outcome, args)

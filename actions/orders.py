@@ -29,7 +29,7 @@ from actions.common import (
     unless_unset,
     verified_order,
 )
-from bot.confirm import make_pending, new_value_text
+from bot.confirm import OFFER, make_pending, new_value_text, stated_new_value
 from bot.dialogue import (
     MODIFY_FIELDS,
     clean_email,
@@ -71,6 +71,11 @@ def status_response(view: Any) -> tuple[str, dict[str, Any]]:
     }
 
 
+def offer(intent: str, order_id: str, tracker: Tracker) -> dict[str, Any]:
+    """A question's answer that offers the request: a yes in the next message shows its card."""
+    return make_pending(OFFER, order_id, latest_user_message_id(tracker), intent=intent)
+
+
 def find_or_say(dispatcher: CollectingDispatcher, svc: OrderService, order_id: str) -> Any:
     """The order, or None after telling the customer it was not found."""
     view = svc.find_order(order_id)
@@ -107,6 +112,7 @@ def tracking_response(view: Any, events: list[Any]) -> tuple[str, dict[str, Any]
     name = "utter_logistics_delivered" if view.status == "已签收" else "utter_logistics"
     return name, {
         **base,
+        "delivered": short_date(view.delivered_at),
         "carrier": view.carrier or "快递",
         "tracking_no": view.tracking_no or "暂无",
         "events": lines,
@@ -142,6 +148,11 @@ class ActionCancelOrder(OrderAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
     ) -> list:
+        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
+
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
+    ) -> list:
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
@@ -155,13 +166,13 @@ class ActionCancelOrder(OrderAction):
             }.get(view.status, "utter_cancel_refused")
             dispatcher.utter_message(response=name, **variables)
             return [SlotSet("pending", None)]
-        if act_mode(tracker) == "ask":
+        if mode == "ask":
             dispatcher.utter_message(
                 response="utter_cancel_possible",
                 buttons=[intent_button("取消这笔订单", "cancel_order", order_id=order_id, mode="act")],
                 **variables,
             )
-            return [SlotSet("pending", None)]
+            return [SlotSet("pending", offer("cancel_order", order_id, tracker))]
         reason = last_text_with_intent(tracker, ("cancel_order",))[:200]
         dispatcher.utter_message(response="utter_confirm_cancel", **variables)
         pending = make_pending("cancel", order_id, latest_user_message_id(tracker), reason=reason)
@@ -195,7 +206,8 @@ class ActionModifyOrder(OrderAction):
             return [SlotSet("next_step", None)]
         request = last_text_with_intent(tracker, ("modify_order",))
         field = detect_modify_field(request)
-        value = clean_new_value(field, new_value_text(request)) if field else None
+        stated = stated_new_value(request)
+        value = clean_new_value(field, stated) if field and stated else None
         return [
             SlotSet("next_step", "modify_form"),
             SlotSet("modify_field", field),
@@ -306,7 +318,7 @@ class ActionInvoice(OrderAction):
                 buttons=[intent_button("申请开发票", "invoice", order_id=order_id, mode="act")],
                 order_id=order_id,
             )
-            return stop
+            return [*stop, SlotSet("pending", offer("invoice", order_id, tracker))]
         dispatcher.utter_message(response="utter_invoice_start", order_id=order_id)
         return [
             SlotSet("next_step", "invoice_form"),

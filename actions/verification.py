@@ -33,6 +33,7 @@ from actions.common import (
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
+    general_faq,
     items_line,
     order_id_candidate,
     phone_tail_candidate,
@@ -87,6 +88,13 @@ def order_choice_buttons(topic: str, orders: list[Any], mode: str = "act") -> li
     ]
 
 
+def faq_key_of(tracker: Tracker) -> str | None:
+    """The FAQ answer the response selector picked for the latest message (it runs on every
+    message, whatever the intent)."""
+    selector = ((tracker.latest_message or {}).get("response_selector") or {}).get("faq") or {}
+    return (selector.get("response") or {}).get("intent_response_key")
+
+
 def speech_act_of(tracker: Tracker) -> str:
     """"ask" or "act": a button says which; typed text has the parse's speech_act; a bare
     menu button is a request."""
@@ -128,6 +136,11 @@ class ActionVerifyGate(ShopAction):
             events.append(SlotSet("order_id", None))
         tail_now = tracker.get_latest_entity_values("phone_tail")
         tail = next(tail_now, None)
+        if next(tracker.get_latest_entity_values("order_id"), None) is None:
+            faq = general_faq(topic, latest_text(tracker), mode, faq_key_of(tracker))
+            if faq:
+                dispatcher.utter_message(response=f"utter_faq/{faq.split('/', 1)[1]}")
+                return [*events, SlotSet("verification", "answered")]
 
         try:
             svc = order_service()

@@ -16,6 +16,8 @@ from typing import Any
 from bot.handoff import to_simplified
 
 OPS = ("cancel", "refund", "return", "exchange", "modify", "invoice")
+# an answer to a question that offered the request ("需要为您申请吗？"): a yes shows its card
+OFFER = "offer"
 CONFIRM_ACTION = "action_confirm"
 
 _NOISE = re.compile(r"[\s,，。.!！~～…、:：;；'\"“”‘’()（）\[\]【】]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
@@ -23,7 +25,12 @@ _NO = re.compile(
     r"不(用|要|了|确认|需要|想|行|对|是|办|申请|改|退|开|同意|必|取消了)|算了|先不|暂不|暂时不|别|再想想|"
     r"再考虑|考虑一下|等等|等一下|稍等|否|^no$|^n$|^nope$|不取消|保留|撤回"
 )
-_YES_WORDS = re.compile(r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|申请吧|退吧|改吧|开吧|取消吧|办吧|^ok|^yes")
+_YES_WORDS = re.compile(
+    r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|^ok|^yes|"
+    r"(申请|退|退款|退货|取消|撤|改|开|办|换)(了|掉|一下)?吧|^(那|那就|就)?(申请|帮我申请|办理|要)$"
+)
+# an answer is short; a longer message says something else and is read as such
+MAX_ANSWER = 16
 _YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
 _QUESTION = re.compile(r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪")
 
@@ -43,7 +50,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     if raw == "/deny" or raw.startswith("/deny{"):
         return "no"
     t = _plain(raw)
-    if not t:
+    if not t or len(t) > MAX_ANSWER or re.search(r"\d{6,}", t):
         return None
     if _NO.search(t):
         return "no"
@@ -53,7 +60,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if _QUESTION.search(t) and not _YES_SHORT.match(t):
         return None
-    if _YES_SHORT.match(t) or (_YES_WORDS.search(t) and len(t) <= 16):
+    if _YES_SHORT.match(t) or _YES_WORDS.search(t):
         return "yes"
     if intent == "affirm" and len(t) <= 6:
         return "yes"
@@ -65,14 +72,14 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
 def make_pending(op: str, order_id: str, after: str | None, **args: Any) -> dict[str, Any]:
     """The slot value for a change waiting for its yes; `after` is the id of the user message
     the card answered."""
-    if op not in OPS:
+    if op not in (*OPS, OFFER):
         raise ValueError(f"unknown operation {op!r}")
     return {"op": op, "order_id": order_id, "after": after, "args": args}
 
 
 def is_fresh(pending: Any, user_message_ids: Sequence[str | None]) -> bool:
     """Whether the latest user message is the very next one after the card."""
-    if not isinstance(pending, dict) or pending.get("op") not in OPS:
+    if not isinstance(pending, dict) or pending.get("op") not in (*OPS, OFFER):
         return False
     after = pending.get("after")
     return bool(after) and len(user_message_ids) >= 2 and user_message_ids[-2] == after
@@ -82,16 +89,29 @@ _CHANGE_TO = re.compile(
     r"(?:改成|改为|换成|换为|修改为|修改成|更改为|更换为|变更为|改到|换到|寄到|送到|"
     r"新地址是?|新的地址是?|地址是|地址为|号码是|手机号?是|电话是|名字是|收货人是|收件人是|叫)[:：]?"
 )
-_TRAILER = re.compile(r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|谢谢|谢啦|麻烦了|麻烦你了|辛苦了|可以吗|行吗|好吗)*[，,。.!！?？~～\s]*$")
+_TRAILER = re.compile(
+    r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|吗|呢|谢谢|谢啦|麻烦了|麻烦你了|辛苦了|可以吗|行吗|好吗)*[，,。.!！?？~～\s]*$"
+)
 _LEAD = re.compile(r"^(新的|新|是|为|就是)?(收货)?(地址|电话|手机号?|号码|收货人|收件人|姓名|名字)?[:：]?")
+
+
+def stated_new_value(text: str | None) -> str | None:
+    """The new value a request states after "改成/换成/改为…", or None when it states none
+    ("订单…要改收货地址" names the field only)."""
+    raw = (text or "").strip()
+    matches = list(_CHANGE_TO.finditer(raw))
+    return _strip_trailer(raw[matches[-1].end():]) or None if matches else None
 
 
 def new_value_text(text: str | None) -> str:
     """The value in "改成上海市浦东新区世纪大道100号吧": what follows the last "change to"
-    phrase, without the polite words around it."""
+    phrase, without the polite words around it; the whole answer when it is just the value."""
     raw = (text or "").strip()
-    matches = list(_CHANGE_TO.finditer(raw))
-    value = raw[matches[-1].end():] if matches else _LEAD.sub("", raw)
+    stated = stated_new_value(raw)
+    return stated if stated is not None else _strip_trailer(_LEAD.sub("", raw))
+
+
+def _strip_trailer(value: str) -> str:
     previous = None
     while previous != value:
         previous = value

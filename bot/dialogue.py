@@ -31,6 +31,30 @@ ORDER_TOPICS = (
 
 MAX_VERIFY_ATTEMPTS = 3
 
+# FAQ answers that fit a general question classified as an order topic ("退款一般几天到账",
+# "衣服能退吗", "发票抬头写错了能重开吗"): the policy answers it, no order is needed.
+TOPIC_FAQ: dict[str, frozenset[str]] = {
+    "refund": frozenset({"faq/refund_time", "faq/return_policy", "faq/return_shipping", "faq/price_protection"}),
+    "return_exchange": frozenset({"faq/return_policy", "faq/change_size", "faq/return_shipping",
+                                  "faq/missing_item", "faq/warranty"}),
+    "invoice": frozenset({"faq/invoice_reissue", "faq/special_invoice"}),
+    "logistics": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/shipping_fee", "faq/missing_item"}),
+    "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery"}),
+}
+# words that tie a question to one of the customer's own orders or refunds
+_OWN = re.compile(
+    r"我的|我那|我这|我刚|我昨天|我前|我上|我买的|我退的|我申请的|我下的|我家|这单|这笔|这个订单|那个订单|那单|那笔|"
+    r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗"
+)
+
+
+def general_faq(topic: str | None, text: str | None, speech_act: str | None, faq_key: str | None) -> str | None:
+    """The FAQ key that answers a general question about `topic`, or None when the message is
+    about the customer's own order (or is a request)."""
+    if speech_act != "ask" or not faq_key or faq_key not in TOPIC_FAQ.get(topic or "", ()):
+        return None
+    return None if _OWN.search(to_simplified(text or "")) else faq_key
+
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 

@@ -219,6 +219,20 @@ def test_gate_remembers_an_order_verified_earlier(shop):
     assert slots_of(run(ActionVerifyGate(), t)[0])["verification"] == "verified"
 
 
+def test_gate_answers_a_general_question_with_the_policy(shop):
+    t = tracker("申请退款后钱几天回来", "refund", metadata={"customer_id": C1}, speech_act="ask")
+    t.latest_message["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/refund_time"}}}
+    events, d = run(ActionVerifyGate(), t)
+    assert slots_of(events)["verification"] == "answered" and responses(d) == ["utter_faq/refund_time"]
+
+
+def test_gate_own_refund_question_is_not_answered_with_the_policy(shop):
+    t = tracker("我那笔退款到哪了", "refund", metadata={"customer_id": C1}, speech_act="ask")
+    t.latest_message["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/refund_time"}}}
+    events, d = run(ActionVerifyGate(), t)
+    assert slots_of(events)["verification"] == "choose" and responses(d) == ["utter_choose_order"]
+
+
 def test_gate_with_the_database_down(db_down):
     t = tracker("查订单", "order_status", slots={"order_id": DEMO_ORDERS["paid"]}, metadata={"customer_id": C1})
     events, d = run(ActionVerifyGate(), t)
@@ -387,7 +401,7 @@ def test_cancel_confirmed_after_the_order_shipped_meanwhile_is_refused(shop):
 def test_can_i_cancel_is_answered_and_offers_the_request(shop):
     oid = DEMO_ORDERS["paid"]
     events, d = run(ActionCancelOrder(), tracker("这单还能取消吗", "cancel_order", slots=verified(oid, act_mode="ask")))
-    assert responses(d) == ["utter_cancel_possible"] and slots_of(events)["pending"] is None
+    assert responses(d) == ["utter_cancel_possible"] and slots_of(events)["pending"]["op"] == "offer"
     payload = d.messages[0]["buttons"][0]["payload"]
     assert payload.startswith("/cancel_order{") and json.loads(payload[len("/cancel_order"):])["mode"] == "act"
     assert order_row(shop, oid).status == "待发货"
@@ -481,8 +495,16 @@ def test_refund_card_of_a_presale_order_promises_15_working_days(shop):
 def test_refund_question_without_a_refund_files_nothing(shop):
     oid = DEMO_ORDERS["shipped"]
     events, d = run(ActionRefund(), tracker("我的退款到哪了", "refund", slots=verified(oid, act_mode="ask")))
-    assert responses(d) == ["utter_refund_none"] and slots_of(events)["pending"] is None
+    assert responses(d) == ["utter_refund_none"] and slots_of(events)["pending"]["op"] == "offer"
     assert not refunds_of(shop, oid) and order_row(shop, oid).status == "已发货"
+
+
+def test_a_yes_to_the_offer_shows_the_card_and_a_second_yes_files(shop):
+    oid = DEMO_ORDERS["shipped"]
+    offer, _, card = card_then_answer(ActionRefund(), ("退款到哪了", "refund"), ("那申请吧", "affirm"),
+                                      verified(oid), speech_act="ask")
+    assert offer["op"] == "offer" and responses(card) == ["utter_confirm_refund"]
+    assert not refunds_of(shop, oid)  # a yes to an offer only shows the card
 
 
 def test_refund_already_in_progress(shop):
