@@ -140,7 +140,7 @@ class ActionVerifyGate(ShopAction):
             faq = general_faq(topic, latest_text(tracker), mode, faq_key_of(tracker))
             if faq:
                 dispatcher.utter_message(response=f"utter_faq/{faq.split('/', 1)[1]}")
-                return [*events, SlotSet("verification", "answered")]
+                return [*events, SlotSet("verification", "answered"), SlotSet("last_faq", faq)]
 
         try:
             svc = order_service()

@@ -1,0 +1,45 @@
+"""FAQ answers in context: an elliptical follow-up the selector is unsure about stays on
+the topic just answered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.faq import ActionAnswerFaq, faq_in_context, is_elliptical
+
+
+@pytest.mark.parametrize(
+    ("text", "elliptical"),
+    [("那预售的呢", True), ("预售商品也是一样吗", True), ("那要是偏远地区呢？", True), ("那運費呢", True),
+     ("退款多久到账", False), ("那2025061800002呢", False), ("买一件包邮吗", False)],
+)
+def test_is_elliptical(text, elliptical):
+    assert is_elliptical(text) is elliptical
+
+
+@pytest.mark.parametrize(
+    ("key", "confidence", "previous", "text", "chosen"),
+    [
+        ("faq/return_policy", 0.17, "faq/refund_time", "预售商品也是一样吗", "faq/refund_time"),
+        ("faq/remote_delivery", 0.97, "faq/delivery_time", "那要是偏远地区呢？", "faq/remote_delivery"),
+        ("faq/return_policy", 0.17, None, "预售商品也是一样吗", "faq/return_policy"),  # nothing to lean on
+        ("faq/shipping_fee", 0.3, "faq/refund_time", "买一件包邮吗", "faq/shipping_fee"),  # not elliptical
+    ],
+)
+def test_faq_in_context(key, confidence, previous, text, chosen):
+    assert faq_in_context(key, confidence, previous, text) == chosen
+
+
+def test_the_action_answers_and_remembers_the_topic():
+    parse = {"text": "那预售的呢", "intent": {"name": "faq"},
+             "response_selector": {"faq": {"response": {"intent_response_key": "faq/membership", "confidence": 0.2}}}}
+    events = [{"event": "user", "text": "那预售的呢", "parse_data": parse}]
+    tracker = Tracker("c", {"last_faq": "faq/refund_time"}, parse, events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    out = asyncio.run(ActionAnswerFaq().run(dispatcher, tracker, {}))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/refund_time"]
+    assert out == [{"event": "slot", "timestamp": None, "name": "last_faq", "value": "faq/refund_time"}]
