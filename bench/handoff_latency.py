@@ -114,7 +114,8 @@ async def one_sample(session: aiohttp.ClientSession, customer_hub: str, agent_hu
 async def measure(customer_hub: str, agent_hub: str, samples: int, warmup: int = 3) -> dict[str, Any]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         async with session.post(f"{agent_hub}/api/agent/login",
-                                json={"username": "agent1", "password": BENCH_PASSWORDS["agent1"]}) as r:
+                                json={"username": "agent1", "password": BENCH_PASSWORDS["agent1"],
+                                      "bearer": True}) as r:
             if r.status != 200:
                 raise RuntimeError(f"agent login failed: {r.status} {await r.text()}")
             token = (await r.json())["token"]

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bench.dialogue import Chat, shop_fingerprint
 from bench.nlu_common import load_examples
 from bot.runtime import ROOT
-from tests.e2e.chat import Chat, shop_fingerprint
 
 pytestmark = pytest.mark.slow
 

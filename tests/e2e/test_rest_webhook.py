@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bench.dialogue import Chat, handoff_of, post, texts
 from bot.orders.db import make_engine
 from bot.orders.seed import DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
-from tests.e2e.chat import Chat, handoff_of, post, texts
 
 pytestmark = pytest.mark.slow
 
