@@ -61,10 +61,12 @@ _PARTICLE = r"(吗|么|嘛|呢|吧\?|\?)"
 _NEGATED = r"(不用|不要|不想|不需要|别|先别|不必|无需|没必要|暂时不|不打算|不)"
 _CLAUSE_SPLIT = re.compile(r"[,，。.!！;；\s、~]+|(?<=[?？])")
 _IMPERATIVE_START = re.compile(
-    rf"^(请|麻烦|快|赶紧|马上|现在|立刻)?((把|将).{{0,12}}?|给我)?{_WRITE}"
+    rf"^(那|那就|就)?(请|麻烦|快|赶紧|马上|现在|立刻)?((把|将).{{0,24}}?|给我)?{_WRITE}"
 )
-_WANT_WRITE = re.compile(rf"(要|想|想要|得){_WRITE}")
+_WANT_WRITE = re.compile(rf"(要|想|想要|得|需要){_WRITE}")
 _WRITE_AT_END = re.compile(rf"{_WRITE}(一下|下|吧|掉|掉吧|了吧|一单)$")
+# an order number and what to do with it: "2025061800002退款", "订单…取消"
+_ORDER_THEN_WRITE = re.compile(rf"\d{{6,}}\D{{0,4}}{_WRITE}$")
 # After a leading verb these make a report, not an order: "退款被驳回了", "退款只退了一部分".
 _STATEMENT = re.compile(r"(了|被|只|都|已经|过|呢|的)")
 
@@ -102,13 +104,15 @@ def clause_act(clause: str) -> tuple[str, float]:
     if particle or modal:
         return ASK, 0.85  # "能退货吗", "可以开专票吗"
     start = _IMPERATIVE_START.search(clause)
-    if start and (start.group(2) or clause.endswith("吧")  # "把…" is always directive
+    if start and (start.group(3) or clause.endswith("吧")  # "把…" is always directive
                   or not _STATEMENT.search(clause[start.end():])):
         return ACT, 0.75  # "取消订单", "把地址改成…"
     if _WRITE_AT_END.search(clause):
         return ACT, 0.7  # "买错了取消一下", "地址改一下"
     if _WANT_WRITE.search(clause):
         return ACT, 0.65  # "订单…要退货", "东西不喜欢想退"
+    if _ORDER_THEN_WRITE.search(clause):
+        return ACT, 0.65  # "2025061800002退款"
     return ASK, 0.55  # a statement: no clear request, so nothing is done
 
 
