@@ -9,6 +9,7 @@ Evaluation file format (tab separated, `#` starts a comment line):
 
 from __future__ import annotations
 
+import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ OUT_OF_SCOPE = "out_of_scope"
 RETRIEVAL_INTENT = "faq"
 ANGRY = "angry"
 ORDER_ID = "order_id"
+HUMAN_AGENT = "human_agent"
 
 # The NLU contract (DESIGN.md); files are checked against it so that a typo in a label
 # cannot silently create a new class.
@@ -261,6 +263,9 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction],
     a_fp = sum(not ex.angry and pr.angry for ex, pr in zip(examples, predictions, strict=True))
     a_fn = sum(ex.angry and not pr.angry for ex, pr in zip(examples, predictions, strict=True))
     anger = _prf(a_tp, a_fp, a_fn)
+    calm = sum(not ex.angry for ex in examples)
+    anger["false_alarm_rate"] = a_fp / calm if calm else None
+    anger["false_alarms"] = a_fp
 
     oos_rows = [pr for ex, pr in zip(examples, predictions, strict=True) if OUT_OF_SCOPE in ex.intents]
     oos_hit = sum(pr.intent in (OUT_OF_SCOPE, FALLBACK) for pr in oos_rows)
@@ -286,7 +291,25 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction],
         "in_scope_rejected_rate": in_fallback / len(in_rows) if in_rows else None,
         "fallback_rate": sum(p == FALLBACK for p in pred) / len(pred),
         "order_id": _prf(e_tp, e_fp, e_fn),
+        "human_request": human_request_figures(examples, predictions),
     }
+
+
+def human_request_figures(examples: Sequence[Example], predictions: Sequence[Prediction]
+                          ) -> dict[str, Any]:
+    """Handoff requests judged by the predicted intent alone.
+
+    recall = share of rows whose gold names human_agent that are predicted human_agent;
+    false alarms = rows whose gold does not name human_agent but are predicted human_agent.
+    """
+    pairs = list(zip(examples, predictions, strict=True))
+    gold = [pr for ex, pr in pairs if HUMAN_AGENT in ex.intents]
+    other = [pr for ex, pr in pairs if HUMAN_AGENT not in ex.intents]
+    hits = sum(pr.intent == HUMAN_AGENT for pr in gold)
+    alarms = sum(pr.intent == HUMAN_AGENT for pr in other)
+    return {"recall": hits / len(gold) if gold else None, "support": len(gold),
+            "false_alarms": alarms,
+            "false_alarm_rate": alarms / len(other) if other else None}
 
 
 # --------------------------------------------------------------------------- threshold sweep
@@ -391,3 +414,114 @@ def format_side_by_side(reports: dict[str, dict[str, Any]]) -> str:
 def coverage(examples: Sequence[Example]) -> Counter[str]:
     """How many rows name each label (an `a|b` row counts for both)."""
     return Counter(lab for ex in examples for lab in ex.intents)
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure of a report: key, label, where it sits, which way is better."""
+
+    key: str
+    label: str
+    path: tuple[str, ...]
+    higher_is_better: bool = True
+    needs_emotion: bool = False
+
+
+SEED_FIGURES: tuple[Figure, ...] = (
+    Figure("intent_accuracy", "intent accuracy", ("intent_accuracy",)),
+    Figure("macro_f1", "macro-F1", ("macro_f1",)),
+    Figure("oos_recall", "out-of-scope recall", ("oos_recall",)),
+    Figure("in_scope_rejected", "in-scope rejected", ("in_scope_rejected_rate",), False),
+    Figure("anger_precision", "anger precision", ("anger", "precision"), needs_emotion=True),
+    Figure("anger_recall", "anger recall", ("anger", "recall"), needs_emotion=True),
+    Figure("anger_false_alarms", "anger false alarms (calm rows)",
+           ("anger", "false_alarm_rate"), False, needs_emotion=True),
+    Figure("human_recall", "human-request recall", ("human_request", "recall")),
+    Figure("human_false_alarms", "human false alarms (other rows)",
+           ("human_request", "false_alarm_rate"), False),
+    Figure("order_id_precision", "order_id precision", ("order_id", "precision")),
+    Figure("order_id_recall", "order_id recall", ("order_id", "recall")),
+)
+
+
+def figure_value(report: dict[str, Any], fig: Figure) -> float | None:
+    """A figure of one report; None when it is missing or the model gives no anger signal."""
+    if fig.needs_emotion and not report.get("has_emotion", True):
+        return None
+    value: Any = report
+    for part in fig.path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return None if value is None else float(value)
+
+
+def spread(values: Sequence[float | None]) -> dict[str, Any] | None:
+    """Mean, min and max over seeds; None if any seed lacks the figure."""
+    if not values or any(v is None for v in values):
+        return None
+    vals = [float(v) for v in values if v is not None]
+    return {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals), "values": vals}
+
+
+def ahead_beyond_spread(project: dict[str, Any] | None, stock: dict[str, Any] | None,
+                        higher_is_better: bool = True) -> bool | None:
+    """Project ahead on every seed: its worst seed beats the stock pipeline's best.
+
+    Higher is better: project min > stock max. Lower is better: project max < stock min.
+    None when either side has no figure.
+    """
+    if project is None or stock is None:
+        return None
+    if higher_is_better:
+        return project["min"] > stock["max"]
+    return project["max"] < stock["min"]
+
+
+def seed_summary(reports: dict[str, Sequence[dict[str, Any]]],
+                 figures: Sequence[Figure] = SEED_FIGURES) -> dict[str, dict[str, Any]]:
+    """Per figure: mean/min/max over seeds of `reports["stock"]` and `reports["project"]`
+    (one report per seed each) and whether the project is ahead by more than the spread."""
+    out: dict[str, dict[str, Any]] = {}
+    for fig in figures:
+        row: dict[str, Any] = {"label": fig.label, "higher_is_better": fig.higher_is_better}
+        for name in ("stock", "project"):
+            row[name] = spread([figure_value(r, fig) for r in reports.get(name) or []])
+        row["project_ahead_beyond_spread"] = ahead_beyond_spread(
+            row["project"], row["stock"], fig.higher_is_better)
+        out[fig.key] = row
+    return out
+
+
+def format_spread(agg: dict[str, Any] | None) -> str:
+    if agg is None:
+        return "—"
+    mean, lo, hi = (100 * agg[k] for k in ("mean", "min", "max"))
+    if len(agg["values"]) == 1:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} [{lo:.1f}–{hi:.1f}]"
+
+
+def format_verdict(v: bool | None) -> str:
+    return "—" if v is None else ("yes" if v else "no")
+
+
+def seed_table_markdown(summaries: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Markdown table: one row per figure, stock and project per test file, % mean [min–max]."""
+    files = list(summaries)
+    head = "| figure (%) |" + "".join(f" stock: {f} | project: {f} | ahead beyond spread |"
+                                     for f in files)
+    sep = "|---|" + "---|---|---|" * len(files)
+    lines = [head, sep]
+    first = summaries[files[0]]
+    for key, row in first.items():
+        label = row["label"] + ("" if row["higher_is_better"] else " ↓")
+        cells = "".join(f" {format_spread(summaries[f][key]['stock'])} | "
+                        f"{format_spread(summaries[f][key]['project'])} | "
+                        f"{format_verdict(summaries[f][key]['project_ahead_beyond_spread'])} |"
+                        for f in files)
+        lines.append(f"| {label} |{cells}")
+    return "\n".join(lines)

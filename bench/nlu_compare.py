@@ -41,16 +41,22 @@ from nlu_common import (  # noqa: E402
     best_thresholds,
     format_report,
     format_side_by_side,
+    format_spread,
+    format_verdict,
     frange,
     load_examples,
     prediction_from_parse,
     score,
+    seed_summary,
+    seed_table_markdown,
     sweep_thresholds,
 )
 
 REPO = Path(__file__).resolve().parent.parent
 THRESHOLDS = frange(0.3, 0.8, 0.05)
 AMBIGUITIES = frange(0.0, 0.2, 0.02)
+# components given the run's seed (the others are deterministic or take none)
+SEEDED = frozenset({"DIETClassifier", "ResponseSelector"})
 
 
 # --------------------------------------------------------------------------- config alignment
@@ -149,9 +155,111 @@ def _mb(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 1e6:.1f} MB"
 
 
-def run(args: argparse.Namespace) -> int:
+def with_seed(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Copy of a config with `random_seed` set on every component that takes one."""
+    out = copy.deepcopy(cfg)
+    for comp in _components(out):
+        if _short(comp.get("name")) in SEEDED or "random_seed" in comp:
+            comp["random_seed"] = seed
+    return out
+
+
+def _write_yaml(path: Path, cfg: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _machine() -> dict[str, Any]:
     try:
-        test = load_examples(args.test)
+        sys.path.insert(0, str(REPO))
+        from bench.common import machine_info
+
+        return machine_info()
+    except Exception as exc:  # the figures matter more than the machine record
+        return {"error": repr(exc)}
+
+
+def _print_sweep(rows: list[dict[str, Any]], best: dict[str, Any], current: dict[str, Any],
+                 tune: str, n_dev: int, config: str) -> None:
+    print(f"\n== threshold sweep on {tune} ({n_dev} rows, project model, first seed) ==")
+    print(f"  current in {config}: threshold={current['threshold']} "
+          f"ambiguity_threshold={current['ambiguity_threshold']}")
+    top = sorted(rows, key=lambda r: (-r["macro_f1"], -(r["oos_recall"] or 0)))[:8]
+    print(f"  {'thr':>5}{'amb':>6}{'macroF1%':>10}{'acc%':>7}{'OOS rec%':>10}{'in-rej%':>9}")
+    for r in top:
+        print(f"  {r['threshold']:>5.2f}{r['ambiguity_threshold']:>6.2f}"
+              f"{100 * r['macro_f1']:>10.1f}{100 * r['intent_accuracy']:>7.1f}"
+              f"{100 * (r['oos_recall'] or 0):>10.1f}"
+              f"{100 * (r['in_scope_rejected_rate'] or 0):>9.1f}")
+    cur = next((r for r in rows if (r["threshold"], r["ambiguity_threshold"])
+                == (current["threshold"], current["ambiguity_threshold"])), None)
+    if cur:
+        print(f"  current pair: macro-F1 {100 * cur['macro_f1']:.1f} %, "
+              f"OOS recall {100 * (cur['oos_recall'] or 0):.1f} %")
+    print(f"  best: threshold={best['threshold']} ambiguity_threshold="
+          f"{best['ambiguity_threshold']} (macro-F1 {100 * best['macro_f1']:.1f} %, "
+          f"OOS recall {100 * (best['oos_recall'] or 0):.1f} %)")
+
+
+def _dump(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def summarize(per_seed: list[dict[str, Any]], test_files: Sequence[str],
+              names: Sequence[str] = ("stock", "project")
+              ) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Mean/min/max per figure and test file over the seeds that were scored; prints them."""
+    summaries: dict[str, Any] = {}
+    for path in test_files:
+        reports = {name: [e["models"][name]["test"][path] for e in per_seed
+                          if "test" in e["models"].get(name, {})] for name in names}
+        summaries[path] = seed_summary(reports)
+    times = {name: [e["models"][name]["train_seconds"] for e in per_seed
+                    if name in e["models"]] for name in names}
+    seeds = [e["seed"] for e in per_seed]
+    for path in test_files:
+        print(f"\n== {path}, seeds {seeds}: mean [min–max] % ==")
+        print(f"  {'':<34}{'stock':>22}{'project':>22}  ahead beyond spread")
+        for row in summaries[path].values():
+            cells = "".join(f"{format_spread(row[n]):>22}" for n in ("stock", "project"))
+            verdict = format_verdict(row["project_ahead_beyond_spread"])
+            print(f"  {row['label']:<34}{cells}  {verdict}")
+    for name, secs in times.items():
+        print(f"  {name}: training {secs} s")
+    return summaries, times
+
+
+def resummarize(path: Path) -> int:
+    """Rebuild the summary of a seeds file, e.g. one a cut-short run left partial."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    per_seed = data.get("per_seed") or []
+    # only seeds where every pipeline was scored
+    whole = [e for e in per_seed if e["models"] and all("test" in m for m in e["models"].values())]
+    if not whole:
+        print(f"error: no scored seed in {path}", file=sys.stderr)
+        return 2
+    names = list(whole[0]["models"])
+    files = list(whole[0]["models"][names[0]]["test"])
+    summaries, times = summarize(whole, files, names)
+    data.update({"seeds": [e["seed"] for e in whole], "per_seed": whole,
+                 "dropped_seeds": [e["seed"] for e in per_seed if e not in whole],
+                 "test_files": files, "train_seconds": times, "summary": summaries,
+                 "markdown": seed_table_markdown(summaries)})
+    data.pop("partial", None)
+    data.setdefault("machine", _machine())
+    _dump(path, data)
+    print(f"\nsummary rewritten in {path}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resummarize:
+        return resummarize(Path(args.resummarize))
+    tests: dict[str, list[Any]] = {}
+    try:
+        for path in args.test:
+            tests[path] = load_examples(path)
         dev = load_examples(args.tune) if args.tune else None
     except (OSError, EvalFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -160,85 +268,100 @@ def run(args: argparse.Namespace) -> int:
         if not Path(p).exists():
             print(f"error: {p} does not exist", file=sys.stderr)
             return 2
+    seeds = list(dict.fromkeys(args.seeds))
+    first_test = args.test[0]
 
     project_cfg = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
     stock_cfg = yaml.safe_load(Path(args.stock).read_text(encoding="utf-8")) or {}
     settings = training_settings(project_cfg)
+    stock_aligned = align_stock(stock_cfg, settings)
 
-    results: dict[str, Any] = {"test_file": args.test, "tune_file": args.tune,
-                               "nlu_data": args.nlu, "aligned_settings": settings,
-                               "models": {}}
     work = Path(args.keep_models) if args.keep_models else Path(tempfile.mkdtemp(prefix="nlucmp-"))
     work.mkdir(parents=True, exist_ok=True)
-    aligned = work / "stock_aligned.yml"
-    aligned.write_text(yaml.safe_dump(align_stock(stock_cfg, settings), allow_unicode=True,
-                                      sort_keys=False), encoding="utf-8")
-    print(f"stock config aligned with {args.config}: {settings}")
+    print(f"stock config aligned with {args.config}: {settings}; seeds {seeds}")
 
-    plan = [("stock", aligned), ("project", Path(args.config))]
-    if args.only:
-        plan = [p for p in plan if p[0] == args.only]
-    reports: dict[str, dict[str, Any]] = {}
+    names = [n for n in ("stock", "project") if not args.only or n == args.only]
+    base = {"stock": stock_aligned, "project": project_cfg}
+    # One seed after the other, stock then project, so a cut-short run still has whole seeds.
+    per_seed: list[dict[str, Any]] = []
+    seeds_out = Path(args.seeds_out)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    results: dict[str, Any] = {"test_file": first_test, "tune_file": args.tune,
+                               "nlu_data": args.nlu, "aligned_settings": settings,
+                               "seed": seeds[0], "models": {}}
     project_parses_dev: list[dict[str, Any]] | None = None
-    for name, cfg_path in plan:
-        print(f"[{name}] training {cfg_path} on {args.nlu} ...", flush=True)
-        info = train(cfg_path, Path(args.nlu), Path(args.domain), work, name)
-        results["models"][name] = {k: v for k, v in info.items() if k != "model"}
-        if not info["ok"]:
-            print(f"[{name}] training FAILED after {info['train_seconds']} s:\n{info['error']}")
-            continue
-        print(f"[{name}] trained in {info['train_seconds']} s, model {_mb(info['model_bytes'])}")
-        texts = [ex.text for ex in test]
-        if name == "project" and dev is not None:
-            texts += [ex.text for ex in dev]
-        parses = parse_with_model(info["model"], texts)
-        test_parses, dev_parses = parses[:len(test)], parses[len(test):]
-        report = score(test, [prediction_from_parse(p) for p in test_parses])
-        reports[name] = report
-        results["models"][name]["test"] = report
-        if name == "project" and dev is not None:
-            project_parses_dev = dev_parses
-        if args.verbose:
-            print(format_report(report, f"[{name}] on {args.test}"))
+    failed = False
+    for i, seed in enumerate(seeds):
+        entry: dict[str, Any] = {"seed": seed, "models": {}}
+        per_seed.append(entry)
+        for name in names:
+            cfg_path = _write_yaml(work / f"{name}_seed{seed}.yml", with_seed(base[name], seed))
+            tag = f"{name}_seed{seed}"
+            print(f"[{tag}] training {cfg_path} on {args.nlu} ...", flush=True)
+            info = train(cfg_path, Path(args.nlu), Path(args.domain), work, tag)
+            model_out = {k: v for k, v in info.items() if k != "model"}
+            entry["models"][name] = model_out
+            if not info["ok"]:
+                failed = True
+                print(f"[{tag}] training FAILED after {info['train_seconds']} s:\n"
+                      f"{info['error']}")
+                continue
+            print(f"[{tag}] trained in {info['train_seconds']} s, "
+                  f"model {_mb(info['model_bytes'])}", flush=True)
+            texts = [ex.text for exs in tests.values() for ex in exs]
+            want_dev = name == "project" and dev is not None and i == 0
+            if want_dev:
+                texts += [ex.text for ex in dev]
+            parses = parse_with_model(info["model"], texts)
+            model_out["test"] = {}
+            offset = 0
+            for path, exs in tests.items():
+                chunk = parses[offset:offset + len(exs)]
+                offset += len(exs)
+                report = score(exs, [prediction_from_parse(p) for p in chunk])
+                # a pipeline without an anger detector has no anger figures, not zero ones
+                report["has_emotion"] = any("emotion" in p for p in chunk)
+                model_out["test"][path] = report
+                if args.verbose:
+                    print(format_report(report, f"[{tag}] on {path}"))
+            if want_dev:
+                project_parses_dev = parses[offset:]
+            if i == 0:
+                results["models"][name] = dict(model_out, test=model_out["test"][first_test])
+            _dump(seeds_out, {"partial": True, "started": started, "seeds": seeds,
+                              "test_files": args.test, "config": args.config,
+                              "stock": args.stock, "aligned_settings": settings,
+                              "per_seed": per_seed})
+            if not args.keep_models:
+                Path(info["model"]).unlink(missing_ok=True)
 
-    if reports:
-        print(f"\n== {args.test} ({len(test)} rows) ==")
-        print(format_side_by_side(reports))
-        print("")
-        for name in reports:
-            m = results["models"][name]
-            print(f"  {name}: training {m['train_seconds']} s, model {_mb(m.get('model_bytes'))}")
+    summaries, times = summarize(per_seed, args.test, names)
+    if len(seeds) == 1 and all("test" in m for m in results["models"].values()):
+        print(f"\n== {first_test}, seed {seeds[0]} ==")
+        print(format_side_by_side({n: m["test"] for n, m in results["models"].items()}))
+
+    payload = {"started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "machine": _machine(), "seeds": seeds, "test_files": args.test,
+               "nlu_data": args.nlu, "config": args.config, "stock": args.stock,
+               "aligned_settings": settings,
+               "seeded_components": sorted(SEEDED),
+               "train_seconds": times, "summary": summaries, "per_seed": per_seed,
+               "markdown": seed_table_markdown(summaries) if summaries else None}
+    _dump(seeds_out, payload)
 
     if dev is not None and project_parses_dev is not None:
         rows = sweep_thresholds(dev, project_parses_dev, THRESHOLDS, AMBIGUITIES)
         best = best_thresholds(rows)
         current = {k: settings.get(k) for k in ("threshold", "ambiguity_threshold")}
-        results["tuning"] = {"file": args.tune, "current": current, "best": best,
-                             "grid": rows}
-        print(f"\n== threshold sweep on {args.tune} ({len(dev)} rows, project model) ==")
-        print(f"  current in {args.config}: threshold={current['threshold']} "
-              f"ambiguity_threshold={current['ambiguity_threshold']}")
-        top = sorted(rows, key=lambda r: (-r["macro_f1"], -(r["oos_recall"] or 0)))[:8]
-        print(f"  {'thr':>5}{'amb':>6}{'macroF1%':>10}{'acc%':>7}{'OOS rec%':>10}{'in-rej%':>9}")
-        for r in top:
-            print(f"  {r['threshold']:>5.2f}{r['ambiguity_threshold']:>6.2f}"
-                  f"{100 * r['macro_f1']:>10.1f}{100 * r['intent_accuracy']:>7.1f}"
-                  f"{100 * (r['oos_recall'] or 0):>10.1f}"
-                  f"{100 * (r['in_scope_rejected_rate'] or 0):>9.1f}")
-        cur = next((r for r in rows if (r["threshold"], r["ambiguity_threshold"])
-                    == (current["threshold"], current["ambiguity_threshold"])), None)
-        if cur:
-            print(f"  current pair: macro-F1 {100 * cur['macro_f1']:.1f} %, "
-                  f"OOS recall {100 * (cur['oos_recall'] or 0):.1f} %")
-        print(f"  best: threshold={best['threshold']} ambiguity_threshold="
-              f"{best['ambiguity_threshold']} (macro-F1 {100 * best['macro_f1']:.1f} %, "
-              f"OOS recall {100 * (best['oos_recall'] or 0):.1f} %)")
+        results["tuning"] = {"file": args.tune, "current": current, "best": best, "grid": rows}
+        _print_sweep(rows, best, current, args.tune, len(dev), args.config)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"\nfigures written to {out}" + (f"; models kept in {work}" if args.keep_models else ""))
-    return 0 if reports and all(m["ok"] for m in results["models"].values()) else 1
+    if args.out:
+        _dump(Path(args.out), results)
+    print(f"\nfigures written to {seeds_out}" + (f" and {args.out}" if args.out else "")
+          + (f"; models kept in {work}" if args.keep_models else ""))
+    return 0 if not failed and all(
+        "test" in m for e in per_seed for m in e["models"].values()) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,13 +370,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--stock", default=str(REPO / "bench/configs/stock.yml"))
     ap.add_argument("--nlu", default=str(REPO / "data/nlu"))
     ap.add_argument("--domain", default=str(REPO / "domain.yml"))
-    ap.add_argument("--test", default=str(REPO / "tests/data/nlu_test.tsv"))
-    ap.add_argument("--tune", default=str(REPO / "tests/data/nlu_dev.tsv"),
-                    help="dev file for the threshold sweep of the project model")
+    ap.add_argument("--test", nargs="+", default=[str(REPO / "tests/data/nlu_test.tsv"),
+                                                  str(REPO / "tests/data/heldout_test.tsv")],
+                    help="held-out files to score on (reporting only)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],
+                    help="random_seed of DIET and ResponseSelector, one training per seed")
+    ap.add_argument("--tune", default=None,
+                    help="dev file for the threshold sweep (project model of the first seed), "
+                         "e.g. tests/data/nlu_dev.tsv")
     ap.add_argument("--no-tune", dest="tune", action="store_const", const=None)
-    ap.add_argument("--only", choices=("stock", "project"), help="train and score one model")
-    ap.add_argument("--out", default=str(REPO / "bench/results/nlu.json"))
+    ap.add_argument("--only", choices=("stock", "project"), help="train and score one pipeline")
+    ap.add_argument("--seeds-out", default=str(REPO / "bench/results/nlu_seeds.json"),
+                    help="per-seed reports and the mean/min/max summary")
+    ap.add_argument("--out", default=str(REPO / "bench/results/nlu.json"),
+                    help="also write the first seed's models on the first test file (and the "
+                         "sweep) in the single-run format of bench/results/nlu.json")
     ap.add_argument("--keep-models", help="directory to keep the trained models in")
+    ap.add_argument("--resummarize", metavar="SEEDS_JSON",
+                    help="no training: rebuild the summary of a (partial) seeds file")
     ap.add_argument("-v", "--verbose", action="store_true", help="full table per model")
     return run(ap.parse_args(argv))
 

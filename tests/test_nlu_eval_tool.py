@@ -34,6 +34,7 @@ from nlu_common import (  # noqa: E402
     EvalFileError,
     Example,
     Prediction,
+    ahead_beyond_spread,
     best_thresholds,
     coverage,
     frange,
@@ -44,6 +45,9 @@ from nlu_common import (  # noqa: E402
     predicted_label,
     prediction_from_parse,
     score,
+    seed_summary,
+    seed_table_markdown,
+    spread,
     sweep_thresholds,
 )
 
@@ -584,7 +588,8 @@ def test_nlu_compare_trains_scores_and_sweeps(tmp_path: Path) -> None:
     out = tmp_path / "nlu.json"
     rc = nlu_compare.main(["--config", str(cfg), "--nlu", str(nlu), "--domain", str(domain),
                            "--test", str(evalset), "--tune", str(evalset), "--out", str(out),
-                           "--only", "project"])
+                           "--only", "project", "--seeds", "1",
+                           "--seeds-out", str(tmp_path / "seeds.json")])
     assert rc == 0
     res = json.loads(out.read_text(encoding="utf-8"))
     model = res["models"]["project"]
@@ -604,3 +609,106 @@ def test_nlu_compare_reports_missing_inputs(tmp_path: Path,
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+def _report(acc: float, rejected: float, angry_p: float, has_emotion: bool = True) -> dict:
+    return {"intent_accuracy": acc, "macro_f1": acc, "oos_recall": acc,
+            "in_scope_rejected_rate": rejected, "has_emotion": has_emotion,
+            "anger": {"precision": angry_p, "recall": angry_p, "false_alarm_rate": rejected},
+            "human_request": {"recall": acc, "false_alarm_rate": rejected},
+            "order_id": {"precision": 1.0, "recall": acc}}
+
+
+def test_spread_mean_min_max() -> None:
+    agg = spread([0.80, 0.86, 0.83])
+    assert agg is not None
+    assert agg["mean"] == pytest.approx(0.83)
+    assert (agg["min"], agg["max"]) == (0.80, 0.86)
+    assert agg["values"] == [0.80, 0.86, 0.83]
+    assert spread([0.5, None]) is None
+    assert spread([]) is None
+
+
+@pytest.mark.parametrize(("project", "stock", "higher", "ahead"), [
+    ([0.84, 0.85, 0.86], [0.80, 0.82, 0.83], True, True),     # project min 0.84 > stock max 0.83
+    ([0.82, 0.85, 0.90], [0.80, 0.81, 0.83], True, False),    # means apart, ranges overlap
+    ([0.83, 0.84, 0.85], [0.80, 0.81, 0.83], True, False),    # touching is not ahead
+    ([0.02, 0.03, 0.04], [0.05, 0.06, 0.07], False, True),    # lower is better: max < min
+    ([0.02, 0.03, 0.06], [0.05, 0.06, 0.07], False, False),
+])
+def test_ahead_beyond_spread(project: list[float], stock: list[float], higher: bool,
+                             ahead: bool) -> None:
+    assert ahead_beyond_spread(spread(project), spread(stock), higher) is ahead
+
+
+def test_ahead_beyond_spread_without_a_figure_is_undecided() -> None:
+    assert ahead_beyond_spread(spread([0.9]), None) is None
+    assert ahead_beyond_spread(None, spread([0.9])) is None
+
+
+def test_seed_summary_on_hand_made_reports() -> None:
+    reports = {
+        "stock": [_report(0.80, 0.07, 0.0, False), _report(0.81, 0.06, 0.0, False),
+                  _report(0.79, 0.08, 0.0, False)],
+        "project": [_report(0.84, 0.05, 0.9), _report(0.82, 0.06, 0.8),
+                    _report(0.86, 0.04, 1.0)],
+    }
+    summary = seed_summary(reports)
+    acc = summary["intent_accuracy"]
+    assert acc["stock"]["mean"] == pytest.approx(0.80)
+    assert (acc["stock"]["min"], acc["stock"]["max"]) == (0.79, 0.81)
+    assert acc["project"]["mean"] == pytest.approx(0.84)
+    assert (acc["project"]["min"], acc["project"]["max"]) == (0.82, 0.86)
+    assert acc["project_ahead_beyond_spread"] is True            # 0.82 > 0.81
+    rej = summary["in_scope_rejected"]
+    assert rej["higher_is_better"] is False
+    assert rej["project_ahead_beyond_spread"] is False           # project max 0.06 = stock min
+    # no anger detector in the stock pipeline: no figure, no verdict, not a zero
+    anger = summary["anger_precision"]
+    assert anger["stock"] is None
+    assert anger["project"]["mean"] == pytest.approx(0.9)
+    assert anger["project_ahead_beyond_spread"] is None
+    assert summary["human_false_alarms"]["stock"]["max"] == 0.08
+    assert summary["order_id_precision"]["project_ahead_beyond_spread"] is False  # 1.0 vs 1.0
+    table = seed_table_markdown({"a.tsv": summary, "b.tsv": summary})
+    rows = table.splitlines()
+    assert rows[0].count("project: a.tsv") == 1 and rows[0].count("project: b.tsv") == 1
+    acc_row = next(r for r in rows if r.startswith("| intent accuracy |"))
+    assert "80.0 [79.0–81.0] | 84.0 [82.0–86.0] | yes |" in acc_row
+    anger_row = next(r for r in rows if r.startswith("| anger precision |"))
+    assert "| — | 90.0 [80.0–100.0] | — |" in anger_row
+
+
+def test_human_request_figures_from_the_intent() -> None:
+    gold = [ex("human_agent"), ex("human_agent|complaint"), ex("faq/working_hours"),
+            ex("greet")]
+    preds = [Prediction("human_agent"), Prediction("complaint"), Prediction("human_agent"),
+             Prediction("greet")]
+    fig = score(gold, preds)["human_request"]
+    assert fig["support"] == 2 and fig["recall"] == 0.5
+    assert fig["false_alarms"] == 1 and fig["false_alarm_rate"] == 0.5
+
+
+def test_anger_false_alarm_rate_counts_calm_rows() -> None:
+    gold = [ex("complaint", 1), ex("greet"), ex("thank")]
+    preds = [Prediction("complaint", True), Prediction("greet", True), Prediction("thank")]
+    anger = score(gold, preds)["anger"]
+    assert anger["false_alarms"] == 1 and anger["false_alarm_rate"] == 0.5
+
+
+def test_every_seeded_component_gets_the_seed_and_nothing_else_changes() -> None:
+    project = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    seeded = nlu_compare.with_seed(project, 7)
+    for before, after in zip(project["pipeline"], seeded["pipeline"], strict=True):
+        if before["name"] in ("DIETClassifier", "ResponseSelector"):
+            assert after == dict(before, random_seed=7)
+        else:
+            assert after == before
+    assert seeded["policies"] == project["policies"]
+    stock = yaml.safe_load((REPO / "bench/configs/stock.yml").read_text(encoding="utf-8"))
+    seeded_stock = nlu_compare.with_seed(stock, 3)
+    assert sum(c.get("random_seed") == 3 for c in seeded_stock["pipeline"]) == 2
+    assert all("random_seed" not in c for c in stock["pipeline"])  # the original is untouched
