@@ -62,6 +62,41 @@ def unless_unset(validate: Callable[..., dict[str, Any]]) -> Callable[..., dict[
     return wrapper
 
 
+_QUESTION = re.compile(r"[吗呢么嘛?？]\s*$|怎么|多少|多久|几天|什么时候|谁|是否|能不能|可不可以|有没有")
+SIDE_QUESTION_CONFIDENCE = 0.5
+
+
+def side_question(tracker: Tracker) -> str | None:
+    """The FAQ key answering a question asked in the middle of a form ("对了，运费险是你们出吗"),
+    or None when the message is an answer to the form."""
+    text = latest_text(tracker)
+    selector = ((tracker.latest_message or {}).get("response_selector") or {}).get("faq") or {}
+    response = selector.get("response") or {}
+    key = response.get("intent_response_key")
+    if not key or float(response.get("confidence") or 0) < SIDE_QUESTION_CONFIDENCE:
+        return None
+    return key if _QUESTION.search(text) else None
+
+
+def answers_side_questions(slot: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """A form validator for `slot` that answers a policy question instead of taking it as the
+    value; the form then asks for the value again."""
+
+    def decorate(validate: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @wraps(validate)
+        def wrapper(self: Any, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                    *args: Any) -> dict[str, Any]:
+            key = side_question(tracker)
+            if key is not None:
+                dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
+                return {slot: None}
+            return validate(self, value, dispatcher, tracker, *args)
+
+        return wrapper
+
+    return decorate
+
+
 def slot_validator(
     slot: str, clean: Callable[[str], Any], error: str
 ) -> Callable[..., dict[str, Any]]:
@@ -69,6 +104,7 @@ def slot_validator(
     customer. `clean` is the order service's own check (bot.orders.values)."""
 
     @unless_unset
+    @answers_side_questions(slot)
     def validate(self: Any, value: Any, dispatcher: CollectingDispatcher, *_: Any) -> dict[str, Any]:
         cleaned = clean(value if isinstance(value, str) else "")
         if cleaned is None:

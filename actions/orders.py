@@ -20,6 +20,7 @@ from actions.common import (
     OrderAction,
     ShopAction,
     act_mode,
+    answers_side_questions,
     goods_of,
     intent_button,
     last_text_with_intent,
@@ -238,6 +239,7 @@ class ValidateModifyOrderForm(FormValidationAction):
         return "validate_modify_order_form"
 
     @unless_unset
+    @answers_side_questions("modify_field")
     def validate_modify_field(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -247,6 +249,7 @@ class ValidateModifyOrderForm(FormValidationAction):
         return {"modify_field": field}
 
     @unless_unset
+    @answers_side_questions("modify_value")
     def validate_modify_value(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -106,3 +106,15 @@ def test_untrained_gate_passes_everything(tmp_path) -> None:
     gate.process([message])
     assert message.get(INTENT)["name"] == "greet"
     assert message.get(SCOPE) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "mash"),
+    [("hjkhjkhjk", True), ("qwpoeiruty", True), ("zxmnbvcxz lll", True), ("ooiuuyy ttrre", True),
+     ("hello", False), ("refund please", False), ("human please", False), ("pretty good", False),
+     ("tuikuan ji tian dao zhang", False), ("where is my package", False), ("ok", False), ("退款", False)],
+)
+def test_keyboard_mash_is_not_understood(text: str, mash: bool) -> None:
+    from bot.nlu.oos_gate import keyboard_mash
+
+    assert keyboard_mash(text) is mash

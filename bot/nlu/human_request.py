@@ -191,9 +191,15 @@ def lexicon_score(text: str) -> float:
     return min(p, 0.99)
 
 
+# an invoice title or the customer naming themselves, answered to a form: not a person wanted
+_NOT_A_REQUEST = re.compile(r"^(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)$")
+
+
 def vetoed(text: str) -> bool:
     """Whether the message mentions staff only in a look-alike way (and asks for no one)."""
     norm = normalize(text)
+    if _NOT_A_REQUEST.match(norm.strip()):
+        return True
     if re.search(_NOT_A_PERSON, norm) and not lexicon_hits(text):
         return True
     any_mention = re.search(rf"{_STAFF}|{_MACHINE}", norm) is not None

@@ -21,6 +21,7 @@ own view), so thresholds can be re-tuned from parse logs.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,37 @@ def _row_max(matrix: Any, rows: int) -> np.ndarray:
     if matrix.shape[1] == 0:
         return np.zeros(rows)
     return np.asarray(matrix.max(axis=1).todense()).ravel()
+
+
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_LATIN_ONLY = re.compile(r"^[a-z ]+$")
+
+
+def keyboard_mash(text: str) -> bool:
+    """Latin letters typed at random ("hjkhjkhjk", "qwpoeiruty", "zxmnbvcxz lll"): every word
+    of five or more letters lies on one keyboard row or has no vowel, and no word is shorter
+    than three letters unless it is a repeated letter. Such a message is not understood, and
+    must count as a misunderstanding rather than be matched to the nearest short intent."""
+    t = (text or "").strip().lower()
+    if not _LATIN_ONLY.match(t):
+        return False
+    words = t.split()
+    long_words = [w for w in words if len(w) >= 5]
+    if not long_words:
+        return False
+
+    def one_row(word: str) -> bool:
+        return any(set(word) <= set(row) for row in _KEYBOARD_ROWS)
+
+    def weak(word: str) -> bool:
+        return one_row(word) or not re.search(r"[aeiou]", word)
+
+    def strong(word: str) -> bool:  # "pretty" lies on one row too; a mash is longer or vowel-less
+        return (one_row(word) and len(word) >= 7) or not re.search(r"[aeiou]", word) or bool(
+            re.search(r"(.{2,4})\1", word))
+
+    return (all(weak(w) for w in long_words) and any(strong(w) for w in long_words)
+            and all(len(w) >= 3 or len(set(w)) == 1 for w in words))
 
 
 def gate_says_out(s_in: float, s_oos: float, config: dict[str, Any]) -> bool:
@@ -189,6 +221,10 @@ class OutOfScopeGate(GraphComponent):
         todo = [m for m in messages if (m.get(ORIGINAL_TEXT) or m.get(TEXT))]
         sims = self._index.similarities([m.get(ORIGINAL_TEXT) or m.get(TEXT) for m in todo])
         for message, (s_in, s_oos) in zip(todo, sims, strict=True):
+            if keyboard_mash(message.get(ORIGINAL_TEXT) or message.get(TEXT) or ""):
+                message.set(INTENT, {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: 1.0},
+                            add_to_output=True)
+                continue
             out = gate_says_out(s_in, s_oos, self._config)
             message.set(SCOPE, {"name": "out" if out else "in", "similarity": round(s_in, 4),
                                 "oos_similarity": round(s_oos, 4)}, add_to_output=True)

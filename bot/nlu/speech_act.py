@@ -113,6 +113,8 @@ def clause_act(clause: str) -> tuple[str, float]:
         return ACT, 0.65  # "订单…要退货", "东西不喜欢想退"
     if _ORDER_THEN_WRITE.search(clause):
         return ACT, 0.65  # "2025061800002退款"
+    if clause.endswith("吧") and re.search(_WRITE, clause):
+        return ACT, 0.65  # "想了想还是取消2025061800002吧"
     return ASK, 0.55  # a statement: no clear request, so nothing is done
 
 
