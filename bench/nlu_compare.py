@@ -1,18 +1,28 @@
 """Train the stock Rasa pipeline and the project's pipeline on the same data; compare them.
 
 Usage:
-    .venv/bin/python bench/nlu_compare.py [--config config.yml] [--stock bench/configs/stock.yml]
-        [--nlu data/nlu] [--domain domain.yml] [--test tests/data/nlu_test.tsv]
-        [--tune tests/data/nlu_dev.tsv | --no-tune] [--out bench/results/nlu.json]
+    .venv/bin/python bench/nlu_compare.py [--seeds 1 2 3] [--config config.yml]
+        [--stock bench/configs/stock.yml] [--nlu data/nlu] [--domain domain.yml]
+        [--test tests/data/nlu_test.tsv tests/data/heldout_test.tsv]
+        [--tune tests/data/nlu_dev.tsv] [--seeds-out bench/results/nlu_seeds.json]
+        [--out bench/results/nlu.json]
+    .venv/bin/python bench/nlu_compare.py --resummarize bench/results/nlu_seeds.json
 
-Both models are trained NLU-only with `rasa train nlu` (a subprocess, so each training gets a
-clean TensorFlow), then loaded in-process with `Agent.load` and scored on the test file with the
-scoring code of bench/nlu_common.py. The stock config gets the project's epochs and fallback
-thresholds so the comparison is about the pipeline, not about training longer.
+For each seed, both pipelines are trained NLU-only with `rasa train nlu` (a subprocess, so each
+training gets a clean TensorFlow) with that `random_seed` on DIETClassifier and
+ResponseSelector (nothing else changes), then loaded in-process with `Agent.load` and scored on
+every test file with the scoring code of bench/nlu_common.py. The stock config gets the
+project's epochs and fallback thresholds so the comparison is about the pipeline, not about
+training longer. Per figure and test file the seeds file holds mean, min and max over the
+seeds for both pipelines and whether the project is ahead by more than the spread (its worst
+seed beats the stock pipeline's best). Seeds run one after the other and the seeds file is
+rewritten after each model, so a run cut short keeps its whole seeds (`--resummarize`).
 
-`--tune` sweeps the project model's FallbackClassifier threshold and ambiguity threshold on the
-dev file from cached parse results (no retraining): this is how config.yml's thresholds are
-chosen. The test file is never used for tuning.
+`--tune` sweeps the first seed's project model's fallback threshold and ambiguity threshold on
+the dev file from cached parse results (no retraining): this is how config.yml's thresholds are
+chosen; `--seeds 42 --tune tests/data/nlu_dev.tsv` is the single run with config.yml's own seed.
+The test files are never used for tuning. `--out` keeps the single-run format (first seed,
+first test file) that bench/run_all.py and bench/plots.py read.
 """
 
 from __future__ import annotations
@@ -201,6 +211,14 @@ def _print_sweep(rows: list[dict[str, Any]], best: dict[str, Any], current: dict
           f"OOS recall {100 * (best['oos_recall'] or 0):.1f} %)")
 
 
+def _rel(path: str) -> str:
+    """A path inside the repository as written from its root, so result files compare."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return path
+
+
 def _dump(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -269,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {p} does not exist", file=sys.stderr)
             return 2
     seeds = list(dict.fromkeys(args.seeds))
+    args.test = [_rel(t) for t in args.test]
+    tests = {_rel(k): v for k, v in tests.items()}
     first_test = args.test[0]
 
     project_cfg = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
