@@ -472,9 +472,10 @@ def ahead_beyond_spread(project: dict[str, Any] | None, stock: dict[str, Any] | 
     """Project ahead on every seed: its worst seed beats the stock pipeline's best.
 
     Higher is better: project min > stock max. Lower is better: project max < stock min.
-    None when either side has no figure.
+    None when either side has no figure or fewer than two seeds (no spread to beat).
     """
-    if project is None or stock is None:
+    if project is None or stock is None or min(len(project["values"]),
+                                               len(stock["values"])) < 2:
         return None
     if higher_is_better:
         return project["min"] > stock["max"]

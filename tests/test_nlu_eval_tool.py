@@ -645,8 +645,10 @@ def test_ahead_beyond_spread(project: list[float], stock: list[float], higher: b
 
 
 def test_ahead_beyond_spread_without_a_figure_is_undecided() -> None:
-    assert ahead_beyond_spread(spread([0.9]), None) is None
-    assert ahead_beyond_spread(None, spread([0.9])) is None
+    assert ahead_beyond_spread(spread([0.9, 0.9]), None) is None
+    assert ahead_beyond_spread(None, spread([0.9, 0.9])) is None
+    # one seed has no spread: no verdict even when the project is ahead
+    assert ahead_beyond_spread(spread([0.9]), spread([0.5])) is None
 
 
 def test_seed_summary_on_hand_made_reports() -> None:
