@@ -33,7 +33,7 @@ from actions.common import (
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
-    general_faq,
+    general_answer,
     items_line,
     order_id_candidate,
     phone_tail_candidate,
@@ -137,10 +137,12 @@ class ActionVerifyGate(ShopAction):
         tail_now = tracker.get_latest_entity_values("phone_tail")
         tail = next(tail_now, None)
         if next(tracker.get_latest_entity_values("order_id"), None) is None:
-            faq = general_faq(topic, latest_text(tracker), mode, faq_key_of(tracker))
-            if faq:
-                dispatcher.utter_message(response=f"utter_faq/{faq.split('/', 1)[1]}")
-                return [*events, SlotSet("verification", "answered"), SlotSet("last_faq", faq)]
+            faq_key = faq_key_of(tracker)
+            answer = general_answer(topic, latest_text(tracker), mode, faq_key)
+            if answer:
+                dispatcher.utter_message(response=answer)
+                remembered = faq_key if answer == f"utter_{faq_key}" else None
+                return [*events, SlotSet("verification", "answered"), SlotSet("last_faq", remembered)]
 
         try:
             svc = order_service()

@@ -202,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             group = name.split(":", 1)[0]
             total[group] += 1
             if problems:
-                failures.append({"name": name, "transcript": transcript, "problems": problems})
+                failures.append({"name": name, "transcript": transcript, "problems": problems,
+                                 "known_gap": conv.get("known_gap")})
                 print(f"FAIL {name}\n" + "\n".join(transcript) + "\n=> " + "; ".join(problems) + "\n", flush=True)
             else:
                 passed[group] += 1
@@ -212,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model": model.name,
         "passed": sum(passed.values()),
         "total": sum(total.values()),
+        "known_gaps": sum(1 for f in failures if f["known_gap"]),
         "by_file": {g: {"passed": passed[g], "total": total[g]} for g in sorted(total)},
         "failures": failures,
     }

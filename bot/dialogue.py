@@ -48,12 +48,19 @@ _OWN = re.compile(
 )
 
 
-def general_faq(topic: str | None, text: str | None, speech_act: str | None, faq_key: str | None) -> str | None:
-    """The FAQ key that answers a general question about `topic`, or None when the message is
-    about the customer's own order (or is a request)."""
-    if speech_act != "ask" or not faq_key or faq_key not in TOPIC_FAQ.get(topic or "", ()):
+# the shop's rule for topics no FAQ answers ("没付款的订单会自动取消吗")
+TOPIC_POLICY = {"cancel_order": "utter_cancel_policy", "modify_order": "utter_modify_policy"}
+
+
+def general_answer(topic: str | None, text: str | None, speech_act: str | None, faq_key: str | None) -> str | None:
+    """The response that answers a general question about `topic` (an FAQ answer or the
+    topic's policy), or None when the message is about the customer's own order or is a
+    request."""
+    if speech_act != "ask" or _OWN.search(to_simplified(text or "")):
         return None
-    return None if _OWN.search(to_simplified(text or "")) else faq_key
+    if faq_key and faq_key in TOPIC_FAQ.get(topic or "", ()):
+        return f"utter_{faq_key}"
+    return TOPIC_POLICY.get(topic or "")
 
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")

@@ -30,7 +30,7 @@ def action_response_names() -> tuple[set[str], set[str]]:
     f-strings (f"utter_confirm_{op}"). Rasa's validator cannot see these."""
     literals: set[str] = set()
     prefixes: set[str] = set()
-    for path in (ROOT / "actions").glob("*.py"):
+    for path in [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot").glob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         parts = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
         for node in ast.walk(tree):

@@ -50,7 +50,14 @@ def seeded_shop(shop_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> S
     snapshot.restore()  # leave the shop as the other suites expect it
 
 
-@pytest.mark.parametrize("conv", [c for _, c in CONVERSATIONS], ids=[n for n, _ in CONVERSATIONS])
+def as_param(conv: dict[str, Any]) -> Any:
+    """A conversation the bot is known to get wrong runs as an expected failure with its reason
+    (`known_gap`), so the gap stays visible and the test notices when it closes."""
+    gap = conv.get("known_gap")
+    return pytest.param(conv, marks=pytest.mark.xfail(reason=gap, strict=False)) if gap else conv
+
+
+@pytest.mark.parametrize("conv", [as_param(c) for _, c in CONVERSATIONS], ids=[n for n, _ in CONVERSATIONS])
 def test_conversation(conv: dict[str, Any], rasa_url: str, shop_db_url: str, seeded_shop: ShopSnapshot):
     seeded_shop.restore()
     transcript, problems = run_conversation(conv, rasa_url, shop_db_url)
