@@ -16,9 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
-    OrderAction,
+    AskOrActAction,
     ShopAction,
-    act_mode,
     current_order_id,
     goods_of,
     intent_button,
@@ -64,16 +63,11 @@ REFUND_REFUSED = {
 }
 
 
-class ActionRefund(OrderAction):
+class ActionRefund(AskOrActAction):
     """Refund progress for a question; the confirmation card for a request."""
 
     def name(self) -> str:
         return "action_refund"
-
-    def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
-    ) -> list:
-        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
 
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
@@ -116,17 +110,12 @@ RETURN_REFUSED = {
 }
 
 
-class ActionReturnExchange(OrderAction):
+class ActionReturnExchange(AskOrActAction):
     """7-day no-reason returns and exchanges: eligibility (with the deadline, or the day the
     window closed) for a question; the confirmation card for a request."""
 
     def name(self) -> str:
         return "action_return_exchange"
-
-    def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
-    ) -> list:
-        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
 
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str

@@ -306,3 +306,19 @@ class OrderAction(ShopAction, ABC):
         if order_id is None:
             return list(self.when_unverified)
         return self.act(dispatcher, tracker, svc, order_id)
+
+
+class AskOrActAction(OrderAction, ABC):
+    """An order topic with a question and a request form: "ask" answers from the data, "act"
+    shows the confirmation card. `respond` takes the form explicitly, so a yes to a question's
+    offer (action_confirm) can show the request's card."""
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    ) -> list:
+        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
+
+    @abstractmethod
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
+    ) -> list: ...

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    AskOrActAction,
     OrderAction,
     ShopAction,
     act_mode,
@@ -139,17 +140,12 @@ def refund_note(view: Any) -> str:
     return "已付款项将原路退回。" if view.status == "待发货" else ""
 
 
-class ActionCancelOrder(OrderAction):
+class ActionCancelOrder(AskOrActAction):
     """A question about cancelling is answered (can it still be cancelled, and why); a request
     shows the confirmation card. Cancelling cannot be undone: only ``action_confirm`` writes."""
 
     def name(self) -> str:
         return "action_cancel_order"
-
-    def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
-    ) -> list:
-        return self.respond(dispatcher, tracker, svc, order_id, act_mode(tracker))
 
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
