@@ -30,6 +30,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu._fingerprint import files_fingerprint
+from bot.nlu._persist import load_model, save_model
 from bot.nlu.normalizer import (
     NORMALIZED_TEXT,
     ORIGINAL_TEXT,
@@ -280,10 +281,7 @@ class AngerDetector(GraphComponent):
             self._model = None
             return self._resource
         self._model = AngerModel().fit(texts, labels)
-        import joblib
-
-        with self._storage.write_to(self._resource) as directory:
-            joblib.dump(self._model, Path(directory) / MODEL_FILE)
+        save_model(self._storage, self._resource, MODEL_FILE, self._model)
         logger.info("AngerDetector: trained on %d examples (%d angry).", len(labels), positives)
         return self._resource
 
@@ -291,16 +289,7 @@ class AngerDetector(GraphComponent):
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> AngerDetector:
         """Loads the trained model; without one the lexicon is used."""
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = Path(directory) / MODEL_FILE
-                if path.exists():
-                    import joblib
-
-                    model = joblib.load(path)
-        except ValueError:
-            logger.debug("AngerDetector: no trained model stored; using the lexicon only.")
+        model = load_model(model_storage, resource, MODEL_FILE)
         return cls(config, model_storage, resource, model)
 
     def p_angry(self, texts: list[str], signals: list[dict[str, Any]]) -> list[float]:

@@ -40,6 +40,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu._fingerprint import files_fingerprint
+from bot.nlu._persist import load_model, save_model
 from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
 
 logger = logging.getLogger(__name__)
@@ -316,10 +317,7 @@ class HumanRequestDetector(GraphComponent):
             self._model = None
             return self._resource
         self._model = HumanRequestModel().fit(texts, labels)
-        import joblib
-
-        with self._storage.write_to(self._resource) as directory:
-            joblib.dump(self._model, Path(directory) / MODEL_FILE)
+        save_model(self._storage, self._resource, MODEL_FILE, self._model)
         logger.info("HumanRequestDetector: trained on %d examples (%d human).",
                     len(labels), positives)
         return self._resource
@@ -328,16 +326,7 @@ class HumanRequestDetector(GraphComponent):
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> HumanRequestDetector:
         """Loads the trained model; without one the lexicon is used."""
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = Path(directory) / MODEL_FILE
-                if path.exists():
-                    import joblib
-
-                    model = joblib.load(path)
-        except ValueError:
-            logger.debug("HumanRequestDetector: no trained model stored; lexicon only.")
+        model = load_model(model_storage, resource, MODEL_FILE)
         return cls(config, model_storage, resource, model)
 
     def p_human(self, texts: list[str]) -> list[float]:

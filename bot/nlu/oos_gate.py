@@ -42,6 +42,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu._fingerprint import files_fingerprint
+from bot.nlu._persist import load_model, save_model
 from bot.nlu.human_request import HUMAN, HUMAN_REQUEST
 from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
 
@@ -192,26 +193,14 @@ class OutOfScopeGate(GraphComponent):
             logger.info("OutOfScopeGate: no in-scope examples; the gate is off.")
             return self._resource
         self._index = NeighbourIndex(tuple(self._config["ngram_range"])).fit(texts, intents)
-        import joblib
-
-        with self._storage.write_to(self._resource) as directory:
-            joblib.dump(self._index, Path(directory) / MODEL_FILE)
+        save_model(self._storage, self._resource, MODEL_FILE, self._index)
         return self._resource
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> OutOfScopeGate:
         """Loads the index; without one the gate passes everything."""
-        index = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = Path(directory) / MODEL_FILE
-                if path.exists():
-                    import joblib
-
-                    index = joblib.load(path)
-        except ValueError:
-            logger.debug("OutOfScopeGate: no index stored; the gate is off.")
+        index = load_model(model_storage, resource, MODEL_FILE)
         return cls(config, model_storage, resource, index)
 
     def process(self, messages: list[Message]) -> list[Message]:
