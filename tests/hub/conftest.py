@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,19 @@ class HubProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+@contextmanager
+def hub_processes(env: dict[str, str], folder: Path, count: int = 2) -> Iterator[list[HubProcess]]:
+    """`count` hub processes on one configuration (several hubs behind a load balancer)."""
+    started: list[HubProcess] = []
+    try:
+        for i in range(1, count + 1):
+            started.append(HubProcess(env, folder / f"hub{i}.log"))
+        yield started
+    finally:
+        for proc in started:
+            proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 
 from tests.services import REDIS_URL
 
-from .conftest import ROOT, HubProcess, RasaStandIn, login, next_event, open_customer
+from .conftest import ROOT, HubProcess, RasaStandIn, hub_processes, login, next_event, open_customer
 from .test_hardening import GUARD_PASSWORD, attempt, create_agents, guard_login, raw_post
 from .test_scale import pg_database  # noqa: F401  (fixture)
 
@@ -35,15 +35,8 @@ def env(pg_database: str, rasa: RasaStandIn) -> dict[str, str]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def hubs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HubProcess]]:
-    tmp = tmp_path_factory.mktemp("hardening-scale")
-    started: list[HubProcess] = []
-    try:
-        for i in (1, 2):
-            started.append(HubProcess(env, tmp / f"hub{i}.log"))
+    with hub_processes(env, tmp_path_factory.mktemp("hardening-scale")) as started:
         yield started
-    finally:
-        for proc in started:
-            proc.stop()
 
 
 async def test_login_limit_is_shared_by_the_hubs(hubs: list[HubProcess], session) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.services import REDIS_URL, fresh_pg_database, require_services
 
-from .conftest import HubProcess, RasaStandIn, login, next_event, open_customer
+from .conftest import HubProcess, RasaStandIn, hub_processes, login, next_event, open_customer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -25,16 +25,9 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def hubs(pg_database: str, rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HubProcess]]:
-    tmp = tmp_path_factory.mktemp("scale")
     env = {"HUB_DATABASE_URL": pg_database, "REDIS_URL": REDIS_URL, "RASA_URL": rasa.url}
-    started: list[HubProcess] = []
-    try:
-        for i in (1, 2):
-            started.append(HubProcess(env, tmp / f"hub{i}.log"))
+    with hub_processes(env, tmp_path_factory.mktemp("scale")) as started:
         yield started
-    finally:
-        for proc in started:
-            proc.stop()
 
 
 async def test_customer_on_hub1_agent_on_hub2(hubs: list[HubProcess], rasa: RasaStandIn, session) -> None:
