@@ -140,9 +140,9 @@ class ActionVerifyGate(ShopAction):
             faq_key = faq_key_of(tracker)
             answer = general_answer(topic, latest_text(tracker), mode, faq_key)
             if answer:
-                dispatcher.utter_message(response=answer)
-                remembered = faq_key if answer == f"utter_{faq_key}" else None
-                return [*events, SlotSet("verification", "answered"), SlotSet("last_faq", remembered)]
+                response, answered_faq = answer
+                dispatcher.utter_message(response=response)
+                return [*events, SlotSet("verification", "answered"), SlotSet("last_faq", answered_faq)]
 
         try:
             svc = order_service()

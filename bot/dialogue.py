@@ -52,15 +52,18 @@ _OWN = re.compile(
 TOPIC_POLICY = {"cancel_order": "utter_cancel_policy", "modify_order": "utter_modify_policy"}
 
 
-def general_answer(topic: str | None, text: str | None, speech_act: str | None, faq_key: str | None) -> str | None:
-    """The response that answers a general question about `topic` (an FAQ answer or the
-    topic's policy), or None when the message is about the customer's own order or is a
+def general_answer(
+    topic: str | None, text: str | None, speech_act: str | None, faq_key: str | None
+) -> tuple[str, str | None] | None:
+    """(response, FAQ key it answers with) for a general question about `topic` — an FAQ answer
+    or the topic's policy — or None when the message is about the customer's own order or is a
     request."""
     if speech_act != "ask" or _OWN.search(to_simplified(text or "")):
         return None
     if faq_key and faq_key in TOPIC_FAQ.get(topic or "", ()):
-        return f"utter_{faq_key}"
-    return TOPIC_POLICY.get(topic or "")
+        return f"utter_faq/{faq_key.removeprefix('faq/')}", faq_key
+    policy = TOPIC_POLICY.get(topic or "")
+    return (policy, None) if policy else None
 
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
