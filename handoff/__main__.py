@@ -39,7 +39,7 @@ async def reset(settings: Settings, username: str) -> str:
     if settings.redis_url and agent is not None:
         bus = RedisBus(settings.redis_url)
         try:
-            await bus.publish(agent_sessions_topic(agent["id"]), {"type": "session_revoked"})
+            await bus.publish_now(agent_sessions_topic(agent["id"]), {"type": "session_revoked"})
         except Exception as exc:  # the sessions are gone anyway; consoles notice at their next check
             print(f"could not announce the reset through Redis ({type(exc).__name__}); open consoles "
                   f"close within {settings.session_check_seconds:g} s", file=sys.stderr)

@@ -14,7 +14,7 @@ from sanic.response import HTTPResponse, empty, file, text
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.auth import _stand_in_hash
+from handoff.auth import _stand_in_hash, current_agent, customer_conversation
 from handoff.channels.web import WebChannel
 from handoff.channels.web import bp as web_bp
 from handoff.console import bp as console_bp
@@ -125,24 +125,27 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
 
     @app.before_server_start
     async def _start(app: Sanic, _loop: Any) -> None:
-        store = Store.from_url(settings.database_url)
+        store = Store.from_url(settings.database_url, settings.db_busy_timeout)
         await create_schema(store)
-        bus: Bus = RedisBus(settings.redis_url) if settings.redis_url else Bus()
+        bus: Bus = RedisBus(settings.redis_url, settings.redis_timeout) if settings.redis_url else Bus()
         await bus.start()
         redis = bus.redis if isinstance(bus, RedisBus) else None
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, settings.rasa_concurrency,
                           settings.rasa_queue_wait)
         await rasa.start()
-        limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_window, redis)
+        limiter = RateLimiter(settings.rate_limit_count, settings.rate_limit_window, redis,
+                              settings.redis_timeout)
         hub = Hub(settings, store, bus, rasa, CustomerDirectory(), limiter)
         hub.add_channel(WebChannel(hub))
         app.ctx.store, app.ctx.bus, app.ctx.hub = store, bus, hub
-        app.ctx.presence = PresenceTracker(hub, settings.agent_away_after)
+        app.ctx.presence = PresenceTracker(hub, settings.agent_away_after, settings.away_requeue_after)
         await app.ctx.presence.start()
+        app.ctx.turn_sweep = asyncio.get_running_loop().create_task(hub.sweep_turns())
         await asyncio.to_thread(_stand_in_hash)  # so the first unknown username is not the slow one
 
     @app.after_server_stop
     async def _stop(app: Sanic, _loop: Any) -> None:
+        app.ctx.turn_sweep.cancel()
         await app.ctx.presence.stop()
         await app.ctx.hub.rasa.close()
         await app.ctx.bus.stop()
@@ -173,7 +176,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         if isinstance(exc, SQLAlchemyError):
             log.error("database error on %s: %s", request.path, type(exc).__name__)
             return with_cors(request, json_response(
-                {"error": {"code": "unavailable", "message": "Storage unavailable, nothing was changed; retry. 服务暂不可用，请重试。"}},
+                {"error": {"code": "unavailable", "message": "Storage unavailable; retry. 服务暂不可用，请重试。"}},
                 status=503))
         log.exception("unhandled error on %s", request.path)
         return with_cors(request, json_response(
@@ -208,12 +211,37 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:
+        """503 when the database cannot take a write now (down, frozen, locked), within about
+        1.5 s. Redis down is reported but stays 200: the hub works on, events wait in the outbox."""
+        database = await app.ctx.store.health()
+        body: dict[str, Any] = {"ok": database == "ok", "database": database,
+                                "realtime": "redis" if settings.redis_url else "in-process"}
+        bus = app.ctx.bus
+        if isinstance(bus, RedisBus):
+            body["redis"] = "ok" if bus.up else "down"
+            body["outbox"] = len(bus.outbox)
+        return json_response(body, status=200 if database == "ok" else 503)
+
+    @app.on_request
+    async def _websocket_storage(request: Request) -> HTTPResponse | None:
+        """Authenticate a websocket before its handshake: with the database out of reach the
+        upgrade is refused (503), so clients back off instead of opening sockets that close at once."""
+        if request.path not in ("/ws/customer", "/ws/agent"):
+            return None
         try:
-            await app.ctx.store.ping()
-        except SQLAlchemyError:
-            return json_response({"ok": False, "database": "down"}, status=503)
-        return json_response({"ok": True, "database": "ok",
-                              "realtime": "redis" if settings.redis_url else "in-process"})
+            if request.path == "/ws/customer":
+                request.ctx.ws_conversation = await customer_conversation(
+                    request, request.args.get("conversation_id", ""), request.args.get("token"))
+            else:
+                request.ctx.ws_agent = await current_agent(request, require_csrf=False, allow_query_token=True)
+        except ApiError:
+            return None  # the handler answers it on the socket, as before
+        except SQLAlchemyError as exc:
+            log.error("database error on a websocket handshake: %s", type(exc).__name__)
+            return json_response({"error": {"code": "unavailable",
+                                            "message": "Storage unavailable; retry later. 服务暂不可用，请稍后重试。"}},
+                                 status=503, headers={"Retry-After": "5"})
+        return None
 
     @app.get("/openapi.json")
     async def openapi(request: Request) -> HTTPResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -11,6 +12,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.auth import (
     SESSION_COOKIE,
@@ -25,6 +27,7 @@ from handoff.auth import (
 )
 from handoff.channels.web import after_arg, body_of, hub_of
 from handoff.errors import ApiError
+from handoff.realtime import RESYNC
 from handoff.service import AGENTS_TOPIC, Hub
 from handoff.store import message_out
 from handoff.tickets import ticket_out, validate_status
@@ -382,7 +385,8 @@ async def ws_agent(request: Request, ws: Any) -> None:
     announcement, when a periodic check finds the session gone."""
     hub = hub_of(request)
     try:
-        agent = await current_agent(request, require_csrf=False, allow_query_token=True)
+        agent = getattr(request.ctx, "ws_agent", None) or await current_agent(
+            request, require_csrf=False, allow_query_token=True)
     except ApiError as err:
         await _ws_error(ws, err)
         await ws.close(code=4401 if err.status == 401 else 4403, reason=err.code)
@@ -407,6 +411,11 @@ async def ws_agent(request: Request, ws: Any) -> None:
             if event.get("type") == "session_revoked":
                 await revoke()
                 return
+            if event.get("type") == RESYNC:  # the bus was down: events may be missing, reload
+                with contextlib.suppress(SQLAlchemyError):
+                    await _send(ws, hub.queue_event(await hub.queue_snapshot(), time.time()))
+                await _send(ws, {"type": "resync"})
+                continue
             if visible_to(agent, event):
                 await _send(ws, event)
 

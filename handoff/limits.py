@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections import deque
 from typing import Any
+
+log = logging.getLogger("handoff.limits")
 
 
 class WindowCounter:
@@ -53,9 +57,10 @@ class RateLimiter:
     """The same sliding window, shared by all hub processes when Redis is configured
     (one atomic Lua script per event)."""
 
-    def __init__(self, limit: int, window: float, redis: Any = None) -> None:
+    def __init__(self, limit: int, window: float, redis: Any = None, timeout: float = 1.5) -> None:
         self.local = WindowCounter(limit, window)
         self.redis = redis
+        self.timeout = timeout
         self.limit = limit
         self.window = window
         self._script = redis.register_script(_SLIDING_LUA) if redis is not None else None
@@ -67,12 +72,25 @@ class RateLimiter:
             keys=[f"hub:rl:{key}"], args=[now, self.window, self.limit, "1" if record else "0", member]
         ))
 
+    async def _shared(self, key: str, record: bool) -> int | None:
+        """The shared count, or None when Redis does not answer in time: the limit then holds
+        per process (a stopped or frozen Redis must not stall or fail customer messages)."""
+        try:
+            return await asyncio.wait_for(self._run(key, record), self.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("rate limit counted in process: redis %s", type(exc).__name__)
+            return None
+
     async def hit(self, key: str) -> bool:
         if self.redis is None:
             return self.local.hit(key)
-        return await self._run(key, True) != -1
+        count = await self._shared(key, True)
+        return self.local.hit(key) if count is None else count != -1
 
     async def full(self, key: str) -> bool:
         if self.redis is None:
             return self.local.full(key)
-        return await self._run(key, False) >= self.limit
+        count = await self._shared(key, False)
+        return self.local.full(key) if count is None else count >= self.limit

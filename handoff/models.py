@@ -69,6 +69,18 @@ messages = Table(
 )
 Index("ix_hub_msg_reply", messages.c.reply_to)
 
+bot_turns = Table(  # a customer message the bot still owes an answer to (retried if a hub died meanwhile)
+    "hub_bot_turns",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("conversation_id", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("lease_until", Float, nullable=False),  # the hub working on it has until then
+    Column("done", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_hub_bot_turns_open", bot_turns.c.done, bot_turns.c.lease_until)
+
 agents = Table(
     "hub_agents",
     metadata,

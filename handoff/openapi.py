@@ -53,7 +53,8 @@ def _agent(summary: str, responses: dict, **kw: Any) -> dict[str, Any]:
 
 
 def build_spec(server_url: str | None = None) -> dict[str, Any]:
-    msg_list = {"type": "object", "properties": {"messages": {"type": "array", "items": _ref("Message")}}}
+    msg_list = {"type": "object", "properties": {"messages": {"type": "array", "items": _ref("Message")},
+                                                  "has_more": {"type": "boolean"}}}
     spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
@@ -82,8 +83,9 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 )
             },
             "/api/conversations/{id}": {
-                "get": _customer("Conversation state and transcript", {"200": _json(_ref("ConversationState"))},
-                                 params=[CONV_ID])
+                "get": _customer("Conversation state and transcript (500 messages a page; has_more: read on with after)",
+                                 {"200": _json(_ref("ConversationState"))},
+                                 params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}])
             },
             "/api/conversations/{id}/messages": {
                 "get": _customer(
@@ -92,7 +94,8 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 ),
                 "post": _customer(
                     "Send a customer message (idempotent per client_msg_id)",
-                    {"200": _json(_ref("SendResult")), "400": ERR, "413": ERR, "429": ERR},
+                    {"200": _json(_ref("SendResult")), "400": ERR, "413": ERR, "429": ERR,
+                     "503": ERR},
                     params=[CONV_ID],
                     body=_body({"text": {"type": "string", "maxLength": 2000},
                                 "client_msg_id": {"type": "string", "maxLength": 64},
@@ -249,7 +252,8 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                               "properties": {"position": INT, "eta_seconds": INT}},
                     "agent": {"type": "object", "nullable": True, "properties": {"display_name": STR}},
                     "csat_pending": {"type": "boolean"},
-                    "messages": {"type": "array", "items": _ref("Message")}}},
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "has_more": {"type": "boolean", "description": "more messages: read on with after"}}},
                 "SendResult": {"type": "object", "properties": {
                     "message": _ref("Message"), "replies": {"type": "array", "items": _ref("Message")}}},
                 "Agent": {"type": "object", "properties": {

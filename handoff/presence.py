@@ -51,10 +51,12 @@ class _Undo(Exception):
 class PresenceTracker:
     """Console liveness for one hub process; ``away_after`` 0 turns it off."""
 
-    def __init__(self, hub: Hub, away_after: float) -> None:
+    def __init__(self, hub: Hub, away_after: float, requeue_after: float = 0.0) -> None:
         self.hub = hub
         self.engine = hub.store.engine
         self.away_after = away_after
+        self.requeue_after = requeue_after  # an auto-away agent's open chats go back to the queue after this; 0: never
+        self._recovering = False  # the last beat failed (database out of reach)
         self.local: dict[int, int] = {}  # agent id -> live console websockets on this process
         self._task: asyncio.Task[None] | None = None
         self._stamps: set[asyncio.Task[Any]] = set()
@@ -93,8 +95,10 @@ class PresenceTracker:
                 raise
             except SQLAlchemyError as exc:  # the next beat retries; consoles stay as they were
                 log.warning("presence heartbeat failed: %s", type(exc).__name__)
+                self._recovering = True
             except Exception:
                 log.exception("presence heartbeat failed")
+                self._recovering = True
 
     # -- consoles ----------------------------------------------------------------------------
 
@@ -137,10 +141,26 @@ class PresenceTracker:
     # -- heartbeat and sweep --------------------------------------------------------------------
 
     async def beat(self) -> None:
-        """Stamp this process's consoles, then set stale online agents away (any process may)."""
+        """Stamp this process's consoles (an agent set away meanwhile, e.g. by another process
+        during this one's database outage, is back), then set stale online agents away (any
+        process may) and requeue the chats of agents away too long."""
         now = time.time()
         if self.local:
-            await self._run(self._stamp, list(self.local), now)
+            for aid in list(self.local):
+                restored = await self._run(self._touch, aid, now)
+                if restored:
+                    log.info("agent %s has a live console again: presence %s", aid, restored)
+                    await self.hub.to_agents({"type": "presence", "agent_id": aid, "presence": restored,
+                                              "auto": True})
+                    await self.hub.queue_changed()
+                    await self.hub.auto_assign()
+        if self._recovering:  # after an outage no process could stamp: give them a beat to do so
+            self._recovering = False
+            return
+        if self.requeue_after > 0:
+            for conversation_id, aid in await self._run(self._stranded, now - self.away_after - self.requeue_after):
+                log.info("agent %s is away for long: conversation %s goes back to the queue", aid, conversation_id)
+                await self.hub.requeue_from_absent(conversation_id, aid)
         gone = await self._run(self._sweep, now - self.away_after)
         for aid in gone:
             log.info("agent %s has no live console for %.0f s: presence away", aid, self.away_after)
@@ -176,6 +196,17 @@ class PresenceTracker:
         res = conn.execute(update(m.agents).where(and_(m.agents.c.id == aid, m.agents.c.presence == "away"))
                            .values(presence=previous))
         return str(previous) if res.rowcount == 1 else None
+
+    def _stranded(self, cutoff: float) -> list[tuple[str, int]]:
+        """Open chats of agents the hub set away who have shown no console since ``cutoff``."""
+        c = m.conversations
+        q = (select(c.c.id, c.c.assigned_agent_id)
+             .select_from(c.join(liveness, liveness.c.agent_id == c.c.assigned_agent_id)
+                          .join(m.agents, m.agents.c.id == c.c.assigned_agent_id))
+             .where(and_(c.c.mode == "agent", liveness.c.auto_away_from.isnot(None),
+                         liveness.c.seen_at < cutoff, m.agents.c.presence == "away")))
+        with self.engine.connect() as conn:
+            return [(cid, int(aid)) for cid, aid in conn.execute(q)]
 
     def _stamp(self, ids: list[int], now: float) -> None:
         with self.engine.begin() as conn:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
+from collections import deque
 from typing import Any
 
 log = logging.getLogger("handoff.realtime")
@@ -75,49 +77,162 @@ class Bus:
         return None
 
 
-class RedisBus(Bus):
-    """Fan-out through Redis pub/sub so several hub processes behave as one."""
+RESYNC = "_resync"  # local-only event: the socket may have missed events; read them from the database
 
-    def __init__(self, url: str) -> None:
+
+class RedisBus(Bus):
+    """Fan-out through Redis pub/sub so several hub processes behave as one.
+
+    Every Redis call is bounded by ``timeout`` so a stopped or frozen Redis costs a request at
+    most that long. While Redis is unreachable, events still reach this process's own sockets
+    at once and wait in an in-memory outbox; they are published, in order, when Redis answers
+    again. After an outage every local socket is also told to catch up from the database
+    (``RESYNC``): other processes' events of that time may never have been published at all.
+    """
+
+    def __init__(self, url: str, timeout: float = 1.5, outbox_limit: int = 50_000,
+                 check_every: float = 1.0) -> None:
         super().__init__()
         import redis.asyncio as aioredis
 
-        self.redis = aioredis.from_url(url)
+        self.redis = aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.timeout = timeout
+        self.check_every = check_every
+        self.origin = uuid.uuid4().hex  # this process, so it skips its own already-delivered events
+        self.up = False
+        self.outbox: deque[tuple[str, str]] = deque(maxlen=outbox_limit)
+        self.dropped = 0  # events that fell out of a full outbox (sockets still catch up from the database)
         self._pubsub: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._was_up = False
+
+    def _envelope(self, event: dict[str, Any], delivered: bool) -> str:
+        return json.dumps({"origin": self.origin, "delivered": delivered, "event": event}, ensure_ascii=False)
+
+    async def _call(self, awaitable: Any) -> Any:
+        return await asyncio.wait_for(awaitable, self.timeout)
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
-        await self.redis.publish(CHANNEL_PREFIX + topic, json.dumps(event, ensure_ascii=False))
+        """Never raises: a change already committed must not fail because the bus did."""
+        channel = CHANNEL_PREFIX + topic
+        if self.up and not self.outbox:
+            try:
+                await self._call(self.redis.publish(channel, self._envelope(event, False)))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._down(exc)
+        self.deliver(topic, event)
+        if len(self.outbox) == self.outbox.maxlen:
+            self.dropped += 1
+        self.outbox.append((channel, self._envelope(event, True)))
+
+    async def publish_now(self, topic: str, event: dict[str, Any]) -> None:
+        """Publish or raise (for a one-shot command that has no outbox to wait in)."""
+        await self._call(self.redis.publish(CHANNEL_PREFIX + topic, self._envelope(event, False)))
+
+    def _down(self, exc: BaseException | None = None) -> None:
+        if self.up:
+            log.warning("redis unreachable (%s); events wait in the outbox",
+                        type(exc).__name__ if exc else "no answer")
+        self.up = False
+        ps, self._pubsub = self._pubsub, None
+        if ps is not None:
+            task = asyncio.get_running_loop().create_task(self._close_pubsub(ps))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _close_pubsub(self, ps: Any) -> None:
+        try:
+            await self._call(ps.close())
+        except Exception:
+            pass
 
     async def start(self) -> None:
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(CHANNEL_PREFIX + "*")
-        self._task = asyncio.get_running_loop().create_task(self._listen())
+        """Starts even with Redis down (the hub then runs degraded until it answers)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await self._connect()
+        except Exception as exc:
+            log.warning("redis unreachable at start (%s); retrying", type(exc).__name__)
+        self._tasks = [loop.create_task(self._supervise()), loop.create_task(self._listen())]
+
+    async def _connect(self) -> None:
+        """Subscribe afresh, publish the outbox, then tell local sockets to catch up."""
+        ps = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await self._call(ps.psubscribe(CHANNEL_PREFIX + "*"))
+        except BaseException:
+            await self._close_pubsub(ps)
+            raise
+        self._pubsub = ps
+        while self.outbox:
+            channel, payload = self.outbox[0]
+            await self._call(self.redis.publish(channel, payload))
+            self.outbox.popleft()
+        self.up = True
+        if self._was_up:
+            log.info("redis is back: outbox sent, sockets catch up")
+            self.resync_local()
+        self._was_up = True
+
+    def resync_local(self) -> None:
+        for sub in {sub for subs in self._subs.values() for sub in subs}:
+            sub.put({"type": RESYNC})
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_every)
+            try:
+                if self.up:
+                    await self._call(self.redis.ping())
+                else:
+                    self._down()
+                    await self._connect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._down(exc)
 
     async def _listen(self) -> None:
         while True:
+            ps = self._pubsub
+            if ps is None or not self.up:
+                await asyncio.sleep(0.1)
+                continue
             try:
-                msg = await self._pubsub.get_message(timeout=1.0)
+                msg = await ps.get_message(timeout=1.0)
                 if msg is None or msg.get("type") != "pmessage":
                     continue
                 channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
                 topic = channel[len(CHANNEL_PREFIX):]
-                if self.has_local(topic):
-                    self.deliver(topic, json.loads(msg["data"]))
+                if not self.has_local(topic):
+                    continue
+                data = json.loads(msg["data"])
+                if isinstance(data, dict) and "origin" in data and "event" in data:
+                    if data.get("delivered") and data["origin"] == self.origin:
+                        continue  # delivered here when it was put in the outbox
+                    data = data["event"]
+                self.deliver(topic, data)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep listening: a dropped event is better than a dead bus
-                log.exception("redis pub/sub listener error; retrying")
-                await asyncio.sleep(0.5)
+            except Exception as exc:  # reconnecting is the supervisor's job
+                if ps is self._pubsub:
+                    log.warning("redis pub/sub listener error: %s", type(exc).__name__)
+                    self._down(exc)
+                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._task
+                await task
             except (asyncio.CancelledError, Exception):
                 pass
         if self._pubsub is not None:
-            await self._pubsub.close()
-        await self.redis.close()
+            await self._close_pubsub(self._pubsub)
+        try:
+            await self._call(self.redis.close())
+        except Exception:
+            pass

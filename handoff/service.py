@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from handoff import queue as q
 from handoff.auth import new_token, token_hash
 from handoff.channels import Channel
@@ -23,7 +25,7 @@ from handoff.errors import ApiError
 from handoff.identity import IdentityError, verify_identity
 from handoff.limits import RateLimiter
 from handoff.metrics import handoff_figures, mean, queue_figures, start_of_day
-from handoff.rasa_client import RasaClient
+from handoff.rasa_client import RasaClient, RasaResult
 from handoff.realtime import Bus
 from handoff.router import Handoff, offer_leave_message, route_for_mode, within_hours
 from handoff.settings import Settings
@@ -32,6 +34,8 @@ from handoff.tickets import new_ticket_row
 from handoff.validation import clean_text, db_int, is_blank
 
 log = logging.getLogger("handoff.service")
+
+MAX_TURN_ATTEMPTS = 3  # a message whose turn died this often is handed to the agents unanswered
 
 AGENTS_TOPIC = "agents"
 
@@ -125,6 +129,10 @@ class Hub:
         self.limiter = limiter
         self.channels: dict[str, Channel] = {}
         self._turns: set[asyncio.Future[list[dict[str, Any]]]] = set()
+        self._turn_of: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}  # message id -> its turn here
+        # How long a process may work on one bot turn before another may take it over: the
+        # longest a Rasa call can take (waiting for a slot, then the call) and some room to store it.
+        self.turn_lease = (settings.rasa_queue_wait or settings.rasa_timeout) + settings.rasa_timeout + 5
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -186,24 +194,40 @@ class Hub:
                 return await self._replay(existing)
         if not await self.limiter.hit(f"conv:{conv['id']}"):
             raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。")
+        bot = route_for_mode(conv["mode"]) != "agent"
         try:
             row = await self.store.add_message(
                 conv["id"], conv["channel"], author="customer", text=text,
-                client_msg_id=client_msg_id, title=title,
+                client_msg_id=client_msg_id, title=title, turn_lease=self.turn_lease if bot else None,
             )
         except Duplicate as dup:
             return await self._replay(dup.existing)
         mode = conv["mode"]
         [msg] = await self.publish_messages(conv, [row], mode)
-        if route_for_mode(mode) == "agent":
+        if not bot:
             return customer_view(msg), []
-        # Shielded: a customer who closes the page (or a dropped socket) while Rasa thinks must
-        # not cancel the turn half way; its replies are stored and shown on the next visit.
-        turn = asyncio.ensure_future(self._bot_turn(conv, msg))
-        self._turns.add(turn)
-        turn.add_done_callback(self._turn_done)
-        replies = await asyncio.shield(turn)
+        replies = await self._await_turn(self._start_turn(conv, msg))
         return customer_view(msg), [customer_view(r) for r in replies]
+
+    def _start_turn(self, conv: dict[str, Any], msg: dict[str, Any],
+                    give_up: bool = False) -> asyncio.Future[list[dict[str, Any]]]:
+        # A task of its own: a customer who closes the page (or a dropped socket) while Rasa
+        # thinks must not cancel the turn half way; its replies are stored and shown on the next visit.
+        turn = asyncio.ensure_future(self._bot_turn(conv, msg, give_up))
+        self._turns.add(turn)
+        self._turn_of[msg["id"]] = turn
+        turn.add_done_callback(self._turn_done)
+        turn.add_done_callback(lambda _t: self._turn_of.pop(msg["id"], None))
+        return turn
+
+    @staticmethod
+    async def _await_turn(turn: asyncio.Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            return await asyncio.shield(turn)
+        except SQLAlchemyError:
+            # The message is stored and its turn is owed: a sweep (or a re-send) answers it.
+            raise ApiError(503, "reply_pending", "Storage unavailable; your message was saved and "
+                           "will be answered. 消息已保存，回复稍后送达。") from None
 
     def _turn_done(self, turn: asyncio.Future[list[dict[str, Any]]]) -> None:
         self._turns.discard(turn)
@@ -211,22 +235,69 @@ class Hub:
             log.error("bot turn failed: %s", type(turn.exception()).__name__)
 
     async def _replay(self, existing: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A re-sent message: its stored replies; a turn still owed (its hub died, or lost the
+        database, while Rasa answered) runs now, unless another process is still on it."""
+        if existing["author"] == "customer":
+            running = self._turn_of.get(existing["id"])
+            retried = self._await_turn(running) if running else self.retry_turn(existing["id"])
+            replies = await retried
+            if replies is not None:
+                return customer_view(message_out(existing)), [customer_view(r) for r in replies]
         replies = await self.store.replies_to(existing["id"])
         return customer_view(message_out(existing)), [
             customer_view(message_out(r)) for r in replies if not r["internal"]
         ]
 
-    async def _bot_turn(self, conv: dict[str, Any], msg: dict[str, Any]) -> list[dict[str, Any]]:
+    async def retry_turn(self, message_id: str) -> list[dict[str, Any]] | None:
+        """Run an unfinished bot turn whose lease ran out; None when there is none to run."""
+        turn = await self.store.bot_turn(message_id)
+        if turn is None or turn["done"]:
+            return None
+        attempt = await self.store.claim_bot_turn(message_id, self.turn_lease)
+        if attempt is None:
+            return None
+        row = await self.store.get_message(message_id)
+        conv = await self.store.get_conversation(turn["conversation_id"])
+        later = await self.store.list_messages(turn["conversation_id"], after=row["seq"], limit=50) if row else []
+        if (row is None or conv is None or conv["mode"] != "bot"
+                or any(r["author"] == "customer" for r in later)):
+            await self.store.finish_bot_turn(message_id)  # overtaken: an agent or a newer message answers
+            return []
+        log.info("retrying the bot turn of a message in conversation %s (attempt %d)", conv["id"], attempt)
+        return await self._await_turn(self._start_turn(conv, message_out(row), give_up=attempt > MAX_TURN_ATTEMPTS))
+
+    async def retry_stale_turns(self, max_age: float = 3600.0) -> int:
+        """One sweep: every owed bot turn nobody is working on (on any hub process) runs again."""
+        ids = await self.store.stale_bot_turns(max_age)
+        results = await asyncio.gather(*(self.retry_turn(i) for i in ids), return_exceptions=True)
+        return sum(1 for r in results if r is not None and not isinstance(r, BaseException))
+
+    async def sweep_turns(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.bot_retry_every)
+            try:
+                await self.retry_stale_turns()
+            except asyncio.CancelledError:
+                raise
+            except (SQLAlchemyError, ApiError) as exc:
+                log.warning("bot turn sweep failed: %s", type(exc).__name__)
+            except Exception:
+                log.exception("bot turn sweep failed")
+
+    async def _bot_turn(self, conv: dict[str, Any], msg: dict[str, Any], give_up: bool = False) -> list[dict[str, Any]]:
         metadata = {"customer_id": conv.get("customer_id"), "channel": conv["channel"]}
-        result = await self.rasa.send(conv["id"], msg["text"], metadata)
+        result = (RasaResult(None, "retries exhausted") if give_up
+                  else await self.rasa.send(conv["id"], msg["text"], metadata))
         replies: list[dict[str, Any]] = []
         turn = result.turn
+        finished = False  # whether a stored reply has marked the turn done
         if turn is not None and turn.replies:
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"],
                 [{"author": "bot", "text": r["text"], "buttons": r["buttons"], "reply_to": msg["id"]}
-                 for r in turn.replies],
+                 for r in turn.replies], finish_turn=msg["id"],
             )
+            finished = True
             replies += await self.publish_messages(conv, rows, "bot")
         handoff = turn.handoff if turn is not None else None
         if handoff is None and not result.ok:
@@ -234,12 +305,16 @@ class Hub:
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"],
                 [{"author": "system", "text": TEXT_BOT_UNAVAILABLE, "reply_to": msg["id"]}],
+                finish_turn=msg["id"],
             )
+            finished = True
             replies += await self.publish_messages(conv, rows, "bot")
             handoff = Handoff("bot_unavailable", self.settings.bot_unavailable_priority, "general",
                               bot_failure_summary(result.error))
         if handoff is not None:
             replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
+        if not finished:  # a handoff without a bot text
+            await self.store.finish_bot_turn(msg["id"])
         return replies
 
     async def start_handoff(
@@ -541,6 +616,25 @@ class Hub:
                               "assigned_agent_id": None})
         await self.queue_changed()
         await self.auto_assign()
+
+    async def requeue_from_absent(self, conversation_id: str, agent_id: int) -> bool:
+        """An agent the hub set away long ago still holds this chat: back to the queue (the
+        waiting time kept), the customer told, the consoles alerted."""
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None or not await self.store.requeue(conversation_id, agent_id, conv["skill"] or "general"):
+            return False
+        conv = await self.store.get_conversation(conversation_id) or conv
+        rows = await self.store.add_messages(conv["id"], conv["channel"],
+                                             [{"author": "system", "text": TEXT_TRANSFERRED}])
+        await self.to_customer(conv, {"type": "mode", "mode": "queued"})
+        await self.publish_messages(conv, rows)
+        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "queued",
+                              "assigned_agent_id": None})
+        await self.to_agents({"type": "requeued", "conversation_id": conv["id"], "agent_id": agent_id,
+                              "reason": "agent_away", "assigned_agent_id": None})
+        await self.queue_changed()
+        await self.auto_assign()
+        return True
 
     async def set_presence(self, agent: dict[str, Any], status: Any) -> None:
         if status not in ("online", "away", "offline"):

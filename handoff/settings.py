@@ -91,6 +91,10 @@ class Settings:
     login_address_limit: int = 30  # attempts per client address, all usernames together
     login_account_limit: int = 50  # attempts per username from addresses it never logged in from
     session_check_seconds: float = 30.0  # how often an open console re-checks its session
+    redis_timeout: float = 1.5  # longest wait for any Redis call before the hub degrades
+    db_busy_timeout: float = 2.0  # SQLite: longest wait for the write lock before answering 503
+    bot_retry_every: float = 5.0  # how often unanswered customer messages are looked for
+    away_requeue_after: float = 120.0  # seconds an automatically away agent keeps open chats; 0: always
 
     def __post_init__(self) -> None:
         if self.assign_mode not in ("auto", "manual"):
@@ -111,6 +115,10 @@ class Settings:
             raise ValueError("HUB_LOGIN_* limits and window must be positive")
         if self.proxies_count < 0 or self.session_check_seconds <= 0:
             raise ValueError("HUB_PROXIES_COUNT must be ≥ 0 and HUB_SESSION_CHECK positive")
+        if self.redis_timeout <= 0 or self.db_busy_timeout <= 0 or self.bot_retry_every <= 0:
+            raise ValueError("HUB_REDIS_TIMEOUT, HUB_DB_BUSY_TIMEOUT and HUB_BOT_RETRY_EVERY must be positive")
+        if self.away_requeue_after < 0:
+            raise ValueError("HUB_AWAY_REQUEUE_AFTER must be 0 (never) or a positive number of seconds")
         if self.agent_away_after < 0:
             raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
@@ -161,6 +169,10 @@ class Settings:
             "login_address_limit": _env_int(env, "HUB_LOGIN_ADDRESS_LIMIT", 30),
             "login_account_limit": _env_int(env, "HUB_LOGIN_ACCOUNT_LIMIT", 50),
             "session_check_seconds": _env_float(env, "HUB_SESSION_CHECK", 30.0),
+            "redis_timeout": _env_float(env, "HUB_REDIS_TIMEOUT", 1.5),
+            "db_busy_timeout": _env_float(env, "HUB_DB_BUSY_TIMEOUT", 2.0),
+            "bot_retry_every": _env_float(env, "HUB_BOT_RETRY_EVERY", 5.0),
+            "away_requeue_after": _env_float(env, "HUB_AWAY_REQUEUE_AFTER", 120.0),
         }
         if secret:
             kwargs["identity_secret"] = secret

@@ -67,16 +67,24 @@ def sync_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> tuple[Engine, int]:
-    """The engine and how many worker threads suit it (SQLite: one writer, so one thread)."""
+SQLITE_WORKERS = 4  # per executor; SQLite has one writer, but a writer waiting for the lock must not hold up the rest
+
+
+def make_engine(url: str, busy_timeout: float = 2.0) -> tuple[Engine, int]:
+    """The engine and how many worker threads suit it.
+
+    SQLite runs in WAL mode, so reads go on while a writer (even one outside the hub) holds the
+    write lock; a write waits at most ``busy_timeout`` for that lock and then fails (503)."""
     url = sync_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = url.split("///", 1)[-1] if "///" in url else ""
+        memory = not path or path == ":memory:"  # one connection is the whole database
+        if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        workers = 1 if memory else SQLITE_WORKERS
         engine = create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            url, poolclass=QueuePool, pool_size=1 if memory else 2 * workers, max_overflow=0, pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
         )
 
         @event.listens_for(engine, "connect")
@@ -86,7 +94,7 @@ def make_engine(url: str) -> tuple[Engine, int]:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        return engine, 1
+        return engine, workers
     engine = create_engine(url, pool_size=8, max_overflow=4, pool_pre_ping=True,
                            connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
     return engine, 8
@@ -99,6 +107,19 @@ def threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, self, *args, **kwargs))
+
+    wrapper.sync = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+def reads(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``threaded`` for a method that only reads: on SQLite it runs on its own threads, so
+    reads never queue behind writes waiting for a locked database."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.read_executor, functools.partial(fn, self, *args, **kwargs))
 
     wrapper.sync = fn  # type: ignore[attr-defined]
     return wrapper
@@ -118,11 +139,44 @@ class Store:
     def __init__(self, engine: Engine, workers: int = 1) -> None:
         self.engine = engine
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-db")
+        self.read_executor = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-db-read")
+                              if engine.dialect.name == "sqlite" else self.executor)
+        self._health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-db-health")
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        engine, workers = make_engine(url)
+    def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:
+        engine, workers = make_engine(url, busy_timeout)
         return cls(engine, workers)
+
+    async def health(self, timeout: float = 1.5) -> str:
+        """``ok``, ``locked`` (SQLite write lock held elsewhere) or ``down``, within ``timeout``
+        seconds: on its own thread, so it never waits behind queued work."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._health, self._check, timeout), timeout)
+        except (asyncio.TimeoutError, Exception):
+            return "down"
+
+    def _check(self, timeout: float) -> str:
+        if self.engine.dialect.name == "sqlite":
+            import sqlite3
+
+            path = self.engine.url.database or ":memory:"
+            try:
+                conn = sqlite3.connect(path, timeout=max(0.1, timeout / 2), isolation_level=None)
+            except sqlite3.Error:
+                return "down"
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # can this database take a write now?
+                conn.execute("ROLLBACK")
+                return "ok"
+            except sqlite3.OperationalError as exc:
+                return "locked" if "locked" in str(exc) or "busy" in str(exc) else "down"
+            finally:
+                conn.close()
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
 
     @threaded
     def create_schema(self) -> None:
@@ -137,6 +191,8 @@ class Store:
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.dispose)
         self.executor.shutdown(wait=False)
+        self.read_executor.shutdown(wait=False)
+        self._health.shutdown(wait=False)
 
     # -- conversations -------------------------------------------------------------------
 
@@ -167,7 +223,7 @@ class Store:
             conn.execute(m.conversations.insert().values(**row))
         return row
 
-    @threaded
+    @reads
     def get_conversation(self, conversation_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             res = conn.execute(
@@ -175,7 +231,7 @@ class Store:
             )
             return _row(res.first())
 
-    @threaded
+    @reads
     def find_by_external(self, channel: str, external_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             res = conn.execute(
@@ -191,7 +247,7 @@ class Store:
             )
             return _row(res.first())
 
-    @threaded
+    @reads
     def list_conversations(
         self, agent_id: int | None = None, modes: Iterable[str] | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
@@ -206,7 +262,7 @@ class Store:
 
     # -- messages -----------------------------------------------------------------------
 
-    @threaded
+    @reads
     def find_client_message(
         self, conversation_id: str, client_msg_id: str
     ) -> dict[str, Any] | None:
@@ -223,10 +279,13 @@ class Store:
 
     @threaded
     def add_messages(
-        self, conversation_id: str, channel: str, items: list[dict[str, Any]]
+        self, conversation_id: str, channel: str, items: list[dict[str, Any]],
+        turn_lease: float | None = None, finish_turn: str | None = None,
     ) -> list[dict[str, Any]]:
         """Store messages in order in one transaction; raises ``Duplicate`` for a repeated
-        customer ``client_msg_id`` (then nothing of the batch is stored)."""
+        customer ``client_msg_id`` (then nothing of the batch is stored). ``turn_lease``: the
+        (single) message is owed a bot turn, this process holding it for that many seconds;
+        ``finish_turn``: these messages answer that message's bot turn."""
         if not items:
             return []
         now = _now()
@@ -272,6 +331,13 @@ class Store:
                         }
                     )
                 conn.execute(m.messages.insert(), rows)
+                if turn_lease is not None:
+                    conn.execute(m.bot_turns.insert().values(
+                        message_id=rows[0]["id"], conversation_id=conversation_id, attempts=1,
+                        lease_until=now + turn_lease, done=False, created_at=now))
+                if finish_turn is not None:
+                    conn.execute(update(m.bot_turns).where(m.bot_turns.c.message_id == finish_turn)
+                                 .values(done=True))
                 stored = rows
         except IntegrityError:
             for item in items:
@@ -284,10 +350,51 @@ class Store:
             raise
         return stored
 
-    async def add_message(self, conversation_id: str, channel: str, **item: Any) -> dict[str, Any]:
-        return (await self.add_messages(conversation_id, channel, [item]))[0]
+    async def add_message(self, conversation_id: str, channel: str, turn_lease: float | None = None,
+                          **item: Any) -> dict[str, Any]:
+        return (await self.add_messages(conversation_id, channel, [item], turn_lease=turn_lease))[0]
+
+    @reads
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return _row(conn.execute(select(m.messages).where(m.messages.c.id == message_id)).first())
+
+    # -- bot turns owed ------------------------------------------------------------------
+
+    @reads
+    def bot_turn(self, message_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return _row(conn.execute(select(m.bot_turns).where(m.bot_turns.c.message_id == message_id)).first())
 
     @threaded
+    def claim_bot_turn(self, message_id: str, lease: float) -> int | None:
+        """Take over an unfinished turn whose lease ran out (its hub died or lost the database);
+        the attempt number, or None when it is done or another process holds it."""
+        now, t = _now(), m.bot_turns
+        with self.engine.begin() as conn:
+            res = conn.execute(update(t).where(and_(t.c.message_id == message_id, t.c.done == False,  # noqa: E712
+                                                    t.c.lease_until < now))
+                               .values(lease_until=now + lease, attempts=t.c.attempts + 1))
+            if res.rowcount != 1:
+                return None
+            return int(conn.execute(select(t.c.attempts).where(t.c.message_id == message_id)).scalar_one())
+
+    @threaded
+    def finish_bot_turn(self, message_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(m.bot_turns).where(m.bot_turns.c.message_id == message_id).values(done=True))
+
+    @reads
+    def stale_bot_turns(self, max_age: float, limit: int = 20) -> list[str]:
+        """Ids of messages whose bot turn is unfinished and unleased, newest first."""
+        now, t = _now(), m.bot_turns
+        with self.engine.connect() as conn:
+            return [r for (r,) in conn.execute(
+                select(t.c.message_id).where(and_(t.c.done == False, t.c.lease_until < now,  # noqa: E712
+                                                  t.c.created_at > now - max_age))
+                .order_by(t.c.created_at.desc()).limit(limit))]
+
+    @reads
     def list_messages(
         self, conversation_id: str, after: int = 0, include_internal: bool = False,
         limit: int = 500,
@@ -301,7 +408,7 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    @threaded
+    @reads
     def replies_to(self, message_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(
@@ -368,7 +475,7 @@ class Store:
             )
             return int(handoff_id)
 
-    @threaded
+    @reads
     def queued(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(
@@ -496,7 +603,7 @@ class Store:
                 .values(first_response_at=_now())
             )
 
-    @threaded
+    @reads
     def agent_loads(self) -> list[dict[str, Any]]:
         """Agents with their number of open chats."""
         load = (
@@ -514,7 +621,7 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    @threaded
+    @reads
     def recent_handle_seconds(self, limit: int = 50) -> list[float]:
         q = (
             select(m.handoffs.c.closed_at - m.handoffs.c.assigned_at)
@@ -525,7 +632,7 @@ class Store:
         with self.engine.connect() as conn:
             return [float(v) for (v,) in conn.execute(q) if v is not None]
 
-    @threaded
+    @reads
     def handoffs_since(self, since: float) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.handoffs).where(m.handoffs.c.queued_at >= since))
@@ -557,13 +664,13 @@ class Store:
         assert agent is not None
         return agent
 
-    @threaded
+    @reads
     def get_agent(self, agent_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.agents).where(m.agents.c.id == agent_id))
             return _row(res.first())
 
-    @threaded
+    @reads
     def get_agent_by_username(self, username: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.agents).where(m.agents.c.username == username))
@@ -598,7 +705,7 @@ class Store:
                 )
             )
 
-    @threaded
+    @reads
     def session_agent(self, token_hash: str) -> tuple[dict[str, Any], str] | None:
         """The agent and CSRF token of a live session."""
         q = (
@@ -653,7 +760,7 @@ class Store:
                 m.known_logins, {"agent_id": agent_id, "address": address[:64], "last_at": now},
                 ["agent_id", "address"], {"last_at": now}))
 
-    @threaded
+    @reads
     def known_login_address(self, agent_id: int, address: str, since: float) -> bool:
         k = m.known_logins
         with self.engine.connect() as conn:
@@ -662,13 +769,13 @@ class Store:
 
     # -- canned replies --------------------------------------------------------------------
 
-    @threaded
+    @reads
     def list_canned(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.canned).order_by(m.canned.c.id))
             return [dict(r._mapping) for r in res]
 
-    @threaded
+    @reads
     def count_canned(self) -> int:
         with self.engine.connect() as conn:
             return int((conn.execute(select(func.count()).select_from(m.canned))).scalar_one())
@@ -723,7 +830,7 @@ class Store:
                 text=text, transcript=row["transcript"], updated_at=row["created_at"]))
             return int(current["id"])
 
-    @threaded
+    @reads
     def list_tickets(self, status: str | None = None) -> list[dict[str, Any]]:
         q = select(m.tickets)
         if status:
@@ -732,7 +839,7 @@ class Store:
             res = conn.execute(q.order_by(m.tickets.c.due_at, m.tickets.c.id))
             return [dict(r._mapping) for r in res]
 
-    @threaded
+    @reads
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.tickets).where(m.tickets.c.id == ticket_id))
@@ -792,7 +899,7 @@ class Store:
             )
             return True
 
-    @threaded
+    @reads
     def csat_since(self, since: float) -> list[int]:
         with self.engine.connect() as conn:
             res = conn.execute(select(m.csat.c.score).where(m.csat.c.created_at >= since))

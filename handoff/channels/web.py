@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.auth import customer_conversation
 from handoff.errors import ApiError
+from handoff.realtime import RESYNC
 from handoff.service import Hub, conversation_topic, customer_view
 from handoff.store import message_out
 from handoff.validation import DB_INT_MAX, db_int, parse_object
@@ -21,6 +22,8 @@ from handoff.validation import DB_INT_MAX, db_int, parse_object
 log = logging.getLogger("handoff.web")
 
 bp = Blueprint("web_channel")
+
+PAGE = 500  # messages per read; a longer history is read on with ``after``
 
 
 class WebChannel:
@@ -81,8 +84,9 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     conv = await customer_conversation(request, conversation_id)
     hub = hub_of(request)
     state = await conversation_state(hub, conv)
-    rows = await hub.store.list_messages(conv["id"])
-    state["messages"] = [customer_view(message_out(r)) for r in rows]
+    rows = await hub.store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
+    state["messages"] = [customer_view(message_out(r)) for r in rows[:PAGE]]
+    state["has_more"] = len(rows) > PAGE  # read on with ``after`` = the last seq
     return json_response(state)
 
 
@@ -94,8 +98,9 @@ def after_arg(request: Request) -> int:
 @bp.get("/api/conversations/<conversation_id:str>/messages")
 async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
-    rows = await hub_of(request).store.list_messages(conv["id"], after=after_arg(request))
-    return json_response({"messages": [customer_view(message_out(r)) for r in rows]})
+    rows = await hub_of(request).store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
+    return json_response({"messages": [customer_view(message_out(r)) for r in rows[:PAGE]],
+                          "has_more": len(rows) > PAGE})
 
 
 @bp.post("/api/conversations/<conversation_id:str>/messages")
@@ -131,10 +136,44 @@ async def leave_message(request: Request, conversation_id: str) -> HTTPResponse:
     return json_response({"ticket_id": ticket_id}, status=201)
 
 
-async def _pump(sub: Any, ws: Any) -> None:
+async def _pump(sub: Any, ws: Any, hub: Hub, conv: dict[str, Any]) -> None:
+    """Forward the conversation's events; on a resync (the bus was down) send what the socket
+    missed from the database: the messages after the last one it got, and the current state."""
+    last_seq = int(conv.get("last_seq") or 0)
     while True:
         event = await sub.get()
+        if event.get("type") == RESYNC:
+            last_seq = await _catch_up(hub, ws, conv["id"], last_seq)
+            continue
+        if event.get("type") == "message":
+            last_seq = max(last_seq, int(event["message"].get("seq") or 0))
         await ws.send(json.dumps(event, ensure_ascii=False))
+
+
+async def _catch_up(hub: Hub, ws: Any, conversation_id: str, last_seq: int) -> int:
+    for attempt in range(5):
+        try:
+            while True:
+                rows = await hub.store.list_messages(conversation_id, after=last_seq)
+                for row in rows:
+                    await ws.send(json.dumps({"type": "message", "message": customer_view(message_out(row))},
+                                             ensure_ascii=False))
+                    last_seq = max(last_seq, int(row["seq"]))
+                if len(rows) < PAGE:
+                    break
+            conv = await hub.store.get_conversation(conversation_id)
+            if conv is not None:
+                state = await conversation_state(hub, conv)
+                await ws.send(json.dumps({"type": "mode", "mode": state["mode"]}))
+                if state["queue"]:
+                    await ws.send(json.dumps({"type": "queue", **state["queue"]}))
+                if state["csat_pending"]:
+                    await ws.send(json.dumps({"type": "csat_request"}))
+            return last_seq
+        except SQLAlchemyError as exc:
+            log.warning("catch-up after a bus outage failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(1 + attempt)
+    return last_seq
 
 
 async def _send_error(ws: Any, err: ApiError) -> None:
@@ -145,7 +184,7 @@ async def _send_error(ws: Any, err: ApiError) -> None:
 async def ws_customer(request: Request, ws: Any) -> None:
     hub = hub_of(request)
     try:
-        conv = await customer_conversation(
+        conv = getattr(request.ctx, "ws_conversation", None) or await customer_conversation(
             request, request.args.get("conversation_id", ""), request.args.get("token")
         )
     except ApiError as err:
@@ -153,7 +192,7 @@ async def ws_customer(request: Request, ws: Any) -> None:
         await ws.close(code=4401, reason=err.code)
         return
     sub = hub.bus.subscribe(conversation_topic(conv["id"]))
-    pump = asyncio.get_running_loop().create_task(_pump(sub, ws))
+    pump = asyncio.get_running_loop().create_task(_pump(sub, ws, hub, conv))
     try:
         state = await conversation_state(hub, conv)
         await ws.send(json.dumps({"type": "mode", "mode": state["mode"]}))

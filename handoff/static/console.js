@@ -1172,6 +1172,11 @@
       case "error":  // the session ended (logout elsewhere, password reset): back to the login form
         if (ev.error && ev.error.code === "session_revoked" && S.me) onLoggedOut("登录已失效，请重新登录");
         break;
+      case "resync":  // the hub's event bus was down: reload what may have been missed
+        refreshQueue();
+        refreshMine();
+        if (S.currentId) openConversation(S.currentId);
+        break;
       case "queue":
         setQueue(ev.items || []);
         break;

@@ -550,6 +550,7 @@
           var err = new Error(errorMessage(data, "请求失败（" + res.status + "）"));
           err.status = res.status;
           err.code = data && data.error && data.error.code;
+          err.data = data;
           throw err;
         }
         return data;
@@ -608,6 +609,7 @@
     return api("GET", "/api/conversations/" + state.conversationId).then(function (conv) {
       applySnapshot(conv);
       connectWs();
+      return readOn({ has_more: conv.has_more });
     });
   }
 
@@ -656,12 +658,12 @@
     state.ws = ws;
     ws.onopen = function () {
       state.wsOpen = true;
-      state.wsRetry = 0;
       net.hidden = true;
       stopPolling();
       catchUp();
     };
     ws.onmessage = function (ev) {
+      state.wsRetry = 0; // the hub answered: only a socket that works resets the backoff
       var data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       handleEvent(data);
@@ -683,15 +685,26 @@
   }
 
   function scheduleReconnect() {
-    var delay = Math.min(15000, 1000 * Math.pow(2, state.wsRetry));
+    // exponential, with jitter so widgets cut off together do not all come back in the same second
+    var delay = Math.min(15000, 1000 * Math.pow(2, state.wsRetry)) * (0.75 + Math.random() * 0.5);
     state.wsRetry += 1;
     setTimeout(connectWs, delay);
   }
 
+  /** Messages after the newest one shown, page by page (a page holds 500). */
+  function readOn(page) {
+    ((page && page.messages) || []).forEach(renderMessage);
+    if (!page || !page.has_more || !state.conversationId) return Promise.resolve();
+    return api("GET", "/api/conversations/" + state.conversationId + "/messages?after=" + state.lastSeq)
+      .then(readOn);
+  }
+
   function catchUp() {
     if (!state.conversationId) return Promise.resolve();
-    return api("GET", "/api/conversations/" + state.conversationId).then(function (conv) {
+    return api("GET", "/api/conversations/" + state.conversationId + "?after=" + state.lastSeq).then(function (conv) {
       applySnapshot(conv);
+      return readOn({ has_more: conv.has_more });
+    }).then(function () {
       net.hidden = true;
     }).catch(function () { if (!state.wsOpen) net.hidden = false; });
   }
@@ -788,6 +801,10 @@
         if (state.mode === "bot") hideTyping();
       })
       .catch(function (e) {
+        if (e.code === "reply_pending") { // stored; the reply arrives on the socket or the next catch-up
+          confirmPending(cmid, e.data && e.data.message);
+          return;
+        }
         if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) {
           markFailed(cmid, e.message);
         } else {

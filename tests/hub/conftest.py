@@ -187,12 +187,15 @@ class HubProcess:
 
 
 @contextmanager
-def hub_processes(env: dict[str, str], folder: Path, count: int = 2) -> Iterator[list[HubProcess]]:
-    """`count` hub processes on one configuration (several hubs behind a load balancer)."""
+def hub_processes(env: dict[str, str], folder: Path, count: int = 2,
+                  per_hub: list[dict[str, str]] | None = None) -> Iterator[list[HubProcess]]:
+    """`count` hub processes on one configuration (several hubs behind a load balancer);
+    ``per_hub[i]`` adds to hub i's environment (e.g. its own route to the database)."""
     started: list[HubProcess] = []
     try:
         for i in range(1, count + 1):
-            started.append(HubProcess(env, folder / f"hub{i}.log"))
+            extra = per_hub[i - 1] if per_hub else {}
+            started.append(HubProcess({**env, **extra}, folder / f"hub{i}.log"))
         yield started
     finally:
         for proc in started:
