@@ -136,29 +136,53 @@ async def leave_message(request: Request, conversation_id: str) -> HTTPResponse:
     return json_response({"ticket_id": ticket_id}, status=201)
 
 
+class Delivered:
+    """Which message seqs a socket has got: all up to ``low``, and some above (a message from
+    this process can overtake one from another that the bus lost). A catch-up starts at ``low``."""
+
+    def __init__(self, low: int) -> None:
+        self.low = low
+        self.above: set[int] = set()
+
+    def add(self, seq: int) -> None:
+        if seq <= self.low:
+            return
+        self.above.add(seq)
+        while self.low + 1 in self.above:
+            self.low += 1
+            self.above.discard(self.low)
+        if len(self.above) > 1000:  # gaps that old are internal notes, never sent to the customer
+            self.low, self.above = max(self.above), set()
+
+    def __contains__(self, seq: int) -> bool:
+        return seq <= self.low or seq in self.above
+
+
 async def _pump(sub: Any, ws: Any, hub: Hub, conv: dict[str, Any]) -> None:
     """Forward the conversation's events; on a resync (the bus was down) send what the socket
-    missed from the database: the messages after the last one it got, and the current state."""
-    last_seq = int(conv.get("last_seq") or 0)
+    missed from the database: the messages it did not get, and the current state."""
+    delivered = Delivered(int(conv.get("last_seq") or 0))
     while True:
         event = await sub.get()
         if event.get("type") == RESYNC:
-            last_seq = await _catch_up(hub, ws, conv["id"], last_seq)
+            await _catch_up(hub, ws, conv["id"], delivered)
             continue
         if event.get("type") == "message":
-            last_seq = max(last_seq, int(event["message"].get("seq") or 0))
+            delivered.add(int(event["message"].get("seq") or 0))
         await ws.send(json.dumps(event, ensure_ascii=False))
 
 
-async def _catch_up(hub: Hub, ws: Any, conversation_id: str, last_seq: int) -> int:
+async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivered) -> None:
     for attempt in range(5):
         try:
-            while True:
-                rows = await hub.store.list_messages(conversation_id, after=last_seq)
+            while True:  # internal notes are read too (never sent), so the seqs have no holes
+                rows = await hub.store.list_messages(conversation_id, after=delivered.low,
+                                                     include_internal=True, limit=PAGE)
                 for row in rows:
-                    await ws.send(json.dumps({"type": "message", "message": customer_view(message_out(row))},
-                                             ensure_ascii=False))
-                    last_seq = max(last_seq, int(row["seq"]))
+                    if not row["internal"] and row["seq"] not in delivered:
+                        await ws.send(json.dumps({"type": "message", "message": customer_view(message_out(row))},
+                                                 ensure_ascii=False))
+                    delivered.add(int(row["seq"]))
                 if len(rows) < PAGE:
                     break
             conv = await hub.store.get_conversation(conversation_id)
@@ -169,11 +193,10 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, last_seq: int) -> i
                     await ws.send(json.dumps({"type": "queue", **state["queue"]}))
                 if state["csat_pending"]:
                     await ws.send(json.dumps({"type": "csat_request"}))
-            return last_seq
+            return
         except SQLAlchemyError as exc:
             log.warning("catch-up after a bus outage failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(1 + attempt)
-    return last_seq
 
 
 async def _send_error(ws: Any, err: ApiError) -> None:
