@@ -555,11 +555,13 @@ async def test_locked_sqlite_reads_go_on_and_writes_answer_503(sqlite_hub: HubPr
     lock = sqlite3.connect(sqlite_hub.db_path, isolation_level=None)  # type: ignore[attr-defined]
     lock.execute("BEGIN IMMEDIATE")  # another program holds the write lock
     try:
-        took, state = await _timed(customer.state())
+        stuck = asyncio.ensure_future(_timed(customer.send("锁住时", "l-1")))  # a write waits for the lock
+        await asyncio.sleep(0.3)
+        took, state = await _timed(customer.state())  # reads do not queue behind it
         assert took < 1.5 and [m["text"] for m in state["messages"]][0] == "你好"
         took, (status, body) = await _timed(health(client, sqlite_hub))
         assert took < 2.5 and status == 503 and body["database"] == "locked", body
-        took, (code, data) = await _timed(customer.send("锁住时", "l-1"))
+        took, (code, data) = await stuck
         assert took < 4 and code == 503, data
         took, status = await _timed(_login_status(client, sqlite_hub))
         assert took < 4 and status == 503
