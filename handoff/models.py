@@ -76,10 +76,9 @@ bot_turns = Table(  # a customer message the bot still owes an answer to (retrie
     Column("conversation_id", String(32), nullable=False),
     Column("attempts", Integer, nullable=False, default=1),
     Column("lease_until", Float, nullable=False),  # the hub working on it has until then
-    Column("done", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
-)
-Index("ix_hub_bot_turns_open", bot_turns.c.done, bot_turns.c.lease_until)
+)  # a row is deleted when its turn is stored, so the table holds only turns still owed
+Index("ix_hub_bot_turns_lease", bot_turns.c.lease_until)
 
 agents = Table(
     "hub_agents",

@@ -251,7 +251,7 @@ class Hub:
     async def retry_turn(self, message_id: str) -> list[dict[str, Any]] | None:
         """Run an unfinished bot turn whose lease ran out; None when there is none to run."""
         turn = await self.store.bot_turn(message_id)
-        if turn is None or turn["done"]:
+        if turn is None:
             return None
         attempt = await self.store.claim_bot_turn(message_id, self.turn_lease)
         if attempt is None:

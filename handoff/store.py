@@ -334,10 +334,9 @@ class Store:
                 if turn_lease is not None:
                     conn.execute(m.bot_turns.insert().values(
                         message_id=rows[0]["id"], conversation_id=conversation_id, attempts=1,
-                        lease_until=now + turn_lease, done=False, created_at=now))
+                        lease_until=now + turn_lease, created_at=now))
                 if finish_turn is not None:
-                    conn.execute(update(m.bot_turns).where(m.bot_turns.c.message_id == finish_turn)
-                                 .values(done=True))
+                    conn.execute(m.bot_turns.delete().where(m.bot_turns.c.message_id == finish_turn))
                 stored = rows
         except IntegrityError:
             for item in items:
@@ -372,8 +371,7 @@ class Store:
         the attempt number, or None when it is done or another process holds it."""
         now, t = _now(), m.bot_turns
         with self.engine.begin() as conn:
-            res = conn.execute(update(t).where(and_(t.c.message_id == message_id, t.c.done == False,  # noqa: E712
-                                                    t.c.lease_until < now))
+            res = conn.execute(update(t).where(and_(t.c.message_id == message_id, t.c.lease_until < now))
                                .values(lease_until=now + lease, attempts=t.c.attempts + 1))
             if res.rowcount != 1:
                 return None
@@ -382,16 +380,17 @@ class Store:
     @threaded
     def finish_bot_turn(self, message_id: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(m.bot_turns).where(m.bot_turns.c.message_id == message_id).values(done=True))
+            conn.execute(m.bot_turns.delete().where(m.bot_turns.c.message_id == message_id))
 
-    @reads
+    @threaded
     def stale_bot_turns(self, max_age: float, limit: int = 20) -> list[str]:
-        """Ids of messages whose bot turn is unfinished and unleased, newest first."""
+        """Ids of messages whose bot turn is owed and unleased, newest first; turns older than
+        ``max_age`` are given up (an answer that late would only confuse)."""
         now, t = _now(), m.bot_turns
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(and_(t.c.lease_until < now, t.c.created_at <= now - max_age)))
             return [r for (r,) in conn.execute(
-                select(t.c.message_id).where(and_(t.c.done == False, t.c.lease_until < now,  # noqa: E712
-                                                  t.c.created_at > now - max_age))
+                select(t.c.message_id).where(t.c.lease_until < now)
                 .order_by(t.c.created_at.desc()).limit(limit))]
 
     @reads

@@ -1129,7 +1129,6 @@
     S.ws = ws;
     ws.onopen = function () {
       S.wsOpen = true;
-      S.wsRetry = 0;
       setConn("ok");
       clearInterval(S.pollTimer);
       S.pollTimer = null;
@@ -1138,6 +1137,7 @@
       if (S.currentId) openConversation(S.currentId);
     };
     ws.onmessage = function (ev) {
+      S.wsRetry = 0; // the hub answered: only a socket that works resets the backoff
       var data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       handleEvent(data);

@@ -9,6 +9,7 @@ A single hub on SQLite is locked from outside. Runs (never skips) under CI=true.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -276,6 +277,24 @@ async def collect(ws: Any, want: set[str], timeout: float, author: str) -> dict[
     return seen
 
 
+async def console_got(ws: Any, agent: Any, conversation_id: str, text: str, timeout: float = 20) -> None:
+    """The console hears of a message: as its event, or told to reload (``resync``, after a bus
+    outage) and then finds it in the conversation."""
+    async def run() -> None:
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            event = json.loads(msg.data)
+            if event.get("type") == "message" and event["message"]["text"] == text:
+                return
+            if event.get("type") == "resync":
+                code, data = await agent.call("GET", f"/api/agent/conversations/{conversation_id}/messages")
+                if code == 200 and text in [m["text"] for m in data["messages"]]:
+                    return
+
+    await asyncio.wait_for(run(), timeout)
+
+
 # --- 10. Redis stopped -----------------------------------------------------------------------
 
 async def test_redis_down_changes_answer_and_are_announced_when_it_returns(
@@ -309,8 +328,7 @@ async def test_redis_down_changes_answer_and_are_announced_when_it_returns(
         got = await collect(cws, set(texts), 20, "agent")
         assert set(texts) <= set(got), f"customer saw {len(set(texts) & set(got))} of 17"
         assert (await next_event(wws, "mode", timeout=15, mode="agent"))
-        assert (await next_event(aws, "message", timeout=15, conversation_id=quiet.id,
-                                 where=lambda e: e["message"]["text"] == "还在吗"))
+        await console_got(aws, agent, quiet.id, "还在吗")
         await eventually(lambda: _redis_reported(client, hub1, "ok"), 10)
     for c in (quiet, waiting):
         await agent.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")
@@ -351,8 +369,8 @@ async def test_redis_frozen_requests_are_bounded(cluster: Cluster, redis_server:
             redis_server.thaw()
         got = await collect(cws, {f"冻结时回复 {i}" for i in range(3)}, 20, "agent")
         assert len(got) == 3, got
-        got = await collect(aws, {f"冻结中 {i}" for i in range(3)}, 20, "customer")
-        assert len(got) == 3, got
+        for i in range(3):
+            await console_got(aws, agent, customer.id, f"冻结中 {i}")
     await agent.call("POST", f"/api/agent/conversations/{customer.id}/return_to_bot")
 
 
