@@ -250,6 +250,8 @@ class Hub:
 
     async def retry_turn(self, message_id: str) -> list[dict[str, Any]] | None:
         """Run an unfinished bot turn whose lease ran out; None when there is none to run."""
+        if message_id in self._turn_of:  # still running here, just slower than its lease
+            return None
         turn = await self.store.bot_turn(message_id)
         if turn is None:
             return None
