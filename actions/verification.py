@@ -13,8 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, SlotSet, UserUtteranceReverted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -180,6 +180,38 @@ class ActionVerifyGate(ShopAction):
             SlotSet("phone_tail", tail),
             SlotSet("next_step", None),
         ]
+
+
+class ActionPickOrder(Action):
+    """A customer typed an order number instead of pressing one of the offered order buttons.
+
+    The message is read again as the button would have sent it: the listed topic as its intent
+    and the list's ask/act mode, so the same rules verify and answer it. Done the way Rasa's
+    two-stage fallback re-reads a clarified message: revert the user turn, log it anew.
+    """
+
+    def name(self) -> str:
+        return "action_pick_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        latest = dict(tracker.latest_message or {})
+        topic = tracker.get_slot("topic") or "order_status"
+        mode = tracker.get_slot("act_mode") or "act"
+        order_id = order_id_candidate(latest.get("text"))
+        entities = [e for e in latest.get("entities") or [] if e.get("entity") not in ("mode", "order_id")]
+        entities += [
+            {"entity": "order_id", "value": order_id, "extractor": self.name()},
+            {"entity": "mode", "value": mode, "extractor": self.name()},
+        ]
+        parse = {**latest, "intent": {"name": topic, "confidence": 1.0}, "entities": entities}
+        message = UserUttered(latest.get("text"), parse_data=parse,
+                              input_channel=tracker.get_latest_input_channel())
+        message["message_id"] = latest.get("message_id")
+        message["metadata"] = latest.get("metadata") or {}
+        return [UserUtteranceReverted(), ActionExecuted("action_listen"), message,
+                SlotSet("order_id", order_id)]
 
 
 def _failed(

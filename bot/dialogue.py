@@ -65,6 +65,31 @@ def general_answer(
     policy = TOPIC_POLICY.get(topic or "")
     return (policy, None) if policy else None
 
+# what may surround an order number typed to pick one from the offered list
+# ("就是2025061800008这个", "选第二个 2025…", "嗯 2025…吧")
+_PICK_FILLER = re.compile(
+    r"就是|是|这个|那个|这笔|那笔|这单|那单|这一单|订单号|订单|单号|号码|号|选|要|第|一|个|的|吧|啊|呀|哦|噢|嗯|恩|"
+    r"好|对|呢|哈|麻烦|帮我|看下|看看|查下|这|那|[\s\W_]"
+)
+# intents a message choosing an order may be classified as without meaning a new request
+PICK_INTENTS = frozenset({"affirm", "inform", "nlu_fallback", "out_of_scope", "greet", "thank"})
+
+
+def is_bare_pick(text: str | None) -> bool:
+    """Whether a message is only an order number (and filler words): a choice from the order
+    list the bot just offered, not a new question about that order."""
+    simple = _DIGIT_RUN.sub("", to_simplified(text or "").translate(_FULLWIDTH))
+    return not _PICK_FILLER.sub("", simple) and order_id_candidate(text) is not None
+
+
+def picks_offered_order(text: str | None, intent: str | None, topic: str | None) -> bool:
+    """After the bot listed the customer's orders for `topic`, whether this message picks one
+    (and so continues that topic) rather than asking something new."""
+    if not topic or order_id_candidate(text) is None or intent == topic:
+        return False
+    return is_bare_pick(text) or intent in PICK_INTENTS
+
+
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 

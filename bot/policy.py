@@ -6,6 +6,8 @@
   right after the bot failed all go to ``action_handoff`` before any rule or form answers.
 - Every write is confirmed: a yes or no in the very next message after a confirmation card
   goes to ``action_confirm``, which alone carries out the pending change.
+- An order number typed after the bot listed the customer's orders for a topic picks that
+  order for the topic, as its button would (``action_pick_order``).
 - After ``action_handoff`` or ``action_confirm`` the bot listens: the handoff message is the
   bot's last word in that turn.
 
@@ -31,12 +33,16 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
+from bot.dialogue import picks_offered_order
 from bot.handoff import to_simplified, urgent_kind
 
 HANDOFF_ACTION = "action_handoff"
 ANGRY = "angry"
 HUMAN = "human"
 HUMAN_INTENT = "human_agent"
+VERIFY_GATE = "action_verify_gate"
+# re-reads a typed choice from the offered order list as the listed topic (button-equivalent)
+PICK_ACTION = "action_pick_order"
 
 # Actions that run between a user message and the bot's first real decision; they do not
 # count as "the bot already answered this message".
@@ -128,6 +134,10 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
         intent = ((parse or {}).get("intent") or {}).get("name")
         if yes_no(text, intent, pending.get("op")) is not None:
             return CONFIRM_ACTION
+    if previous_bot_action(tracker) == VERIFY_GATE and tracker.get_slot("verification") == "choose":
+        intent = ((parse or {}).get("intent") or {}).get("name")
+        if picks_offered_order(text, intent, tracker.get_slot("topic")):
+            return PICK_ACTION
     return None
 
 

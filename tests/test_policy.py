@@ -135,3 +135,31 @@ def test_policy_predicts_with_full_confidence_and_abstains_otherwise(tmp_path):
     assert angry.is_no_user_prediction  # competes with an active form's loop prediction
     assert max(calm.probabilities) == 0.0
     assert policy.priority > 4  # above RulePolicy
+
+
+PICK_SLOTS = Domain.from_yaml(
+    "version: '3.1'\nslots:\n"
+    + "".join(f"  {name}:\n    type: any\n    mappings: [{{type: custom}}]\n"
+              for name in ("pending", "verification", "topic"))
+).slots
+
+
+@pytest.mark.parametrize(
+    ("answer", "intent", "verification", "expected"),
+    [
+        ("就是2025061800008这个", "affirm", "choose", "action_pick_order"),
+        ("2025061800001", "order_status", "choose", "action_pick_order"),  # a bare number
+        ("2025061800004到哪了", "logistics", "choose", None),  # a new question about that order
+        ("取消2025061800001", "cancel_order", "choose", None),  # a new request
+        ("2025061800001", "refund", "choose", None),  # already the listed topic
+        ("2025061800001", "order_status", "verified", None),  # no list was offered
+        ("都不是", "deny", "choose", None),  # no order number
+    ],
+)
+def test_a_typed_order_number_after_the_list_picks_it_for_the_topic(answer, intent, verification, expected):
+    events = [user("我退的那笔钱怎么还没到", msg_id="m1"), ActionExecuted("action_verify_gate"),
+              ActionExecuted("action_listen"), user(answer, intent=intent, msg_id="m2")]
+    t = DialogueStateTracker.from_events("c1", [ActionExecuted("action_listen"), *events], slots=PICK_SLOTS)
+    for name, value in {"verification": verification, "topic": "refund"}.items():
+        t.update(SlotSet(name, value))
+    assert guard_action(t) == expected
