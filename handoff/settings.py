@@ -107,7 +107,7 @@ class Settings:
     open_per_address: int = 60
     open_per_customer: int = 30  # the widget opens one per new signed-identity token (page view)
     queue_per_address: int = 10
-    queue_per_customer: int = 3
+    queue_per_customer: int = 5
     tickets_per_address: int = 10
     tickets_per_customer: int = 3
     typing_per_address: int = 100
@@ -193,7 +193,7 @@ class Settings:
             "open_per_address": _env_int(env, "HUB_OPEN_PER_ADDRESS", 60),
             "open_per_customer": _env_int(env, "HUB_OPEN_PER_CUSTOMER", 30),
             "queue_per_address": _env_int(env, "HUB_QUEUE_PER_ADDRESS", 10),
-            "queue_per_customer": _env_int(env, "HUB_QUEUE_PER_CUSTOMER", 3),
+            "queue_per_customer": _env_int(env, "HUB_QUEUE_PER_CUSTOMER", 5),
             "tickets_per_address": _env_int(env, "HUB_TICKETS_PER_ADDRESS", 10),
             "tickets_per_customer": _env_int(env, "HUB_TICKETS_PER_CUSTOMER", 3),
             "typing_per_address": _env_int(env, "HUB_TYPING_PER_ADDRESS", 100),
