@@ -59,6 +59,7 @@ HTML = {"description": "HTML page", "content": {"text/html": {"schema": STR}}}
 LIMITED = {"$ref": "#/components/responses/Limited"}
 PREFLIGHT = {"summary": "CORS preflight of the widget API", "tags": ["customer"],
              "responses": {"204": {"description": "No content; CORS headers"}}}
+PREFLIGHT_ID = {**PREFLIGHT, "parameters": [CONV_ID]}
 
 
 def _websocket(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "/api/conversations/{id}": {
                 "get": _customer("Conversation state and transcript", {"200": _json(_ref("ConversationState"))},
                                  params=[CONV_ID]),
-                "options": PREFLIGHT,
+                "options": PREFLIGHT_ID,
             },
             "/api/conversations/{id}/messages": {
                 "get": _customer(
@@ -140,12 +141,12 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                                 "title": {"type": "string", "description": "button title the customer clicked"}},
                                ["text"]),
                 ),
-                "options": PREFLIGHT,
+                "options": PREFLIGHT_ID,
             },
             "/api/conversations/{id}/typing": {
                 "post": _customer("Customer is typing (limited per client address and customer)",
                                   {"200": OK, "429": LIMITED}, params=[CONV_ID]),
-                "options": PREFLIGHT},
+                "options": PREFLIGHT_ID},
             "/api/conversations/{id}/csat": {
                 "post": _customer(
                     "Rate the agent service (once, after close)", {"200": OK, "400": ERR, "409": ERR},
@@ -153,7 +154,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     body=_body({"score": {"type": "integer", "minimum": 1, "maximum": 5},
                                 "comment": {"type": "string", "maxLength": 1000}}, ["score"]),
                 ),
-                "options": PREFLIGHT,
+                "options": PREFLIGHT_ID,
             },
             "/api/conversations/{id}/leave_message": {
                 "post": _customer(
@@ -165,7 +166,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     body=_body({"text": text,
                                 "contact": {"type": "string", "maxLength": 128}}, ["text"]),
                 ),
-                "options": PREFLIGHT,
+                "options": PREFLIGHT_ID,
             },
             "/api/agent/login": {
                 "post": _op(
