@@ -97,6 +97,17 @@ def _head_too_large(request: Request) -> HTTPResponse:
                                     "message": "Request headers too large (at most 8 KB). 请求头过大。"}}, status=431)
 
 
+def _bad_handshake(request: Request) -> HTTPResponse:
+    """Sanic answers a websocket route that gets no valid upgrade with a 500; the client sent a
+    plain request (426) or a broken handshake (400)."""
+    if "websocket" not in request.headers.get("upgrade", "").lower():
+        return json_response({"error": {"code": "upgrade_required",
+                                        "message": "This is a websocket endpoint. 请使用 WebSocket 连接。"}},
+                             status=426, headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    return json_response({"error": {"code": "bad_handshake",
+                                    "message": "Invalid websocket handshake. WebSocket 握手无效。"}}, status=400)
+
+
 CUSTOMER_PATHS = (
     "/api/conversations",
     "/api/conversations/<conversation_id:str>",
@@ -166,6 +177,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
             return text("bad request", status=400)  # WeChat's callback contract: 400, not JSON
         if status == 413 and _header_too_large(request, exc):
             return _head_too_large(request)
+        if status == 500 and getattr(getattr(request.route, "ctx", None), "websocket", False):
+            return _bad_handshake(request)
         if status == 413:
             message = f"Request body larger than {settings.max_body_bytes} bytes. 请求过大。"
         return with_cors(request, json_response(
@@ -245,7 +258,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
 
     @app.get("/openapi.json")
     async def openapi(request: Request) -> HTTPResponse:
-        return json_response(build_spec(settings.public_url))
+        return json_response(build_spec(settings.public_url, settings.max_message_chars,
+                                        wechat.callback_path if wechat.enabled else None))
 
     static_dir = Path(settings.static_dir)
 
@@ -271,8 +285,12 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
 
     @app.get("/static/<name:path>")
     async def static_asset(request: Request, name: str) -> HTTPResponse:
-        target = (static_dir / name).resolve()
-        if static_dir.resolve() not in target.parents or not target.is_file():
+        try:  # a name the file system refuses (too long, NUL) is just not there
+            target = (static_dir / name).resolve()
+            found = static_dir.resolve() in target.parents and target.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
             raise ApiError(404, "not_found", "No such file.")
         return await file(target)
 

@@ -9,6 +9,7 @@ import asyncio
 import functools
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 import time
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 from sanic.request import Request
 
 from handoff.errors import ApiError
+from handoff.settings import parse_networks
 
 SESSION_COOKIE = "kefu_session"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -79,9 +81,30 @@ def agent_public(agent: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_address(request: Request) -> str:
-    """The socket peer, or the trusted ``X-Forwarded-For`` entry when ``HUB_PROXIES_COUNT`` is set
-    (Sanic ignores forwarded headers otherwise, so a client cannot pick its own address)."""
-    return (request.remote_addr or request.ip or "unknown")[:64]
+    """Who is asking, for limits: the socket peer, unless it is a trusted proxy.
+
+    With ``HUB_TRUSTED_PROXIES`` the ``X-Forwarded-For`` chain is read from the right while its
+    entries are trusted proxies, and the first other entry is the client; with
+    ``HUB_PROXIES_COUNT`` Sanic takes that many hops. Otherwise the header is ignored, so a client
+    cannot pick its own address."""
+    settings = request.app.ctx.settings
+    peer = request.ip or "unknown"
+    if settings.trusted_proxies and _trusted(peer, settings.trusted_proxies):
+        chain = [p.strip() for h in request.headers.getall("x-forwarded-for", []) for p in h.split(",")]
+        for hop in reversed([p for p in chain if p]):
+            if not _trusted(hop, settings.trusted_proxies):
+                return hop[:64]
+        return peer[:64]
+    return (request.remote_addr or peer)[:64]
+
+
+@functools.lru_cache(maxsize=4096)
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in parse_networks(",".join(proxies)))
 
 
 def same_origin(request: Request) -> bool:

@@ -14,6 +14,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff import scope
 from handoff.auth import (
     SESSION_COOKIE,
     agent_public,
@@ -52,6 +53,14 @@ async def _conversation(hub: Hub, conversation_id: str) -> dict[str, Any]:
     conv = await hub.store.get_conversation(conversation_id) if is_conversation_id(conversation_id) else None
     if conv is None:
         raise ApiError(404, "not_found", "Conversation not found. 会话不存在。")
+    return conv
+
+
+async def _visible_conversation(hub: Hub, agent: dict[str, Any], conversation_id: str) -> dict[str, Any]:
+    """The conversation if this agent may read it (``scope.can_view``), else 403."""
+    conv = await _conversation(hub, conversation_id)
+    if not scope.can_view(agent, conv):
+        scope.check_view(agent, conv, served=await hub.store.agent_served(conv["id"], agent["id"]))
     return conv
 
 
@@ -159,11 +168,10 @@ async def get_queue(request: Request) -> HTTPResponse:
     hub = hub_of(request)
     snap = await hub.queue_snapshot()
     now = time.time()
-    skills = set((agent.get("skills") or "").split(","))
     items = []
-    for item in snap["ordered"]:
+    for item in scope.queue_items(agent, snap["ordered"]):
         out = hub.queue_item(item, now)
-        out["in_my_groups"] = agent["role"] == "supervisor" or (item["skill"] or "general") in skills
+        out["in_my_groups"] = scope.in_groups(agent, item["skill"])
         out.update(snap["positions"][item["id"]])
         items.append(out)
     agents = hub.agents_view(snap["loads"])
@@ -174,11 +182,12 @@ async def get_queue(request: Request) -> HTTPResponse:
 @bp.get("/api/agent/conversations")
 async def list_conversations(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
-    scope = request.args.get("scope", "mine")
-    if scope not in ("mine", "all"):
+    scope_arg = request.args.get("scope", "mine")
+    if scope_arg not in ("mine", "all"):
         raise ApiError(400, "invalid_scope", "scope must be mine or all.")
+    scope.check_list_scope(agent, scope_arg)
     store = hub_of(request).store
-    if scope == "mine":
+    if scope_arg == "mine":
         rows = await store.list_conversations(agent_id=agent["id"], modes=["agent"])
     else:
         rows = await store.list_conversations(modes=["queued", "agent"])
@@ -187,9 +196,9 @@ async def list_conversations(request: Request) -> HTTPResponse:
 
 @bp.get("/api/agent/conversations/<conversation_id:str>")
 async def get_conversation(request: Request, conversation_id: str) -> HTTPResponse:
-    await current_agent(request)
+    agent = await current_agent(request)
     hub = hub_of(request)
-    conv = await _conversation(hub, conversation_id)
+    conv = await _visible_conversation(hub, agent, conversation_id)
     rows = await hub.store.list_messages(conv["id"], include_internal=True, limit=2000)
     messages = [message_out(r) for r in rows]
     profile, orders = await asyncio.gather(
@@ -217,9 +226,9 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
 
 @bp.get("/api/agent/conversations/<conversation_id:str>/messages")
 async def agent_messages(request: Request, conversation_id: str) -> HTTPResponse:
-    await current_agent(request)
+    agent = await current_agent(request)
     hub = hub_of(request)
-    conv = await _conversation(hub, conversation_id)
+    conv = await _visible_conversation(hub, agent, conversation_id)
     rows = await hub.store.list_messages(conv["id"], after=after_arg(request), include_internal=True)
     return json_response({"messages": [message_out(r) for r in rows]})
 
@@ -228,12 +237,10 @@ async def agent_messages(request: Request, conversation_id: str) -> HTTPResponse
 async def claim(request: Request, conversation_id: str) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
-    await _conversation(hub, conversation_id)
+    conv = await _conversation(hub, conversation_id)
     loads = await hub.store.agent_loads()
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
-    if agent["role"] != "supervisor" and load >= agent["max_chats"]:
-        raise ApiError(409, "at_capacity",
-                       f"You already have {load} open chats (max {agent['max_chats']}). 已达最大接待量。")
+    scope.check_claim(agent, conv, load)
     if not await hub.claim(conversation_id, agent):
         raise ApiError(409, "already_claimed", "Another agent has taken this chat, or it left the queue. 该会话已被接入。")
     return json_response({"ok": True, "conversation_id": conversation_id, "agent_id": agent["id"]})
@@ -363,13 +370,6 @@ async def stats(request: Request) -> HTTPResponse:
     return json_response(await hub_of(request).stats())
 
 
-def visible_to(agent: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Supervisors see everything; agents see queue-wide events and their own chats."""
-    if agent["role"] == "supervisor" or "assigned_agent_id" not in event:
-        return True
-    return event["assigned_agent_id"] in (None, agent["id"])
-
-
 async def _send(ws: Any, event: dict[str, Any]) -> None:
     await ws.send(json.dumps(event, ensure_ascii=False))
 
@@ -413,18 +413,23 @@ async def ws_agent(request: Request, ws: Any) -> None:
                 return
             if event.get("type") == RESYNC:  # the bus was down: events may be missing, reload
                 with contextlib.suppress(SQLAlchemyError):
-                    await _send(ws, hub.queue_event(await hub.queue_snapshot(), time.time()))
+                    queue = scope.console_event(agent, hub.queue_event(await hub.queue_snapshot(), time.time()))
+                    if queue is not None:
+                        await _send(ws, queue)
                 await _send(ws, {"type": "resync"})
                 continue
-            if visible_to(agent, event):
-                await _send(ws, event)
+            out = scope.console_event(agent, event)  # the same rule as the REST API
+            if out is not None:
+                await _send(ws, out)
 
     task = asyncio.get_running_loop().create_task(pump())
     presence = request.app.ctx.presence
     try:
         await presence.connected(agent)  # after subscribing: a restored presence reaches this console too
         snap = await hub.queue_snapshot()
-        await _send(ws, hub.queue_event(snap, time.time()))
+        first = scope.console_event(agent, hub.queue_event(snap, time.time()))
+        assert first is not None
+        await _send(ws, first)
         while True:
             raw = await ws.recv()
             if raw is None:

@@ -1,4 +1,7 @@
-"""The hub's OpenAPI 3 description (hand-written: it is the front end's contract)."""
+"""The hub's OpenAPI 3 description (hand-written: it is the front end's contract).
+
+A test holds it to the routes the app really has (paths and methods, both ways), and limits come
+from the settings (``maxLength`` of message text is ``HUB_MAX_MESSAGE_CHARS``)."""
 
 from __future__ import annotations
 
@@ -52,7 +55,23 @@ def _agent(summary: str, responses: dict, **kw: Any) -> dict[str, Any]:
     return _op(summary, {**responses, "401": ERR, "403": ERR}, tags=["agent"], security=AGENT, **kw)
 
 
-def build_spec(server_url: str | None = None) -> dict[str, Any]:
+HTML = {"description": "HTML page", "content": {"text/html": {"schema": STR}}}
+LIMITED = {"$ref": "#/components/responses/Limited"}
+PREFLIGHT = {"summary": "CORS preflight of the widget API", "tags": ["customer"],
+             "responses": {"204": {"description": "No content; CORS headers"}}}
+PREFLIGHT_ID = {**PREFLIGHT, "parameters": [CONV_ID]}
+
+
+def _websocket(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "tags": ["realtime"], "parameters": params, "responses": {
+        "101": {"description": "Switching protocols; events as JSON text frames"},
+        "400": ERR, "426": {"description": "Upgrade required (not a websocket request)"}}}}
+
+
+def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
+               wechat_path: str | None = None) -> dict[str, Any]:
+    """The description of this hub; ``wechat_path`` when the WeChat callback is on."""
+    text = {"type": "string", "minLength": 1, "maxLength": max_message_chars}
     msg_list = {"type": "object", "properties": {"messages": {"type": "array", "items": _ref("Message")},
                                                   "has_more": {"type": "boolean"}}}
     spec: dict[str, Any] = {
@@ -65,27 +84,50 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 '`{"error": {"code", "message"}}`. Websockets: `/ws/customer?conversation_id=&token=` '
                 "(events message, mode, queue, agent_joined, typing, csat_request, offline; client sends "
                 "typing and message) and `/ws/agent` (cookie or `?token=`; events queue, message, mode, "
-                "typing, assigned, ticket, presence; client sends typing)."
+                "typing, assigned, ticket, presence; client sends typing). Agents see the queue of "
+                "their skill groups and their own chats (403 `not_in_scope` otherwise); supervisors "
+                "see all. Customer-side limits answer 429 `rate_limited` with `Retry-After`."
             ),
         },
         "servers": [{"url": server_url or "/"}],
-        "tags": [{"name": "customer"}, {"name": "agent"}, {"name": "supervisor"}, {"name": "system"}],
+        "tags": [{"name": "customer"}, {"name": "agent"}, {"name": "supervisor"}, {"name": "system"},
+                 {"name": "realtime"}, {"name": "pages"}],
         "paths": {
             "/healthz": {"get": _op("Liveness and database check", {"200": OK}, tags=["system"])},
             "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, tags=["system"])},
+            "/": {"get": _op("Demo shop page with the widget", {"200": HTML, "404": ERR}, tags=["pages"])},
+            "/console": {"get": _op("Agent console", {"200": HTML, "404": ERR}, tags=["pages"])},
+            "/widget.js": {"get": _op("The embeddable widget script", {"200": {
+                "description": "JavaScript", "content": {"application/javascript": {"schema": STR}}},
+                "404": ERR}, tags=["pages"])},
+            "/static/{name}": {"get": _op("Console and page assets", {"200": {"description": "A file"},
+                                                                       "404": ERR}, tags=["pages"],
+                                          params=[{"name": "name", "in": "path", "required": True,
+                                                   "schema": STR}])},
+            "/ws/customer": _websocket("Customer websocket", [
+                {"name": "conversation_id", "in": "query", "required": True, "schema": STR},
+                {"name": "token", "in": "query", "required": True, "schema": STR}]),
+            "/ws/agent": _websocket("Agent console websocket (session cookie or token)", [
+                {"name": "token", "in": "query", "schema": STR}]),
             "/api/conversations": {
                 "post": _op(
-                    "Open a conversation (optionally as a verified customer)",
-                    {"201": _json(_ref("NewConversation"), "Created"), "400": ERR, "401": ERR},
+                    "Open a conversation (optionally as a verified customer). 429 with Retry-After: "
+                    "too many new conversations from this client address or customer/browser",
+                    {"201": _json(_ref("NewConversation"), "Created"), "400": ERR, "401": ERR, "429": LIMITED},
                     tags=["customer"],
                     body=_body({"channel": {"type": "string", "enum": ["web"]},
-                                "identity": {"type": "string", "description": "signed identity from the shop"}}),
-                )
+                                "identity": {"type": "string", "description": "signed identity from the shop"},
+                                "visitor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$",
+                                            "description": "random per-browser id the widget keeps: one "
+                                                           "waiting place in the queue per browser"}}),
+                ),
+                "options": PREFLIGHT,
             },
             "/api/conversations/{id}": {
                 "get": _customer("Conversation state and transcript (500 messages a page; has_more: read on with after)",
                                  {"200": _json(_ref("ConversationState"))},
-                                 params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}])
+                                 params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}]),
+                "options": PREFLIGHT_ID,
             },
             "/api/conversations/{id}/messages": {
                 "get": _customer(
@@ -94,33 +136,40 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 ),
                 "post": _customer(
                     "Send a customer message (idempotent per client_msg_id)",
-                    {"200": _json(_ref("SendResult")), "400": ERR, "413": ERR, "429": ERR,
+                    {"200": _json(_ref("SendResult")), "400": ERR, "413": ERR, "429": LIMITED,
                      "503": ERR},
                     params=[CONV_ID],
-                    body=_body({"text": {"type": "string", "maxLength": 2000},
+                    body=_body({"text": text,
                                 "client_msg_id": {"type": "string", "maxLength": 64},
                                 "title": {"type": "string", "description": "button title the customer clicked"}},
                                ["text"]),
                 ),
+                "options": PREFLIGHT_ID,
             },
-            "/api/conversations/{id}/typing": {"post": _customer("Customer is typing", {"200": OK}, params=[CONV_ID])},
+            "/api/conversations/{id}/typing": {
+                "post": _customer("Customer is typing (limited per client address and customer)",
+                                  {"200": OK, "429": LIMITED}, params=[CONV_ID]),
+                "options": PREFLIGHT_ID},
             "/api/conversations/{id}/csat": {
                 "post": _customer(
                     "Rate the agent service (once, after close)", {"200": OK, "400": ERR, "409": ERR},
                     params=[CONV_ID],
                     body=_body({"score": {"type": "integer", "minimum": 1, "maximum": 5},
                                 "comment": {"type": "string", "maxLength": 1000}}, ["score"]),
-                )
+                ),
+                "options": PREFLIGHT_ID,
             },
             "/api/conversations/{id}/leave_message": {
                 "post": _customer(
-                    "Leave a message: creates a ticket (工单) due in 24 h",
+                    "Leave a message: creates a ticket (工单) due in 24 h. 429 with Retry-After: too many "
+                    "tickets from this client address or customer",
                     {"201": _json({"type": "object", "properties": {"ticket_id": INT}}), "400": ERR,
-                     "413": ERR, "429": ERR},
+                     "413": ERR, "429": LIMITED},
                     params=[CONV_ID],
-                    body=_body({"text": {"type": "string", "maxLength": 2000},
+                    body=_body({"text": text,
                                 "contact": {"type": "string", "maxLength": 128}}, ["text"]),
-                )
+                ),
+                "options": PREFLIGHT_ID,
             },
             "/api/agent/login": {
                 "post": _op(
@@ -153,23 +202,26 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
             },
             "/api/agent/conversations": {
                 "get": _agent(
-                    "Conversations with agents", {"200": _json({"type": "object"}), "400": ERR},
+                    "Conversations with agents: mine (assigned to me) or all (supervisors only)",
+                    {"200": _json({"type": "object"}), "400": ERR},
                     params=[{"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "all"]}}],
                 )
             },
             "/api/agent/conversations/{id}": {
-                "get": _agent("Full transcript, handoff info, customer panel, notes",
-                              {"200": _json(_ref("AgentConversation")), "404": ERR}, params=[CONV_ID])
+                "get": _agent("Full transcript, handoff info, customer panel, notes (403 outside the "
+                              "agent's scope)", {"200": _json(_ref("AgentConversation")), "404": ERR},
+                              params=[CONV_ID])
             },
             "/api/agent/conversations/{id}/messages": {
-                "get": _agent("Messages after a seq (incl. internal notes)", {"200": _json(msg_list)},
+                "get": _agent("Messages after a seq (incl. internal notes)", {"200": _json(msg_list), "400": ERR,
+                                                                               "404": ERR},
                               params=[CONV_ID, {"name": "after", "in": "query", "schema": INT}]),
                 "post": _agent(
                     "Reply to the customer, or add an internal note",
                     {"200": _json({"type": "object", "properties": {"message": _ref("Message")}}),
-                     "400": ERR, "409": ERR, "413": ERR},
+                     "400": ERR, "404": ERR, "409": ERR, "413": ERR},
                     params=[CONV_ID],
-                    body=_body({"text": {"type": "string", "maxLength": 2000}, "internal": {"type": "boolean"}},
+                    body=_body({"text": text, "internal": {"type": "boolean"}},
                                ["text"]),
                 ),
             },
@@ -177,18 +229,22 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 "post": _agent("Claim a queued chat (exactly one concurrent claim wins)",
                                {"200": OK, "404": ERR, "409": ERR}, params=[CONV_ID])
             },
-            "/api/agent/conversations/{id}/typing": {"post": _agent("Agent is typing", {"200": OK}, params=[CONV_ID])},
+            "/api/agent/conversations/{id}/typing": {"post": _agent("Agent is typing", {"200": OK, "404": ERR},
+                                                                    params=[CONV_ID])},
             "/api/agent/conversations/{id}/transfer": {
-                "post": _agent("Transfer to an agent or a skill group", {"200": OK, "400": ERR, "409": ERR},
+                "post": _agent("Transfer to an agent (online, below their chat limit) or a skill group",
+                               {"200": OK, "400": ERR, "404": ERR, "409": ERR},
                                params=[CONV_ID],
                                body=_body({"agent_id": INT, "skill": {"type": "string",
                                            "enum": ["orders", "refunds", "payments", "account", "general"]}}))
             },
             "/api/agent/conversations/{id}/close": {
-                "post": _agent("Close: ask for CSAT, back to the bot", {"200": OK, "409": ERR}, params=[CONV_ID])
+                "post": _agent("Close: ask for CSAT, back to the bot", {"200": OK, "404": ERR, "409": ERR},
+                               params=[CONV_ID])
             },
             "/api/agent/conversations/{id}/return_to_bot": {
-                "post": _agent("Back to the bot without CSAT", {"200": OK, "409": ERR}, params=[CONV_ID])
+                "post": _agent("Back to the bot without CSAT", {"200": OK, "404": ERR, "409": ERR},
+                               params=[CONV_ID])
             },
             "/api/agent/canned": {
                 "get": _agent("Canned replies (标准话术)", {"200": _json({"type": "object", "properties": {
@@ -227,6 +283,13 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
                 "csrfHeader": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
             },
             "responses": {
+                "Limited": {"description": "Limit reached; nothing was created. Retry after the "
+                                           "Retry-After seconds (also error.retry_after)",
+                            "headers": {"Retry-After": {"schema": INT}},
+                            "content": {"application/json": {"schema": {"type": "object", "required": ["error"],
+                                                                        "properties": {"error": {
+                                "type": "object", "required": ["code", "message"],
+                                "properties": {"code": STR, "message": STR, "retry_after": INT}}}}}}},
                 "Error": _json({"type": "object", "required": ["error"], "properties": {"error": {
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": STR, "message": STR}}}}, "Error"),
@@ -295,4 +358,19 @@ def build_spec(server_url: str | None = None) -> dict[str, Any]:
             },
         },
     }
+    if wechat_path:
+        spec["paths"][wechat_path] = {
+            "get": _op("WeChat server verification (signature check)", {"200": {"description": "echostr"},
+                       "400": {"description": "bad request"}, "403": {"description": "bad signature"}},
+                       tags=["system"]),
+            "post": _op("WeChat message push (XML)", {"200": {"description": "passive reply or success"},
+                        "400": {"description": "bad request"}, "403": {"description": "bad signature"}},
+                        tags=["system"])}
+    for item in spec["paths"].values():  # every JSON body can be malformed or too large
+        for method, op in item.items():
+            if "requestBody" in op:
+                op["responses"].setdefault("400", ERR)
+                op["responses"].setdefault("413", ERR)
+            if method != "options" and "parameters" in op:
+                op["responses"].setdefault("400", ERR)
     return spec

@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff import queue as q
+from handoff import scope
 from handoff.auth import new_token, token_hash
 from handoff.channels import Channel
 from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
 from handoff.identity import IdentityError, verify_identity
-from handoff.limits import RateLimiter
+from handoff.limits import CustomerLimits, RateLimiter, conversation_key, customer_key, wait_words
 from handoff.metrics import handoff_figures, mean, queue_figures, start_of_day
 from handoff.rasa_client import RasaClient, RasaResult
 from handoff.realtime import Bus
@@ -50,6 +51,8 @@ TEXT_TRANSFERRED = "正在为您转接其他客服，请稍候。"
 TEXT_CLOSED = "本次人工服务已结束，感谢您的耐心。如还有问题，可以继续向智能助手提问。"
 TEXT_RETURNED = "人工服务已结束，接下来由智能助手继续为您服务。"
 TEXT_TICKET = "您的留言已收到（工单号 {ticket_id}），我们会在 24 小时内通过您留下的联系方式回复。"
+TEXT_ALREADY_WAITING = "您已有一个会话在排队等待人工客服，请回到那个窗口稍候，客服接入后会第一时间回复您。"
+TEXT_QUEUE_BUSY = "当前转人工的请求过于频繁，请 {wait}后再试。您也可以继续向智能助手提问。"
 TEXT_OFFLINE_TICKET = (  # channels without the widget's message form (WeChat)
     "当前暂无人工客服在线（服务时间 {start}–{end}）。已将本次对话登记为留言工单（工单号 {ticket_id}），"
     "客服会在 {hours} 小时内回复您。您也可以继续向智能助手提问。"
@@ -127,6 +130,7 @@ class Hub:
         self.rasa = rasa
         self.directory = directory
         self.limiter = limiter
+        self.limits = CustomerLimits(settings, limiter)
         self.channels: dict[str, Channel] = {}
         self._turns: set[asyncio.Future[list[dict[str, Any]]]] = set()
         self._turn_of: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}  # message id -> its turn here
@@ -160,13 +164,17 @@ class Hub:
             if mode != "bot" or msg["author"] == "system":
                 await self.to_agents(
                     {"type": "message", "conversation_id": conv["id"], "message": msg,
-                     "assigned_agent_id": conv.get("assigned_agent_id")}
+                     "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
                 )
         return out
 
     # -- customer side -------------------------------------------------------------------
 
-    async def open_conversation(self, channel: str, identity: str | None) -> tuple[dict[str, Any], str]:
+    async def open_conversation(
+        self, channel: str, identity: str | None, address: str | None = None, visitor: str | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """A new conversation, within the limits per client address and per customer (signed
+        identity, else the browser's visitor id, kept as the conversation's ``external_id``)."""
         if channel not in self.channels:
             raise ApiError(400, "invalid_channel", f"Unknown channel {channel!r}. 渠道无效。")
         customer_id = name = None
@@ -177,8 +185,10 @@ class Hub:
                 raise ApiError(401, "invalid_identity", f"{exc}. 身份校验失败。") from None
             customer_id = str(claims["customer_id"])[:64]
             name = str(claims.get("name") or "")[:128] or None
+        await self.limits.enforce("open", address, customer_key(customer_id, channel, visitor))
         token = new_token()
-        conv = await self.store.create_conversation(channel, token_hash(token), customer_id, name)
+        conv = await self.store.create_conversation(channel, token_hash(token), customer_id, name,
+                                                    external_id=visitor)
         return conv, token
 
     async def customer_message(
@@ -193,7 +203,8 @@ class Hub:
             if existing:
                 return await self._replay(existing)
         if not await self.limiter.hit(f"conv:{conv['id']}"):
-            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。")
+            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。",
+                           headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
         bot = route_for_mode(conv["mode"]) != "agent"
         try:
             row = await self.store.add_message(
@@ -323,6 +334,11 @@ class Hub:
         self, conv: dict[str, Any], handoff: Handoff, reply_to: str | None = None
     ) -> list[dict[str, Any]]:
         """Queue the conversation and tell the customer where they stand (or offer a ticket)."""
+        refusal = await self.queue_refusal(conv)
+        if refusal is not None:  # stays with the bot; the customer is told why and when to retry
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"], [{"author": "system", "text": refusal, "reply_to": reply_to}])
+            return await self.publish_messages(conv, rows, "bot")
         profile = await self.directory.profile(conv.get("customer_id"))
         vip = profile.get("vip_level") if profile else None
         hid = await self.store.enqueue(
@@ -387,15 +403,30 @@ class Hub:
         await self.queue_changed()
         return out
 
+    async def queue_refusal(self, conv: dict[str, Any]) -> str | None:
+        """Why this conversation may not join the queue now, or None: one waiting conversation
+        per customer, and queue entries limited per client address and per customer."""
+        key = conversation_key(conv)
+        if key and not key.startswith("conv:"):
+            for other in await self.store.queued():
+                if other["id"] != conv["id"] and conversation_key(other) == key:
+                    return TEXT_ALREADY_WAITING
+        wait = await self.limits.take("queue", conv.get("client_address"), key)
+        if wait > 0:
+            log.warning("queue entry refused for conversation %s: limit reached", conv["id"])
+            return TEXT_QUEUE_BUSY.format(wait=wait_words(wait)[1])
+        return None
+
     def in_working_hours(self, now: float | None = None) -> bool:
         local = datetime.fromtimestamp(time.time() if now is None else now, ZoneInfo(self.settings.timezone))
         return within_hours(local, self.settings.working_hours)
 
     async def customer_typing(self, conv: dict[str, Any]) -> None:
+        await self.limits.enforce("typing", conv.get("client_address"), conversation_key(conv))
         if conv["mode"] in ("queued", "agent"):
             await self.to_agents(
                 {"type": "typing", "conversation_id": conv["id"], "author": "customer",
-                 "assigned_agent_id": conv.get("assigned_agent_id")}
+                 "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
             )
 
     async def leave_message(self, conv: dict[str, Any], text: Any, contact: Any) -> int:
@@ -403,7 +434,9 @@ class Hub:
         if contact is not None and (not isinstance(contact, str) or len(contact) > 128):
             raise ApiError(400, "invalid_contact", "contact must be a string of ≤128 characters. 联系方式无效。")
         if not await self.limiter.hit(f"conv:{conv['id']}"):
-            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。")
+            raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。",
+                           headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
+        await self.limits.enforce("tickets", conv.get("client_address"), conversation_key(conv))
         history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
         row = new_ticket_row(conv, text, contact or None, history, self.settings.ticket_due_hours)
         ticket_id = await self.store.create_ticket(row)
@@ -520,7 +553,8 @@ class Hub:
     async def _joined(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
         rows = await self.store.add_messages(
             conv["id"], conv["channel"],
-            [{"author": "system", "text": TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"]))}],
+            [{"author": "system", "agent_id": agent["id"],  # who joined: they may reread the chat later
+              "text": TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"]))}],
         )
         await self.to_customer(conv, {"type": "mode", "mode": "agent"})
         await self.to_customer(conv, {"type": "agent_joined", "display_name": agent["display_name"]})
@@ -533,15 +567,14 @@ class Hub:
     # -- agent side ------------------------------------------------------------------------
 
     def check_owner(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
-        if conv["mode"] != "agent":
-            raise ApiError(409, "not_claimed", "Claim the conversation first. 请先接入该会话。")
-        if conv["assigned_agent_id"] != agent["id"] and agent["role"] != "supervisor":
-            raise ApiError(403, "not_your_conversation", "This conversation belongs to another agent. 该会话由其他客服处理。")
+        scope.check_reply(agent, conv)
 
     async def agent_message(self, conv: dict[str, Any], agent: dict[str, Any], text: Any, internal: Any) -> dict[str, Any]:
         text = validate_text(text, self.settings.max_message_chars)
         internal = bool(internal)
-        if not internal:
+        if internal:
+            scope.check_note(agent, conv)
+        else:
             self.check_owner(conv, agent)
         rows = await self.store.add_messages(
             conv["id"], conv["channel"],
@@ -561,15 +594,13 @@ class Hub:
             if isinstance(to_agent, str):
                 raise ApiError(400, "invalid_agent_id", "agent_id must be an integer.")
             to_agent = db_int(to_agent, "agent_id")
-        if conv["mode"] not in ("agent", "queued"):
-            raise ApiError(409, "not_with_agents", "Only queued or claimed conversations can be transferred.")
-        if conv["mode"] == "agent":
-            self.check_owner(conv, agent)
+        scope.check_handle(agent, conv)
         owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
         if to_agent is not None:
-            target = await self.store.get_agent(to_agent)
+            target = next((a for a in await self.store.agent_loads() if a["id"] == to_agent), None)
             if target is None:
                 raise ApiError(404, "agent_not_found", "No such agent. 客服不存在。")
+            scope.check_transfer_target(agent, target, int(target["load"]))
             if not await self.store.transfer_to_agent(conv["id"], owner, to_agent):
                 raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
             conv = await self.store.get_conversation(conv["id"]) or conv
@@ -597,10 +628,7 @@ class Hub:
 
     async def finish(self, conv: dict[str, Any], agent: dict[str, Any], ask_csat: bool) -> None:
         """Close (with a CSAT request) or return to the bot; either way the bot resumes."""
-        if conv["mode"] == "agent":
-            self.check_owner(conv, agent)
-        elif conv["mode"] != "queued":
-            raise ApiError(409, "not_with_agents", "The conversation is not with an agent. 会话不在人工服务中。")
+        scope.check_handle(agent, conv)
         owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
         before = await self.store.end_human_part(conv["id"], owner, ask_csat=ask_csat and owner is not None)
         if before is None:
@@ -657,6 +685,11 @@ class Hub:
         figures["agents"] = self.agents_view(snap["loads"])
         figures["agents_online"] = sum(1 for a in figures["agents"] if a["presence"] == "online")
         return figures
+
+
+def scope_fields(conv: dict[str, Any]) -> dict[str, Any]:
+    """What a console needs to decide whether an event about this conversation is for its agent."""
+    return {"skill": conv.get("skill"), "conversation_mode": conv.get("mode")}
 
 
 def agent_load(row: dict[str, Any]) -> q.AgentLoad:

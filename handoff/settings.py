@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,14 @@ def parse_hours(spec: str) -> tuple[time, time]:
     except ValueError as exc:
         raise ValueError(f"working hours must look like 09:00-22:00, got {spec!r}") from exc
     return start, end
+
+
+def parse_networks(spec: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``10.0.0.1, 10.1.0.0/16, ::1`` → networks; a clear error for anything else."""
+    try:
+        return tuple(ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip())
+    except ValueError as exc:
+        raise ValueError(f"HUB_TRUSTED_PROXIES must list addresses or networks, got {spec!r}") from exc
 
 
 def default_database_url(env: dict[str, str]) -> str:
@@ -95,6 +104,18 @@ class Settings:
     db_busy_timeout: float = 2.0  # SQLite: longest wait for the write lock before answering 503
     bot_retry_every: float = 5.0  # how often unanswered customer messages are looked for
     away_requeue_after: float = 120.0  # seconds an automatically away agent keeps open chats; 0: always
+    trusted_proxies: tuple[str, ...] = ()  # proxy addresses/networks whose X-Forwarded-For is believed
+    # Customer-side limits, per client address and per customer (signed customer, browser, WeChat
+    # user): counts per limit_window seconds (typing: per rate_limit_window); 0 switches one off.
+    limit_window: float = 600.0
+    open_per_address: int = 60
+    open_per_customer: int = 30  # the widget opens one per new signed-identity token (page view)
+    queue_per_address: int = 10
+    queue_per_customer: int = 5
+    tickets_per_address: int = 10
+    tickets_per_customer: int = 3
+    typing_per_address: int = 100
+    typing_per_customer: int = 10
 
     def __post_init__(self) -> None:
         if self.assign_mode not in ("auto", "manual"):
@@ -119,6 +140,12 @@ class Settings:
             raise ValueError("HUB_REDIS_TIMEOUT, HUB_DB_BUSY_TIMEOUT and HUB_BOT_RETRY_EVERY must be positive")
         if self.away_requeue_after < 0:
             raise ValueError("HUB_AWAY_REQUEUE_AFTER must be 0 (never) or a positive number of seconds")
+        if self.limit_window <= 0 or min(self.open_per_address, self.open_per_customer,
+                                         self.queue_per_address, self.queue_per_customer,
+                                         self.tickets_per_address, self.tickets_per_customer,
+                                         self.typing_per_address, self.typing_per_customer) < 0:
+            raise ValueError("HUB_LIMIT_WINDOW must be positive and the HUB_*_PER_* limits ≥ 0 (0: off)")
+        parse_networks(",".join(self.trusted_proxies))
         if self.agent_away_after < 0:
             raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
@@ -173,6 +200,16 @@ class Settings:
             "db_busy_timeout": _env_float(env, "HUB_DB_BUSY_TIMEOUT", 2.0),
             "bot_retry_every": _env_float(env, "HUB_BOT_RETRY_EVERY", 5.0),
             "away_requeue_after": _env_float(env, "HUB_AWAY_REQUEUE_AFTER", 120.0),
+            "trusted_proxies": tuple(p.strip() for p in env.get("HUB_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            "limit_window": _env_float(env, "HUB_LIMIT_WINDOW", 600.0),
+            "open_per_address": _env_int(env, "HUB_OPEN_PER_ADDRESS", 60),
+            "open_per_customer": _env_int(env, "HUB_OPEN_PER_CUSTOMER", 30),
+            "queue_per_address": _env_int(env, "HUB_QUEUE_PER_ADDRESS", 10),
+            "queue_per_customer": _env_int(env, "HUB_QUEUE_PER_CUSTOMER", 5),
+            "tickets_per_address": _env_int(env, "HUB_TICKETS_PER_ADDRESS", 10),
+            "tickets_per_customer": _env_int(env, "HUB_TICKETS_PER_CUSTOMER", 3),
+            "typing_per_address": _env_int(env, "HUB_TYPING_PER_ADDRESS", 100),
+            "typing_per_customer": _env_int(env, "HUB_TYPING_PER_CUSTOMER", 10),
         }
         if secret:
             kwargs["identity_secret"] = secret

@@ -408,6 +408,18 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     @reads
+    def agent_served(self, conversation_id: str, agent_id: int) -> bool:
+        """Whether the agent handled this conversation: joined it (the join notice names them),
+        wrote in it, or was assigned its handoff."""
+        with self.engine.connect() as conn:
+            wrote = conn.execute(select(m.messages.c.id).where(and_(
+                m.messages.c.conversation_id == conversation_id, m.messages.c.agent_id == agent_id)).limit(1)).first()
+            if wrote is not None:
+                return True
+            return conn.execute(select(m.handoffs.c.id).where(and_(
+                m.handoffs.c.conversation_id == conversation_id, m.handoffs.c.agent_id == agent_id)).limit(1)).first() is not None
+
+    @reads
     def replies_to(self, message_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(

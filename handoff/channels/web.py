@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.auth import customer_conversation
+from handoff.auth import client_address, customer_conversation
 from handoff.errors import ApiError
 from handoff.realtime import RESYNC
 from handoff.service import Hub, conversation_topic, customer_view
@@ -49,6 +49,26 @@ def hub_of(request: Request) -> Hub:
     return request.app.ctx.hub
 
 
+VISITOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def visitor_of(data: dict[str, Any]) -> str | None:
+    """The widget's per-browser id (kept in localStorage): one browser, one place in the queue."""
+    visitor = data.get("visitor")
+    if visitor is None or visitor == "":
+        return None
+    if not isinstance(visitor, str) or not 8 <= len(visitor) <= 64 or not set(visitor) <= VISITOR_CHARS:
+        raise ApiError(400, "invalid_visitor", "visitor must be 8–64 characters of A–Z a–z 0–9 _ -. 访客标识无效。")
+    return visitor
+
+
+async def addressed_conversation(request: Request, conversation_id: str) -> dict[str, Any]:
+    """The customer's conversation, carrying the client address its limits count against."""
+    conv = await customer_conversation(request, conversation_id)
+    conv["client_address"] = client_address(request)
+    return conv
+
+
 async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
     queue = None
     agent = None
@@ -71,7 +91,8 @@ async def create_conversation(request: Request) -> HTTPResponse:
     identity = data.get("identity")
     if identity is not None and not isinstance(identity, str):
         raise ApiError(400, "invalid_identity", "identity must be a string. 身份格式错误。")
-    conv, token = await hub_of(request).open_conversation(channel, identity or None)
+    conv, token = await hub_of(request).open_conversation(channel, identity or None, client_address(request),
+                                                          visitor_of(data))
     return json_response(
         {"conversation_id": conv["id"], "token": token, "mode": conv["mode"],
          "customer_id": conv["customer_id"]},
@@ -105,7 +126,7 @@ async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
 
 @bp.post("/api/conversations/<conversation_id:str>/messages")
 async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
-    conv = await customer_conversation(request, conversation_id)
+    conv = await addressed_conversation(request, conversation_id)
     data = body_of(request)
     msg, replies = await hub_of(request).customer_message(
         conv, data.get("text"), data.get("client_msg_id"), data.get("title")
@@ -115,7 +136,7 @@ async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
 
 @bp.post("/api/conversations/<conversation_id:str>/typing")
 async def customer_typing(request: Request, conversation_id: str) -> HTTPResponse:
-    conv = await customer_conversation(request, conversation_id)
+    conv = await addressed_conversation(request, conversation_id)
     await hub_of(request).customer_typing(conv)
     return json_response({"ok": True})
 
@@ -130,7 +151,7 @@ async def post_csat(request: Request, conversation_id: str) -> HTTPResponse:
 
 @bp.post("/api/conversations/<conversation_id:str>/leave_message")
 async def leave_message(request: Request, conversation_id: str) -> HTTPResponse:
-    conv = await customer_conversation(request, conversation_id)
+    conv = await addressed_conversation(request, conversation_id)
     data = body_of(request)
     ticket_id = await hub_of(request).leave_message(conv, data.get("text"), data.get("contact"))
     return json_response({"ticket_id": ticket_id}, status=201)
@@ -227,7 +248,7 @@ async def ws_customer(request: Request, ws: Any) -> None:
             raw = await ws.recv()
             if raw is None:
                 break
-            await _handle_customer_frame(hub, ws, conv["id"], raw)
+            await _handle_customer_frame(hub, ws, conv["id"], raw, client_address(request))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # a closed socket ends the loop; anything else is logged
@@ -238,13 +259,15 @@ async def ws_customer(request: Request, ws: Any) -> None:
         sub.close()
 
 
-async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: str | bytes) -> None:
+async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: str | bytes,
+                                 address: str | None = None) -> None:
     """One frame; whatever is wrong with it is answered with an error frame, the socket stays."""
     try:
         frame = parse_object(raw, "Frame")
         conv = await hub.store.get_conversation(conversation_id)
         if conv is None:
             return
+        conv["client_address"] = address
         if frame.get("type") == "typing":
             await hub.customer_typing(conv)
         elif frame.get("type") == "message":

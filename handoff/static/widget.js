@@ -148,6 +148,20 @@
     try { localStorage.setItem(STORE_KEY, JSON.stringify(data)); } catch (e) { /* private mode */ }
   }
 
+  /** A random id for this browser, kept across conversations: the hub allows one waiting place
+   * in the human queue per browser (and counts new conversations per browser). */
+  function visitorId() {
+    var key = STORE_KEY + ":visitor", v = null;
+    try { v = localStorage.getItem(key); } catch (e) { /* private mode */ }
+    if (!v || !/^[A-Za-z0-9_-]{8,64}$/.test(v)) {
+      var bytes = new Uint8Array(16);
+      window.crypto.getRandomValues(bytes);
+      v = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      try { localStorage.setItem(key, v); } catch (e) { /* private mode: a new id per conversation */ }
+    }
+    return v;
+  }
+
   /* ---------- state ---------- */
 
   var state = {
@@ -584,7 +598,7 @@
   }
 
   function createConversation() {
-    var body = { channel: "web" };
+    var body = { channel: "web", visitor: visitorId() };
     if (IDENTITY) body.identity = IDENTITY;
     return api("POST", "/api/conversations", body).then(function (data) {
       state.conversationId = data.conversation_id;

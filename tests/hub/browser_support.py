@@ -150,6 +150,9 @@ def run_hub(
         "HUB_AGENT2_PASSWORD": PASSWORDS["agent2"],
         "HUB_WORKING_HOURS": "00:00-24:00",  # always (23:59 left a minute off duty)
         "HUB_RATE_LIMIT": "200",
+        # every browser is on 127.0.0.1: per-address limits would count them all as one client
+        "HUB_OPEN_PER_ADDRESS": "100000", "HUB_QUEUE_PER_ADDRESS": "100000",
+        "HUB_TICKETS_PER_ADDRESS": "100000", "HUB_TYPING_PER_ADDRESS": "100000",
         "PYTHONUNBUFFERED": "1",
         **extra_env,
     }

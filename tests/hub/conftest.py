@@ -22,6 +22,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"supervisor": "sup-pass-1", "agent1": "agent1-pass", "agent2": "agent2-pass"}
 IDENTITY_SECRET = "test-identity-secret"
+# Every test customer comes from 127.0.0.1, so the per-address limits are raised for hubs that
+# are not testing them (per-customer limits stay as deployed: a real customer never reaches them).
+ROOMY_LIMITS = {"HUB_OPEN_PER_ADDRESS": "100000", "HUB_QUEUE_PER_ADDRESS": "100000",
+                "HUB_TICKETS_PER_ADDRESS": "100000", "HUB_TYPING_PER_ADDRESS": "100000"}
 
 
 def free_port() -> int:
@@ -151,6 +155,7 @@ class HubProcess:
             "HUB_WORKING_HOURS": "00:00-24:00",
             "HUB_RASA_TIMEOUT": "1",
             "DATABASE_URL": f"sqlite:///{log_path.parent / 'no-shop.db'}",
+            **ROOMY_LIMITS,
             **env,
         }
         self.log_path = log_path

@@ -129,7 +129,7 @@ async def test_queue_order_position_and_agent_view(hub: HubProcess, session) -> 
 async def test_claim_race_exactly_one_wins(hub: HubProcess, session) -> None:
     await _all_presence(session, hub, "online")
     customer = await open_customer(session, hub.url)
-    await customer.send("转人工")
+    await customer.send("空回复")  # the bot fails: queued for general, every agent's group
     a1 = await login(session, hub.url, "agent1")
     a2 = await login(session, hub.url, "agent2")
     path = f"/api/agent/conversations/{customer.id}/claim"
@@ -474,7 +474,7 @@ async def test_manual_claim_respects_max_concurrent_chats(hub: HubProcess, sessi
     customers = [await open_customer(session, hub.url) for _ in range(agent.info["max_chats"] + 1)]
     codes = []
     for c in customers:
-        await c.send("转人工")
+        await c.send("我要投诉")  # refunds: agent2's group
         code, body = await agent.call("POST", f"/api/agent/conversations/{c.id}/claim")
         codes.append(body["error"]["code"] if code == 409 else code)
     assert codes == [200] * agent.info["max_chats"] + ["at_capacity"]

@@ -170,7 +170,7 @@ def test_full_flow_faq_anger_handoff_reply_csat(browser, hub_with_rasa: Hub) -> 
     """FAQ answered by the bot, anger hands off, agent sees the bot part and orders, CSAT at the end."""
     hub = hub_with_rasa
     cctx, customer = open_demo_shop(browser, hub, signed_identity(DEMO_CUSTOMER))
-    actx, agent = login_console(browser, hub, "agent1")
+    actx, agent = login_console(browser, hub, "agent2")  # the angry refund waits for agent2's groups
     try:
         customer_send(customer, "退款一般多久能到账？")
         bot = customer.locator("[data-role=msg-bot]").last

@@ -11,19 +11,33 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
 
 from handoff.auth import hash_password
+from handoff.identity import sign_identity
+from handoff.settings import Settings
 from handoff.store import Store
 
-from .conftest import ROOT, Agent, HubProcess, RasaStandIn, login, next_event, open_customer
+from .conftest import (
+    IDENTITY_SECRET,
+    ROOT,
+    Agent,
+    Customer,
+    HubProcess,
+    RasaStandIn,
+    login,
+    next_event,
+    open_customer,
+)
 
 GUARD_PASSWORD = "guard-pass-1"
 GUARDS = [f"guard{i}" for i in range(1, 7)]
@@ -290,3 +304,184 @@ async def test_long_url_gets_414_and_long_headers_431(hard_hub: HubProcess) -> N
     async with aiohttp.ClientSession() as fresh:
         async with fresh.get(f"{hard_hub.url}/healthz", headers={"X-Big": "b" * 9000}) as r:
             assert r.status == 431 and (await r.json())["error"]["code"] == "headers_too_large"
+
+
+# -- 2. customer floods: limits per client address and per customer -------------------------------
+
+LIMIT_VARS = {"HUB_OPEN_PER_ADDRESS": "open_per_address", "HUB_OPEN_PER_CUSTOMER": "open_per_customer",
+              "HUB_QUEUE_PER_ADDRESS": "queue_per_address", "HUB_QUEUE_PER_CUSTOMER": "queue_per_customer",
+              "HUB_TICKETS_PER_ADDRESS": "tickets_per_address",
+              "HUB_TICKETS_PER_CUSTOMER": "tickets_per_customer",
+              "HUB_TYPING_PER_ADDRESS": "typing_per_address", "HUB_TYPING_PER_CUSTOMER": "typing_per_customer"}
+DEFAULTS = Settings()
+
+
+@pytest.fixture(scope="module")
+def flood_hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub with the limits as deployed, behind one trusted proxy (each test its own addresses)."""
+    tmp = tmp_path_factory.mktemp("flood")
+    env = {"HUB_DATABASE_URL": f"sqlite:///{tmp / 'hub.db'}", "RASA_URL": rasa.url, "HUB_PROXIES_COUNT": "1",
+           **{var: str(getattr(DEFAULTS, attr)) for var, attr in LIMIT_VARS.items()}}
+    proc = HubProcess(env, tmp / "hub.log")
+    yield proc
+    proc.stop()
+
+
+async def post_json(session: aiohttp.ClientSession, url: str, body: dict, headers: dict[str, str]
+                    ) -> tuple[int, dict[str, str], dict]:
+    async with session.post(url, json=body, headers=headers) as r:
+        return r.status, dict(r.headers), await r.json()
+
+
+def assert_limited(headers: dict[str, str], body: dict, words: str) -> None:
+    assert int(headers["Retry-After"]) >= 1 and body["error"]["code"] == "rate_limited", body
+    assert body["error"]["retry_after"] >= 1 and words in body["error"]["message"], body
+
+
+async def queue_ids(hub: HubProcess, session: aiohttp.ClientSession) -> set[str]:
+    sup = await login(session, hub.url, "supervisor")
+    _, queue = await sup.call("GET", "/api/agent/queue")
+    return {i["conversation_id"] for i in queue["items"]}
+
+
+async def test_anonymous_flood_cannot_fill_the_queue(flood_hub: HubProcess, session) -> None:
+    """500 anonymous conversations in a burst from one address, all asking for a human, many
+    leaving messages and typing: each step stops at its limit with 429 + Retry-After (or, for the
+    queue, a message in the chat), and a real customer elsewhere is still near the front."""
+    hub = flood_hub
+    await (await login(session, hub.url, "agent1")).presence("online")
+    before = await queue_ids(hub, session)
+    attacker = {"X-Forwarded-For": "10.66.0.1"}
+    results = await asyncio.gather(*(post_json(session, f"{hub.url}/api/conversations", {"channel": "web"}, attacker)
+                                     for _ in range(500)))
+    created = [body for code, _, body in results if code == 201]
+    refused = [(headers, body) for code, headers, body in results if code == 429]
+    assert len(created) == DEFAULTS.open_per_address and len(refused) == 500 - len(created)
+    assert_limited(*refused[0], "新建会话过于频繁")
+
+    customers = [Customer(session, hub.url, body) for body in created]
+    for c in customers:
+        c.headers = {**c.headers, **attacker}
+    sent = await asyncio.gather(*(c.send("转人工") for c in customers))
+    assert {code for code, _ in sent} == {200}
+    waiting = (await queue_ids(hub, session)) - before
+    assert len(waiting) == DEFAULTS.queue_per_address
+    turned_away = next(c for c, (_, data) in zip(customers, sent, strict=True) if c.id not in waiting)
+    state = await turned_away.state()
+    assert state["mode"] == "bot" and "转人工的请求过于频繁" in state["messages"][-1]["text"]
+
+    queued = next(c for c in customers if c.id in waiting)
+    typing = await asyncio.gather(*(post_json(session, f"{hub.url}/api/conversations/{queued.id}/typing", {},
+                                              queued.headers) for _ in range(30)))
+    assert sum(1 for code, _, _ in typing if code == 200) == DEFAULTS.typing_per_customer
+    assert_limited(*next((h, b) for code, h, b in typing if code == 429), "输入状态发送过于频繁")
+
+    left = await asyncio.gather(*(post_json(session, f"{hub.url}/api/conversations/{c.id}/leave_message",
+                                            {"text": "请回电"}, c.headers) for c in customers[-50:]))
+    assert sum(1 for code, _, _ in left if code == 201) == DEFAULTS.tickets_per_address
+    assert_limited(*next((h, b) for code, h, b in left if code == 429), "留言过于频繁")
+
+    real = await open_customer(session, hub.url)  # another address: untouched by the flood
+    code, data = await real.send("转人工")
+    assert code == 200 and (await real.state())["mode"] == "queued"
+    place = int(re.search(r"第 (\d+) 位", data["replies"][-1]["text"])[1])
+    assert place <= len(before) + DEFAULTS.queue_per_address + 1
+
+
+async def test_one_waiting_place_per_customer_and_browser(flood_hub: HubProcess, session) -> None:
+    hub = flood_hub
+    await (await login(session, hub.url, "agent1")).presence("online")
+    signed = sign_identity("C-twice", IDENTITY_SECRET, name="重复客户")
+    for i, extra in enumerate(({"identity": signed}, {"visitor": "browser-0001-abcd"})):
+        address = {"X-Forwarded-For": f"10.66.1.{i + 1}"}
+        first, second = [Customer(session, hub.url, (await post_json(
+            session, f"{hub.url}/api/conversations", {"channel": "web", **extra}, address))[2]) for _ in range(2)]
+        assert (await first.send("转人工"))[0] == 200
+        code, data = await second.send("转人工")
+        assert code == 200 and "您已有一个会话在排队" in data["replies"][-1]["text"]
+        assert (await first.state())["mode"] == "queued" and (await second.state())["mode"] == "bot"
+    # The customer limit holds whatever address the customer comes from.
+    many = sign_identity("C-many", IDENTITY_SECRET)
+    codes = [(await post_json(session, f"{hub.url}/api/conversations", {"identity": many},
+                              {"X-Forwarded-For": f"10.66.2.{i}"}))[0] for i in range(DEFAULTS.open_per_customer + 1)]
+    assert codes == [201] * DEFAULTS.open_per_customer + [429]
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    from sanic.compat import Header
+
+    from handoff.auth import client_address
+
+    def address(peer: str, xff: str | None, proxies: tuple[str, ...]) -> str:
+        settings = Settings(trusted_proxies=proxies)
+        request = SimpleNamespace(app=SimpleNamespace(ctx=SimpleNamespace(settings=settings)), ip=peer,
+                                  remote_addr="", headers=Header({"X-Forwarded-For": xff} if xff else {}))
+        return client_address(request)  # type: ignore[arg-type]
+
+    assert address("203.0.113.5", "10.0.0.1", ()) == "203.0.113.5"  # default: the header is ignored
+    assert address("203.0.113.5", "10.0.0.1", ("10.9.0.0/16",)) == "203.0.113.5"  # peer is no proxy
+    assert address("10.9.0.2", "198.51.100.7, 10.9.0.3", ("10.9.0.0/16",)) == "198.51.100.7"
+    assert address("10.9.0.2", "1.1.1.1, 198.51.100.7", ("10.9.0.0/16",)) == "198.51.100.7"  # forged left part
+    assert address("10.9.0.2", None, ("10.9.0.0/16",)) == "10.9.0.2"
+
+
+# -- 8. agent scope: the same rule over REST and the console websocket ----------------------------
+
+async def test_agents_see_and_act_within_their_scope(hard_hub: HubProcess, session) -> None:
+    hub = hard_hub
+    sup, a1, a2 = [await login(session, hub.url, n) for n in ("supervisor", "agent1", "agent2")]
+    for agent in (sup, a1, a2):
+        await agent.presence("online")
+    orders = await open_customer(session, hub.url)
+    await orders.send("转人工")  # stand-in bot: skill orders (agent1's group, not agent2's)
+    refunds = [await open_customer(session, hub.url) for _ in range(6)]
+    for c in refunds:
+        await c.send("我要投诉")  # skill refunds (agent2's group)
+    base = f"/api/agent/conversations/{orders.id}"
+
+    async def queue_of(agent: Agent) -> set[str]:
+        return {i["conversation_id"] for i in (await agent.call("GET", "/api/agent/queue"))[1]["items"]}
+
+    assert orders.id not in await queue_of(a2) and refunds[0].id in await queue_of(a2)
+    assert orders.id in await queue_of(a1) and refunds[0].id not in await queue_of(a1)
+    for method, path, body, code in (("GET", base, None, "not_in_scope"),
+                                     ("GET", f"{base}/messages", None, "not_in_scope"),
+                                     ("POST", f"{base}/messages", {"text": "偷看", "internal": True}, "not_in_scope"),
+                                     ("POST", f"{base}/close", None, "not_your_group"),
+                                     ("POST", f"{base}/claim", None, "not_your_group"),
+                                     ("GET", "/api/agent/conversations?scope=all", None, "supervisor_only")):
+        status, data = await a2.call(method, path, body)
+        assert status == 403 and data["error"]["code"] == code, (method, path, data)
+
+    async with a2.ws(hub.ws_url) as ws:
+        first = await next_event(ws, "queue")
+        assert orders.id not in {i["conversation_id"] for i in first["items"]}
+        assert (await a1.call("POST", f"{base}/claim"))[0] == 200
+        assert (await a1.call("POST", f"{base}/messages", {"text": "内部：老客户", "internal": True}))[0] == 200
+        await orders.send("订单号 123")
+        await refunds[0].send("退款呢")
+        got = await next_event(ws, "message", where=lambda e: e["message"]["author"] in ("customer", "agent"))
+        assert got["conversation_id"] == refunds[0].id  # nothing of agent1's chat reached agent2
+    status, data = await a2.call("POST", f"{base}/messages", {"text": "备注", "internal": True})
+    assert status == 403
+    status, detail = await sup.call("GET", base)
+    assert status == 200 and [n["text"] for n in detail["notes"]] == ["内部：老客户"]
+
+    # Transfers: only to an online colleague below the chat limit; supervisors may exceed the limit.
+    await a2.presence("offline")
+    status, data = await a1.call("POST", f"{base}/transfer", {"agent_id": a2.id})
+    assert status == 403 and data["error"]["code"] == "agent_not_online"
+    status, data = await sup.call("POST", f"{base}/transfer", {"agent_id": a2.id})
+    assert status == 403 and data["error"]["code"] == "agent_not_online"
+    await a2.presence("online")
+    for c in refunds[:5]:
+        assert (await a2.call("POST", f"/api/agent/conversations/{c.id}/claim"))[0] == 200
+    status, data = await a1.call("POST", f"{base}/transfer", {"agent_id": a2.id})
+    assert status == 403 and data["error"]["code"] == "agent_at_capacity"
+    assert (await sup.call("POST", f"{base}/transfer", {"agent_id": a2.id}))[0] == 200
+    # agent1 served the chat: it may still read it; agent2 now owns it and closes it
+    assert (await a1.call("GET", base))[0] == 200
+    assert (await a1.call("POST", f"{base}/close"))[0] == 403
+    assert (await a2.call("POST", f"{base}/close"))[0] == 200
+    for c in refunds:
+        await sup.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")

@@ -343,11 +343,13 @@ async def test_subscribe_welcomes_and_unsubscribe_closes(plain: HubProcess, sess
 
 # --- agents ---------------------------------------------------------------------------------------
 
-async def _claimed(plain: HubProcess, session: aiohttp.ClientSession, openid: str, agent_name: str = "agent1"):
+async def _claimed(plain: HubProcess, session: aiohttp.ClientSession, openid: str, agent_name: str = "agent1",
+                   ask: str = "我要转人工"):
+    """A chat claimed by ``agent_name``; ``ask`` picks the skill group (转人工: orders, 投诉: refunds)."""
     agent = await login(session, plain.url, agent_name)
     await agent.presence("online")
     wx = wechat(plain)
-    answer = await wx.push(text_xml(openid, "我要转人工"))
+    answer = await wx.push(text_xml(openid, ask))
     assert answer.reply is not None and "转接人工" in answer.reply and "排在第" in answer.reply
     conv = db(plain).conversation(openid)
     assert conv is not None and conv["mode"] == "queued"
@@ -400,7 +402,7 @@ async def test_agent_replies_and_csat_by_text(plain: HubProcess, rasa: RasaStand
 async def test_csat_request_lapses_when_the_customer_writes_something_else(
         plain: HubProcess, fake: FakeWeChat, session) -> None:
     openid = new_openid()
-    agent, wx, conv = await _claimed(plain, session, openid, "agent2")
+    agent, wx, conv = await _claimed(plain, session, openid, "agent2", "我要投诉")  # agent2: refunds
     await agent.call("POST", f"/api/agent/conversations/{conv['id']}/close")
     await until(lambda: CSAT_PROMPT in fake.texts_to(openid), what="the CSAT prompt")
     other = await wx.push(text_xml(openid, "谢谢"))
