@@ -32,16 +32,26 @@ class WindowCounter:
         self.window = window
         self._events: dict[str, deque[float]] = {}
         self._longest = window  # the longest window any key uses (idle keys older are dropped)
+        self._seen: dict[tuple[str, str], float] = {}  # (key, event id) -> when it was counted
 
-    def hit(self, key: str, now: float | None = None) -> bool:
-        """Record one event; False when it exceeds the limit (and then it is not counted)."""
+    def hit(self, key: str, now: float | None = None, event_id: str | None = None) -> bool:
+        """Record one event; False when it exceeds the limit (and then it is not counted).
+        An event already counted under the same ``event_id`` (a client's retry) passes uncounted."""
         now = time.monotonic() if now is None else now
+        if event_id is not None:
+            seen = self._seen.get((key, event_id))
+            if seen is not None and seen > now - self.window:
+                return True
+            if len(self._seen) > 100_000:
+                self._seen = {k: t for k, t in self._seen.items() if t > now - self.window}
         events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.window:
             events.popleft()
         if len(events) >= self.limit:
             return False
         events.append(now)
+        if event_id is not None:
+            self._seen[(key, event_id)] = now
         if len(self._events) > 100_000:  # forget idle keys so memory stays bounded
             for k in [k for k, v in self._events.items() if not v or v[-1] <= now - self._longest]:
                 del self._events[k]
@@ -79,6 +89,7 @@ _SLIDING_LUA = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
 local count = redis.call('ZCARD', KEYS[1])
 if ARGV[4] == '0' then return count end
+if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[1], ARGV[5]) then return count end
 if count >= tonumber(ARGV[3]) then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000) + 1000)
@@ -123,29 +134,31 @@ class RateLimiter:
         self._script = redis.register_script(_SLIDING_LUA) if redis is not None else None
         self._take = redis.register_script(_TAKE_LUA) if redis is not None else None
 
-    async def _run(self, key: str, record: bool) -> int:
+    async def _run(self, key: str, record: bool, event_id: str | None = None) -> int:
         now = time.time()
-        member = f"{now:.6f}:{uuid.uuid4().hex[:8]}"
+        member = f"id:{event_id}" if event_id else f"{now:.6f}:{uuid.uuid4().hex[:8]}"
         return int(await self._script(
-            keys=[f"hub:rl:{key}"], args=[now, self.window, self.limit, "1" if record else "0", member]
+            keys=[f"hub:rl:{key}"],
+            args=[now, self.window, self.limit, "1" if record else "0", member, "1" if event_id else "0"],
         ))
 
-    async def _shared(self, key: str, record: bool) -> int | None:
+    async def _shared(self, key: str, record: bool, event_id: str | None = None) -> int | None:
         """The shared count, or None when Redis does not answer in time: the limit then holds
         per process (a stopped or frozen Redis must not stall or fail customer messages)."""
         try:
-            return await asyncio.wait_for(self._run(key, record), self.timeout)
+            return await asyncio.wait_for(self._run(key, record, event_id), self.timeout)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.warning("rate limit counted in process: redis %s", type(exc).__name__)
             return None
 
-    async def hit(self, key: str) -> bool:
+    async def hit(self, key: str, event_id: str | None = None) -> bool:
+        """Count one event; a retry carrying an ``event_id`` already counted is not counted again."""
         if self.redis is None:
-            return self.local.hit(key)
-        count = await self._shared(key, True)
-        return self.local.hit(key) if count is None else count != -1
+            return self.local.hit(key, event_id=event_id)
+        count = await self._shared(key, True, event_id)
+        return self.local.hit(key, event_id=event_id) if count is None else count != -1
 
     async def full(self, key: str) -> bool:
         if self.redis is None:

@@ -202,7 +202,7 @@ class Hub:
             existing = await self.store.find_client_message(conv["id"], client_msg_id)
             if existing:
                 return await self._replay(existing)
-        if not await self.limiter.hit(f"conv:{conv['id']}"):
+        if not await self.limiter.hit(f"conv:{conv['id']}", event_id=client_msg_id):
             raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。",
                            headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
         bot = route_for_mode(conv["mode"]) != "agent"

@@ -190,3 +190,12 @@ def test_bot_failure_summary_is_readable() -> None:
     assert bot_failure_summary("busy: 16 calls in flight") == "智能助手繁忙（busy: 16 calls in flight）"
     assert bot_failure_summary("timeout").startswith("智能助手响应超时")
     assert bot_failure_summary("invalid json") == "智能助手无响应（invalid json）"
+
+
+def test_window_counter_counts_a_retried_event_once() -> None:
+    counter = WindowCounter(2, 10.0)
+    assert counter.hit("k", now=0, event_id="m1")
+    assert counter.hit("k", now=1, event_id="m1")  # the same message sent again
+    assert counter.hit("k", now=2, event_id="m2")
+    assert counter.hit("k", now=3, event_id="m1")  # still a retry: passes, not counted
+    assert not counter.hit("k", now=4, event_id="m3")
