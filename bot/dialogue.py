@@ -40,6 +40,7 @@ TOPIC_FAQ: dict[str, frozenset[str]] = {
     "invoice": frozenset({"faq/invoice_reissue", "faq/special_invoice"}),
     "logistics": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/shipping_fee", "faq/missing_item"}),
     "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery"}),
+    "cancel_order": frozenset({"faq/refund_time"}),
 }
 # words that tie a question to one of the customer's own orders or refunds
 _OWN = re.compile(

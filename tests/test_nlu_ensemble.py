@@ -24,10 +24,10 @@ def test_combine_weights_the_linear_model():
     assert round(out["a"], 2) == 0.44 and round(out["b"], 2) == 0.56
 
 
-def test_decide_keeps_out_of_scope_and_rescues_a_fallback_only_when_sure():
+def test_decide_keeps_a_request_for_a_person_and_rescues_a_fallback_only_when_sure():
     combined = {"cancel_order": 0.6, "deny": 0.3}
     assert decide("deny", combined, 0.35) == ("cancel_order", 0.6)
-    assert decide("out_of_scope", combined, 0.35) is None
+    assert decide("out_of_scope", combined, 0.35) == ("cancel_order", 0.6)
     assert decide("human_agent", combined, 0.35) is None
     assert decide("nlu_fallback", {"a": 0.3, "b": 0.2}, 0.35) is None
     assert decide("nlu_fallback", combined, 0.35) == ("cancel_order", 0.6)
