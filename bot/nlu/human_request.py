@@ -57,7 +57,7 @@ _AGENT = r"(人工(?!费|智能|成本|合成|降雨|呼吸|翻译|湖)|[仁认�
 _STAFF = (
     rf"({_AGENT}(客服|坐席|服务|专员)?|客服(人员|专员|经理|主管|妹子|小姐姐|小哥哥)?|"
     r"工作人员|售后人员|售后的?同事|你们的?同事|专员|坐席|值班的?人|"
-    r"(售后|客服|店铺|店里|门店|部门|值班)?(主管|经理)|领导|上级|负责人|店长|老板|掌柜|管事的|能做主的|说了算的|做得了主的|能拍板的|"
+    r"(售后|客服|店铺|店里|门店|部门|值班)?(主管|经理)|领导|上级|负责人|店长|老板|掌柜|管事的|能做主的|说了算的|做得了主的|能拍板的|店主|店家|"
     r"能管事的|能负责的|有权限的)"
 )
 # Verbs that ask for someone (转 接 找 叫 换 要 ...).
@@ -104,8 +104,11 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("someone", rf"{_ASK_VERB}(个|一个|位|一位)[^,?]{{0,6}}?的?人(来|过来|出来|回答|处理|帮|跟|和|聊|管)|"
        r"(叫|喊|找|派)(个|一个|位|一位)?人(来|过来|出来)", 0.85),
     # 客服妹子在嘛 / 客服mm在吗: a person, not the bot
-    _p("staff-nickname", r"客服(mm|妹子|妹妹|小姐姐|小哥哥|美女|帅哥|小姐|姐姐|哥哥|大哥|姐)"
+    _p("staff-nickname", r"(客服|售后)(mm|妹子|妹妹|小姐姐|小哥哥|美女|帅哥|小姐|姐姐|哥哥|大哥|姐)"
        r"(在吗|在嘛|在么|在不在|呢|出来)", 0.85),
+    # 小姐姐在不在呀 / 掌柜的在吗 / 店主呢，出来一下 / 有没有客服小哥哥在: someone of the shop by name
+    _p("shop-person-there", r"^(请问|那个|喂+|你好)?(有没有)?(客服|售后)?(小姐姐|小哥哥|妹子|掌柜的?|店主|店家|老板娘?|"
+       r"店长)(在|在吗|在嘛|在么|在不在|在没|呢|出来)", 0.85),
     # 客服都死光了吗 / 一个人都没有
     _p("nobody-here", r"(客服|人工|你们的人|人)(都)?(死光|死哪|去哪|跑哪|死绝)|一个(活)?人都没有|"
        r"没有一个(活)?人", 0.7),
@@ -120,7 +123,7 @@ PATTERNS: tuple[Pattern, ...] = (
        r"(a |an |the )?(human|person|agent|representative|operator|manager|someone)", 0.95),
     _p("english-please", r"(human|agent|person|manager) (please|pls|plz)|(please|pls|plz) "
        r"(human|agent|person)", 0.95),
-    _p("pinyin", r"(zhuan ?)?ren ?gong|rengong|zhenren|zhen ren", 0.9),
+    _p("pinyin", r"(zhuan ?)?ren ?gong|rengong|zhenren|zhen ren|^(zhuan ?|z)?rg$", 0.9),
 )
 
 # Look-alikes that are not requests (see module docstring).
@@ -140,7 +143,7 @@ _WORK_HOURS = re.compile(
 _NOW = re.compile(r"(现在|马上|立刻|赶紧|快|直接|给我|帮我|我要|我想|麻烦)")
 _PAST = re.compile(
     rf"(之前|刚才|刚刚|上次|昨天|前天|前几天|那天|以前|已经|上周|说好的)[^,?想要先跟和找转让请]{{0,6}}?{_STAFF}|"
-    rf"(?<![跟和与同让叫请要找转接]){_STAFF}(说|答应|承诺|告诉我|同意|讲)(了|过|的)?"
+    rf"(?<![跟和与同让叫请要找转接]){_STAFF}(说(?!话)|答应|承诺|告诉我|同意|讲(?!话))(了|过|的)?"
 )
 _NEGATED = re.compile(rf"{_NEGATION}(再)?({_ASK_VERB})?(一下|个)?{_STAFF}")
 _CLAUSE_SPLIT = re.compile(r"[,，。.!！;；、~]+|(?<=[?？])|\s+(?=[^\sa-z])|(?<=[^\sa-z])\s+")
