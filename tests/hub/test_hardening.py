@@ -40,7 +40,7 @@ from .conftest import (
 )
 
 GUARD_PASSWORD = "guard-pass-1"
-GUARDS = [f"guard{i}" for i in range(1, 7)]
+GUARDS = [f"guard{i}" for i in range(1, 9)]
 HUGE = 2**70
 
 
@@ -179,6 +179,32 @@ async def test_logout_and_password_reset_close_open_consoles(hard_hub: HubProces
         assert (await next_event(ws2, "error", timeout=10))["error"]["code"] == "session_revoked"
     async with agent.ws(hard_hub.ws_url) as ws:
         assert (await ws.receive_json(timeout=5))["error"]["code"] == "unauthenticated"
+
+
+async def test_a_busy_console_still_notices_its_session_ended(hard_hub: HubProcess, session) -> None:
+    """Without Redis the reset is not announced; the console's periodic check must run even
+    while events arrive more often than the check interval (a busy hub)."""
+    agent = await guard_login(session, hard_hub, "guard7", "10.0.8.2")
+    colleague = await guard_login(session, hard_hub, "guard8", "10.0.8.3")
+    async with agent.ws(hard_hub.ws_url) as ws:
+        await next_event(ws, "queue")
+        busy = True
+
+        async def churn() -> None:  # presence and queue events every 0.3 s
+            for i in range(100):
+                if not busy:
+                    return
+                await colleague.presence("away" if i % 2 else "online")
+                await asyncio.sleep(0.3)
+
+        task = asyncio.create_task(churn())
+        try:
+            subprocess.run([sys.executable, "-m", "handoff", "--reset-password", "guard7"], cwd=ROOT, check=True,
+                           capture_output=True, env={**os.environ, "HUB_DATABASE_URL": hard_hub.db_url})  # type: ignore[attr-defined]
+            assert (await next_event(ws, "error", timeout=8))["error"]["code"] == "session_revoked"
+        finally:
+            busy = False
+            await task
 
 
 # -- 6. hostile input: a clear 4xx, nothing stored, sockets answer ------------------------------------
