@@ -426,6 +426,14 @@ async def test_one_waiting_place_per_customer_and_browser(flood_hub: HubProcess,
         code, data = await second.send("转人工")
         assert code == 200 and "您已有一个会话在排队" in data["replies"][-1]["text"]
         assert (await first.state())["mode"] == "queued" and (await second.state())["mode"] == "bot"
+    # The same browser asking in five conversations at once: one place, the others are told.
+    address = {"X-Forwarded-For": "10.66.1.9"}
+    chats = [Customer(session, hub.url, (await post_json(
+        session, f"{hub.url}/api/conversations", {"channel": "web", "visitor": "browser-race-0001"}, address))[2])
+        for _ in range(5)]
+    sent = await asyncio.gather(*(c.send("转人工") for c in chats))
+    assert [(await c.state())["mode"] for c in chats].count("queued") == 1
+    assert sum("您已有一个会话在排队" in data["replies"][-1]["text"] for _, data in sent) == 4
     # The customer limit holds whatever address the customer comes from.
     many = sign_identity("C-many", IDENTITY_SECRET)
     codes = [(await post_json(session, f"{hub.url}/api/conversations", {"identity": many},
