@@ -9,6 +9,7 @@ another's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -65,7 +66,8 @@ def hard_hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db_url = f"sqlite:///{tmp / 'hub.db'}"
     create_agents(db_url, GUARDS)
     proc = HubProcess({"HUB_DATABASE_URL": db_url, "RASA_URL": rasa.url, "HUB_PROXIES_COUNT": "1",
-                       "HUB_SESSION_CHECK": "1"}, tmp / "hub.log")
+                       "HUB_SESSION_CHECK": "1",
+                       "SANIC_REQUEST_TIMEOUT": "3"}, tmp / "hub.log")
     proc.db_url = db_url  # type: ignore[attr-defined]
     yield proc
     proc.stop()
@@ -330,6 +332,26 @@ async def test_long_url_gets_414_and_long_headers_431(hard_hub: HubProcess) -> N
     async with aiohttp.ClientSession() as fresh:
         async with fresh.get(f"{hard_hub.url}/healthz", headers={"X-Big": "b" * 9000}) as r:
             assert r.status == 431 and (await r.json())["error"]["code"] == "headers_too_large"
+
+
+async def test_a_request_head_trickled_slowly_is_cut_off(hard_hub: HubProcess) -> None:
+    """Slowloris: a header line every second must not keep the connection past the request
+    timeout (3 s here), counted from the head's first byte."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", hard_hub.port)
+    started = time.monotonic()
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+    with contextlib.suppress(ConnectionError):
+        for i in range(10):
+            await asyncio.sleep(1)
+            if reader.at_eof() or writer.is_closing():
+                break
+            writer.write(f"X-Slow-{i}: x\r\n".encode())
+            await writer.drain()
+    answer = b""
+    with contextlib.suppress(ConnectionError):  # the hub closed it: the rest, then EOF (else a timeout)
+        answer = await asyncio.wait_for(reader.read(), 3)
+    writer.close()
+    assert time.monotonic() - started < 6 and b"200 OK" not in answer
 
 
 # -- 2. customer floods: limits per client address and per customer -------------------------------
