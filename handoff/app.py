@@ -82,7 +82,8 @@ class HubProtocol(WebSocketProtocol):
     Here the head must be complete within ``REQUEST_TIMEOUT`` of its first byte."""
 
     def data_received(self, data: bytes) -> None:
-        in_head = self._http is not None and self._http.stage is Stage.REQUEST
+        http = getattr(self, "_http", None)  # set by the connection task, which may not have run yet
+        in_head = http is not None and http.stage is Stage.REQUEST
         started = self._time
         super().data_received(data)
         if in_head:
