@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from handoff.app import create_app, create_schema
+from handoff.app import HubProtocol, create_app, create_schema
 from handoff.console import agent_sessions_topic
 from handoff.identity import sign_identity
 from handoff.realtime import RedisBus
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(start_banner(settings, accounts), flush=True)
     app = create_app(settings)
     app.run(host=settings.host, port=settings.port, access_log=settings.access_log,
-            motd=False, workers=1)
+            motd=False, workers=1, protocol=HubProtocol)
     return 0
 
 

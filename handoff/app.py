@@ -10,8 +10,10 @@ from typing import Any
 
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
+from sanic.http import Stage
 from sanic.response import HTTPResponse, empty, file, text
 from sanic.response import json as json_response
+from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.auth import _stand_in_hash, current_agent, customer_conversation
@@ -72,6 +74,20 @@ def install_log_redaction() -> None:
         logger.addFilter(flt)
         for handler in logger.handlers:
             handler.addFilter(flt)
+
+
+class HubProtocol(WebSocketProtocol):
+    """Sanic restarts its request timer on every byte received, so a client that trickles its
+    request head (a header line every few seconds) holds a connection for ever (slowloris).
+    Here the head must be complete within ``REQUEST_TIMEOUT`` of its first byte."""
+
+    def data_received(self, data: bytes) -> None:
+        http = getattr(self, "_http", None)  # set by the connection task, which may not have run yet
+        in_head = http is not None and http.stage is Stage.REQUEST
+        started = self._time
+        super().data_received(data)
+        if in_head:
+            self._time = started
 
 
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -400,13 +400,24 @@ async def ws_agent(request: Request, ws: Any) -> None:
         await ws.close(code=4401, reason="session_revoked")
 
     async def pump() -> None:
+        # The check is due by the clock, not by a quiet moment: a busy console (queue, presence
+        # and message events every few seconds) must still notice a session ended unannounced.
+        check_at = time.monotonic() + check_every
         while True:
             try:
-                event = await asyncio.wait_for(sub.get(), check_every)
+                event = await asyncio.wait_for(sub.get(), max(0.0, check_at - time.monotonic()))
             except asyncio.TimeoutError:
-                if await hub.store.session_agent(session_hash) is None:
+                event = None
+            if time.monotonic() >= check_at:
+                check_at = time.monotonic() + check_every
+                try:
+                    alive = await hub.store.session_agent(session_hash) is not None
+                except SQLAlchemyError:
+                    alive = True  # the database is out of reach: check again next time
+                if not alive:
                     await revoke()
                     return
+            if event is None:
                 continue
             if event.get("type") == "session_revoked":
                 await revoke()

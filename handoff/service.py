@@ -30,7 +30,7 @@ from handoff.rasa_client import RasaClient, RasaResult
 from handoff.realtime import Bus
 from handoff.router import Handoff, offer_leave_message, route_for_mode, within_hours
 from handoff.settings import Settings
-from handoff.store import Duplicate, Store, message_out
+from handoff.store import AlreadyWaiting, Duplicate, Store, message_out
 from handoff.tickets import new_ticket_row
 from handoff.validation import clean_text, db_int, is_blank
 
@@ -341,10 +341,16 @@ class Hub:
             return await self.publish_messages(conv, rows, "bot")
         profile = await self.directory.profile(conv.get("customer_id"))
         vip = profile.get("vip_level") if profile else None
-        hid = await self.store.enqueue(
-            conv["id"], handoff.reason, handoff.priority, handoff.skill, handoff.summary,
-            handoff.emotion, vip if isinstance(vip, int) else None,
-        )
+        try:
+            hid = await self.store.enqueue(
+                conv["id"], handoff.reason, handoff.priority, handoff.skill, handoff.summary,
+                handoff.emotion, vip if isinstance(vip, int) else None,
+                customer=(conv.get("customer_id"), conv["channel"], conv.get("external_id")),
+            )
+        except AlreadyWaiting:  # a concurrent request of the same customer took the place first
+            rows = await self.store.add_messages(
+                conv["id"], conv["channel"], [{"author": "system", "text": TEXT_ALREADY_WAITING, "reply_to": reply_to}])
+            return await self.publish_messages(conv, rows, "bot")
         if hid is None:
             return []
         conv = await self.store.get_conversation(conv["id"]) or conv

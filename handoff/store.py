@@ -125,6 +125,10 @@ def reads(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class AlreadyWaiting(Exception):
+    """Another conversation of the same customer waits in the queue."""
+
+
 class Duplicate(Exception):
     """A customer message with an already stored ``client_msg_id``."""
 
@@ -441,18 +445,26 @@ class Store:
         summary: str,
         emotion: str | None,
         vip_level: int | None,
+        customer: tuple[str | None, str, str | None] | None = None,
     ) -> int | None:
-        """Move a bot conversation to the queue; None when it is already queued or with an agent."""
+        """Move a bot conversation to the queue; None when it is already queued or with an agent.
+
+        ``customer`` (customer_id, channel, external_id): the customer holds one waiting place,
+        so ``AlreadyWaiting`` when another of their conversations is queued. The check and the
+        move are one statement (PostgreSQL: under a lock per customer), so concurrent requests
+        on any hub process cannot both take a place."""
         now = _now()
+        c = m.conversations.c
+        others = self._same_customer(conversation_id, customer)
         with self.engine.begin() as conn:
+            if others is not None and self.engine.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("queue:" + repr(customer)))))
+            cond = [c.id == conversation_id, c.mode.in_(["bot", "closed"])]
+            if others is not None:
+                cond.append(~select(m.conversations.c.id).where(others).exists())
             res = conn.execute(
                 update(m.conversations)
-                .where(
-                    and_(
-                        m.conversations.c.id == conversation_id,
-                        m.conversations.c.mode.in_(["bot", "closed"]),
-                    )
-                )
+                .where(and_(*cond))
                 .values(
                     mode="queued",
                     reason=reason,
@@ -468,6 +480,9 @@ class Store:
                 )
             )
             if res.rowcount != 1:
+                if others is not None and conn.execute(
+                        select(c.mode).where(c.id == conversation_id)).scalar() in ("bot", "closed"):
+                    raise AlreadyWaiting
                 return None
             ins = conn.execute(
                 m.handoffs.insert().values(
@@ -485,6 +500,22 @@ class Store:
                 .values(handoff_id=handoff_id)
             )
             return int(handoff_id)
+
+    @staticmethod
+    def _same_customer(conversation_id: str, customer: tuple[str | None, str, str | None] | None) -> Any:
+        """Queued conversations of the same customer as ``limits.customer_key`` tells them apart:
+        the signed customer id, else the channel's id of the person; None when there is neither."""
+        if customer is None:
+            return None
+        customer_id, channel, external_id = customer
+        o = m.conversations.alias("other").c
+        if customer_id:
+            who = o.customer_id == customer_id
+        elif external_id:
+            who = and_(func.coalesce(o.customer_id, "") == "", o.channel == channel, o.external_id == external_id)
+        else:
+            return None
+        return and_(o.mode == "queued", o.id != conversation_id, who)
 
     @reads
     def queued(self) -> list[dict[str, Any]]:

@@ -251,9 +251,11 @@ async def health(session: aiohttp.ClientSession, hub: HubProcess) -> tuple[int, 
         return r.status, await r.json()
 
 
-async def claimed_chat(session: aiohttp.ClientSession, hub: HubProcess, agent: Any) -> Customer:
+async def claimed_chat(session: aiohttp.ClientSession, hub: HubProcess, agent: Any,
+                       ask: str = "转人工") -> Customer:
+    """A chat the agent took: ``ask`` picks its group (转人工 orders, 投诉 refunds)."""
     customer = await open_customer(session, hub.url)
-    code, _ = await customer.send("转人工", f"h-{customer.id[:8]}")
+    code, _ = await customer.send(ask, f"h-{customer.id[:8]}")
     assert code == 200
     code, data = await agent.call("POST", f"/api/agent/conversations/{customer.id}/claim")
     assert code == 200, data
@@ -486,7 +488,7 @@ async def test_chats_of_an_agent_away_too_long_go_back_to_the_queue(cluster: Clu
     async with agent.ws(hub1.ws_url) as aws:
         await next_event(aws, "queue")
         await agent.presence("online")
-        customer = await claimed_chat(client, hub2, agent)
+        customer = await claimed_chat(client, hub2, agent, "投诉")  # agent2 serves refunds
     async with customer.ws(hub2.ws_url) as cws:  # the console is gone: away after 2 s, chat requeued 3 s later
         await next_event(cws, "mode", mode="agent")
         started = time.monotonic()

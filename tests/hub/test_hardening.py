@@ -9,6 +9,7 @@ another's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -40,7 +41,7 @@ from .conftest import (
 )
 
 GUARD_PASSWORD = "guard-pass-1"
-GUARDS = [f"guard{i}" for i in range(1, 7)]
+GUARDS = [f"guard{i}" for i in range(1, 9)]
 HUGE = 2**70
 
 
@@ -65,7 +66,8 @@ def hard_hub(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db_url = f"sqlite:///{tmp / 'hub.db'}"
     create_agents(db_url, GUARDS)
     proc = HubProcess({"HUB_DATABASE_URL": db_url, "RASA_URL": rasa.url, "HUB_PROXIES_COUNT": "1",
-                       "HUB_SESSION_CHECK": "1"}, tmp / "hub.log")
+                       "HUB_SESSION_CHECK": "1",
+                       "SANIC_REQUEST_TIMEOUT": "3"}, tmp / "hub.log")
     proc.db_url = db_url  # type: ignore[attr-defined]
     yield proc
     proc.stop()
@@ -179,6 +181,32 @@ async def test_logout_and_password_reset_close_open_consoles(hard_hub: HubProces
         assert (await next_event(ws2, "error", timeout=10))["error"]["code"] == "session_revoked"
     async with agent.ws(hard_hub.ws_url) as ws:
         assert (await ws.receive_json(timeout=5))["error"]["code"] == "unauthenticated"
+
+
+async def test_a_busy_console_still_notices_its_session_ended(hard_hub: HubProcess, session) -> None:
+    """Without Redis the reset is not announced; the console's periodic check must run even
+    while events arrive more often than the check interval (a busy hub)."""
+    agent = await guard_login(session, hard_hub, "guard7", "10.0.8.2")
+    colleague = await guard_login(session, hard_hub, "guard8", "10.0.8.3")
+    async with agent.ws(hard_hub.ws_url) as ws:
+        await next_event(ws, "queue")
+        busy = True
+
+        async def churn() -> None:  # presence and queue events every 0.3 s
+            for i in range(100):
+                if not busy:
+                    return
+                await colleague.presence("away" if i % 2 else "online")
+                await asyncio.sleep(0.3)
+
+        task = asyncio.create_task(churn())
+        try:
+            subprocess.run([sys.executable, "-m", "handoff", "--reset-password", "guard7"], cwd=ROOT, check=True,
+                           capture_output=True, env={**os.environ, "HUB_DATABASE_URL": hard_hub.db_url})  # type: ignore[attr-defined]
+            assert (await next_event(ws, "error", timeout=8))["error"]["code"] == "session_revoked"
+        finally:
+            busy = False
+            await task
 
 
 # -- 6. hostile input: a clear 4xx, nothing stored, sockets answer ------------------------------------
@@ -306,6 +334,26 @@ async def test_long_url_gets_414_and_long_headers_431(hard_hub: HubProcess) -> N
             assert r.status == 431 and (await r.json())["error"]["code"] == "headers_too_large"
 
 
+async def test_a_request_head_trickled_slowly_is_cut_off(hard_hub: HubProcess) -> None:
+    """Slowloris: a header line every second must not keep the connection past the request
+    timeout (3 s here), counted from the head's first byte."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", hard_hub.port)
+    started = time.monotonic()
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+    with contextlib.suppress(ConnectionError):
+        for i in range(10):
+            await asyncio.sleep(1)
+            if reader.at_eof() or writer.is_closing():
+                break
+            writer.write(f"X-Slow-{i}: x\r\n".encode())
+            await writer.drain()
+    answer = b""
+    with contextlib.suppress(ConnectionError):  # the hub closed it: the rest, then EOF (else a timeout)
+        answer = await asyncio.wait_for(reader.read(), 3)
+    writer.close()
+    assert time.monotonic() - started < 6 and b"200 OK" not in answer
+
+
 # -- 2. customer floods: limits per client address and per customer -------------------------------
 
 LIMIT_VARS = {"HUB_OPEN_PER_ADDRESS": "open_per_address", "HUB_OPEN_PER_CUSTOMER": "open_per_customer",
@@ -400,6 +448,14 @@ async def test_one_waiting_place_per_customer_and_browser(flood_hub: HubProcess,
         code, data = await second.send("转人工")
         assert code == 200 and "您已有一个会话在排队" in data["replies"][-1]["text"]
         assert (await first.state())["mode"] == "queued" and (await second.state())["mode"] == "bot"
+    # The same browser asking in five conversations at once: one place, the others are told.
+    address = {"X-Forwarded-For": "10.66.1.9"}
+    chats = [Customer(session, hub.url, (await post_json(
+        session, f"{hub.url}/api/conversations", {"channel": "web", "visitor": "browser-race-0001"}, address))[2])
+        for _ in range(5)]
+    sent = await asyncio.gather(*(c.send("转人工") for c in chats))
+    assert [(await c.state())["mode"] for c in chats].count("queued") == 1
+    assert sum("您已有一个会话在排队" in data["replies"][-1]["text"] for _, data in sent) == 4
     # The customer limit holds whatever address the customer comes from.
     many = sign_identity("C-many", IDENTITY_SECRET)
     codes = [(await post_json(session, f"{hub.url}/api/conversations", {"identity": many},

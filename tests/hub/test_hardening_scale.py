@@ -178,6 +178,14 @@ async def test_one_waiting_place_per_customer_across_hubs(flood_hubs: list[HubPr
     code, data = await second.send("转人工")
     assert code == 200 and "您已有一个会话在排队" in data["replies"][-1]["text"]
     assert (await second.state())["mode"] == "bot"
+    # The same browser asking in six conversations at once, on both hubs: still one place.
+    visitor = {"channel": "web", "visitor": f"browser-race-{os.urandom(6).hex()}"}  # counters in Redis outlive a run
+    chats = [Customer(session, flood_hubs[i % 2].url,
+                      (await post_json(session, f"{flood_hubs[i % 2].url}/api/conversations", visitor, {}))[2])
+             for i in range(6)]
+    sent = await asyncio.gather(*(c.send("转人工") for c in chats))
+    assert {code for code, _ in sent} == {200}, sent
+    assert [(await c.state())["mode"] for c in chats].count("queued") == 1, [d["replies"][-1]["text"] for _, d in sent]
 
 
 async def test_agent_scope_is_the_same_on_both_hubs(flood_hubs: list[HubProcess], session) -> None:
