@@ -484,7 +484,7 @@ async def test_presence_comes_back_after_a_database_outage(cluster: Cluster,
 async def test_chats_of_an_agent_away_too_long_go_back_to_the_queue(cluster: Cluster,
                                                                     client: aiohttp.ClientSession) -> None:
     hub1, hub2 = cluster.hubs
-    agent = await login(client, hub1.url, "agent1")  # a plain 转人工 waits for orders/general
+    agent = await login(client, hub1.url, "agent2")
     async with agent.ws(hub1.ws_url) as aws:
         await next_event(aws, "queue")
         await agent.presence("online")
