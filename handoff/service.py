@@ -577,7 +577,8 @@ class Hub:
 
     async def agent_message(self, conv: dict[str, Any], agent: dict[str, Any], text: Any, internal: Any) -> dict[str, Any]:
         text = validate_text(text, self.settings.max_message_chars)
-        internal = bool(internal)
+        if not isinstance(internal, bool):  # "no" must not turn a reply into a hidden note
+            raise ApiError(400, "invalid_internal", "internal must be true or false. internal 须为布尔值。")
         if internal:
             scope.check_note(agent, conv)
         else:

@@ -256,6 +256,10 @@ async def test_hostile_input_gets_a_clear_4xx_and_nothing_is_stored(hard_hub: Hu
                                ("GET", f"/api/agent/conversations/{customer.id}/messages?after={HUGE}", None)):
         code, data = await sup.call(method, path, body)
         assert code == 400, (method, path, code, data)
+    # a string where a boolean belongs: "no" must not be taken as a hidden note (nor as a reply)
+    code, data = await sup.call("POST", f"/api/agent/conversations/{customer.id}/messages",
+                                {"text": "内容", "internal": "no"})
+    assert code == 400 and data["error"]["code"] == "invalid_internal", data
     for path, body in (("/api/agent/canned", '{"title": "\\ud800", "text": "x"}'),
                        (f"/api/agent/conversations/{customer.id}/messages", '{"text": "\\ud800", "internal": true}'),
                        ("/api/agent/login", '{"username": "agent1", "password": "\\ud800"}')):
