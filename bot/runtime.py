@@ -141,22 +141,6 @@ def run(args: argparse.Namespace) -> int:
         log_dir=VAR / "logs",
         tracker_db=VAR / "trackers.db",
     )
-    print(
-        "\n"
-        f"  Rasa server (REST channel, --enable-api): {stack.rasa_url}\n"
-        f"  Action server:                            {stack.action_url}\n"
-        + (f"\n{stack.hub_banner}\n\n" if stack.hub_banner else
-           f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
-           f"  Agent console:                            {stack.hub_url}/console\n"
-           if stack.hub_url else "")
-        + f"  Logs:                                     {VAR / 'logs'}\n\n"
-        "  Chat from a terminal:\n"
-        f"    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
-        "      -d '{\"sender\": \"me\", \"message\": \"你好,我的快递到哪了\"}'\n"
-        f"  or: .venv/bin/rasa shell --model {model.relative_to(ROOT)}\n\n"
-        "  Ctrl-C stops everything.\n",
-        flush=True,
-    )
     stop = {"now": False}
 
     def _stop(*_: object) -> None:
@@ -165,6 +149,22 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        print(
+            "\n"
+            f"  Rasa server (REST channel, --enable-api): {stack.rasa_url}\n"
+            f"  Action server:                            {stack.action_url}\n"
+            + (f"\n{stack.hub_banner}\n\n" if stack.hub_banner else
+               f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
+               f"  Agent console:                            {stack.hub_url}/console\n"
+               if stack.hub_url else "")
+            + f"  Logs:                                     {VAR / 'logs'}\n\n"
+            "  Chat from a terminal:\n"
+            f"    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+            "      -d '{\"sender\": \"me\", \"message\": \"你好,我的快递到哪了\"}'\n"
+            f"  or: .venv/bin/rasa shell --model {model.relative_to(ROOT)}\n\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while not stop["now"]:
             dead = [p for p in stack.processes if p.poll() is not None]
             if dead:
