@@ -142,6 +142,7 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path = RESULTS) ->
 
 
 # --------------------------------------------------------------------------- the stack under test
+# started by bot.stack, as `make run` starts it
 
 BENCH_PASSWORDS = {"supervisor": "bench-super-pw", "agent1": "bench-agent1-pw", "agent2": "bench-agent2-pw"}
 
@@ -177,115 +178,6 @@ def seed_orders(db_url: str) -> list[tuple[str, str]]:
     if not rows:
         raise RuntimeError("the order seed produced no orders")
     return [(r[0], r[1][-4:]) for r in rows]
-
-
-def start_hub(env: dict[str, str], rasa_url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """One `python -m handoff` process on a free loopback port, as deployed; returns (process, url)."""
-    from bot.runtime import free_port, wait_http
-
-    port = free_port()
-    full = {**os.environ, **env, "HUB_PORT": str(port), "RASA_URL": rasa_url, "PYTHONUNBUFFERED": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-    proc = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=REPO, env=full, stdout=handle,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/healthz", 60, proc)
-    except BaseException:
-        stop_process(proc)
-        print(log_path.read_text(encoding="utf-8", errors="replace")[-2000:], file=sys.stderr)
-        raise
-    return proc, url
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """SIGINT, then kill after `timeout`: only the process we started."""
-    import signal
-
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _serve_actions(port: int) -> None:
-    """The rasa-sdk action server, registering only actions that have a name.
-
-    rasa-sdk registers every non-abstract `Action` subclass and dies on a shared base class
-    without `name()` (actions/aftersales.py `_TriageAction` at the time of writing), so
-    `rasa run actions` cannot start; the bench skips such bases and otherwise serves the same
-    actions the same way.
-    """
-    import inspect
-
-    from rasa_sdk import endpoint, utils
-    from rasa_sdk.executor import ActionExecutor
-    from rasa_sdk.interfaces import Action
-
-    def register_named(self: ActionExecutor) -> None:
-        for action in utils.all_subclasses(Action):
-            if action.__module__.startswith(("rasa.", "rasa_sdk.")) or inspect.isabstract(action):
-                continue
-            try:
-                action().name()
-            except NotImplementedError:
-                continue
-            self.register_action(action)
-
-    ActionExecutor._register_all_actions = register_named  # type: ignore[method-assign]
-    endpoint.run(action_package_name="actions", port=port)
-
-
-def start_bench_stack(model: Path, log_dir: Path, env: dict[str, str], tracker_db: Path,
-                      rasa_cmd: list[str] | None = None, workers: int = 1) -> Any:
-    """Action server + Rasa server (API + REST channel), as `bot.runtime.start_stack` does, but
-    with the tolerant action server above. Returns a `bot.runtime.Stack` (no hub).
-
-    `rasa_cmd` replaces the Rasa launcher (default: `bot.runtime.rasa_launcher()`, the deployed one);
-    `[".venv/bin/rasa"]` measures stock Rasa for before/after comparisons. `workers` Rasa
-    processes share the tracker store, started one after the other as `start_stack` does; their
-    URLs are `stack.rasa_urls` and `stack.processes[1:1 + workers]`."""
-    from bot.runtime import Stack, free_port, rasa_launcher, wait_http, write_endpoints
-
-    log_dir.mkdir(parents=True, exist_ok=True)
-    rasa_port, action_port = free_port(), free_port()
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
-    endpoints = write_endpoints(log_dir / "endpoints.yml", action_url, tracker_db)
-    stack = Stack(rasa_url=f"http://127.0.0.1:{rasa_port}", action_url=action_url)
-    run_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-
-    def spawn(name: str, cmd: list[str]) -> subprocess.Popen:
-        log = log_dir / f"{name}.log"
-        stack.logs.append(log)
-        handle = open(log, "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(cmd, cwd=REPO, env=run_env, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        stack.processes.append(proc)
-        return proc
-
-    try:
-        actions = spawn("actions", [sys.executable, "-c",
-                                    f"from bench.common import _serve_actions; _serve_actions({action_port})"])
-        for i in range(workers):
-            port = rasa_port if i == 0 else free_port()
-            rasa = spawn("rasa" if i == 0 else f"rasa-{i + 1}",
-                         [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model),
-                          "--port", str(port), "--endpoints", str(endpoints), "--credentials", "credentials.yml"])
-            stack.rasa_urls.append(f"http://127.0.0.1:{port}")
-            if i == 0:
-                wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-            wait_http(f"http://127.0.0.1:{port}/status", 300, rasa)
-    except BaseException:
-        stack.stop()
-        for log in stack.logs:
-            print(f"--- {log.name} ---\n{log.read_text(encoding='utf-8', errors='replace')[-2000:]}",
-                  file=sys.stderr)
-        raise
-    return stack
 
 
 @contextmanager

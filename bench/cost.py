@@ -45,9 +45,9 @@ print("BENCH_JSON" + json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_
 
 def time_training(out_dir: Path) -> dict[str, Any]:
     """Full `rasa train` of the current config and data; wall time and exit status."""
-    from bot.runtime import _venv_bin
+    from bot.stack import venv_bin
 
-    cmd = [_venv_bin("rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+    cmd = [venv_bin("rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
            "--out", str(out_dir), "--fixed-model-name", "bench", "--force"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)

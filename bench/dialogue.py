@@ -176,7 +176,8 @@ def run_conversation(conv: dict[str, Any], rasa_url: str, db_url: str) -> tuple[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.runtime import ensure_model, start_stack
+    from bot.runtime import ensure_model
+    from bot.stack import start_stack
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="model to serve (default: train if the data changed)")

@@ -30,13 +30,11 @@ from bench.common import (
     hub_env,
     machine_info,
     seed_orders,
-    start_bench_stack,
-    start_hub,
-    stop_process,
     summarize_ms,
     verdict,
     write_result,
 )
+from bot.stack import start_hub, start_stack
 
 ANGRY = ("气死我了！你们这什么垃圾服务，等了三天还没发货！！", "太过分了！！退款到现在都没到，我要投诉！",
          "你们是骗子吧？！钱扣了订单却没有，气死了！！")
@@ -148,28 +146,29 @@ def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dic
         orders_url = f"sqlite:///{tmp / 'orders.db'}"
         seed_orders(orders_url)
         base_env = hub_env(f"sqlite:///{tmp / 'hub.db'}", orders_url)
-        stack = start_bench_stack(model, tmp / "logs", base_env, tmp / "trackers.db")
+        stack = start_stack(model, env=base_env, log_dir=tmp / "logs", tracker_db=tmp / "trackers.db", workers=1)
         try:
             if "single" in modes:
-                proc, url = start_hub(base_env, stack.rasa_url, tmp / "logs" / "hub-single.log")
+                hub = start_hub({**base_env, "RASA_URL": stack.rasa_url}, tmp / "logs" / "hub-single.log")
                 try:
-                    res = asyncio.run(measure(url, url, samples))
+                    res = asyncio.run(measure(hub.url, hub.url, samples))
                 finally:
-                    stop_process(proc)
+                    hub.stop()
                 out["modes"]["single"] = {"hubs": 1, "store": "sqlite", "fan_out": "in-process", **res}
                 _print("single (1 hub, SQLite)", res)
             if "scaled" in modes:
                 try:
                     with fresh_pg_database(PG_ADMIN, "kefu_bench") as pg:
                         env = hub_env(pg, orders_url, {"REDIS_URL": REDIS_URL})
-                        procs = []
+                        hubs = []
                         try:
                             for k in (1, 2):
-                                procs.append(start_hub(env, stack.rasa_url, tmp / "logs" / f"hub{k}.log"))
-                            res = asyncio.run(measure(procs[0][1], procs[1][1], samples))
+                                hubs.append(start_hub({**env, "RASA_URL": stack.rasa_url},
+                                                      tmp / "logs" / f"hub{k}.log"))
+                            res = asyncio.run(measure(hubs[0].url, hubs[1].url, samples))
                         finally:
-                            for proc, _ in procs:
-                                stop_process(proc)
+                            for hub in hubs:
+                                hub.stop()
                     out["modes"]["scaled"] = {"hubs": 2, "store": "postgresql", "fan_out": "redis",
                                               "customer_on": "hub1", "agent_on": "hub2", **res}
                     _print("scaled (2 hubs, PostgreSQL + Redis)", res)

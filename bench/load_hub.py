@@ -34,12 +34,11 @@ from bench.common import (
     ratio,
     rss_mb,
     seed_orders,
-    start_bench_stack,
-    start_hub,
     summarize_ms,
     verdict,
     write_result,
 )
+from bot.stack import start_stack, venv_bin
 
 FAQS = ("退款一般多久能到账？", "运费怎么算", "你们客服几点上班", "支持哪些付款方式", "七天无理由退货怎么弄")
 GREETS = ("你好", "您好", "在吗", "hi 你好")
@@ -252,15 +251,13 @@ def run(levels: Sequence[int], conversations: int, budget_s: float, model_arg: s
         orders_url = f"sqlite:///{tmp / 'orders.db'}"
         orders = seed_orders(orders_url)
         env = hub_env(f"sqlite:///{tmp / 'hub.db'}", orders_url)
-        from bot.runtime import _venv_bin
-
-        stack = start_bench_stack(model, tmp / "logs", env, tmp / "trackers.db",
-                                  rasa_cmd=[_venv_bin("rasa")] if stock_rasa else None, workers=rasa_workers)
+        stack = start_stack(model, env=env, log_dir=tmp / "logs", tracker_db=tmp / "trackers.db",
+                            rasa_cmd=[venv_bin("rasa")] if stock_rasa else None, workers=rasa_workers)
         rasa_urls = ",".join(stack.rasa_urls)
         try:
-            hub_proc, hub_url = start_hub(env, rasa_urls, tmp / "logs" / "hub.log")
-            stack.processes.append(hub_proc)
-            pids = {"actions": stack.processes[0].pid, "hub": hub_proc.pid}
+            hub = stack.add_hub(env, tmp / "logs" / "hub.log")
+            hub_url = hub.url
+            pids = {"actions": stack.processes[0].pid, "hub": hub.pid}
             pids.update({"rasa" if i == 0 else f"rasa-{i + 1}": p.pid
                          for i, p in enumerate(stack.processes[1:1 + rasa_workers])})
             rows, memory = asyncio.run(bench(hub_url, rasa_urls, orders, levels, conversations,

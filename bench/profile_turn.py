@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, hub_env, seed_orders, start_bench_stack, write_result
+from bench.common import RESULTS, hub_env, seed_orders, write_result
 from bench.load_hub import build_scripts, pick_model, run_level
+from bot.stack import start_stack
 
 PROFILES = RESULTS / "profiles"
 
@@ -115,7 +116,7 @@ def run(model: Path, customers: int, duration: float, env_extra: dict[str, str],
         orders_url = f"sqlite:///{tmp / 'orders.db'}"
         orders = seed_orders(orders_url)
         env = {**hub_env(f"sqlite:///{tmp / 'hub.db'}", orders_url), **env_extra}
-        stack = start_bench_stack(model, tmp / "logs", env, tmp / "trackers.db")
+        stack = start_stack(model, env=env, log_dir=tmp / "logs", tracker_db=tmp / "trackers.db", workers=1)
         try:
             actions_pid, rasa_pid = stack.processes[0].pid, stack.processes[1].pid
             asyncio.run(run_level("rasa", stack.rasa_url, build_scripts(2, 1, orders, seed=1), 120))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import secrets
 import tempfile
@@ -34,13 +35,12 @@ from bench.common import (
     machine_info,
     process_cpu_seconds,
     seed_orders,
-    start_bench_stack,
-    start_hub,
     summarize_ms,
     verdict,
     write_result,
 )
 from bench.load_hub import build_scripts, pick_model
+from bot.stack import start_stack
 
 TOKEN = "bench-wechat-token"
 ACCOUNT = "gh_kefu_bench"
@@ -172,13 +172,11 @@ async def _run_async(model: Path, levels: Sequence[int], budget_s: float, rasa_w
         "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": "wxbench", "WECHAT_APPSECRET": "bench-secret",
         "WECHAT_API_BASE": api.url, "WECHAT_ENCRYPT_MODE": "plain", "WECHAT_CALLBACK_PATH": callback_path,
         "WECHAT_CREDENTIALS": str(tmp / "no-credentials.yml")})
-    stack = await asyncio.to_thread(start_bench_stack, model, tmp / "logs", env, tmp / "trackers.db",
-                                    None, rasa_workers)
+    stack = await asyncio.to_thread(functools.partial(
+        start_stack, model, env=env, log_dir=tmp / "logs", tracker_db=tmp / "trackers.db", workers=rasa_workers))
     try:
-        hub_proc, hub_url = await asyncio.to_thread(start_hub, env, ",".join(stack.rasa_urls),
-                                                    tmp / "logs" / "hub.log")
-        stack.processes.append(hub_proc)
-        rows = await _bench(hub_url, callback_path, orders, levels, budget_s, api)
+        hub = await asyncio.to_thread(stack.add_hub, env, tmp / "logs" / "hub.log")
+        rows = await _bench(hub.url, callback_path, orders, levels, budget_s, api)
     finally:
         await asyncio.to_thread(stack.stop)
         await api.stop()

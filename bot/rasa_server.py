@@ -20,6 +20,9 @@ TensorFlow runs with one intra-op and one inter-op thread unless `TF_INTRA_OP_PA
 / `TF_INTER_OP_PARALLELISM_THREADS` say otherwise: a turn's tensors are tiny (batch of one), so
 thread pools only add hand-offs, and with one Rasa process per core they would fight each other
 (measured: 59 -> 50 ms CPU per turn).
+
+The first two replace Rasa functions; when a Rasa upgrade removes one, `install()` stops the start
+(`PatchTargetMissing`) instead of running on silently without the speed-up.
 """
 
 from __future__ import annotations
@@ -86,22 +89,38 @@ def _engine_kwargs_with_sqlite_pool(original: Any) -> Any:
     return create_engine_kwargs
 
 
+class PatchTargetMissing(RuntimeError):
+    """A Rasa function a speed-up replaces is gone (a Rasa upgrade): refuse to start rather
+    than run silently without it."""
+
+
+def _require(owner: Any, *names: str) -> None:
+    for name in names:
+        if not hasattr(owner, name):
+            from rasa import __version__
+
+            raise PatchTargetMissing(
+                f"bot.rasa_server: {getattr(owner, '__name__', owner)}.{name} does not exist in Rasa "
+                f"{__version__}; port the speed-up to this version or remove it")
+
+
 def install() -> list[str]:
-    """Apply the speed-ups to this process; returns what was applied (skips what Rasa lacks)."""
+    """Apply the speed-ups to this process; returns what was applied. Raises
+    `PatchTargetMissing` when Rasa lacks a function one of them replaces."""
     applied = []
     for name, value in TF_THREADS.items():  # read by Rasa when it sets TensorFlow up
         os.environ.setdefault(name, value)
     applied.append("TensorFlow threads intra {} / inter {}".format(
         os.environ["TF_INTRA_OP_PARALLELISM_THREADS"], os.environ["TF_INTER_OP_PARALLELISM_THREADS"]))
-    from rasa.core.actions.action import RemoteAction
-
-    if hasattr(RemoteAction, "_validate_action_result") and hasattr(RemoteAction, "action_response_format_spec"):
-        RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
-        applied.append("cached action-response validator")
     from rasa.core import tracker_store
+    from rasa.core.actions.action import RemoteAction
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    _require(RemoteAction, "_validate_action_result", "action_response_format_spec")
+    _require(tracker_store, "create_engine_kwargs", "SQLTrackerStore")
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    applied.append("cached action-response validator")
     if not hasattr(tracker_store.create_engine_kwargs, "__wrapped__"):
         tracker_store.create_engine_kwargs = _engine_kwargs_with_sqlite_pool(tracker_store.create_engine_kwargs)
     if not event.contains(Engine, "connect", _sqlite_on_connect):

@@ -1,4 +1,4 @@
-"""Train-if-changed and process orchestration for `make run` and the end-to-end tests.
+"""Train-if-changed and `make run` (the processes are started by `bot.stack`).
 
 A model is named after a hash of everything that shapes it (config, domain, training data,
 the custom NLU components and policy), so an unchanged checkout never retrains and a test
@@ -14,19 +14,15 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.stack import start_stack, venv_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -88,7 +84,7 @@ def ensure_model(root: Path = ROOT, quiet: bool = False) -> Path:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         cmd = [
-            _venv_bin("rasa"), "train",
+            venv_bin("rasa"), "train",
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", tmp, "--fixed-model-name", "model",
         ]
@@ -123,211 +119,6 @@ def prune_models(folder: Path, keep: Path, spare: int = 1) -> None:
         old.unlink(missing_ok=True)
 
 
-def _venv_bin(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else (shutil.which(name) or name)
-
-
-def rasa_launcher() -> list[str]:
-    """`rasa` with the answer-neutral per-process speed-ups of `bot.rasa_server`."""
-    return [sys.executable, "-m", "bot.rasa_server"]
-
-
-def rasa_workers(env: dict[str, str] | None = None) -> int:
-    """How many Rasa server processes to start (`RASA_WORKERS`, default 1).
-
-    One Rasa process is one event loop on one core; the hub spreads conversations over
-    several (sticky by conversation id, as each process has its own lock store)."""
-    raw = (env if env is not None else os.environ).get("RASA_WORKERS", "1").strip() or "1"
-    workers = int(raw)
-    if workers < 1:
-        raise ValueError("RASA_WORKERS must be at least 1")
-    return workers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers 2xx; fail early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if 200 <= resp.status < 300:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not come up within {timeout:.0f} s")
-
-
-@dataclass
-class Stack:
-    """The running processes of one bot deployment (Rasa, action server, optionally the hub)."""
-
-    rasa_url: str
-    action_url: str
-    hub_url: str | None = None
-    rasa_urls: list[str] = field(default_factory=list)  # every Rasa process; rasa_url is the first
-    processes: list[subprocess.Popen] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-    hub_banner: str = ""
-
-    def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def write_endpoints(path: Path, action_url: str, tracker_db: Path | None) -> Path:
-    """Endpoints for one deployment: the action server, and a SQL tracker store.
-
-    PostgreSQL trackers and the Redis lock store are used when `DATABASE_URL` /
-    `REDIS_URL` are set, so several Rasa processes share conversations.
-    """
-    lines = [f"action_endpoint:\n  url: {action_url}\n"]
-    db_url = os.environ.get("TRACKER_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if db_url and db_url.startswith("postgresql"):
-        from sqlalchemy.engine import make_url
-
-        url = make_url(db_url)
-        lines.append(
-            "tracker_store:\n  type: SQL\n  dialect: postgresql\n"
-            f"  url: {url.host or '127.0.0.1'}\n  port: {url.port or 5432}\n"
-            f"  db: {url.database}\n  username: {url.username or 'postgres'}\n"
-            f"  password: {url.password or ''}\n"
-        )
-    elif tracker_db is not None:
-        lines.append(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tracker_db}\n")
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        from urllib.parse import urlparse
-
-        parsed = urlparse(redis_url)
-        lines.append(
-            "lock_store:\n  type: redis\n"
-            f"  url: {parsed.hostname or '127.0.0.1'}\n  port: {parsed.port or 6379}\n"
-            f"  db: {(parsed.path or '/0').strip('/') or 0}\n"
-        )
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def start_stack(
-    model: Path,
-    *,
-    root: Path = ROOT,
-    rasa_port: int | None = None,
-    action_port: int | None = None,
-    hub_port: int | None = None,
-    with_hub: bool = False,
-    env: dict[str, str] | None = None,
-    log_dir: Path | None = None,
-    tracker_db: Path | None = None,
-) -> Stack:
-    """Start the action server, the Rasa server (API + REST channel) and optionally the hub."""
-    rasa_port = rasa_port or free_port()
-    action_port = action_port or free_port()
-    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="kefu-logs-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    run_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
-    endpoints = write_endpoints(log_dir / "endpoints.yml", action_url, tracker_db)
-    stack = Stack(rasa_url=f"http://127.0.0.1:{rasa_port}", action_url=action_url)
-
-    def spawn(name: str, cmd: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = log_dir / f"{name}.log"
-        stack.logs.append(log)
-        handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        proc = subprocess.Popen(
-            cmd, cwd=root, env={**run_env, **(extra_env or {})}, stdout=handle,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        stack.processes.append(proc)
-        return proc
-
-    try:
-        actions = spawn(
-            "actions",
-            [_venv_bin("rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
-        )
-        # RASA_WORKERS processes share the tracker store; each keeps its own lock store, so the
-        # hub sends one conversation always to the same process (handoff/rasa_client.py). The
-        # first one creates the tracker tables; the others start once it is up (no create race,
-        # and on a small box loading models in parallel is not faster anyway).
-        for i in range(rasa_workers(run_env)):
-            port = rasa_port if i == 0 else free_port()
-            rasa = spawn(
-                "rasa" if i == 0 else f"rasa-{i + 1}",
-                [
-                    *rasa_launcher(), "run", "--enable-api", "--model", str(model),
-                    "--port", str(port), "--endpoints", str(endpoints),
-                    "--credentials", "credentials.yml", "--cors", "*",
-                ],
-            )
-            stack.rasa_urls.append(f"http://127.0.0.1:{port}")
-            if i == 0:
-                wait_http(f"http://127.0.0.1:{action_port}/health", 120, actions)
-            wait_http(f"http://127.0.0.1:{port}/status", 300, rasa)
-        if with_hub:
-            hub_port = hub_port or free_port()
-            hub_log = log_dir / "hub.log"
-            banner_from = hub_log.stat().st_size if hub_log.exists() else 0
-            hub = spawn(
-                "hub",
-                [sys.executable, "-m", "handoff"],
-                {"HUB_PORT": str(hub_port), "RASA_URL": ",".join(stack.rasa_urls)},
-            )
-            stack.hub_url = f"http://127.0.0.1:{hub_port}"
-            wait_http(f"{stack.hub_url}/healthz", 60, hub)
-            stack.hub_banner = hub_banner(hub_log, banner_from)
-    except BaseException:
-        stack.stop()
-        for log in stack.logs:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            print(f"--- {log.name} ---\n{tail}", file=sys.stderr)
-        raise
-    return stack
-
-
-def hub_banner(log: Path, offset: int) -> str:
-    """The hub's start banner (logins, demo links) from this start's part of its log."""
-    with open(log, "rb") as handle:
-        handle.seek(offset)
-        text = handle.read().decode("utf-8", errors="replace")
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "kefu hub"), None)
-    if start is None:
-        return ""
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].strip() and not lines[i].startswith(" ")),
-        len(lines),
-    )
-    return "\n".join(lines[start:end]).rstrip()
-
-
-@contextmanager
-def running_stack(model: Path, **kwargs) -> Iterator[Stack]:
-    stack = start_stack(model, **kwargs)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-
-
 def seed_if_empty() -> None:
     subprocess.run([sys.executable, "-m", "bot.orders.seed", "--if-empty"], cwd=ROOT, check=True)
 
@@ -350,22 +141,6 @@ def run(args: argparse.Namespace) -> int:
         log_dir=VAR / "logs",
         tracker_db=VAR / "trackers.db",
     )
-    print(
-        "\n"
-        f"  Rasa server (REST channel, --enable-api): {stack.rasa_url}\n"
-        f"  Action server:                            {stack.action_url}\n"
-        + (f"\n{stack.hub_banner}\n\n" if stack.hub_banner else
-           f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
-           f"  Agent console:                            {stack.hub_url}/console\n"
-           if stack.hub_url else "")
-        + f"  Logs:                                     {VAR / 'logs'}\n\n"
-        "  Chat from a terminal:\n"
-        f"    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
-        "      -d '{\"sender\": \"me\", \"message\": \"你好,我的快递到哪了\"}'\n"
-        f"  or: .venv/bin/rasa shell --model {model.relative_to(ROOT)}\n\n"
-        "  Ctrl-C stops everything.\n",
-        flush=True,
-    )
     stop = {"now": False}
 
     def _stop(*_: object) -> None:
@@ -374,10 +149,26 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        print(
+            "\n"
+            f"  Rasa server (REST channel, --enable-api): {stack.rasa_url}\n"
+            f"  Action server:                            {stack.action_url}\n"
+            + (f"\n{stack.hub_banner}\n\n" if stack.hub_banner else
+               f"  Hub (shop page + chat widget):            {stack.hub_url}/\n"
+               f"  Agent console:                            {stack.hub_url}/console\n"
+               if stack.hub_url else "")
+            + f"  Logs:                                     {VAR / 'logs'}\n\n"
+            "  Chat from a terminal:\n"
+            f"    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+            "      -d '{\"sender\": \"me\", \"message\": \"你好,我的快递到哪了\"}'\n"
+            f"  or: .venv/bin/rasa shell --model {model.relative_to(ROOT)}\n\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while not stop["now"]:
             dead = [p for p in stack.processes if p.poll() is not None]
             if dead:
-                print(f"[run] a process exited ({dead[0].args[:3]}); stopping. See {VAR / 'logs'}")
+                print(f"[run] the {dead[0].name} process exited; stopping. See {VAR / 'logs'}")
                 break
             time.sleep(0.5)
     finally:

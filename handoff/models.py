@@ -1,5 +1,7 @@
 """Hub tables (SQLAlchemy Core): the system of record for conversations and agents.
 
+Every hub table is declared here and nowhere else, so the migrations in
+``handoff/migrations`` can be checked against one metadata (tests/test_migrations.py).
 Times are UNIX epoch seconds (float) so SQLite and PostgreSQL behave the same.
 """
 
@@ -172,4 +174,36 @@ known_logins = Table(
     Column("agent_id", Integer, ForeignKey("hub_agents.id"), primary_key=True),
     Column("address", String(64), primary_key=True),
     Column("last_at", Float, nullable=False),
+)
+
+agent_liveness = Table(  # console heartbeats, handoff/presence.py
+    "hub_agent_liveness",
+    metadata,
+    Column("agent_id", Integer, ForeignKey("hub_agents.id"), primary_key=True),
+    Column("seen_at", Float, nullable=False),  # last heartbeat of a live console (or its close)
+    Column("auto_away_from", String(8)),  # presence before the hub set the agent away; NULL: not auto
+)
+
+wechat_inbound = Table(  # WeChat push dedup, handoff/wechat/inbox.py
+    "hub_wechat_inbound",
+    metadata,
+    # MsgId, or FromUserName + CreateTime + event: what WeChat repeats on a retry
+    Column("dedup_key", String(160), primary_key=True),
+    Column("openid", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("conversation_id", String(32)),
+    # processing → done (answered passively or nothing to say) | late (answer goes by API)
+    Column("state", String(12), nullable=False),
+    Column("reply", Text),  # the passive reply, repeated verbatim to a retry
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_hub_wechat_inbound_created", wechat_inbound.c.created_at)
+
+wechat_users = Table(  # openid -> its one open conversation, handoff/wechat/inbox.py
+    "hub_wechat_users",
+    metadata,
+    Column("openid", String(64), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -21,22 +21,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, and_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from handoff import models as m
+from handoff.models import agent_liveness as liveness
 from handoff.service import Hub
 
 log = logging.getLogger("handoff.presence")
-
-liveness = Table(
-    "hub_agent_liveness",
-    m.metadata,
-    Column("agent_id", Integer, ForeignKey("hub_agents.id"), primary_key=True),
-    Column("seen_at", Float, nullable=False),  # last heartbeat of a live console (or its close)
-    Column("auto_away_from", String(8)),  # presence before the hub set the agent away; NULL: not auto
-)
 
 
 def heartbeat_interval(away_after: float) -> float:

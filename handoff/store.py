@@ -184,8 +184,10 @@ class Store:
 
     @threaded
     def create_schema(self) -> None:
-        with self.engine.begin() as conn:
-            m.metadata.create_all(conn)
+        """Upgrade to the newest migration; a database ``create_all`` made is adopted as it is."""
+        from bot.migrate import HUB, upgrade
+
+        upgrade(self.engine, HUB)
 
     @threaded
     def ping(self) -> None:

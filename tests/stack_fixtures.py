@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import ROOT, Stack, ensure_model, start_stack
+from bot.runtime import ROOT, ensure_model
+from bot.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="session")

@@ -68,10 +68,11 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create the order tables that do not exist yet (idempotent)."""
-    from .models import Base
+    """Upgrade the order tables to the newest migration (idempotent; adopts a database that
+    ``create_all`` made before migrations existed)."""
+    from bot.migrate import SHOP, upgrade
 
-    Base.metadata.create_all(engine)
+    upgrade(engine, SHOP)
 
 
 def safe_url(engine: Engine) -> str:

@@ -425,8 +425,11 @@ def order_count(engine: Engine) -> int:
 
 def reset(engine: Engine) -> None:
     """Drop and recreate only the shop tables (other tables in the database are untouched)."""
+    from bot.migrate import SHOP, forget
+
     Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    forget(engine, SHOP)
+    init_schema(engine)
 
 
 def seed(engine: Engine, now: datetime | None = None) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """WeChat tables and their reads/writes: push dedup and the openid → conversation map.
 
-Both tables live on the hub's metadata so ``Store.create_schema`` creates them with the
-others. Uniqueness is enforced by primary keys, so two hub processes on one PostgreSQL
+Both tables are declared in ``handoff/models.py`` with the others, so the hub's migrations
+create them. Uniqueness is enforced by primary keys, so two hub processes on one PostgreSQL
 agree on which of them processes a push and on the one open conversation of an openid.
 """
 
@@ -13,36 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Index, String, Table, Text, and_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from handoff import models as m
 from handoff.auth import new_token, token_hash
+from handoff.models import wechat_inbound as inbound
+from handoff.models import wechat_users as users
 from handoff.store import Store
-
-inbound = Table(
-    "hub_wechat_inbound",
-    m.metadata,
-    # MsgId, or FromUserName + CreateTime + event: what WeChat repeats on a retry
-    Column("dedup_key", String(160), primary_key=True),
-    Column("openid", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("conversation_id", String(32)),
-    # processing → done (answered passively or nothing to say) | late (answer goes by API)
-    Column("state", String(12), nullable=False),
-    Column("reply", Text),  # the passive reply, repeated verbatim to a retry
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
-Index("ix_hub_wechat_inbound_created", inbound.c.created_at)
-
-users = Table(
-    "hub_wechat_users",
-    m.metadata,
-    Column("openid", String(64), primary_key=True),
-    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
 
 KEEP_SECONDS = 2 * 86400  # WeChat retries within 15 s; two days is plenty for support questions
 PURGE_EVERY = 3600.0

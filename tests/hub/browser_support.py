@@ -8,22 +8,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from bot.stack import HubService, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,13 +41,6 @@ IDENTITY_SECRET = "browser-test-identity-secret"
 DEMO_CUSTOMER = {"customer_id": "C0001", "name": "张伟"}
 
 
-def free_port() -> int:
-    """An unused loopback port; the hub binds it right after, so races are unlikely."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def closed_url() -> str:
     """A loopback URL nothing listens on: the hub sees Rasa as down."""
     return f"http://127.0.0.1:{free_port()}"
@@ -64,20 +54,8 @@ def hours_excluding_now(tz: str = "Asia/Shanghai") -> str:
     return f"{start:%H:%M}-{end:%H:%M}"
 
 
-@dataclass
-class Hub:
+class Hub(HubService):
     """A running `python -m handoff` process."""
-
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
 
     def api(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
         """A JSON call to the hub, for arranging state a test is not about."""
@@ -91,44 +69,9 @@ class Hub:
         return json.loads(raw) if raw else {}
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"hub exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}"
-            )
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as res:
-                if res.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"hub not healthy after {timeout}s:\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def _start(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def restart_hub(hub: Hub) -> None:
     """Stop the hub and start it again on the same port and database (clients must reconnect)."""
-    _stop(hub.process)
-    hub.process = _start(hub.env, hub.log_path)
-    _wait_healthy(hub.url, hub.process, hub.log_path, timeout=60)
+    hub.restart()
 
 
 @contextmanager
@@ -136,11 +79,8 @@ def run_hub(
     tmp_dir: Path, rasa_url: str, shop_db_url: str | None = None, **extra_env: str
 ) -> Iterator[Hub]:
     """Start the hub as a subprocess on a free port with its own SQLite database; stop it after."""
-    port = free_port()
-    env = {
-        **os.environ,
+    env: dict[str, str | None] = {
         "HUB_HOST": "127.0.0.1",
-        "HUB_PORT": str(port),
         "HUB_DATABASE_URL": f"sqlite:///{tmp_dir / 'hub.db'}",
         "HUB_IDENTITY_SECRET": IDENTITY_SECRET,
         "RASA_URL": rasa_url,
@@ -153,20 +93,18 @@ def run_hub(
         # every browser is on 127.0.0.1: per-address limits would count them all as one client
         "HUB_OPEN_PER_ADDRESS": "100000", "HUB_QUEUE_PER_ADDRESS": "100000",
         "HUB_TICKETS_PER_ADDRESS": "100000", "HUB_TYPING_PER_ADDRESS": "100000",
-        "PYTHONUNBUFFERED": "1",
+        "REDIS_URL": None,  # in-process fan-out
         **extra_env,
     }
-    env.pop("REDIS_URL", None)
     if shop_db_url:
         env["DATABASE_URL"] = shop_db_url
         env["SHOP_DATABASE_URL"] = shop_db_url
-    log_path = tmp_dir / "hub.log"
-    hub = Hub(url=f"http://127.0.0.1:{port}", process=_start(env, log_path), log_path=log_path, env=env)
+    hub = Hub(env, tmp_dir / "hub.log")
+    hub.start(60)
     try:
-        _wait_healthy(hub.url, hub.process, log_path, timeout=60)
         yield hub
     finally:
-        _stop(hub.process)
+        hub.stop()
 
 
 def launch_chromium(playwright):  # type: ignore[no-untyped-def]

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.stack import HubService, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {"supervisor": "sup-pass-1", "agent1": "agent1-pass", "agent2": "agent2-pass"}
 IDENTITY_SECRET = "test-identity-secret"
@@ -26,12 +23,6 @@ IDENTITY_SECRET = "test-identity-secret"
 # are not testing them (per-customer limits stay as deployed: a real customer never reaches them).
 ROOMY_LIMITS = {"HUB_OPEN_PER_ADDRESS": "100000", "HUB_QUEUE_PER_ADDRESS": "100000",
                 "HUB_TICKETS_PER_ADDRESS": "100000", "HUB_TYPING_PER_ADDRESS": "100000"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- Rasa stand-in -----------------------------------------------------------------------
@@ -138,16 +129,11 @@ class RasaStandIn:
 
 # --- hub processes -----------------------------------------------------------------------
 
-class HubProcess:
-    """``python -m handoff`` in a subprocess, as deployed."""
+class HubProcess(HubService):
+    """``python -m handoff`` in a subprocess, as deployed, with the test accounts; ready."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        full_env = {
-            **os.environ,
-            "HUB_PORT": str(self.port),
+        super().__init__({
             "HUB_IDENTITY_SECRET": IDENTITY_SECRET,
             "HUB_SUPERVISOR_PASSWORD": PASSWORDS["supervisor"],
             "HUB_AGENT1_PASSWORD": PASSWORDS["agent1"],
@@ -157,38 +143,8 @@ class HubProcess:
             "DATABASE_URL": f"sqlite:///{log_path.parent / 'no-shop.db'}",
             **ROOMY_LIMITS,
             **env,
-        }
-        self.log_path = log_path
-        self.log = open(log_path, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "handoff"], cwd=ROOT, env=full_env,
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"hub did not start:\n{log_path.read_text()[-3000:]}")
-
-    def logs(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        }, log_path, fresh_log=True)
+        self.start(60)
 
 
 @contextmanager
