@@ -23,7 +23,9 @@ CONFIRM_ACTION = "action_confirm"
 _NOISE = re.compile(r"[\s,，。.!！~～…、:：;；'\"“”‘’()（）\[\]【】]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _NO = re.compile(
     r"不(用|要|了|确认|需要|想|行|对|是|办|申请|改|退|开|同意|必|取消了)|算了|先不|暂不|暂时不|别|再想想|"
-    r"再考虑|考虑一下|等等|等一下|稍等|否|^no$|^n$|^nope$|不取消|保留|撤回"
+    r"再考虑|考虑一下|等等|等一下|等下|稍等|否|^no$|^n$|^nope$|不取消|保留|撤回|"
+    # hesitation is not a yes: "好的 我先问问我老公再说", "应该对吧 我也不太确定", "ok wait"
+    r"再说|先问问?|问问|商量|不确定|不太确定|不知道|没想好|wait|hold|later|晚点|回头|以后再"
 )
 _YES_WORDS = re.compile(
     r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|^ok|^yes|"
@@ -32,7 +34,23 @@ _YES_WORDS = re.compile(
 # an answer is short; a longer message says something else and is read as such
 MAX_ANSWER = 16
 _YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
-_QUESTION = re.compile(r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪")
+_QUESTION = re.compile(
+    r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪|啥|多久|何时|几时|能不能|会不会|是不是|要不要|可不可以|有没有"
+)
+# what may stand beside a yes: politeness, "this one", and the card's own action words
+_YES_FILLER = re.compile(
+    r"确认|确定|没问题|同意|提交|可以的?|好的|好滴|好嘞|好哒|是的|对的|没错|ok(ay)?|yes|就这样办?|这么办|"
+    r"办吧|麻烦了?|谢谢|谢啦|辛苦|就是?这个|这个|这单|这笔|就这|帮我|给我|请|那就|那|就|吧|啊|呀|了|的|哦|嗯+|恩+|"
+    r"好|行|对|是|要|你|您|我|呢|啦|嘛|👌|👍"
+)
+_OP_WORDS = {
+    "cancel": "取消|撤销|撤|取消订单",
+    "refund": "申请退款|退款|退钱|退",
+    "return": "申请退货|退货|退回|寄回|退",
+    "exchange": "申请换货|换货|换",
+    "modify": "修改|更改|改",
+    "invoice": "开发票|开票|开|发票",
+}
 
 
 def _plain(text: str | None) -> str:
@@ -61,12 +79,19 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     if _QUESTION.search(t) and not _YES_SHORT.match(t):
         return None
     if _YES_SHORT.match(t) or _YES_WORDS.search(t):
-        return "yes"
+        # "是的 我要换货" at a refund card asks for something else: not a yes to this card
+        return "yes" if not _left_over(t, op) else None
     if intent == "affirm" and len(t) <= 6:
         return "yes"
     if intent == "deny" and len(t) <= 8:
         return "no"
     return None
+
+
+def _left_over(plain: str, op: str | None) -> str:
+    """What a yes-message says beyond yes, politeness and the card's own action."""
+    rest = re.sub(_OP_WORDS.get(op or "", "(?!)"), "", plain)
+    return _YES_FILLER.sub("", rest)
 
 
 def make_pending(op: str, order_id: str, after: str | None, **args: Any) -> dict[str, Any]:

@@ -45,7 +45,9 @@ TOPIC_FAQ: dict[str, frozenset[str]] = {
 # words that tie a question to one of the customer's own orders or refunds
 _OWN = re.compile(
     r"我的|我那|我这|我刚|我昨天|我前|我上|我买的|我退的|我申请的|我下的|我家|这单|这笔|这个订单|那个订单|那单|那笔|"
-    r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗"
+    r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗|"
+    # a lookup asked for ("帮我查下物流呗") or a state asked after ("钱退了没啊") is about their order
+    r"帮我(查|看|瞅)|(查|看)(一下|下)|了没|好了吗|到了吗|啥情况|什么情况"
 )
 
 

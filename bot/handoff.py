@@ -62,7 +62,8 @@ INTENT_LABEL: dict[str, str] = {
 URGENT_SKILL = {"stolen_account": "account", "double_charge": "payments", "paid_but_failed": "payments"}
 
 _STOLEN = re.compile(
-    r"(被盗|盗号|盗了|被黑|被人(登录|登陆|盗|改了?密码|冒用|用了)|异地登[录陆]|不是我(本人)?(登录|登陆|买|下的?单|操作)"
+    r"(被盗|盗号|盗了|被黑|被人(登录|登陆|登入|盗|改了?密码|冒用|用了)|(异地|外地|陌生设备|其他设备)登[录陆入]"
+    r"|不是我(本人)?(登录|登陆|登入|买|下的?单|操作)|登[录陆入].{0,12}不是我"
     r"|账号.{0,6}(被人|别人)(登|用|改)|(别人|陌生人).{0,6}(登录|登陆|盗用|冒用)我的?账"
     r"|(有人|别人|陌生人)(把|将|给)?我的?(账号|账户|帐号|帐户|手机号|绑定).{0,12}(换|改|绑|解绑)"
     r"|(账号|账户|帐号).{0,8}(绑定的?)?(手机号?|邮箱).{0,6}(被|让)(人|别人)?(换|改))"
@@ -77,8 +78,8 @@ _PAID = r"(付了|付过|已付|已经付|付款了|支付了|已支付|付完|�
 # money taken but the shop has no paid order for it, or it never came back
 _PAID_NOT_REGISTERED = re.compile(
     _PAID + r".{0,16}(未付款|待付款|未支付|没付款|没有付款|待支付|没支付|没付成功|付款失败|支付失败)"
-    r"|" + _PAID + r".{0,16}(没有?订单|订单(列表)?(里|也)?(什么都)?(没有|不见|没生成|没了|消失|查不到)|没下单|没生成)"
-    r"|" + _PAID + r".{0,16}(没退|没有退|也不退|没给退|不给退|退不回)"
+    r"|" + _PAID + r".{0,16}(没有?订单|订单(列表)?(里|也)?(什么都|什么也|啥都|啥也)?(没有|不见|没生成|没了|消失|查不到)|没下单|没生成)"
+    r"|" + _PAID + r".{0,24}(没退|没有退|也不退|没给退|不给退|退不回)"
     r"|(没有?订单|没下单|订单没生成).{0,12}(扣了|扣款|扣钱|被扣|钱没了)"
 )
 
@@ -100,6 +101,11 @@ def to_simplified(text: str) -> str:
     return conv.convert(text) if conv is not None else text
 
 
+# typos seen in these very messages ("我己经付了款 为啥还是待付欵")
+_TYPO_FIXES = {"己经": "已经", "以经": "已经", "付欵": "付款", "扣欵": "扣款", "帐号": "账号", "帐户": "账户"}
+_TYPOS = re.compile("|".join(_TYPO_FIXES))
+
+
 def urgent_kind(text: str | None) -> str | None:
     """Tier-1 problem named in a customer message: stolen_account, double_charge or
     paid_but_failed (a failed payment where money was taken); None otherwise.
@@ -109,7 +115,7 @@ def urgent_kind(text: str | None) -> str | None:
     """
     if not text:
         return None
-    t = to_simplified(text)
+    t = _TYPOS.sub(lambda m: _TYPO_FIXES[m.group(0)], to_simplified(text))
     if _STOLEN.search(t):
         return "stolen_account"
     if _DOUBLE.search(t):

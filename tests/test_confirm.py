@@ -33,6 +33,17 @@ from bot.confirm import is_fresh, make_pending, new_value_text, wants_exchange, 
         ("确认一下地址对吗", None, "modify", None),  # a question, not an answer
         ("我还想问一下运费", "faq", "refund", None),
         ("", None, "refund", None),
+        # hesitation, a question, or another request beside the yes is not a yes to this card
+        ("确认了的话钱啥时候能到", None, "refund", None),
+        ("好的 我先问问我老公再说", "affirm", "cancel", "no"),
+        ("应该对吧 我也不太确定", None, "modify", "no"),
+        ("ok wait a sec", None, "refund", "no"),
+        ("是的 我要换货", "affirm", "refund", None),
+        ("好的麻烦了", "affirm", "refund", "yes"),
+        ("嗯 退吧", "affirm", "refund", "yes"),
+        ("可以 就这么办", "affirm", "modify", "yes"),
+        ("确认开票", None, "invoice", "yes"),
+        ("对 就是这个", "affirm", "cancel", "yes"),
     ],
 )
 def test_yes_no(text, intent, op, answer):
