@@ -63,6 +63,8 @@ STATUS_CODE = {
 def status_response(view: Any) -> tuple[str, dict[str, Any]]:
     """The response and its variables for an order's status (结论 + 原因 + 下一步)."""
     code = STATUS_CODE.get(view.status, "other")
+    if code == "paid" and view.order_type == "presale":
+        code = "paid_presale"  # a pre-sale ships on the date its page promised, not in 48 h
     return f"utter_order_status_{code}", {
         "order_id": view.order_id,
         "goods": items_line(view.items),
@@ -105,7 +107,8 @@ def tracking_response(view: Any, events: list[Any]) -> tuple[str, dict[str, Any]
     """The newest courier events first, or why there are none yet."""
     base = {"order_id": view.order_id, "status": view.status}
     if view.status == "待发货":
-        return "utter_logistics_not_shipped", base
+        return ("utter_logistics_presale_not_shipped" if view.order_type == "presale"
+                else "utter_logistics_not_shipped"), base
     if view.status == "待付款":
         return "utter_logistics_unpaid", base
     if not events:
@@ -158,7 +161,7 @@ class ActionCancelOrder(AskOrActAction):
         if view.status not in CANCELLABLE:
             name = {
                 "已发货": "utter_cancel_shipped",
-                "已签收": "utter_cancel_shipped",
+                "已签收": "utter_cancel_delivered",
                 "已取消": "utter_cancel_already",
             }.get(view.status, "utter_cancel_refused")
             dispatcher.utter_message(response=name, **variables)

@@ -40,8 +40,8 @@ _QUESTION = re.compile(
 # what may stand beside a yes: politeness, "this one", and the card's own action words
 _YES_FILLER = re.compile(
     r"确认|确定|没问题|同意|提交|可以的?|好的|好滴|好嘞|好哒|是的|对的|没错|ok(ay)?|yes|就这样办?|这么办|"
-    r"办吧|麻烦了?|谢谢|谢啦|辛苦|就是?这个|这个|这单|这笔|就这|帮我|给我|请|那就|那|就|吧|啊|呀|了|的|哦|嗯+|恩+|"
-    r"好|行|对|是|要|你|您|我|呢|啦|嘛|👌|👍"
+    r"办吧|申请|办理|麻烦了?|谢谢|谢啦|辛苦|就是?这个|这个|这单|这笔|就这|帮我|给我|请|那就|那|就|吧|啊|呀|了|的|哦|嗯+|恩+|"
+    r"好|行|对|是|要|你|您|我|呢|啦|嘛|👌|👍|快点|尽快|赶紧|地址|电话|号码|手机|收货人|信息|正确|无误"
 )
 _OP_WORDS = {
     "cancel": "取消|撤销|撤|取消订单",
@@ -80,7 +80,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if _YES_SHORT.match(t) or _YES_WORDS.search(t):
         # "是的 我要换货" at a refund card asks for something else: not a yes to this card
-        return "yes" if not _left_over(t, op) else None
+        return "yes" if len(_left_over(t, op)) <= 1 else None
     if intent == "affirm" and len(t) <= 6:
         return "yes"
     if intent == "deny" and len(t) <= 8:
