@@ -21,16 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu._fingerprint import files_fingerprint
-from bot.nlu._persist import load_model, save_model
+from bot.nlu._persist import StoredModelComponent
 from bot.nlu.normalizer import (
     NORMALIZED_TEXT,
     ORIGINAL_TEXT,
@@ -237,8 +234,11 @@ def dedupe_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class AngerDetector(GraphComponent):
+class AngerDetector(StoredModelComponent):
     """Last pipeline component: sets ``emotion``, restores the original text."""
+
+    MODEL_FILE = MODEL_FILE
+    FINGERPRINT_FILES = (LEXICON_PATH,)
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -247,25 +247,6 @@ class AngerDetector(GraphComponent):
         and for the lexicon-only fallback; ``min_examples`` angry examples are needed to
         train the model."""
         return {"threshold": 0.4, "lexicon_threshold": 0.5, "min_examples": 5}
-
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
-                 resource: Resource, model: AngerModel | None = None) -> None:
-        """Holds the optional trained model."""
-        self._config = {**self.get_default_config(), **config}
-        self._storage = model_storage
-        self._resource = resource
-        self._model = model
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Retrain when the lexicon or the model code changes."""
-        return files_fingerprint(__file__, LEXICON_PATH, Path(__file__).parent / "normalizer.py")
-
-    @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> AngerDetector:
-        """Untrained detector (lexicon only until trained)."""
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains the model if there are enough angry and calm examples."""
@@ -280,17 +261,9 @@ class AngerDetector(GraphComponent):
             logger.info("AngerDetector: %d angry examples; using the lexicon only.", positives)
             self._model = None
             return self._resource
-        self._model = AngerModel().fit(texts, labels)
-        save_model(self._storage, self._resource, MODEL_FILE, self._model)
+        self.store(AngerModel().fit(texts, labels))
         logger.info("AngerDetector: trained on %d examples (%d angry).", len(labels), positives)
         return self._resource
-
-    @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> AngerDetector:
-        """Loads the trained model; without one the lexicon is used."""
-        model = load_model(model_storage, resource, MODEL_FILE)
-        return cls(config, model_storage, resource, model)
 
     def p_angry(self, texts: list[str], signals: list[dict[str, Any]]) -> list[float]:
         """P(angry) per text: the model if trained, else the lexicon."""

@@ -16,13 +16,10 @@ human request, out-of-scope gate, short replies) still have the last word.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -34,8 +31,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu._fingerprint import files_fingerprint
-from bot.nlu._persist import load_model, save_model
+from bot.nlu._persist import StoredModelComponent
 from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
 
 logger = logging.getLogger(__name__)
@@ -113,31 +109,15 @@ def _text(message: Message) -> str:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class IntentEnsemble(GraphComponent):
+class IntentEnsemble(StoredModelComponent):
     """Replaces DIET's intent (and the FAQ key) with the average of DIET and the linear model."""
+
+    MODEL_FILE = MODEL_FILE
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Tuned on tests/data/heldout_dev.tsv and nlu_dev.tsv (see config.yml)."""
         return {"weight": 0.7, "c": 30.0, "rescue_threshold": 0.35, "ngram_range": [1, 4]}
-
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
-                 resource: Resource, model: LinearIntentModel | None = None) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._storage = model_storage
-        self._resource = resource
-        self._model = model
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Retrain when this module or the normaliser changes."""
-        return files_fingerprint(__file__, Path(__file__).parent / "normalizer.py")
-
-    @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> IntentEnsemble:
-        """Untrained: leaves every intent as DIET gave it."""
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fits the linear model on every labelled example (deterministic: lbfgs, no sampling)."""
@@ -147,15 +127,9 @@ class IntentEnsemble(GraphComponent):
             logger.info("IntentEnsemble: fewer than two labels; left off.")
             return self._resource
         texts, labels = zip(*pairs, strict=True)
-        self._model = LinearIntentModel(float(self._config["c"]), tuple(self._config["ngram_range"])).fit(
-            list(texts), list(labels))
-        save_model(self._storage, self._resource, MODEL_FILE, self._model)
+        self.store(LinearIntentModel(float(self._config["c"]), tuple(self._config["ngram_range"])).fit(
+            list(texts), list(labels)))
         return self._resource
-
-    @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> IntentEnsemble:
-        return cls(config, model_storage, resource, load_model(model_storage, resource, MODEL_FILE))
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Puts the averaged intent on each message; FAQ keys go to the response selector."""

@@ -21,14 +21,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -39,8 +36,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu._fingerprint import files_fingerprint
-from bot.nlu._persist import load_model, save_model
+from bot.nlu._persist import StoredModelComponent
 from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
 
 logger = logging.getLogger(__name__)
@@ -274,8 +270,10 @@ def demote(message: Message, fallback_threshold: float = 0.5) -> None:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
-class HumanRequestDetector(GraphComponent):
+class HumanRequestDetector(StoredModelComponent):
     """Sets ``human_request`` and, when it fires, the intent ``human_agent``."""
+
+    MODEL_FILE = MODEL_FILE
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -286,25 +284,6 @@ class HumanRequestDetector(GraphComponent):
         ``min_examples`` human_agent examples are needed to train the model."""
         return {"threshold": 0.5, "demote_below": 0.1, "fallback_threshold": 0.5,
                 "min_examples": 10}
-
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage,
-                 resource: Resource, model: HumanRequestModel | None = None) -> None:
-        """Holds the optional trained model."""
-        self._config = {**self.get_default_config(), **config}
-        self._storage = model_storage
-        self._resource = resource
-        self._model = model
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Retrain when the patterns or the normaliser change."""
-        return files_fingerprint(__file__, Path(__file__).parent / "normalizer.py")
-
-    @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage,
-               resource: Resource, execution_context: ExecutionContext) -> HumanRequestDetector:
-        """Untrained detector (lexicon only until trained)."""
-        return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains the model on human_agent examples against all others."""
@@ -319,18 +298,10 @@ class HumanRequestDetector(GraphComponent):
             logger.info("HumanRequestDetector: %d examples; using the lexicon only.", positives)
             self._model = None
             return self._resource
-        self._model = HumanRequestModel().fit(texts, labels)
-        save_model(self._storage, self._resource, MODEL_FILE, self._model)
+        self.store(HumanRequestModel().fit(texts, labels))
         logger.info("HumanRequestDetector: trained on %d examples (%d human).",
                     len(labels), positives)
         return self._resource
-
-    @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> HumanRequestDetector:
-        """Loads the trained model; without one the lexicon is used."""
-        model = load_model(model_storage, resource, MODEL_FILE)
-        return cls(config, model_storage, resource, model)
 
     def p_human(self, texts: list[str]) -> list[float]:
         """P(human request) per text."""
