@@ -1,7 +1,7 @@
 """``action_answer_faq``: the shop's answer to a policy question, read in context.
 
 The response selector answers most questions on their own. An elliptical follow-up right
-after an answer ("那预售的呢", "预售商品也是一样吗") names too little for it: when the selector is
+after an answer ("那预售的呢", "预售商品也是一样吗", "新的几天能开好") names too little for it: when the selector is
 unsure, the follow-up is about the topic just answered, whose answer covers the variants.
 """
 
@@ -19,7 +19,12 @@ from actions.common import latest_text
 from bot.handoff import to_simplified
 
 # a follow-up that leans on the previous answer
-_ELLIPTICAL = re.compile(r"^(那|那么|那如果|那要是|如果是|要是|那像)|(呢|也一样吗?|也是吗|也可以吗|也行吗|一样吗|也算吗)[?？]*$")
+# ... or that names its subject by what the answer just described ("新的几天能开好" after the
+# answer about re-issuing an invoice)
+_ELLIPTICAL = re.compile(
+    r"^(那|那么|那如果|那要是|如果是|要是|那像|新的|新开的|重开的|重新开的|换开的|补开的|换好的|补发的)|"
+    r"(呢|也一样吗?|也是吗|也可以吗|也行吗|一样吗|也算吗)[?？]*$"
+)
 SURE = 0.6
 
 

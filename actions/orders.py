@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    HUMAN_BUTTON,
     AskOrActAction,
     OrderAction,
     ShopAction,
@@ -25,9 +26,10 @@ from actions.common import (
     goods_of,
     intent_button,
     last_text_with_intent,
+    latest_text,
     latest_user_message_id,
     service,
-    slot_validator,
+    side_question,
     unless_unset,
     verified_order,
 )
@@ -39,12 +41,20 @@ from bot.dialogue import (
     clean_new_value,
     clean_tax_id,
     detect_modify_field,
+    drops_the_request,
+    find_email,
+    find_invoice_title,
+    find_tax_id,
+    invoice_details,
+    is_bare_pick,
     is_personal_title,
     items_line,
     mask_email,
     mask_value,
     short_date,
     short_time,
+    wants_special_invoice,
+    without_details,
 )
 from bot.orders.service import CANCELLABLE, OrderService
 
@@ -287,9 +297,27 @@ class ActionSubmitModify(ShopAction):
 # ------------------------------------------------------------------ invoice
 
 
+INVOICE_SLOTS = ("invoice_title", "invoice_tax_id", "invoice_email")
+
+
+def invoice_request_text(tracker: Tracker, look_back: int = 5) -> str:
+    """The customer's own words asking for the invoice: the latest message read as the invoice
+    topic that is more than an order number picked from a list. The order number and phone
+    tail typed afterwards say nothing about the invoice."""
+    events = [e for e in tracker.events if e.get("event") == "user"][-look_back:]
+    for event in reversed(events):
+        text = event.get("text") or ""
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent == "invoice" and not is_bare_pick(text):
+            return text
+    return latest_text(tracker)
+
+
 class ActionInvoice(OrderAction):
     """A question ("发票开了没有") gets the invoice's state; a request checks the order can
-    be invoiced and starts the invoice form."""
+    be invoiced and starts the invoice form, with what the request already says (title, tax
+    id, e-mail) filled in. The chat issues electronic ordinary invoices only: a request for a
+    专票 gets what it needs and a person, not the ordinary form."""
 
     def name(self) -> str:
         return "action_invoice"
@@ -314,6 +342,10 @@ class ActionInvoice(OrderAction):
         if view.status in ("已取消", "退款中", "已退款"):
             dispatcher.utter_message(response="utter_invoice_refused", order_id=order_id, status=view.status)
             return stop
+        request = invoice_request_text(tracker)
+        if wants_special_invoice(request):
+            dispatcher.utter_message(response="utter_faq/special_invoice", buttons=[HUMAN_BUTTON])
+            return [*stop, SlotSet("last_faq", "faq/special_invoice")]
         if act_mode(tracker) == "ask":
             dispatcher.utter_message(
                 response="utter_invoice_none",
@@ -321,21 +353,46 @@ class ActionInvoice(OrderAction):
                 order_id=order_id,
             )
             return [*stop, SlotSet("pending", offer("invoice", order_id, tracker))]
-        dispatcher.utter_message(response="utter_invoice_start", order_id=order_id)
+        given = invoice_details(request)
+        if not given:
+            dispatcher.utter_message(response="utter_invoice_start", order_id=order_id)
         return [
             SlotSet("next_step", "invoice_form"),
-            SlotSet("invoice_title", None),
-            SlotSet("invoice_tax_id", None),
-            SlotSet("invoice_email", None),
+            *(SlotSet(slot, given.get(slot)) for slot in INVOICE_SLOTS),
             SlotSet("pending", None),
         ]
 
 
+def answered_side_question(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> bool:
+    """A policy question asked instead of the detail the form asked for gets its answer (the
+    form then asks again); a detail action_invoice took from the request is not an answer."""
+    if tracker.get_slot("requested_slot") != slot:
+        return False
+    key = side_question(tracker)
+    if key is None:
+        return False
+    dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
+    return True
+
+
 class ValidateInvoiceForm(FormValidationAction):
-    """Title, then tax id (companies only), then e-mail; the checks are the service's own."""
+    """Title, then tax id (companies only), then e-mail; the checks are the service's own.
+
+    A reply may carry more than was asked ("抬头个人 邮箱 a@b.cn") or something else than was
+    asked (an e-mail address when the title was asked): each detail goes to its own slot, and
+    an e-mail address is never taken as a company's name. A reply that drops the request
+    ("先不开了 回头再说") ends the form; nothing is filed."""
 
     def name(self) -> str:
         return "validate_invoice_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        if tracker.active_loop.get("name") == "invoice_form" and tracker.get_slot("requested_slot") \
+                and drops_the_request(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_deny")
+            return [*(SlotSet(slot, None) for slot in INVOICE_SLOTS), SlotSet("next_step", None),
+                    SlotSet("requested_slot", None), ActiveLoop(None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -348,9 +405,52 @@ class ValidateInvoiceForm(FormValidationAction):
             return [s for s in domain_slots if s != "invoice_tax_id"]
         return domain_slots
 
-    validate_invoice_title = slot_validator("invoice_title", clean_invoice_title, "utter_invalid_invoice_title")
-    validate_invoice_tax_id = slot_validator("invoice_tax_id", clean_tax_id, "utter_invalid_invoice_tax_id")
-    validate_invoice_email = slot_validator("invoice_email", clean_email, "utter_invalid_invoice_email")
+    @unless_unset
+    def validate_invoice_title(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = value if isinstance(value, str) else ""
+        if tracker.get_slot("requested_slot") != "invoice_title":
+            # filled from the request by action_invoice
+            return {"invoice_title": clean_invoice_title(text)}
+        if answered_side_question(dispatcher, tracker, "invoice_title"):
+            return {"invoice_title": None}
+        slots: dict[str, Any] = {}
+        email, tax_id = find_email(text), find_tax_id(text, labelled_only=True)
+        if email:
+            slots["invoice_email"] = email
+        if tax_id:
+            slots["invoice_tax_id"] = tax_id
+        rest = without_details(text)
+        title = find_invoice_title(text) or (clean_invoice_title(rest) if rest else None)
+        if title is None and not slots:
+            dispatcher.utter_message(response="utter_invalid_invoice_title")
+        return {**slots, "invoice_title": title}
+
+    @unless_unset
+    def validate_invoice_tax_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = value if isinstance(value, str) else ""
+        if answered_side_question(dispatcher, tracker, "invoice_tax_id"):
+            return {"invoice_tax_id": None}
+        tax_id = clean_tax_id(text) or find_tax_id(text)
+        if tax_id is None:
+            dispatcher.utter_message(response="utter_invalid_invoice_tax_id")
+        email = find_email(text)
+        return {"invoice_tax_id": tax_id, **({"invoice_email": email} if email else {})}
+
+    @unless_unset
+    def validate_invoice_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = value if isinstance(value, str) else ""
+        if answered_side_question(dispatcher, tracker, "invoice_email"):
+            return {"invoice_email": None}
+        email = clean_email(text) or find_email(text)
+        if email is None:
+            dispatcher.utter_message(response="utter_invalid_invoice_email")
+        return {"invoice_email": email}
 
 
 class ActionSubmitInvoice(ShopAction):
@@ -361,12 +461,7 @@ class ActionSubmitInvoice(ShopAction):
 
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         svc = service()
-        reset = [
-            SlotSet("next_step", None),
-            SlotSet("invoice_title", None),
-            SlotSet("invoice_tax_id", None),
-            SlotSet("invoice_email", None),
-        ]
+        reset = [SlotSet("next_step", None), *(SlotSet(slot, None) for slot in INVOICE_SLOTS)]
         order_id = verified_order(dispatcher, tracker, svc)
         title = tracker.get_slot("invoice_title")
         email = tracker.get_slot("invoice_email")

@@ -7,6 +7,7 @@ Kept apart from the rasa-sdk actions so the rules are tested without a tracker.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from bot.handoff import to_simplified
@@ -149,9 +150,129 @@ def detect_modify_field(text: str | None) -> str | None:
     return None
 
 
+_REMARK_SPLIT = re.compile(r"[\s,，、。;；(（]+")
+_CJK = re.compile(r"[\u4e00-\u9fa5]")
+
+
+def name_before_remark(raw: str | None) -> str | None:
+    """The receiver's name when a remark follows it ("王芳 我老婆收" → 王芳, "李雷，我同事"):
+    a Chinese name is one word, so what follows a space or comma is not part of it. Latin
+    names ("Anna Lee") are left whole."""
+    parts = _REMARK_SPLIT.split((raw or "").strip(), maxsplit=1)
+    if len(parts) == 2 and parts[1] and _CJK.search(parts[0]) and _CJK.search(parts[1]) and 2 <= len(parts[0]) <= 6:
+        return parts[0]
+    return raw
+
+
 def clean_new_value(field: str, raw: str | None) -> str | None:
     """The new value for an order field in canonical form, or None when not acceptable."""
+    if field == "receiver_name":
+        raw = name_before_remark(raw)
     return clean_order_field(field, raw)
+
+
+# ------------------------------------------------------------------ invoice details
+
+
+def _nfkc(text: str | None) -> str:
+    """Full-width letters, digits and @ as ASCII (ｚｈａｎｇ＠163．com)."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}")
+_CODE_RUN = re.compile(r"[0-9A-Za-z]+")
+_TAX_LABEL = re.compile(r"(?:税号|纳税人识别号|识别号|信用代码)(?:是|为)?[:：]?\s*([0-9A-Za-z]+)")
+_PERSONAL_TITLE = re.compile(
+    r"抬头(?:就|写|填|开|是|为|用)*[:：]?\s*(?:个人|本人)|(?:个人|本人)(?:抬头|发票|的就行|就行|就可以|即可)"
+)
+_TITLE_LABEL = re.compile(
+    r"抬头(?:就|写|填|开|是|为|用)*[:：]?\s*([^\s,，。;；!！?？]+?)"
+    r"(?=税号|纳税人|识别号|信用代码|邮箱|发到|发送到|[\s,，。;；!！?？]|$)"
+)
+_TITLE_TAIL = re.compile(r"(就行|就好|就可以|即可|吧|哈|啊|呀|谢谢)+$")
+_NOT_A_TITLE = re.compile(r"错|改成|换成|怎么|什么|吗|呢|能不能|可不可以|要不要|个人")
+# an organisation's name, never a way of dropping the request
+_ORGANISATION = re.compile(r"公司|集团|有限|厂|中心|大学|学院|学校|医院|研究|事务所|协会|委员会|银行|商行|工作室")
+
+
+def find_email(text: str | None) -> str | None:
+    """The e-mail address written anywhere in a message ("邮箱 zhangwei88@163.com")."""
+    match = _EMAIL_IN_TEXT.search(_nfkc(text))
+    return clean_email(match.group(0)) if match else None
+
+
+def find_tax_id(text: str | None, labelled_only: bool = False) -> str | None:
+    """A taxpayer id in a message: after 税号/纳税人识别号, or (answering the question for
+    it) any whole run of letters and digits the service accepts."""
+    plain = _nfkc(text)
+    labelled = _TAX_LABEL.search(plain)
+    if labelled:
+        return clean_tax_id(labelled.group(1))
+    if labelled_only:
+        return None
+    for run in _CODE_RUN.findall(_EMAIL_IN_TEXT.sub(" ", plain)):
+        value = clean_tax_id(run)
+        if value is not None and re.search(r"\d", value):
+            return value
+    return None
+
+
+def find_invoice_title(text: str | None) -> str | None:
+    """A title named in a request ("抬头个人就行", "抬头杭州云帆科技有限公司 税号…")."""
+    plain = to_simplified(_nfkc(text))
+    if _PERSONAL_TITLE.search(plain):
+        return "个人"
+    match = _TITLE_LABEL.search(plain)
+    if not match:
+        return None
+    title = _TITLE_TAIL.sub("", match.group(1))
+    if len(title) < 4 or _NOT_A_TITLE.search(title):
+        return None
+    return clean_invoice_title(title)
+
+
+_SPECIAL_INVOICE = re.compile(r"专票|专用发票|增值税专|增票|special\s*(vat\s*)?invoice", re.I)
+
+
+def wants_special_invoice(text: str | None) -> bool:
+    """A request for a 增值税专用发票, which the chat's e-invoice form does not issue."""
+    return bool(_SPECIAL_INVOICE.search(to_simplified(_nfkc(text))))
+
+
+def invoice_details(text: str | None) -> dict[str, str]:
+    """The invoice form's slots a message already answers: title, tax id (labelled) and
+    e-mail, by slot name."""
+    found = {
+        "invoice_title": find_invoice_title(text),
+        "invoice_tax_id": find_tax_id(text, labelled_only=True),
+        "invoice_email": find_email(text),
+    }
+    return {slot: value for slot, value in found.items() if value}
+
+
+def without_details(text: str | None) -> str:
+    """What a message says besides an e-mail address and a taxpayer id and their labels."""
+    plain = _EMAIL_IN_TEXT.sub(" ", _nfkc(text))
+    plain = _TAX_LABEL.sub(" ", plain)
+    plain = re.sub(r"(电子)?邮箱(地址)?(是|为)?[:：]?|发到|发送到|发给|抬头(是|为)?[:：]?", " ", plain)
+    return re.sub(r"\s+", " ", plain).strip(" ,，。;；")
+
+
+_DROP = re.compile(
+    r"先不(开|要|用|弄|办|申请)?了?|不(开|要|用|弄|办|需要|申请)了|算了|回头再说|以后再说|改天再|下次再|晚点再|"
+    r"再说吧|不开票|不开发票|^(不用|不要|不了|不开|先这样吧?)$"
+)
+
+
+def drops_the_request(text: str | None) -> bool:
+    """A reply inside a form that stops the request ("啊先不开了 回头再说", "算了不用了"):
+    short, no details, not an organisation's name."""
+    plain = to_simplified(_nfkc(text)).strip()
+    if not plain or len(plain) > 20 or _ORGANISATION.search(plain):
+        return False
+    if find_email(plain) or re.search(r"\d{6,}", plain):
+        return False
+    return bool(_DROP.search(plain))
 
 
 def mask_email(email: str) -> str:

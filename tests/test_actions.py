@@ -428,6 +428,19 @@ def test_modify_takes_the_new_address_from_the_request(shop):
     assert (s["modify_field"], s["modify_value"]) == ("address", "上海市浦东新区世纪大道100号")
 
 
+def test_modify_takes_the_receiver_name_without_the_remark_after_it(shop):
+    oid = DEMO_ORDERS["paid"]
+    t = tracker(f"{oid} 收件人改成王芳 我老婆收", "modify_order", slots=verified(oid))
+    s = slots_of(run(ActionModifyOrder(), t)[0])
+    assert (s["modify_field"], s["modify_value"]) == ("receiver_name", "王芳")
+
+
+async def test_modify_form_keeps_a_latin_receiver_name_whole(shop):
+    t = tracker("Anna Lee", "out_of_scope", slots={"modify_field": "receiver_name", "requested_slot": "modify_value"}, candidates={"modify_value": "Anna Lee"}, active_loop="modify_order_form")
+    s, _ = await run_form(ValidateModifyOrderForm(), t)
+    assert s["modify_value"] == "Anna Lee"
+
+
 def test_modify_refused_after_shipping(shop):
     events, d = run(ActionModifyOrder(), tracker("改地址", "modify_order", slots=verified(DEMO_ORDERS["shipped"])))
     assert slots_of(events)["next_step"] is None and "无法再修改" in texts(d)
@@ -589,6 +602,71 @@ async def test_invoice_form_rejects_a_bad_email(shop):
     t = tracker("abc", "out_of_scope", slots={"invoice_title": "个人", "requested_slot": "invoice_email"}, candidates={"invoice_email": "abc"}, active_loop="invoice_form")
     s, d = await run_form(ValidateInvoiceForm(), t)
     assert s["invoice_email"] is None and "邮箱格式不正确" in texts(d)
+
+
+def test_invoice_request_fills_in_the_title_it_names(shop):
+    oid = DEMO_ORDERS["delivered"]
+    events, d = run(ActionInvoice(), tracker(f"{oid} 麻烦开张发票 抬头个人就行", "invoice", slots=verified(oid)))
+    s = slots_of(events)
+    assert s["next_step"] == "invoice_form" and s["invoice_title"] == "个人" and s["invoice_email"] is None
+    assert responses(d) == []  # the form asks for the e-mail next
+
+
+def test_invoice_request_fills_in_company_title_and_tax_id(shop):
+    oid = DEMO_ORDERS["delivered"]
+    text = f"{oid}开发票 抬头杭州云帆科技有限公司 税号91330106MA2XXXXX1K"
+    s = slots_of(run(ActionInvoice(), tracker(text, "invoice", slots=verified(oid)))[0])
+    assert (s["invoice_title"], s["invoice_tax_id"]) == ("杭州云帆科技有限公司", "91330106MA2XXXXX1K")
+
+
+def test_special_invoice_request_is_not_put_into_the_e_invoice_form(shop):
+    """The 专票 request came before the order was picked from the list."""
+    oid = DEMO_ORDERS["delivered"]
+    t = tracker(oid, "invoice", slots=verified(oid), history=[("我们单位要开专票 税号都有 怎么申请", "invoice")])
+    events, d = run(ActionInvoice(), t)
+    assert slots_of(events)["next_step"] is None and responses(d) == ["utter_faq/special_invoice"]
+    assert [b["title"] for b in d.messages[0]["buttons"]] == ["转人工"] and "invoice_title" not in slots_of(events)
+
+
+@pytest.mark.parametrize(
+    ("requested", "text", "expected"),
+    [
+        ("invoice_email", "邮箱 zhangwei88@163.com", {"invoice_email": "zhangwei88@163.com"}),
+        ("invoice_email", "发到 caiwu@yunfan.cn 谢谢", {"invoice_email": "caiwu@yunfan.cn"}),
+        # an e-mail address answering the title question is the e-mail, never a company's name
+        ("invoice_title", "邮箱 zhangwei88@163.com", {"invoice_title": None, "invoice_email": "zhangwei88@163.com"}),
+        ("invoice_title", "杭州云帆科技有限公司 税号91330106MA2XXXXX1K",
+         {"invoice_title": "杭州云帆科技有限公司", "invoice_tax_id": "91330106MA2XXXXX1K"}),
+        ("invoice_tax_id", "税号是91330106MA2XXXXX1K", {"invoice_tax_id": "91330106MA2XXXXX1K"}),
+    ],
+)
+async def test_invoice_form_takes_each_detail_from_a_sentence(shop, requested, text, expected):
+    slots = {"invoice_title": "杭州云帆科技有限公司", "requested_slot": requested}
+    if requested == "invoice_title":
+        slots = {"requested_slot": requested}
+    t = tracker(text, "out_of_scope", slots=slots, candidates={requested: text}, active_loop="invoice_form")
+    s, d = await run_form(ValidateInvoiceForm(), t)
+    assert {k: s.get(k) for k in expected} == expected
+    assert "invalid" not in " ".join(responses(d))
+
+
+@pytest.mark.parametrize("requested", ["invoice_title", "invoice_email"])
+async def test_dropping_the_invoice_request_ends_the_form_and_files_nothing(shop, requested):
+    text = "啊先不开了 回头再说"
+    t = tracker(text, "goodbye", slots={"requested_slot": requested}, candidates={requested: text}, active_loop="invoice_form")
+    events = await ValidateInvoiceForm().run(d := CollectingDispatcher(), t, DOMAIN)
+    s = slots_of(events)
+    assert s["requested_slot"] is None and s["invoice_title"] is None and s["next_step"] is None
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+    assert responses(d) == ["utter_deny"]
+    assert shop.invoice_of(DEMO_ORDERS["delivered"]) is None
+
+
+async def test_a_company_name_is_not_a_way_of_dropping_the_request(shop):
+    text = "不要停科技有限公司"
+    t = tracker(text, "out_of_scope", slots={"requested_slot": "invoice_title"}, candidates={"invoice_title": text}, active_loop="invoice_form")
+    s, d = await run_form(ValidateInvoiceForm(), t)
+    assert s["invoice_title"] == text and responses(d) == []
 
 
 @pytest.mark.parametrize("tax_id", ["91330100MA2ABCDE1", "91330100MA2ABCDE1XY"])  # 17 and 19 characters

@@ -15,6 +15,7 @@ from actions.faq import ActionAnswerFaq, faq_in_context, is_elliptical
 @pytest.mark.parametrize(
     ("text", "elliptical"),
     [("那预售的呢", True), ("预售商品也是一样吗", True), ("那要是偏远地区呢？", True), ("那運費呢", True),
+     ("新的几天能开好", True), ("重开的要多久", True),
      ("退款多久到账", False), ("那2025061800002呢", False), ("买一件包邮吗", False)],
 )
 def test_is_elliptical(text, elliptical):
@@ -28,6 +29,8 @@ def test_is_elliptical(text, elliptical):
         ("faq/remote_delivery", 0.97, "faq/delivery_time", "那要是偏远地区呢？", "faq/remote_delivery"),
         ("faq/return_policy", 0.17, None, "预售商品也是一样吗", "faq/return_policy"),  # nothing to lean on
         ("faq/shipping_fee", 0.3, "faq/refund_time", "买一件包邮吗", "faq/shipping_fee"),  # not elliptical
+        # "the new one" after the re-issue answer is the re-issued invoice, not a 专票
+        ("faq/special_invoice", 0.26, "faq/invoice_reissue", "新的几天能开好", "faq/invoice_reissue"),
     ],
 )
 def test_faq_in_context(key, confidence, previous, text, chosen):
