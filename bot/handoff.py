@@ -59,7 +59,8 @@ INTENT_LABEL: dict[str, str] = {
     "nlu_fallback": "未识别",
 }
 
-URGENT_SKILL = {"stolen_account": "account", "double_charge": "payments", "paid_but_failed": "payments"}
+URGENT_SKILL = {"stolen_account": "account", "scam_report": "account", "double_charge": "payments",
+                "paid_but_failed": "payments"}
 
 _STOLEN = re.compile(
     r"(被盗|盗号|盗了|被黑|被人(登录|登陆|登入|盗|改了?密码|冒用|用了)|(异地|外地|陌生设备|其他设备)登[录陆入]"
@@ -101,14 +102,21 @@ def to_simplified(text: str) -> str:
     return conv.convert(text) if conv is not None else text
 
 
+# someone posing as the shop asks for money: a fraud in progress, a person must step in now
+_SCAM = re.compile(
+    r"(冒充|假冒|自称|说是|说他是|声称是?)(你们|你们的|贵店|店铺|平台|官方)?的?(客服|工作人员|售后|官方).{0,24}"
+    r"(转账|借款|贷款|网贷|备用金|验证码|屏幕共享|共享屏幕|开通|打款|汇款)"
+)
+
 # typos seen in these very messages ("我己经付了款 为啥还是待付欵")
 _TYPO_FIXES = {"己经": "已经", "以经": "已经", "付欵": "付款", "扣欵": "扣款", "帐号": "账号", "帐户": "账户"}
 _TYPOS = re.compile("|".join(_TYPO_FIXES))
 
 
 def urgent_kind(text: str | None) -> str | None:
-    """Tier-1 problem named in a customer message: stolen_account, double_charge or
-    paid_but_failed (a failed payment where money was taken); None otherwise.
+    """Tier-1 problem named in a customer message: stolen_account, scam_report (someone posing
+    as the shop asks for a transfer or a code), double_charge or paid_but_failed (a failed
+    payment where money was taken); None otherwise.
 
     Keyword rules rather than the classifier, because missing one of these costs real
     money and the wording is narrow.
@@ -116,6 +124,8 @@ def urgent_kind(text: str | None) -> str | None:
     if not text:
         return None
     t = _TYPOS.sub(lambda m: _TYPO_FIXES[m.group(0)], to_simplified(text))
+    if _SCAM.search(t):
+        return "scam_report"
     if _STOLEN.search(t):
         return "stolen_account"
     if _DOUBLE.search(t):

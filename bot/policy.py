@@ -55,7 +55,7 @@ FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION})
 _IMPATIENT = re.compile(
     r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
     r"又来|我问的是|不是这个|不是问这个|说不清|浪费时间|你到底|到底行不行|能不能行|牛头不对马嘴|"
-    r"无语|服了|醉了|晕|[?？]{2,}"
+    r"无语|服了|醉了|晕|[?？]{2,}|(啥|什么)(也|都)不会|破机器人|没用的机器人"
 )
 # "算了" alone is giving up ("哦那算了" after "we cannot check another shop's order"), not a
 # demand for a person; with impatience words it still counts through those words.

@@ -40,6 +40,11 @@ from bot.handoff import (
         ("付款的时候被扣了2次", "double_charge"),
         ("支付失败了但是钱被扣了", "paid_but_failed"),
         ("显示未支付，可银行卡已扣款", "paid_but_failed"),
+        ("收到短信说我的帳號在外地登入 不是我本人", "stolen_account"),
+        ("有个自称你们客服的人让我开通借款转账给他退款", "scam_report"),
+        ("我已经付了款 为啥还是待付欵", "paid_but_failed"),  # typos
+        ("支付宝扣了我钱 但是订单里啥也没有", "paid_but_failed"),
+        ("客服说可以退款到银行卡吗", None),
         ("付款失败怎么办", None),  # no money taken: ordinary
         ("忘记密码了怎么找回", None),
         ("绑定的邮箱换了怎么登录", None),

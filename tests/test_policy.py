@@ -165,7 +165,8 @@ def test_a_typed_order_number_after_the_list_picks_it_for_the_topic(answer, inte
     assert guard_action(t) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("听不懂吗？？", "action_handoff"), ("哦那算了", None)])
+@pytest.mark.parametrize(("text", "expected"), [("听不懂吗？？", "action_handoff"), ("什么破机器人 啥也不会", "action_handoff"),
+                                               ("哦那算了", None)])
 def test_impatience_after_a_failure_hands_off_but_giving_up_does_not(text, expected):
     t = tracker(user("我在别家买的能查吗", intent="out_of_scope", msg_id="m1"), ActionExecuted("utter_out_of_scope"),
                 ActionExecuted("action_listen"), user(text, intent="deny", msg_id="m2"))

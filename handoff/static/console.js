@@ -13,7 +13,7 @@
       offline_message: "非工作时间留言", human_request: "客户要求人工", asked_human: "客户要求人工", human_agent: "客户要求人工", request: "客户要求人工",
       angry: "客户情绪激动", anger: "客户情绪激动", emotion: "客户情绪激动",
       fallback: "机器人无法理解", nlu_fallback: "机器人无法理解", not_understood: "机器人无法理解",
-      urgent: "紧急问题", tier1: "紧急问题", account_stolen: "账号被盗", stolen_account: "账号被盗",
+      urgent: "紧急问题", tier1: "紧急问题", account_stolen: "账号被盗", stolen_account: "账号被盗", scam_report: "疑似诈骗",
       double_charge: "重复扣款", double_payment: "重复扣款", payment_failed: "支付失败", payment_issue: "支付问题",
       complaint: "投诉", bot_unavailable: "机器人不可用", vip: "VIP 客户", transfer: "转接", offline: "非工作时间"
     },
