@@ -28,7 +28,7 @@ from actions.common import (
 )
 from actions.orders import find_or_say, offer
 from bot.confirm import make_pending, wants_exchange
-from bot.dialogue import short_date
+from bot.dialogue import short_date, wants_withdrawal
 from bot.handoff import urgent_kind
 from bot.orders.service import OrderService, refund_refusal
 
@@ -78,6 +78,8 @@ class ActionRefund(AskOrActAction):
         existing = svc.refund_of(order_id) if view.status in ("退款中", "已退款", "已取消") else None
         if existing is not None:
             name = "utter_refund_completed" if existing.get("status") == "已退款" else "utter_refund_progress"
+            if name == "utter_refund_progress" and wants_withdrawal(latest_text(tracker)):
+                name = "utter_refund_withdraw"  # the bot cannot call a refund back: a person can
             dispatcher.utter_message(response=name, **refund_variables(order_id, existing))
             return [SlotSet("pending", None)]
         refusal = refund_refusal(view.status, view.delivered_at, svc.now())

@@ -53,6 +53,14 @@ _OWN = re.compile(
 )
 
 
+_WITHDRAW = re.compile(r"撤回|撤销|撤掉|不想退了|不退了|不要退了|取消退款|退款取消|别退了")
+
+
+def wants_withdrawal(text: str | None) -> bool:
+    """A customer calling back their own running refund ("这个退款我不想退了 能撤回吗")."""
+    return bool(_WITHDRAW.search(to_simplified(text or "")))
+
+
 # the shop's rule for topics no FAQ answers ("没付款的订单会自动取消吗")
 TOPIC_POLICY = {"cancel_order": "utter_cancel_policy", "modify_order": "utter_modify_policy"}
 

@@ -795,3 +795,9 @@ def test_action_server_registers_exactly_the_domain_actions():
     executor = ActionExecutor()
     executor.register_package("actions")
     assert set(executor.actions) == set(DOMAIN["actions"])
+
+
+def test_withdrawing_a_running_refund_offers_a_person_and_changes_nothing(shop):
+    oid = DEMO_ORDERS["refunding"]
+    _, d = run(ActionRefund(), tracker("这个退款我不想退了 能撤回吗", "refund", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == ["utter_refund_withdraw"] and order_row(shop, oid).status == "退款中"
