@@ -89,16 +89,14 @@ async def guard_login(session: aiohttp.ClientSession, hub: HubProcess, username:
 # -- 1. the login limit holds under concurrency -----------------------------------------------
 
 async def test_concurrent_guesses_cannot_pass_the_login_limit(hard_hub: HubProcess, session) -> None:
-    """40 simultaneous logins, the right password as guess 37: the count is taken before the
-    password is checked, so at most the limit (10) of them are checked at all."""
-    guesses = [f"wrong-{i}" for i in range(40)]
-    guesses[36] = GUARD_PASSWORD
-    results = await asyncio.gather(*(attempt(session, hard_hub, "guard1", g, "10.0.1.1") for g in guesses))
+    """39 simultaneous wrong logins: the count is taken before the password is checked, so at
+    most the limit (10) of them are checked at all, and the right password afterwards is
+    refused. (A right password inside the burst may arrive among the first ten and succeed,
+    which by design starts its counter again; the burst holds only wrong guesses.)"""
+    results = await asyncio.gather(*(attempt(session, hard_hub, "guard1", f"wrong-{i}", "10.0.1.1")
+                                     for i in range(39)))
     statuses = [code for code, _ in results]
-    checked = [i for i, code in enumerate(statuses) if code != 429]
-    assert len(checked) <= 10, statuses
-    assert set(statuses) <= {200, 401, 429}
-    assert statuses.count(200) <= 1 and (statuses[36] != 200 or 36 in checked)
+    assert set(statuses) <= {401, 429} and len([s for s in statuses if s != 429]) <= 10, statuses
     code, body = await attempt(session, hard_hub, "guard1", GUARD_PASSWORD, "10.0.1.1")
     assert code == 429 and body["error"]["code"] == "login_locked"
 

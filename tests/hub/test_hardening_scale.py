@@ -64,14 +64,15 @@ def hubs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 async def test_login_limit_is_shared_by_the_hubs(hubs: list[HubProcess], session) -> None:
-    guesses = [f"wrong-{i}" for i in range(40)]
-    guesses[36] = GUARD_PASSWORD
+    """39 wrong guesses at once, spread over both hubs: at most the limit (10) are checked at
+    all; the right password afterwards is refused on either hub. (A right password inside the
+    burst may arrive among the first ten, succeed and, by design, start its counter again, so
+    the burst holds only wrong guesses.)"""
     results = await asyncio.gather(*(
-        attempt(session, hubs[i % 2], "pguard1", g, f"10.9.{i}.1")  # forged addresses, ignored
-        for i, g in enumerate(guesses)))
+        attempt(session, hubs[i % 2], "pguard1", f"wrong-{i}", f"10.9.{i}.1")  # forged addresses, ignored
+        for i in range(39)))
     statuses = [code for code, _ in results]
-    assert len([s for s in statuses if s != 429]) <= 10, statuses
-    assert statuses[36] != 200 or statuses.count(429) >= 30
+    assert set(statuses) <= {401, 429} and len([s for s in statuses if s != 429]) <= 10, statuses
     for hub in hubs:
         assert (await attempt(session, hub, "pguard1", GUARD_PASSWORD, "10.9.0.2"))[0] == 429
 
