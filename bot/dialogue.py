@@ -85,7 +85,7 @@ _PICK_FILLER = re.compile(
     r"好|对|呢|哈|麻烦|帮我|看下|看看|查下|这|那|[\s\W_]"
 )
 # intents a message choosing an order may be classified as without meaning a new request
-PICK_INTENTS = frozenset({"affirm", "inform", "nlu_fallback", "out_of_scope", "greet", "thank"})
+PICK_INTENTS = frozenset({"affirm", "nlu_fallback", "out_of_scope", "greet", "thank"})
 
 
 def is_bare_pick(text: str | None) -> bool:
