@@ -67,19 +67,6 @@ def bearer(request: Request) -> str | None:
     return None
 
 
-def agent_public(agent: dict[str, Any]) -> dict[str, Any]:
-    """An agent as the API shows it (never the password hash)."""
-    return {
-        "id": agent["id"],
-        "username": agent["username"],
-        "display_name": agent["display_name"],
-        "role": agent["role"],
-        "skills": [s for s in (agent.get("skills") or "").split(",") if s],
-        "presence": agent["presence"],
-        "max_chats": agent["max_chats"],
-    }
-
-
 def client_address(request: Request) -> str:
     """Who is asking, for limits: the socket peer, unless it is a trusted proxy.
 

@@ -14,10 +14,9 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff import scope
+from handoff import scope, shapes
 from handoff.auth import (
     SESSION_COOKIE,
-    agent_public,
     authenticate,
     current_agent,
     is_conversation_id,
@@ -27,11 +26,12 @@ from handoff.auth import (
     token_hash,
 )
 from handoff.channels.web import after_arg, body_of, hub_of
+from handoff.delivery import AGENTS_TOPIC
 from handoff.errors import ApiError
 from handoff.realtime import RESYNC
-from handoff.service import AGENTS_TOPIC, Hub
-from handoff.store import message_out
-from handoff.tickets import ticket_out, validate_status
+from handoff.service import Hub
+from handoff.state import HUMAN, Mode
+from handoff.tickets import validate_status
 from handoff.validation import clean_text, db_int, is_blank, parse_object
 
 log = logging.getLogger("handoff.console")
@@ -64,25 +64,6 @@ async def _visible_conversation(hub: Hub, agent: dict[str, Any], conversation_id
     return conv
 
 
-def conversation_summary(conv: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "conversation_id": conv["id"],
-        "mode": conv["mode"],
-        "channel": conv["channel"],
-        "customer_id": conv["customer_id"],
-        "customer_name": conv["customer_name"],
-        "assigned_agent_id": conv["assigned_agent_id"],
-        "reason": conv["reason"],
-        "priority": conv["priority"],
-        "skill": conv["skill"],
-        "summary": conv["summary"],
-        "emotion": conv["emotion"],
-        "vip_level": conv["vip_level"],
-        "queued_at": conv["queued_at"],
-        "updated_at": conv["updated_at"],
-    }
-
-
 @bp.post("/api/agent/login")
 async def login(request: Request) -> HTTPResponse:
     """Password login. The session is an HttpOnly cookie; the token itself is in the answer only
@@ -102,7 +83,7 @@ async def login(request: Request) -> HTTPResponse:
     agent = await authenticate(request, username, password)
     token, csrf = new_token(), new_token()
     await hub.store.create_session(token_hash(token), agent["id"], csrf, hub.settings.session_ttl_seconds)
-    body: dict[str, Any] = {"agent": agent_public(agent), "csrf_token": csrf}
+    body: dict[str, Any] = {"agent": shapes.agent_public(agent), "csrf_token": csrf}
     if data.get("bearer") is True:
         body["token"] = token
     resp = json_response(body)
@@ -124,7 +105,7 @@ async def logout(request: Request) -> HTTPResponse:
     hub = hub_of(request)
     await hub.store.delete_session(request.ctx.session_hash)
     # Its consoles close on every hub process; they also notice within HUB_SESSION_CHECK.
-    await hub.bus.publish(session_topic(request.ctx.session_hash), {"type": "session_revoked"})
+    await hub.bus.publish(session_topic(request.ctx.session_hash), shapes.session_revoked_event())
     resp = json_response({"ok": True, "agent_id": agent["id"]})
     resp.cookies[SESSION_COOKIE] = ""
     resp.cookies[SESSION_COOKIE]["max-age"] = 0
@@ -139,8 +120,7 @@ async def me(request: Request) -> HTTPResponse:
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
     # The CSRF token of this session: a console reloaded with only its cookie needs it to post.
     # Same-origin only (no CORS on /api/agent, SameSite=Strict cookie), so other sites cannot read it.
-    return json_response({"agent": {**agent_public(agent), "load": load},
-                          "csrf_token": request.ctx.csrf_token})
+    return json_response({"agent": shapes.agent_public(agent, load), "csrf_token": request.ctx.csrf_token})
 
 
 @bp.post("/api/agent/presence")
@@ -157,9 +137,7 @@ async def presence(request: Request) -> HTTPResponse:
 async def list_agents(request: Request) -> HTTPResponse:
     await current_agent(request)
     loads = await hub_of(request).store.agent_loads()
-    return json_response(
-        {"agents": [{**agent_public(a), "load": int(a["load"])} for a in loads]}
-    )
+    return json_response({"agents": [shapes.agent_public(a, a["load"]) for a in loads]})
 
 
 @bp.get("/api/agent/queue")
@@ -168,15 +146,9 @@ async def get_queue(request: Request) -> HTTPResponse:
     hub = hub_of(request)
     snap = await hub.queue_snapshot()
     now = time.time()
-    items = []
-    for item in scope.queue_items(agent, snap["ordered"]):
-        out = hub.queue_item(item, now)
-        out["in_my_groups"] = scope.in_groups(agent, item["skill"])
-        out.update(snap["positions"][item["id"]])
-        items.append(out)
-    agents = hub.agents_view(snap["loads"])
-    return json_response({"items": items, "agents": agents,
-                          "online": sum(1 for a in agents if a["presence"] == "online")})
+    items = [{**shapes.queue_item(item, now), "in_my_groups": scope.in_groups(agent, item["skill"]),
+              **snap.places[item["id"]]} for item in scope.queue_items(agent, snap.ordered)]
+    return json_response(shapes.queue_list(items, snap.loads))
 
 
 @bp.get("/api/agent/conversations")
@@ -188,10 +160,10 @@ async def list_conversations(request: Request) -> HTTPResponse:
     scope.check_list_scope(agent, scope_arg)
     store = hub_of(request).store
     if scope_arg == "mine":
-        rows = await store.list_conversations(agent_id=agent["id"], modes=["agent"])
+        rows = await store.list_conversations(agent_id=agent["id"], modes=[Mode.AGENT])
     else:
-        rows = await store.list_conversations(modes=["queued", "agent"])
-    return json_response({"conversations": [conversation_summary(c) for c in rows]})
+        rows = await store.list_conversations(modes=HUMAN)
+    return json_response({"conversations": [shapes.conversation_summary(c) for c in rows]})
 
 
 @bp.get("/api/agent/conversations/<conversation_id:str>")
@@ -200,28 +172,14 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     hub = hub_of(request)
     conv = await _visible_conversation(hub, agent, conversation_id)
     rows = await hub.store.list_messages(conv["id"], include_internal=True, limit=2000)
-    messages = [message_out(r) for r in rows]
     profile, orders = await asyncio.gather(
         hub.directory.profile(conv["customer_id"]),
         hub.directory.recent_orders(conv["customer_id"]),
     )
-    if profile is None and conv["customer_id"]:
-        profile = {"id": conv["customer_id"], "name": conv["customer_name"], "phone_masked": None,
-                   "vip_level": conv["vip_level"]}
     assigned = None
     if conv["assigned_agent_id"] is not None:
-        row = await hub.store.get_agent(conv["assigned_agent_id"])
-        assigned = {"id": row["id"], "display_name": row["display_name"]} if row else None
-    return json_response({
-        **conversation_summary(conv),
-        "handoff": {k: conv[k] for k in ("reason", "priority", "skill", "summary", "emotion")}
-        if conv["reason"] else None,
-        "agent": assigned,
-        "messages": [m for m in messages if not m["internal"]],
-        "notes": [m for m in messages if m["internal"]],
-        "customer": profile,
-        "orders": orders,
-    })
+        assigned = await hub.store.get_agent(conv["assigned_agent_id"])
+    return json_response(shapes.agent_conversation(conv, rows, assigned, profile, orders))
 
 
 @bp.get("/api/agent/conversations/<conversation_id:str>/messages")
@@ -230,7 +188,7 @@ async def agent_messages(request: Request, conversation_id: str) -> HTTPResponse
     hub = hub_of(request)
     conv = await _visible_conversation(hub, agent, conversation_id)
     rows = await hub.store.list_messages(conv["id"], after=after_arg(request), include_internal=True)
-    return json_response({"messages": [message_out(r) for r in rows]})
+    return json_response({"messages": [shapes.message_out(r) for r in rows]})
 
 
 @bp.post("/api/agent/conversations/<conversation_id:str>/claim")
@@ -241,7 +199,7 @@ async def claim(request: Request, conversation_id: str) -> HTTPResponse:
     loads = await hub.store.agent_loads()
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
     scope.check_claim(agent, conv, load)
-    if not await hub.claim(conversation_id, agent):
+    if not await hub.claim(conv, agent):
         raise ApiError(409, "already_claimed", "Another agent has taken this chat, or it left the queue. 该会话已被接入。")
     return json_response({"ok": True, "conversation_id": conversation_id, "agent_id": agent["id"]})
 
@@ -271,7 +229,7 @@ async def transfer(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await _conversation(hub, conversation_id)
     data = body_of(request)
     conv = await hub.transfer(conv, agent, data.get("agent_id"), data.get("skill"))
-    return json_response({"ok": True, **conversation_summary(conv)})
+    return json_response({"ok": True, **shapes.conversation_summary(conv)})
 
 
 @bp.post("/api/agent/conversations/<conversation_id:str>/close")
@@ -279,7 +237,7 @@ async def close(request: Request, conversation_id: str) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
     await hub.finish(await _conversation(hub, conversation_id), agent, ask_csat=True)
-    return json_response({"ok": True, "mode": "bot"})
+    return json_response({"ok": True, "mode": Mode.BOT.value})
 
 
 @bp.post("/api/agent/conversations/<conversation_id:str>/return_to_bot")
@@ -287,7 +245,7 @@ async def return_to_bot(request: Request, conversation_id: str) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
     await hub.finish(await _conversation(hub, conversation_id), agent, ask_csat=False)
-    return json_response({"ok": True, "mode": "bot"})
+    return json_response({"ok": True, "mode": Mode.BOT.value})
 
 
 def _canned_fields(data: dict[str, Any]) -> tuple[str, str]:
@@ -307,7 +265,7 @@ def _canned_fields(data: dict[str, Any]) -> tuple[str, str]:
 async def list_canned(request: Request) -> HTTPResponse:
     await current_agent(request)
     rows = await hub_of(request).store.list_canned()
-    return json_response({"items": [{"id": r["id"], "title": r["title"], "text": r["text"]} for r in rows]})
+    return json_response({"items": [shapes.canned_out(r) for r in rows]})
 
 
 @bp.post("/api/agent/canned")
@@ -346,7 +304,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
     if status is not None:
         validate_status(status)
     rows = await hub_of(request).store.list_tickets(status)
-    return json_response({"items": [ticket_out(r) for r in rows]})
+    return json_response({"items": [shapes.ticket_out(r) for r in rows]})
 
 
 @bp.patch("/api/agent/tickets/<ticket_id:int>")
@@ -359,8 +317,8 @@ async def update_ticket(request: Request, ticket_id: int) -> HTTPResponse:
         raise ApiError(404, "not_found", "No such ticket. 工单不存在。")
     row = await hub.store.get_ticket(ticket_id)
     assert row is not None
-    await hub.to_agents({"type": "ticket", "ticket_id": ticket_id, "status": status})
-    return json_response({"ticket": ticket_out(row)})
+    await hub.to_agents(shapes.ticket_event(ticket_id, status))
+    return json_response({"ticket": shapes.ticket_out(row)})
 
 
 @bp.get("/api/supervisor/stats")
@@ -375,7 +333,12 @@ async def _send(ws: Any, event: dict[str, Any]) -> None:
 
 
 async def _ws_error(ws: Any, err: ApiError) -> None:
-    await _send(ws, {"type": "error", **err.to_dict()})
+    await _send(ws, shapes.error_event(err.to_dict()))
+
+
+async def _queue_event(hub: Hub) -> dict[str, Any]:
+    snap = await hub.queue_snapshot()
+    return shapes.queue_event(snap.ordered, snap.loads, time.time())
 
 
 @bp.websocket("/ws/agent")
@@ -424,10 +387,10 @@ async def ws_agent(request: Request, ws: Any) -> None:
                 return
             if event.get("type") == RESYNC:  # the bus was down: events may be missing, reload
                 with contextlib.suppress(SQLAlchemyError):
-                    queue = scope.console_event(agent, hub.queue_event(await hub.queue_snapshot(), time.time()))
+                    queue = scope.console_event(agent, await _queue_event(hub))
                     if queue is not None:
                         await _send(ws, queue)
-                await _send(ws, {"type": "resync"})
+                await _send(ws, shapes.resync_event())
                 continue
             out = scope.console_event(agent, event)  # the same rule as the REST API
             if out is not None:
@@ -437,8 +400,7 @@ async def ws_agent(request: Request, ws: Any) -> None:
     presence = request.app.ctx.presence
     try:
         await presence.connected(agent)  # after subscribing: a restored presence reaches this console too
-        snap = await hub.queue_snapshot()
-        first = scope.console_event(agent, hub.queue_event(snap, time.time()))
+        first = scope.console_event(agent, await _queue_event(hub))
         assert first is not None
         await _send(ws, first)
         while True:

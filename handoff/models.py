@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from handoff.state import Mode
+
 metadata = MetaData()
 
 conversations = Table(
@@ -32,7 +34,7 @@ conversations = Table(
     Column("external_id", String(128)),  # e.g. a WeChat openid
     Column("customer_id", String(64)),
     Column("customer_name", String(128)),
-    Column("mode", String(8), nullable=False, default="bot"),  # bot|queued|agent|closed
+    Column("mode", String(8), nullable=False, default=Mode.BOT.value),  # handoff.state.Mode
     Column("reason", String(32)),
     Column("priority", String(8)),
     Column("skill", String(16)),
@@ -46,6 +48,9 @@ conversations = Table(
     Column("last_seq", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # the place last announced to the waiting customer: a queue broadcast skips unchanged ones
+    Column("queue_position", Integer),
+    Column("queue_eta", Integer),
 )
 Index("ix_hub_conv_mode", conversations.c.mode)
 Index("ix_hub_conv_external", conversations.c.channel, conversations.c.external_id)

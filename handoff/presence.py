@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from handoff import models as m
 from handoff.models import agent_liveness as liveness
 from handoff.service import Hub
+from handoff.state import Mode, PresenceChanged
 
 log = logging.getLogger("handoff.presence")
 
@@ -104,10 +105,7 @@ class PresenceTracker:
         restored = await self._run(self._touch, aid, time.time())
         if restored:
             log.info("agent %s is back: presence %s again", agent.get("username", aid), restored)
-            await self.hub.to_agents({"type": "presence", "agent_id": aid, "presence": restored,
-                                      "auto": True})
-            await self.hub.queue_changed()
-            await self.hub.auto_assign()
+            await self.hub.events.emit(PresenceChanged(aid, restored, auto=True))
 
     def disconnected(self, agent: dict[str, Any]) -> None:
         """A console websocket closed; with the agent's last one here, note when (the grace
@@ -143,10 +141,7 @@ class PresenceTracker:
                 restored = await self._run(self._touch, aid, now)
                 if restored:
                     log.info("agent %s has a live console again: presence %s", aid, restored)
-                    await self.hub.to_agents({"type": "presence", "agent_id": aid, "presence": restored,
-                                              "auto": True})
-                    await self.hub.queue_changed()
-                    await self.hub.auto_assign()
+                    await self.hub.events.emit(PresenceChanged(aid, restored, auto=True))
         if self._recovering:  # after an outage no process could stamp: give them a beat to do so
             self._recovering = False
             return
@@ -155,12 +150,10 @@ class PresenceTracker:
                 log.info("agent %s is away for long: conversation %s goes back to the queue", aid, conversation_id)
                 await self.hub.requeue_from_absent(conversation_id, aid)
         gone = await self._run(self._sweep, now - self.away_after)
-        for aid in gone:
-            log.info("agent %s has no live console for %.0f s: presence away", aid, self.away_after)
-            await self.hub.to_agents({"type": "presence", "agent_id": aid, "presence": "away",
-                                      "auto": True})
-        if gone:
-            await self.hub.queue_changed()
+        async with self.hub.events.batch():  # one queue broadcast for all of them
+            for aid in gone:
+                log.info("agent %s has no live console for %.0f s: presence away", aid, self.away_after)
+                await self.hub.events.emit(PresenceChanged(aid, "away", auto=True))
 
     # -- database (worker threads) --------------------------------------------------------------
 
@@ -196,7 +189,7 @@ class PresenceTracker:
         q = (select(c.c.id, c.c.assigned_agent_id)
              .select_from(c.join(liveness, liveness.c.agent_id == c.c.assigned_agent_id)
                           .join(m.agents, m.agents.c.id == c.c.assigned_agent_id))
-             .where(and_(c.c.mode == "agent", liveness.c.auto_away_from.isnot(None),
+             .where(and_(c.c.mode == Mode.AGENT.value, liveness.c.auto_away_from.isnot(None),
                          liveness.c.seen_at < cutoff, m.agents.c.presence == "away")))
         with self.engine.connect() as conn:
             return [(cid, int(aid)) for cid, aid in conn.execute(q)]

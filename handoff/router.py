@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-MODES = ("bot", "queued", "agent", "closed")
+from handoff.state import MODES, route_for_mode
+
+__all__ = ["MODES", "route_for_mode"]  # mode routing lives with the state machine
+
 HANDOFF_REASONS = ("requested", "angry", "not_understood", "urgent", "verification_failed")
 HUB_REASONS = ("bot_unavailable", "offline_message")
 PRIORITIES = ("urgent", "high", "normal")
@@ -35,13 +38,6 @@ class BotTurn:
     def failed(self) -> bool:
         """Rasa answers 200 ``[]`` when an action fails: nothing to say is a failure, not silence."""
         return not self.replies and self.handoff is None
-
-
-def route_for_mode(mode: str) -> str:
-    """``rasa`` for bot (and closed: a new message reopens with the bot), else ``agent``."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}")
-    return "agent" if mode in ("queued", "agent") else "rasa"
 
 
 def _clean_buttons(raw: Any) -> list[dict[str, str]]:

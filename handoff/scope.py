@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from handoff.errors import ApiError
+from handoff.state import is_served, is_waiting
 
 SHARED_GROUPS = frozenset({"general"})
 CONTENT_EVENTS = frozenset({"message", "typing"})  # events that carry what was said
@@ -43,7 +44,7 @@ def _own(agent: dict[str, Any], conv: dict[str, Any]) -> bool:
 
 
 def _waiting_in_groups(agent: dict[str, Any], conv: dict[str, Any]) -> bool:
-    return conv.get("mode") == "queued" and conv.get("assigned_agent_id") is None and in_groups(agent, conv.get("skill"))
+    return is_waiting(conv) and conv.get("assigned_agent_id") is None and in_groups(agent, conv.get("skill"))
 
 
 def can_view(agent: dict[str, Any], conv: dict[str, Any], served: bool = False) -> bool:
@@ -73,7 +74,7 @@ def check_note(agent: dict[str, Any], conv: dict[str, Any]) -> None:
 
 def check_reply(agent: dict[str, Any], conv: dict[str, Any]) -> None:
     """Customer-visible replies: the assigned agent (or a supervisor), once claimed."""
-    if conv.get("mode") != "agent":
+    if not is_served(conv):
         raise ApiError(409, "not_claimed", "Claim the conversation first. 请先接入该会话。")
     if not (_own(agent, conv) or is_supervisor(agent)):
         raise _refuse("not_your_conversation", "This conversation belongs to another agent. 该会话由其他客服处理。")
@@ -81,7 +82,7 @@ def check_reply(agent: dict[str, Any], conv: dict[str, Any]) -> None:
 
 def check_claim(agent: dict[str, Any], conv: dict[str, Any], load: int) -> None:
     """Queued chats of the agent's groups, within the agent's chat limit (supervisors: any)."""
-    if conv.get("mode") == "queued" and not in_groups(agent, conv.get("skill")):
+    if is_waiting(conv) and not in_groups(agent, conv.get("skill")):
         raise _refuse("not_your_group", f"This chat waits for the {conv.get('skill')} group. 该会话不在您的技能组。")
     if not is_supervisor(agent) and load >= agent["max_chats"]:
         raise ApiError(409, "at_capacity",
@@ -91,9 +92,9 @@ def check_claim(agent: dict[str, Any], conv: dict[str, Any], load: int) -> None:
 def check_handle(agent: dict[str, Any], conv: dict[str, Any]) -> None:
     """Close, return to the bot, or transfer: one's own chat, or a waiting chat of one's groups;
     supervisors any."""
-    if conv.get("mode") == "agent":
+    if is_served(conv):
         check_reply(agent, conv)
-    elif conv.get("mode") == "queued":
+    elif is_waiting(conv):
         if not in_groups(agent, conv.get("skill")):
             raise _refuse("not_your_group", "This chat waits for another skill group. 该会话不在您的技能组。")
     else:

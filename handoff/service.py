@@ -17,20 +17,35 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff import queue as q
-from handoff import scope
+from handoff import scope, shapes
 from handoff.auth import new_token, token_hash
 from handoff.channels import Channel
 from handoff.customers import CustomerDirectory
+from handoff.delivery import AGENTS_TOPIC, Delivery, conversation_topic
 from handoff.errors import ApiError
+from handoff.events import Events
 from handoff.identity import IdentityError, verify_identity
 from handoff.limits import CustomerLimits, RateLimiter, conversation_key, customer_key, wait_words
 from handoff.metrics import handoff_figures, mean, queue_figures, start_of_day
+from handoff.queueing import Queue, Snapshot, place_after
 from handoff.rasa_client import RasaClient, RasaResult
 from handoff.realtime import Bus
-from handoff.router import Handoff, offer_leave_message, route_for_mode, within_hours
+from handoff.router import SKILLS, Handoff, offer_leave_message, within_hours
 from handoff.settings import Settings
-from handoff.store import AlreadyWaiting, Duplicate, Store, message_out
+from handoff.shapes import Author, customer_view, message_out
+from handoff.state import (
+    Cause,
+    IllegalTransition,
+    Mode,
+    ModeChanged,
+    PresenceChanged,
+    StateMachine,
+    is_served,
+    notice,
+    with_agents,
+    with_bot,
+)
+from handoff.store import AlreadyWaiting, Duplicate, Store
 from handoff.tickets import new_ticket_row
 from handoff.validation import clean_text, db_int, is_blank
 
@@ -38,7 +53,7 @@ log = logging.getLogger("handoff.service")
 
 MAX_TURN_ATTEMPTS = 3  # a message whose turn died this often is handed to the agents unanswered
 
-AGENTS_TOPIC = "agents"
+__all__ = ["AGENTS_TOPIC", "Hub", "conversation_topic", "customer_view"]
 
 TEXT_BOT_UNAVAILABLE = "抱歉，智能助手暂时无法回复。您的消息已保存，正在为您转接人工客服，请稍候。"
 TEXT_QUEUED = "已为您转接人工客服，您当前排在第 {position} 位，预计等待{wait}。"
@@ -89,10 +104,6 @@ def agent_title(display_name: str) -> str:
     return name if name.startswith("客服") or " " in name else f"客服 {name}"
 
 
-def conversation_topic(conversation_id: str) -> str:
-    return f"conv:{conversation_id}"
-
-
 def validate_text(text: Any, max_chars: int) -> str:
     """Reject before anything is stored, so a bad message leaves no half state. Bidi controls
     are removed; a message of only invisible characters counts as empty."""
@@ -118,7 +129,9 @@ def validate_client_msg_id(value: Any) -> str | None:
 
 
 class Hub:
-    """State changes of conversations, and the events they cause."""
+    """The conversation engine: customer flow, bot turns and agent actions. Every mode change
+    goes through ``self.state`` (``handoff.state``); what follows it is done by the subscribers
+    of its event: ``Delivery`` (customer, consoles) and ``Queue`` (broadcast, auto-assignment)."""
 
     def __init__(
         self, settings: Settings, store: Store, bus: Bus, rasa: RasaClient,
@@ -131,42 +144,41 @@ class Hub:
         self.directory = directory
         self.limiter = limiter
         self.limits = CustomerLimits(settings, limiter)
-        self.channels: dict[str, Channel] = {}
+        self.events = Events()
+        self.delivery = Delivery(bus)
+        self.queue = Queue(settings, store, self.delivery)
+        self.state = StateMachine(store, self.events)
+        # in this order: the customer hears of a change before the consoles, then one broadcast
+        self.events.on_each(self.delivery.tell_customer)
+        self.events.on_each(self.delivery.tell_consoles)
+        self.queue.subscribe(self.events)
+        self.queue.claim = self._claim
         self._turns: set[asyncio.Future[list[dict[str, Any]]]] = set()
         self._turn_of: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}  # message id -> its turn here
         # How long a process may work on one bot turn before another may take it over: the
         # longest a Rasa call can take (waiting for a slot, then the call) and some room to store it.
         self.turn_lease = (settings.rasa_queue_wait or settings.rasa_timeout) + settings.rasa_timeout + 5
 
-    def add_channel(self, channel: Channel) -> None:
-        self.channels[channel.name] = channel
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return self.delivery.channels
 
-    # -- delivery ----------------------------------------------------------------------
+    def add_channel(self, channel: Channel) -> None:
+        self.delivery.add_channel(channel)
 
     async def to_customer(self, conv: dict[str, Any], event: dict[str, Any]) -> None:
-        channel = self.channels.get(conv["channel"])
-        if channel is None:
-            log.error("no channel %s for conversation %s", conv["channel"], conv["id"])
-            return
-        await channel.deliver(conv, event)
+        await self.delivery.to_customer(conv, event)
 
     async def to_agents(self, event: dict[str, Any]) -> None:
-        await self.bus.publish(AGENTS_TOPIC, event)
+        await self.delivery.to_agents(event)
 
     async def publish_messages(
         self, conv: dict[str, Any], rows: list[dict[str, Any]], mode: str | None = None
     ) -> list[dict[str, Any]]:
-        out = [message_out(r) for r in rows]
-        mode = mode or conv["mode"]
-        for msg in out:
-            if not msg["internal"]:
-                await self.to_customer(conv, {"type": "message", "message": customer_view(msg)})
-            if mode != "bot" or msg["author"] == "system":
-                await self.to_agents(
-                    {"type": "message", "conversation_id": conv["id"], "message": msg,
-                     "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
-                )
-        return out
+        return await self.delivery.publish_messages(conv, rows, mode)
+
+    async def queue_snapshot(self) -> Snapshot:
+        return await self.queue.snapshot()
 
     # -- customer side -------------------------------------------------------------------
 
@@ -205,10 +217,10 @@ class Hub:
         if not await self.limiter.hit(f"conv:{conv['id']}", event_id=client_msg_id):
             raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。",
                            headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
-        bot = route_for_mode(conv["mode"]) != "agent"
+        bot = with_bot(conv)
         try:
             row = await self.store.add_message(
-                conv["id"], conv["channel"], author="customer", text=text,
+                conv["id"], conv["channel"], author=Author.CUSTOMER, text=text,
                 client_msg_id=client_msg_id, title=title, turn_lease=self.turn_lease if bot else None,
             )
         except Duplicate as dup:
@@ -272,7 +284,7 @@ class Hub:
         row = await self.store.get_message(message_id)
         conv = await self.store.get_conversation(turn["conversation_id"])
         later = await self.store.list_messages(turn["conversation_id"], after=row["seq"], limit=50) if row else []
-        if (row is None or conv is None or conv["mode"] != "bot"
+        if (row is None or conv is None or conv["mode"] != Mode.BOT
                 or any(r["author"] == "customer" for r in later)):
             await self.store.finish_bot_turn(message_id)  # overtaken: an agent or a newer message answers
             return []
@@ -307,21 +319,21 @@ class Hub:
         if turn is not None and turn.replies:
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"],
-                [{"author": "bot", "text": r["text"], "buttons": r["buttons"], "reply_to": msg["id"]}
+                [{"author": Author.BOT, "text": r["text"], "buttons": r["buttons"], "reply_to": msg["id"]}
                  for r in turn.replies], finish_turn=msg["id"],
             )
             finished = True
-            replies += await self.publish_messages(conv, rows, "bot")
+            replies += await self.publish_messages(conv, rows, Mode.BOT)
         handoff = turn.handoff if turn is not None else None
         if handoff is None and not result.ok:
             log.warning("bot failed for conversation %s: %s", conv["id"], result.error)
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"],
-                [{"author": "system", "text": TEXT_BOT_UNAVAILABLE, "reply_to": msg["id"]}],
+                [notice(TEXT_BOT_UNAVAILABLE, reply_to=msg["id"])],
                 finish_turn=msg["id"],
             )
             finished = True
-            replies += await self.publish_messages(conv, rows, "bot")
+            replies += await self.publish_messages(conv, rows, Mode.BOT)
             handoff = Handoff("bot_unavailable", self.settings.bot_unavailable_priority, "general",
                               bot_failure_summary(result.error))
         if handoff is not None:
@@ -333,81 +345,75 @@ class Hub:
     async def start_handoff(
         self, conv: dict[str, Any], handoff: Handoff, reply_to: str | None = None
     ) -> list[dict[str, Any]]:
-        """Queue the conversation and tell the customer where they stand (or offer a ticket)."""
+        """Queue the conversation and tell the customer where they stand (or offer a ticket).
+        Place and wait are told in a notice stored with the move, so the customer reads them
+        before any broadcast or assignment that the move causes."""
         refusal = await self.queue_refusal(conv)
         if refusal is not None:  # stays with the bot; the customer is told why and when to retry
             rows = await self.store.add_messages(
-                conv["id"], conv["channel"], [{"author": "system", "text": refusal, "reply_to": reply_to}])
-            return await self.publish_messages(conv, rows, "bot")
+                conv["id"], conv["channel"], [notice(refusal, reply_to=reply_to)])
+            return await self.publish_messages(conv, rows, Mode.BOT)
         profile = await self.directory.profile(conv.get("customer_id"))
         vip = profile.get("vip_level") if profile else None
+        snap = await self.queue_snapshot()
+        offline = offer_leave_message(snap.online, self.in_working_hours())
+        channel = self.channels.get(conv["channel"])
+        start, end = self.settings.working_hours
+        hours = {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+        if offline and channel is not None and not channel.leave_message_form:
+            return await self.ticket_for_handoff(conv, handoff, vip, channel.ticket_contact(conv), reply_to)
+        if offline:
+            text = TEXT_OFFLINE.format(**hours)
+        else:
+            candidate = {"id": conv["id"], "priority": handoff.priority, "queued_at": time.time()}
+            position = place_after(snap.ordered, candidate)
+            text = TEXT_QUEUED.format(position=position,
+                                      wait=wait_text(self.queue.eta(position, snap.handle, snap.online)))
         try:
-            hid = await self.store.enqueue(
-                conv["id"], handoff.reason, handoff.priority, handoff.skill, handoff.summary,
-                handoff.emotion, vip if isinstance(vip, int) else None,
+            event = await self.state.transition(
+                conv, Mode.QUEUED, Cause.HANDOFF, handoff=handoff, vip_level=vip if isinstance(vip, int) else None,
                 customer=(conv.get("customer_id"), conv["channel"], conv.get("external_id")),
-            )
+                notices=(notice(text, reply_to=reply_to),), offline=offline)
         except AlreadyWaiting:  # a concurrent request of the same customer took the place first
             rows = await self.store.add_messages(
-                conv["id"], conv["channel"], [{"author": "system", "text": TEXT_ALREADY_WAITING, "reply_to": reply_to}])
-            return await self.publish_messages(conv, rows, "bot")
-        if hid is None:
+                conv["id"], conv["channel"], [notice(TEXT_ALREADY_WAITING, reply_to=reply_to)])
+            return await self.publish_messages(conv, rows, Mode.BOT)
+        except IllegalTransition:  # already queued or with an agent
             return []
-        conv = await self.store.get_conversation(conv["id"]) or conv
-        loads = await self.store.agent_loads()
-        online = sum(1 for a in loads if a["presence"] == "online")
-        in_hours = self.in_working_hours()
-        await self.to_customer(conv, {"type": "mode", "mode": "queued"})
-        out: list[dict[str, Any]] = []
-        channel = self.channels.get(conv["channel"])
-        if offer_leave_message(online, in_hours) and not getattr(channel, "leave_message_form", True):
-            return await self.ticket_for_handoff(conv, handoff, channel.ticket_contact(conv), reply_to)
-        if offer_leave_message(online, in_hours):
-            start, end = self.settings.working_hours
-            text = TEXT_OFFLINE.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
-            rows = await self.store.add_messages(
-                conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
-            )
-            out += await self.publish_messages(conv, rows)
-            await self.to_customer(conv, {"type": "offline", "can_leave_message": True})
-        else:
-            snap = await self.queue_snapshot()
-            place = snap["positions"].get(conv["id"], {"position": 1, "eta_seconds": 0})
-            text = TEXT_QUEUED.format(position=place["position"], wait=wait_text(place["eta_seconds"]))
-            rows = await self.store.add_messages(
-                conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
-            )
-            out += await self.publish_messages(conv, rows)
-        await self.queue_changed()
-        await self.auto_assign()
-        return out
+        return [message_out(r) for r in event.notices] if event is not None else []
 
     async def ticket_for_handoff(
-        self, conv: dict[str, Any], handoff: Handoff, contact: str | None, reply_to: str | None
+        self, conv: dict[str, Any], handoff: Handoff, vip: Any, contact: str | None, reply_to: str | None
     ) -> list[dict[str, Any]]:
         """Nobody can answer and the channel has no message form: the conversation itself is
         the message. It becomes a ticket with the transcript (the same outcome as the widget's
-        form), or refreshes this conversation's open one, so asking again adds no duplicate."""
-        history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
-        asked = next((m["text"] for m in reversed(history) if m["author"] == "customer"), "")
-        text = "；".join(p for p in (handoff.summary, asked) if p) or "客户请求人工服务"
-        row = new_ticket_row(conv, text, contact, history, self.settings.ticket_due_hours)
-        ticket_id = await self.store.file_ticket(row)
-        await self.store.end_human_part(conv["id"], None, ask_csat=False)
-        start, end = self.settings.working_hours
-        notice = TEXT_OFFLINE_TICKET.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"),
-                                            ticket_id=ticket_id, hours=self.settings.ticket_due_hours)
-        rows = await self.store.add_messages(
-            conv["id"], conv["channel"], [{"author": "system", "text": notice, "reply_to": reply_to}])
-        conv = await self.store.get_conversation(conv["id"]) or conv
-        out = await self.publish_messages(conv, rows)
-        await self.to_customer(conv, {"type": "mode", "mode": conv["mode"]})
-        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": conv["mode"],
-                              "assigned_agent_id": None})
-        await self.to_agents({"type": "ticket", "ticket_id": ticket_id, "status": "open",
-                              "conversation_id": conv["id"]})
-        await self.queue_changed()
-        return out
+        form), or refreshes this conversation's open one, so asking again adds no duplicate.
+        The handoff is still recorded (queued, then back to the bot) and announced once."""
+        async with self.events.batch():
+            try:
+                queued = await self.state.transition(
+                    conv, Mode.QUEUED, Cause.HANDOFF, handoff=handoff, vip_level=vip if isinstance(vip, int) else None,
+                    customer=(conv.get("customer_id"), conv["channel"], conv.get("external_id")))
+            except AlreadyWaiting:
+                rows = await self.store.add_messages(
+                    conv["id"], conv["channel"], [notice(TEXT_ALREADY_WAITING, reply_to=reply_to)])
+                return await self.publish_messages(conv, rows, Mode.BOT)
+            except IllegalTransition:
+                return []
+            if queued is None:
+                return []
+            history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
+            asked = next((m["text"] for m in reversed(history) if m["author"] == Author.CUSTOMER), "")
+            text = "；".join(p for p in (handoff.summary, asked) if p) or "客户请求人工服务"
+            row = new_ticket_row(conv, text, contact, history, self.settings.ticket_due_hours)
+            ticket_id = await self.store.file_ticket(row)
+            start, end = self.settings.working_hours
+            text = TEXT_OFFLINE_TICKET.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"),
+                                              ticket_id=ticket_id, hours=self.settings.ticket_due_hours)
+            back = await self.state.transition(queued.conversation, Mode.BOT, Cause.TICKET,
+                                               notices=(notice(text, reply_to=reply_to),))
+        await self.to_agents(shapes.ticket_event(ticket_id, "open", conv["id"]))
+        return [message_out(r) for r in back.notices] if back is not None else []
 
     async def queue_refusal(self, conv: dict[str, Any]) -> str | None:
         """Why this conversation may not join the queue now, or None: one waiting conversation
@@ -429,11 +435,22 @@ class Hub:
 
     async def customer_typing(self, conv: dict[str, Any]) -> None:
         await self.limits.enforce("typing", conv.get("client_address"), conversation_key(conv))
-        if conv["mode"] in ("queued", "agent"):
-            await self.to_agents(
-                {"type": "typing", "conversation_id": conv["id"], "author": "customer",
-                 "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
-            )
+        if with_agents(conv):
+            await self.to_agents(shapes.console_typing_event(conv))
+
+    async def end_human_part(self, conversation_id: str, cause: Cause,
+                             notices: tuple[dict[str, Any], ...] = ()) -> ModeChanged | None:
+        """End whatever human part the conversation has now (queued or with any agent), for a
+        customer-side reason; None when it had none (then nothing moves)."""
+        to = Mode.CLOSED if cause is Cause.UNSUBSCRIBE else Mode.BOT
+        for _ in range(3):  # re-read when an agent's action overtook ours
+            current = await self.store.get_conversation(conversation_id)
+            if current is None or not with_agents(current):
+                return None
+            event = await self.state.transition(current, to, cause, notices=notices)
+            if event is not None:
+                return event
+        return None
 
     async def leave_message(self, conv: dict[str, Any], text: Any, contact: Any) -> int:
         text = validate_text(text, self.settings.max_message_chars)
@@ -446,18 +463,11 @@ class Hub:
         history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
         row = new_ticket_row(conv, text, contact or None, history, self.settings.ticket_due_hours)
         ticket_id = await self.store.create_ticket(row)
-        before = await self.store.end_human_part(conv["id"], None, ask_csat=False)
-        rows = await self.store.add_messages(
-            conv["id"], conv["channel"],
-            [{"author": "system", "text": TEXT_TICKET.format(ticket_id=ticket_id)}],
-        )
-        conv = await self.store.get_conversation(conv["id"]) or conv
-        await self.publish_messages(conv, rows)
-        if before is not None:
-            await self.to_customer(conv, {"type": "mode", "mode": conv["mode"]})
-            await self.queue_changed()
-        await self.to_agents({"type": "ticket", "ticket_id": ticket_id, "status": "open",
-                              "conversation_id": conv["id"]})
+        told = (notice(TEXT_TICKET.format(ticket_id=ticket_id)),)
+        if await self.end_human_part(conv["id"], Cause.TICKET, told) is None:
+            rows = await self.store.add_messages(conv["id"], conv["channel"], list(told))
+            await self.publish_messages(await self.store.get_conversation(conv["id"]) or conv, rows)
+        await self.to_agents(shapes.ticket_event(ticket_id, "open", conv["id"]))
         return ticket_id
 
     async def add_csat(self, conv: dict[str, Any], score: Any, comment: Any) -> None:
@@ -469,108 +479,21 @@ class Hub:
         if not await self.store.add_csat(conv["id"], score, comment or None):
             raise ApiError(409, "no_csat_pending", "No rating is requested for this conversation. 当前无需评价。")
 
-    # -- queue ----------------------------------------------------------------------------
-
-    async def queue_snapshot(self) -> dict[str, Any]:
-        """Ordered queue, each conversation's place and estimated wait."""
-        ordered = q.order_queue(await self.store.queued())
-        loads = await self.store.agent_loads()
-        online = sum(1 for a in loads if a["presence"] == "online")
-        handle = await self.store.recent_handle_seconds()
-        positions = {
-            item["id"]: {
-                "position": idx + 1,
-                "eta_seconds": q.estimate_wait(idx + 1, handle, online, self.settings.default_eta_seconds),
-            }
-            for idx, item in enumerate(ordered)
-        }
-        return {"ordered": ordered, "positions": positions, "loads": loads}
-
-    @staticmethod
-    def queue_item(item: dict[str, Any], now: float) -> dict[str, Any]:
-        return {
-            "conversation_id": item["id"],
-            "priority": item["priority"],
-            "reason": item["reason"],
-            "skill": item["skill"],
-            "summary": item["summary"],
-            "vip_level": item["vip_level"],
-            "waited_seconds": round(now - float(item["queued_at"] or now), 1),
-            "channel": item["channel"],
-            "emotion": item["emotion"],
-            "customer_name": item.get("customer_name"),
-        }
-
-    @staticmethod
-    def agents_view(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Every agent's presence and load (offline ones too), so consoles see who can take chats."""
-        return [
-            {"id": a["id"], "display_name": a["display_name"], "role": a["role"],
-             "presence": a["presence"], "load": int(a["load"]), "max_chats": a["max_chats"],
-             "skills": [s for s in (a["skills"] or "").split(",") if s]}
-            for a in loads
-        ]
-
-    def queue_event(self, snap: dict[str, Any], now: float) -> dict[str, Any]:
-        """The queue snapshot consoles get: waiting chats in serving order plus agent presence."""
-        agents = self.agents_view(snap["loads"])
-        return {"type": "queue", "items": [self.queue_item(i, now) for i in snap["ordered"]],
-                "agents": agents, "online": sum(1 for a in agents if a["presence"] == "online")}
-
-    async def queue_changed(self) -> None:
-        """Tell consoles the new queue and every waiting customer their new place."""
-        snap = await self.queue_snapshot()
-        now = time.time()
-        await self.to_agents(self.queue_event(snap, now))
-        for item in snap["ordered"]:
-            place = snap["positions"][item["id"]]
-            await self.to_customer(item, {"type": "queue", **place})
-
-    async def auto_assign(self) -> None:
-        """With ``HUB_ASSIGN=auto``: give queued chats to the least busy online agent of their group."""
-        if self.settings.assign_mode != "auto":
-            return
-        for _ in range(50):
-            snap = await self.queue_snapshot()
-            loads = [agent_load(a) for a in snap["loads"]]
-            assigned = False
-            for item in snap["ordered"]:
-                agent_id = q.choose_agent(loads, item["skill"] or "general")
-                if agent_id is None:
-                    continue
-                agent = next(a for a in snap["loads"] if a["id"] == agent_id)
-                if await self.claim(item["id"], agent, announce_queue=False):
-                    assigned = True
-                    break
-            if not assigned:
-                break
-        await self.queue_changed()
-
-    async def claim(self, conversation_id: str, agent: dict[str, Any], announce_queue: bool = True) -> bool:
-        if not await self.store.claim(conversation_id, agent["id"]):
-            return False
-        conv = await self.store.get_conversation(conversation_id)
-        assert conv is not None
-        await self._joined(conv, agent)
-        if announce_queue:
-            await self.queue_changed()
-        return True
-
-    async def _joined(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
-        rows = await self.store.add_messages(
-            conv["id"], conv["channel"],
-            [{"author": "system", "agent_id": agent["id"],  # who joined: they may reread the chat later
-              "text": TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"]))}],
-        )
-        await self.to_customer(conv, {"type": "mode", "mode": "agent"})
-        await self.to_customer(conv, {"type": "agent_joined", "display_name": agent["display_name"]})
-        await self.publish_messages(conv, rows)
-        await self.to_agents({"type": "assigned", "conversation_id": conv["id"], "agent_id": agent["id"],
-                              "assigned_agent_id": agent["id"]})
-        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "agent",
-                              "assigned_agent_id": agent["id"]})
-
     # -- agent side ------------------------------------------------------------------------
+
+    async def _claim(self, conv: dict[str, Any], agent: dict[str, Any]) -> bool:
+        """A waiting chat to this agent; the customer reads who joined (and the agent may reread
+        the chat later: the notice names them)."""
+        joined = notice(TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"])), agent_id=agent["id"])
+        try:
+            return await self.state.transition(conv, Mode.AGENT, Cause.CLAIM, agent=agent,
+                                               notices=(joined,)) is not None
+        except IllegalTransition:
+            return False
+
+    async def claim(self, conv: dict[str, Any], agent: dict[str, Any]) -> bool:
+        """Exactly one of several concurrent claims wins (the state machine's conditional UPDATE)."""
+        return await self._claim(conv, agent)
 
     def check_owner(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
         scope.check_reply(agent, conv)
@@ -585,16 +508,20 @@ class Hub:
             self.check_owner(conv, agent)
         rows = await self.store.add_messages(
             conv["id"], conv["channel"],
-            [{"author": "agent", "agent_id": agent["id"], "text": text, "internal": internal}],
+            [{"author": Author.AGENT, "agent_id": agent["id"], "text": text, "internal": internal}],
         )
         if not internal and conv.get("handoff_id") is not None:
             await self.store.mark_first_response(conv["handoff_id"])
-        [msg] = await self.publish_messages(conv, rows, conv["mode"] if conv["mode"] != "bot" else "agent")
+        [msg] = await self.publish_messages(conv, rows, Mode.AGENT if conv["mode"] == Mode.BOT else conv["mode"])
         return msg
 
     async def agent_typing(self, conv: dict[str, Any], agent: dict[str, Any]) -> None:
-        if conv["mode"] == "agent" and conv["assigned_agent_id"] == agent["id"]:
-            await self.to_customer(conv, {"type": "typing", "author": "agent"})
+        if is_served(conv) and conv["assigned_agent_id"] == agent["id"]:
+            await self.to_customer(conv, shapes.customer_typing_event())
+
+    @staticmethod
+    def _conflict() -> ApiError:
+        return ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
 
     async def transfer(self, conv: dict[str, Any], agent: dict[str, Any], to_agent: Any, skill: Any) -> dict[str, Any]:
         if to_agent is not None:
@@ -602,113 +529,59 @@ class Hub:
                 raise ApiError(400, "invalid_agent_id", "agent_id must be an integer.")
             to_agent = db_int(to_agent, "agent_id")
         scope.check_handle(agent, conv)
-        owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
         if to_agent is not None:
             target = next((a for a in await self.store.agent_loads() if a["id"] == to_agent), None)
             if target is None:
                 raise ApiError(404, "agent_not_found", "No such agent. 客服不存在。")
             scope.check_transfer_target(agent, target, int(target["load"]))
-            if not await self.store.transfer_to_agent(conv["id"], owner, to_agent):
-                raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
-            conv = await self.store.get_conversation(conv["id"]) or conv
-            await self._joined(conv, target)
+            joined = notice(TEXT_AGENT_JOINED.format(title=agent_title(target["display_name"])),
+                            agent_id=target["id"])
+            event = await self.state.transition(conv, Mode.AGENT, Cause.TRANSFER, agent=target, notices=(joined,))
         elif skill is not None:
-            from handoff.router import SKILLS
-
             if skill not in SKILLS:
                 raise ApiError(400, "invalid_skill", f"skill must be one of {', '.join(SKILLS)}.")
-            if not await self.store.requeue(conv["id"], owner, skill):
-                raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
-            conv = await self.store.get_conversation(conv["id"]) or conv
-            rows = await self.store.add_messages(
-                conv["id"], conv["channel"], [{"author": "system", "text": TEXT_TRANSFERRED}]
-            )
-            await self.to_customer(conv, {"type": "mode", "mode": "queued"})
-            await self.publish_messages(conv, rows)
-            await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "queued",
-                                  "assigned_agent_id": None})
-            await self.queue_changed()
-            await self.auto_assign()
+            event = await self.state.transition(conv, Mode.QUEUED, Cause.REQUEUE, skill=skill,
+                                                notices=(notice(TEXT_TRANSFERRED),))
         else:
             raise ApiError(400, "missing_target", "Give agent_id or skill. 请指定客服或技能组。")
-        return await self.store.get_conversation(conv["id"]) or conv
+        if event is None:
+            raise self._conflict()
+        return await self.store.get_conversation(conv["id"]) or event.conversation
 
     async def finish(self, conv: dict[str, Any], agent: dict[str, Any], ask_csat: bool) -> None:
-        """Close (with a CSAT request) or return to the bot; either way the bot resumes."""
+        """Close (with a CSAT request when an agent served) or return to the bot; either way the
+        bot resumes."""
         scope.check_handle(agent, conv)
-        owner = conv["assigned_agent_id"] if conv["mode"] == "agent" else None
-        before = await self.store.end_human_part(conv["id"], owner, ask_csat=ask_csat and owner is not None)
-        if before is None:
-            raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
-        conv = await self.store.get_conversation(conv["id"]) or conv
-        rows = await self.store.add_messages(
-            conv["id"], conv["channel"],
-            [{"author": "system", "text": TEXT_CLOSED if conv["csat_pending"] else TEXT_RETURNED}],
-        )
-        await self.publish_messages(conv, rows, "agent")
-        if conv["csat_pending"]:
-            await self.to_customer(conv, {"type": "csat_request"})
-        await self.to_customer(conv, {"type": "mode", "mode": "bot"})
-        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "bot",
-                              "assigned_agent_id": None})
-        await self.queue_changed()
-        await self.auto_assign()
+        ends_with_rating = ask_csat and is_served(conv)
+        event = await self.state.transition(
+            conv, Mode.BOT, Cause.CLOSE if ask_csat else Cause.RETURN,
+            notices=(notice(TEXT_CLOSED if ends_with_rating else TEXT_RETURNED),))
+        if event is None:
+            raise self._conflict()
 
     async def requeue_from_absent(self, conversation_id: str, agent_id: int) -> bool:
         """An agent the hub set away long ago still holds this chat: back to the queue (the
         waiting time kept), the customer told, the consoles alerted."""
         conv = await self.store.get_conversation(conversation_id)
-        if conv is None or not await self.store.requeue(conversation_id, agent_id, conv["skill"] or "general"):
+        if conv is None or not is_served(conv) or conv["assigned_agent_id"] != agent_id:
             return False
-        conv = await self.store.get_conversation(conversation_id) or conv
-        rows = await self.store.add_messages(conv["id"], conv["channel"],
-                                             [{"author": "system", "text": TEXT_TRANSFERRED}])
-        await self.to_customer(conv, {"type": "mode", "mode": "queued"})
-        await self.publish_messages(conv, rows)
-        await self.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "queued",
-                              "assigned_agent_id": None})
-        await self.to_agents({"type": "requeued", "conversation_id": conv["id"], "agent_id": agent_id,
-                              "reason": "agent_away", "assigned_agent_id": None})
-        await self.queue_changed()
-        await self.auto_assign()
-        return True
+        return await self.state.transition(conv, Mode.QUEUED, Cause.AGENT_AWAY, by_agent=agent_id,
+                                           notices=(notice(TEXT_TRANSFERRED),)) is not None
 
     async def set_presence(self, agent: dict[str, Any], status: Any) -> None:
         if status not in ("online", "away", "offline"):
             raise ApiError(400, "invalid_presence", "status must be online, away or offline.")
         await self.store.set_presence(agent["id"], status)
-        await self.to_agents({"type": "presence", "agent_id": agent["id"], "presence": status})
-        await self.queue_changed()
-        await self.auto_assign()
+        await self.events.emit(PresenceChanged(agent["id"], status))
 
     async def stats(self) -> dict[str, Any]:
         now = time.time()
         since = start_of_day(now, self.settings.timezone)
         snap = await self.queue_snapshot()
-        figures = queue_figures(snap["ordered"], now)
+        figures = queue_figures(snap.ordered, now)
         figures.update(handoff_figures(await self.store.handoffs_since(since)))
         scores = await self.store.csat_since(since)
         figures["csat"] = {"avg": mean(scores), "count": len(scores)}
-        figures["agents"] = self.agents_view(snap["loads"])
-        figures["agents_online"] = sum(1 for a in figures["agents"] if a["presence"] == "online")
+        figures["agents"] = shapes.agents_view(snap.loads)
+        figures["agents_online"] = shapes.online_count(figures["agents"])
         return figures
-
-
-def scope_fields(conv: dict[str, Any]) -> dict[str, Any]:
-    """What a console needs to decide whether an event about this conversation is for its agent."""
-    return {"skill": conv.get("skill"), "conversation_mode": conv.get("mode")}
-
-
-def agent_load(row: dict[str, Any]) -> q.AgentLoad:
-    return q.AgentLoad(
-        id=row["id"], skills=q.parse_skills(row["skills"]), presence=row["presence"],
-        load=int(row["load"]), max_chats=row["max_chats"], last_assigned_at=row["last_assigned_at"] or 0.0,
-    )
-
-
-CUSTOMER_FIELDS = ("id", "seq", "author", "text", "title", "buttons", "created_at", "client_msg_id")
-
-
-def customer_view(msg: dict[str, Any]) -> dict[str, Any]:
-    """A message as the customer may see it (no agent ids, never internal notes)."""
-    return {k: msg.get(k) for k in CUSTOMER_FIELDS}

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, create_engine, event, func, select, text, update
+from sqlalchemy import and_, bindparam, case, create_engine, event, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from handoff import models as m
+from handoff.state import Mode, Move
 
 
 def _now() -> float:
@@ -34,28 +35,6 @@ def _now() -> float:
 
 def _row(row: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
-
-
-def message_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored message in its API shape."""
-    from datetime import datetime, timezone
-
-    return {
-        "id": row["id"],
-        "seq": row["seq"],
-        "conversation_id": row["conversation_id"],
-        "author": row["author"],
-        "text": row["text"],
-        "title": row.get("title"),
-        "buttons": json.loads(row["buttons"]) if row.get("buttons") else [],
-        "internal": bool(row.get("internal")),
-        "created_at": datetime.fromtimestamp(row["created_at"], timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
-        "client_msg_id": row.get("client_msg_id"),
-        "agent_id": row.get("agent_id"),
-        "channel": row.get("channel"),
-    }
 
 
 def sync_url(url: str) -> str:
@@ -219,7 +198,7 @@ class Store:
             "external_id": external_id,
             "customer_id": customer_id,
             "customer_name": customer_name,
-            "mode": "bot",
+            "mode": Mode.BOT.value,
             "csat_pending": False,
             "last_seq": 0,
             "created_at": now,
@@ -295,65 +274,56 @@ class Store:
         if not items:
             return []
         now = _now()
-        stored: list[dict[str, Any]] = []
         try:
             with self.engine.begin() as conn:
-                res = conn.execute(
-                    update(m.conversations)
-                    .where(m.conversations.c.id == conversation_id)
-                    .values(
-                        last_seq=m.conversations.c.last_seq + len(items), updated_at=now
-                    )
-                )
-                if res.rowcount != 1:
-                    raise KeyError(conversation_id)
-                last = (
-                    conn.execute(
-                        select(m.conversations.c.last_seq).where(
-                            m.conversations.c.id == conversation_id
-                        )
-                    )
-                ).scalar_one()
-                first_seq = last - len(items) + 1
-                rows = []
-                for offset, item in enumerate(items):
-                    rows.append(
-                        {
-                            "id": uuid.uuid4().hex,
-                            "conversation_id": conversation_id,
-                            "seq": first_seq + offset,
-                            "author": item["author"],
-                            "agent_id": item.get("agent_id"),
-                            "channel": channel,
-                            "text": item.get("text") or "",
-                            "title": item.get("title"),
-                            "buttons": json.dumps(item["buttons"], ensure_ascii=False)
-                            if item.get("buttons")
-                            else None,
-                            "internal": bool(item.get("internal")),
-                            "client_msg_id": item.get("client_msg_id"),
-                            "reply_to": item.get("reply_to"),
-                            "created_at": now,
-                        }
-                    )
-                conn.execute(m.messages.insert(), rows)
+                rows = self._insert_messages(conn, conversation_id, channel, items, now)
                 if turn_lease is not None:
                     conn.execute(m.bot_turns.insert().values(
                         message_id=rows[0]["id"], conversation_id=conversation_id, attempts=1,
                         lease_until=now + turn_lease, created_at=now))
                 if finish_turn is not None:
                     conn.execute(m.bot_turns.delete().where(m.bot_turns.c.message_id == finish_turn))
-                stored = rows
         except IntegrityError:
             for item in items:
                 if item.get("client_msg_id"):
-                    existing = self.find_client_message.sync(self,
-                        conversation_id, item["client_msg_id"]
-                    )
+                    existing = self.find_client_message.sync(self, conversation_id, item["client_msg_id"])
                     if existing:
                         raise Duplicate(existing) from None
             raise
-        return stored
+        return rows
+
+    @staticmethod
+    def _insert_messages(conn: Connection, conversation_id: str, channel: str, items: list[dict[str, Any]],
+                         now: float) -> list[dict[str, Any]]:
+        """Messages at the conversation's next seqs (its ``last_seq`` bumped first, which also
+        serialises concurrent writers of one conversation)."""
+        c = m.conversations.c
+        res = conn.execute(update(m.conversations).where(c.id == conversation_id)
+                           .values(last_seq=c.last_seq + len(items), updated_at=now))
+        if res.rowcount != 1:
+            raise KeyError(conversation_id)
+        last = conn.execute(select(c.last_seq).where(c.id == conversation_id)).scalar_one()
+        first_seq = last - len(items) + 1
+        rows = [
+            {
+                "id": uuid.uuid4().hex,
+                "conversation_id": conversation_id,
+                "seq": first_seq + offset,
+                "author": item["author"],
+                "agent_id": item.get("agent_id"),
+                "channel": channel,
+                "text": item.get("text") or "",
+                "title": item.get("title"),
+                "buttons": json.dumps(item["buttons"], ensure_ascii=False) if item.get("buttons") else None,
+                "internal": bool(item.get("internal")),
+                "client_msg_id": item.get("client_msg_id"),
+                "reply_to": item.get("reply_to"),
+                "created_at": now,
+            }
+            for offset, item in enumerate(items)
+        ]
+        conn.execute(m.messages.insert(), rows)
+        return rows
 
     async def add_message(self, conversation_id: str, channel: str, turn_lease: float | None = None,
                           **item: Any) -> dict[str, Any]:
@@ -435,73 +405,52 @@ class Store:
             )
             return [dict(r._mapping) for r in res]
 
-    # -- queue and assignment -------------------------------------------------------------
+    # -- moves of the state machine and the queue ------------------------------------------------
 
     @threaded
-    def enqueue(
-        self,
-        conversation_id: str,
-        reason: str,
-        priority: str,
-        skill: str,
-        summary: str,
-        emotion: str | None,
-        vip_level: int | None,
-        customer: tuple[str | None, str, str | None] | None = None,
-    ) -> int | None:
-        """Move a bot conversation to the queue; None when it is already queued or with an agent.
-
-        ``customer`` (customer_id, channel, external_id): the customer holds one waiting place,
-        so ``AlreadyWaiting`` when another of their conversations is queued. The check and the
-        move are one statement (PostgreSQL: under a lock per customer), so concurrent requests
-        on any hub process cannot both take a place."""
-        now = _now()
+    def apply_move(self, move: Move) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """Persist one move of ``handoff.state`` in one transaction: a conditional UPDATE (the
+        conversation still in ``move.before`` with the agent the caller saw), then its records
+        (queue entry, assignment, close) and its notices. None when the conversation changed
+        meanwhile; ``AlreadyWaiting`` when a handoff finds the customer waiting elsewhere. The
+        customer check and the move are one statement (PostgreSQL: under a lock per customer),
+        so concurrent requests on any hub process cannot both take a place."""
+        now = float(move.values["updated_at"])
         c = m.conversations.c
-        others = self._same_customer(conversation_id, customer)
+        cond = [c.id == move.conversation_id, c.mode == move.before.value]
+        if move.check_owner:
+            cond.append(c.assigned_agent_id.is_(None) if move.owner is None else c.assigned_agent_id == move.owner)
+        others = self._same_customer(move.conversation_id, move.customer)
         with self.engine.begin() as conn:
-            if others is not None and self.engine.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("queue:" + repr(customer)))))
-            cond = [c.id == conversation_id, c.mode.in_(["bot", "closed"])]
             if others is not None:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext("queue:" + repr(move.customer)))))
                 cond.append(~select(m.conversations.c.id).where(others).exists())
-            res = conn.execute(
-                update(m.conversations)
-                .where(and_(*cond))
-                .values(
-                    mode="queued",
-                    reason=reason,
-                    priority=priority,
-                    skill=skill,
-                    summary=summary,
-                    emotion=emotion,
-                    vip_level=vip_level,
-                    assigned_agent_id=None,
-                    queued_at=now,
-                    csat_pending=False,
-                    updated_at=now,
-                )
-            )
+            res = conn.execute(update(m.conversations).where(and_(*cond)).values(**move.values))
             if res.rowcount != 1:
                 if others is not None and conn.execute(
-                        select(c.mode).where(c.id == conversation_id)).scalar() in ("bot", "closed"):
+                        select(c.mode).where(c.id == move.conversation_id)).scalar() == move.before.value:
                     raise AlreadyWaiting
                 return None
-            ins = conn.execute(
-                m.handoffs.insert().values(
-                    conversation_id=conversation_id,
-                    reason=reason,
-                    priority=priority,
-                    skill=skill,
-                    queued_at=now,
-                )
-            )
-            handoff_id = ins.inserted_primary_key[0]
-            conn.execute(
-                update(m.conversations)
-                .where(m.conversations.c.id == conversation_id)
-                .values(handoff_id=handoff_id)
-            )
-            return int(handoff_id)
+            if move.open_handoff is not None:
+                ins = conn.execute(m.handoffs.insert().values(conversation_id=move.conversation_id,
+                                                              **move.open_handoff))
+                conn.execute(update(m.conversations).where(c.id == move.conversation_id)
+                             .values(handoff_id=int(ins.inserted_primary_key[0])))
+            hid = conn.execute(select(c.handoff_id).where(c.id == move.conversation_id)).scalar_one()
+            if move.agent_id is not None:
+                if hid is not None:
+                    conn.execute(update(m.handoffs)
+                                 .where(and_(m.handoffs.c.id == hid, m.handoffs.c.assigned_at.is_(None)))
+                                 .values(assigned_at=now, agent_id=move.agent_id))
+                conn.execute(update(m.agents).where(m.agents.c.id == move.agent_id).values(last_assigned_at=now))
+            if move.close_handoff and hid is not None:
+                conn.execute(update(m.handoffs).where(m.handoffs.c.id == hid).values(closed_at=now))
+            notices = (self._insert_messages(conn, move.conversation_id, move.channel, list(move.notices), now)
+                       if move.notices else [])
+            after = _row(conn.execute(select(m.conversations).where(c.id == move.conversation_id)).first())
+        assert after is not None
+        return after, notices
 
     @staticmethod
     def _same_customer(conversation_id: str, customer: tuple[str | None, str, str | None] | None) -> Any:
@@ -517,126 +466,28 @@ class Store:
             who = and_(func.coalesce(o.customer_id, "") == "", o.channel == channel, o.external_id == external_id)
         else:
             return None
-        return and_(o.mode == "queued", o.id != conversation_id, who)
+        return and_(o.mode == Mode.QUEUED.value, o.id != conversation_id, who)
 
     @reads
     def queued(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             res = conn.execute(
-                select(m.conversations).where(m.conversations.c.mode == "queued")
+                select(m.conversations).where(m.conversations.c.mode == Mode.QUEUED.value)
             )
             return [dict(r._mapping) for r in res]
 
     @threaded
-    def claim(self, conversation_id: str, agent_id: int) -> bool:
-        """Exactly one of several concurrent claims wins: a conditional UPDATE."""
-        now = _now()
+    def announce_places(self, places: list[tuple[str, int, int]]) -> None:
+        """Remember the (position, ETA) just sent to each of these waiting customers, so the next
+        broadcast skips those whose place did not change (on every hub process)."""
+        if not places:
+            return
+        c = m.conversations.c
+        stmt = (update(m.conversations)
+                .where(and_(c.id == bindparam("b_id"), c.mode == Mode.QUEUED.value))
+                .values(queue_position=bindparam("b_pos"), queue_eta=bindparam("b_eta")))
         with self.engine.begin() as conn:
-            res = conn.execute(
-                update(m.conversations)
-                .where(
-                    and_(
-                        m.conversations.c.id == conversation_id,
-                        m.conversations.c.mode == "queued",
-                        m.conversations.c.assigned_agent_id.is_(None),
-                    )
-                )
-                .values(mode="agent", assigned_agent_id=agent_id, updated_at=now)
-            )
-            if res.rowcount != 1:
-                return False
-            hid = (
-                conn.execute(
-                    select(m.conversations.c.handoff_id).where(
-                        m.conversations.c.id == conversation_id
-                    )
-                )
-            ).scalar_one()
-            if hid is not None:
-                conn.execute(
-                    update(m.handoffs)
-                    .where(and_(m.handoffs.c.id == hid, m.handoffs.c.assigned_at.is_(None)))
-                    .values(assigned_at=now, agent_id=agent_id)
-                )
-            conn.execute(
-                update(m.agents).where(m.agents.c.id == agent_id).values(last_assigned_at=now)
-            )
-            return True
-
-    @threaded
-    def transfer_to_agent(self, conversation_id: str, from_agent: int | None, to_agent: int) -> bool:
-        now = _now()
-        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
-        if from_agent is not None:
-            cond.append(m.conversations.c.assigned_agent_id == from_agent)
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(m.conversations)
-                .where(and_(*cond))
-                .values(mode="agent", assigned_agent_id=to_agent, updated_at=now)
-            )
-            if res.rowcount == 1:
-                conn.execute(
-                    update(m.agents).where(m.agents.c.id == to_agent).values(last_assigned_at=now)
-                )
-                conn.execute(
-                    update(m.handoffs)
-                    .where(
-                        and_(
-                            m.handoffs.c.conversation_id == conversation_id,
-                            m.handoffs.c.assigned_at.is_(None),
-                        )
-                    )
-                    .values(assigned_at=now, agent_id=to_agent)
-                )
-            return res.rowcount == 1
-
-    @threaded
-    def requeue(self, conversation_id: str, from_agent: int | None, skill: str) -> bool:
-        """Back to the queue for another group; the original waiting time is kept."""
-        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
-        if from_agent is not None:
-            cond.append(m.conversations.c.assigned_agent_id == from_agent)
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(m.conversations)
-                .where(and_(*cond))
-                .values(mode="queued", assigned_agent_id=None, skill=skill, updated_at=_now())
-            )
-            return res.rowcount == 1
-
-    @threaded
-    def end_human_part(
-        self, conversation_id: str, from_agent: int | None, ask_csat: bool, mode: str = "bot"
-    ) -> dict[str, Any] | None:
-        """Close the human part (agent close, return to bot, offline message); returns the
-        conversation as it was, or None when it was not queued/with an agent (or not this agent's)."""
-        now = _now()
-        cond = [m.conversations.c.id == conversation_id, m.conversations.c.mode.in_(["agent", "queued"])]
-        if from_agent is not None:
-            cond.append(m.conversations.c.assigned_agent_id == from_agent)
-        with self.engine.begin() as conn:
-            before = _row(
-                (
-                    conn.execute(
-                        select(m.conversations).where(m.conversations.c.id == conversation_id)
-                    )
-                ).first()
-            )
-            res = conn.execute(
-                update(m.conversations)
-                .where(and_(*cond))
-                .values(mode=mode, assigned_agent_id=None, csat_pending=ask_csat, updated_at=now)
-            )
-            if res.rowcount != 1 or before is None:
-                return None
-            if before.get("handoff_id") is not None:
-                conn.execute(
-                    update(m.handoffs)
-                    .where(m.handoffs.c.id == before["handoff_id"])
-                    .values(closed_at=now)
-                )
-            return before
+            conn.execute(stmt, [{"b_id": cid, "b_pos": pos, "b_eta": eta} for cid, pos, eta in places])
 
     @threaded
     def mark_first_response(self, handoff_id: int) -> None:
@@ -655,7 +506,7 @@ class Store:
                 m.conversations.c.assigned_agent_id.label("aid"),
                 func.count().label("load"),
             )
-            .where(m.conversations.c.mode == "agent")
+            .where(m.conversations.c.mode == Mode.AGENT.value)
             .group_by(m.conversations.c.assigned_agent_id)
             .subquery()
         )

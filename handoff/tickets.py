@@ -7,8 +7,7 @@ import time
 from typing import Any
 
 from handoff.errors import ApiError
-
-TICKET_STATUSES = ("open", "pending", "solved")
+from handoff.shapes import TICKET_STATUSES
 
 
 def validate_status(status: Any) -> str:
@@ -49,22 +48,3 @@ def new_ticket_row(
         "updated_at": now,
         "due_at": due_at(now, due_hours),
     }
-
-
-def ticket_out(row: dict[str, Any], with_transcript: bool = True) -> dict[str, Any]:
-    out = {
-        "id": row["id"],
-        "conversation_id": row["conversation_id"],
-        "customer_id": row["customer_id"],
-        "contact": row["contact"],
-        "text": row["text"],
-        "status": row["status"],
-        "agent_id": row.get("agent_id"),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "due_at": row["due_at"],
-        "overdue": row["status"] != "solved" and row["due_at"] < time.time(),
-    }
-    if with_transcript:
-        out["transcript"] = json.loads(row["transcript"] or "[]")
-    return out

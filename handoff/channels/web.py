@@ -12,11 +12,14 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff import shapes
 from handoff.auth import client_address, customer_conversation
+from handoff.delivery import conversation_topic
 from handoff.errors import ApiError
 from handoff.realtime import RESYNC
-from handoff.service import Hub, conversation_topic, customer_view
-from handoff.store import message_out
+from handoff.service import Hub
+from handoff.shapes import message_out
+from handoff.state import is_served, is_waiting
 from handoff.validation import DB_INT_MAX, db_int, parse_object
 
 log = logging.getLogger("handoff.web")
@@ -30,9 +33,14 @@ class WebChannel:
     """Delivers events to the customer's websockets through the bus (any hub process)."""
 
     name = "web"
+    leave_message_form = True  # the widget shows its form; the customer leaves the contact
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+
+    @staticmethod
+    def ticket_contact(conversation: dict[str, Any]) -> str | None:
+        return None
 
     async def deliver(self, conversation: dict[str, Any], event: dict[str, Any]) -> None:
         await self.hub.bus.publish(conversation_topic(conversation["id"]), event)
@@ -70,16 +78,12 @@ async def addressed_conversation(request: Request, conversation_id: str) -> dict
 
 
 async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
-    queue = None
-    agent = None
-    if conv["mode"] == "queued":
-        snap = await hub.queue_snapshot()
-        queue = snap["positions"].get(conv["id"])
-    elif conv["mode"] == "agent" and conv["assigned_agent_id"] is not None:
-        row = await hub.store.get_agent(conv["assigned_agent_id"])
-        agent = {"display_name": row["display_name"]} if row else None
-    return {"conversation_id": conv["id"], "mode": conv["mode"], "queue": queue, "agent": agent,
-            "csat_pending": bool(conv["csat_pending"])}
+    place = agent = None
+    if is_waiting(conv):
+        place = (await hub.queue_snapshot()).places.get(conv["id"])
+    elif is_served(conv) and conv["assigned_agent_id"] is not None:
+        agent = await hub.store.get_agent(conv["assigned_agent_id"])
+    return shapes.conversation_state(conv, place, agent)
 
 
 @bp.post("/api/conversations")
@@ -93,11 +97,7 @@ async def create_conversation(request: Request) -> HTTPResponse:
         raise ApiError(400, "invalid_identity", "identity must be a string. 身份格式错误。")
     conv, token = await hub_of(request).open_conversation(channel, identity or None, client_address(request),
                                                           visitor_of(data))
-    return json_response(
-        {"conversation_id": conv["id"], "token": token, "mode": conv["mode"],
-         "customer_id": conv["customer_id"]},
-        status=201,
-    )
+    return json_response(shapes.new_conversation(conv, token), status=201)
 
 
 @bp.get("/api/conversations/<conversation_id:str>")
@@ -106,9 +106,7 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     hub = hub_of(request)
     state = await conversation_state(hub, conv)
     rows = await hub.store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
-    state["messages"] = [customer_view(message_out(r)) for r in rows[:PAGE]]
-    state["has_more"] = len(rows) > PAGE  # read on with ``after`` = the last seq
-    return json_response(state)
+    return json_response({**state, **shapes.message_page(rows, PAGE, customer=True)})
 
 
 def after_arg(request: Request) -> int:
@@ -120,8 +118,7 @@ def after_arg(request: Request) -> int:
 async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
     rows = await hub_of(request).store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
-    return json_response({"messages": [customer_view(message_out(r)) for r in rows[:PAGE]],
-                          "has_more": len(rows) > PAGE})
+    return json_response(shapes.message_page(rows, PAGE, customer=True))
 
 
 @bp.post("/api/conversations/<conversation_id:str>/messages")
@@ -131,7 +128,7 @@ async def post_message(request: Request, conversation_id: str) -> HTTPResponse:
     msg, replies = await hub_of(request).customer_message(
         conv, data.get("text"), data.get("client_msg_id"), data.get("title")
     )
-    return json_response({"message": msg, "replies": replies})
+    return json_response(shapes.send_result(msg, replies))
 
 
 @bp.post("/api/conversations/<conversation_id:str>/typing")
@@ -201,7 +198,7 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
                                                      include_internal=True, limit=PAGE)
                 for row in rows:
                     if not row["internal"] and row["seq"] not in delivered:
-                        await ws.send(json.dumps({"type": "message", "message": customer_view(message_out(row))},
+                        await ws.send(json.dumps(shapes.customer_message_event(message_out(row)),
                                                  ensure_ascii=False))
                     delivered.add(int(row["seq"]))
                 if len(rows) < PAGE:
@@ -209,11 +206,11 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
             conv = await hub.store.get_conversation(conversation_id)
             if conv is not None:
                 state = await conversation_state(hub, conv)
-                await ws.send(json.dumps({"type": "mode", "mode": state["mode"]}))
+                await ws.send(json.dumps(shapes.mode_event(state["mode"])))
                 if state["queue"]:
-                    await ws.send(json.dumps({"type": "queue", **state["queue"]}))
+                    await ws.send(json.dumps(shapes.queue_place_event(state["queue"])))
                 if state["csat_pending"]:
-                    await ws.send(json.dumps({"type": "csat_request"}))
+                    await ws.send(json.dumps(shapes.csat_request_event()))
             return
         except SQLAlchemyError as exc:
             log.warning("catch-up after a bus outage failed (%s); retrying", type(exc).__name__)
@@ -221,7 +218,7 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
 
 
 async def _send_error(ws: Any, err: ApiError) -> None:
-    await ws.send(json.dumps({"type": "error", **err.to_dict()}, ensure_ascii=False))
+    await ws.send(json.dumps(shapes.error_event(err.to_dict()), ensure_ascii=False))
 
 
 @bp.websocket("/ws/customer")
@@ -239,11 +236,11 @@ async def ws_customer(request: Request, ws: Any) -> None:
     pump = asyncio.get_running_loop().create_task(_pump(sub, ws, hub, conv))
     try:
         state = await conversation_state(hub, conv)
-        await ws.send(json.dumps({"type": "mode", "mode": state["mode"]}))
+        await ws.send(json.dumps(shapes.mode_event(state["mode"])))
         if state["queue"]:
-            await ws.send(json.dumps({"type": "queue", **state["queue"]}))
+            await ws.send(json.dumps(shapes.queue_place_event(state["queue"])))
         if state["agent"]:
-            await ws.send(json.dumps({"type": "agent_joined", **state["agent"]}, ensure_ascii=False))
+            await ws.send(json.dumps(shapes.agent_joined_event(state["agent"]["display_name"]), ensure_ascii=False))
         while True:
             raw = await ws.recv()
             if raw is None:
@@ -274,8 +271,7 @@ async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: s
             msg, _ = await hub.customer_message(
                 conv, frame.get("text"), frame.get("client_msg_id"), frame.get("title")
             )
-            await ws.send(json.dumps({"type": "ack", "client_msg_id": msg["client_msg_id"],
-                                      "message": msg}, ensure_ascii=False))
+            await ws.send(json.dumps(shapes.ack_event(msg), ensure_ascii=False))
         else:
             raise ApiError(400, "invalid_frame", "type must be message or typing.")
     except ApiError as err:

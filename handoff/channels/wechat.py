@@ -16,6 +16,8 @@ import logging
 from typing import Any
 
 from handoff.service import Hub
+from handoff.shapes import Author
+from handoff.state import notice
 from handoff.wechat.api import WeChatApi, WeChatApiError
 from handoff.wechat.protocol import render_text, split_text
 
@@ -59,7 +61,7 @@ def event_text(event: dict[str, Any]) -> str | None:
     (mode changes, queue places and typing are already told by system messages)."""
     if event.get("type") == "message":
         msg = event.get("message") or {}
-        if msg.get("author") == "customer":
+        if msg.get("author") == Author.CUSTOMER:
             return None
         return render_text(str(msg.get("text") or ""), msg.get("buttons") or []) or None
     if event.get("type") == "csat_request":
@@ -73,7 +75,7 @@ class WeChatChannel:
     leave_message_form = False
 
     @staticmethod
-    def ticket_contact(conversation: dict[str, Any]) -> str:
+    def ticket_contact(conversation: dict[str, Any]) -> str | None:
         """Who to answer: the openid, for a reply through the 公众号 (within WeChat's 48 hours)."""
         return f"微信 openid {conversation.get('external_id') or '-'}"
 
@@ -155,8 +157,7 @@ class WeChatChannel:
         preview = text if len(text) <= 40 else text[:40] + "…"
         note = f"⚠ 以下消息未送达微信客户（{err.errcode}：{reason}）：{preview}"
         try:
-            rows = await self.hub.store.add_messages(
-                conversation["id"], self.name, [{"author": "system", "text": note, "internal": True}])
+            rows = await self.hub.store.add_messages(conversation["id"], self.name, [notice(note, internal=True)])
             current = await self.hub.store.get_conversation(conversation["id"]) or conversation
             await self.hub.publish_messages(current, rows)
         except Exception as exc:  # the note would repeat the message: name the error only

@@ -12,9 +12,10 @@ from typing import Any
 
 from handoff.channels.wechat import WeChatChannel, current_capture, mask
 from handoff.errors import ApiError
-from handoff.router import route_for_mode
 from handoff.service import Hub
-from handoff.store import Duplicate, message_out
+from handoff.shapes import Author, message_out
+from handoff.state import Cause, Mode, is_closed, notice, with_bot
+from handoff.store import Duplicate
 from handoff.wechat.inbox import Inbox
 from handoff.wechat.protocol import Inbound, button_choice, render_text
 
@@ -77,7 +78,7 @@ class Flows:
         """Store a customer message that does not go to the bot; None when already stored."""
         try:
             row = await self.hub.store.add_message(
-                conv["id"], conv["channel"], author="customer", text=text[: self.max_chars],
+                conv["id"], conv["channel"], author=Author.CUSTOMER, text=text[: self.max_chars],
                 client_msg_id=client_msg_id(inbound))
         except Duplicate:
             return None
@@ -87,7 +88,7 @@ class Flows:
     async def _answer(self, conv: dict[str, Any], text: str, reply_to: str | None,
                       author: str | None = None) -> None:
         """A stored reply from the hub itself: bot voice while the bot holds the chat."""
-        author = author or ("bot" if route_for_mode(conv["mode"]) == "rasa" else "system")
+        author = author or (Author.BOT if with_bot(conv) else Author.SYSTEM)
         rows = await self.hub.store.add_messages(
             conv["id"], conv["channel"], [{"author": author, "text": text, "reply_to": reply_to}])
         await self.hub.publish_messages(conv, rows)
@@ -103,7 +104,7 @@ class Flows:
                 await self.inbox.drop_csat_request(conv["id"])
                 conv = {**conv, "csat_pending": False}
         title = None
-        if route_for_mode(conv["mode"]) == "rasa":
+        if with_bot(conv):
             recent = await self.hub.store.list_messages(conv["id"], after=max(0, int(conv["last_seq"]) - 20))
             choice = button_choice(text, [message_out(r) for r in recent])
             if choice is not None:
@@ -139,7 +140,7 @@ class Flows:
         return True
 
     async def subscribe(self, conv: dict[str, Any], inbound: Inbound) -> None:
-        await self._answer(conv, TEXT_WELCOME, None, author="bot")
+        await self._answer(conv, TEXT_WELCOME, None, author=Author.BOT)
 
     async def media(self, conv: dict[str, Any], inbound: Inbound) -> None:
         if not await self.hub.limiter.hit(f"conv:{conv['id']}"):
@@ -158,27 +159,11 @@ class Flows:
     async def unsubscribe(self, conv: dict[str, Any]) -> None:
         """Close the customer's conversation; agents holding it are told, the customer is not
         (WeChat refuses messages to someone who unfollowed)."""
-        hub = self.hub
-        with_agents = False
-        for _ in range(3):
-            current = await hub.store.get_conversation(conv["id"])
-            if current is None or current["mode"] == "closed":
+        told = (notice(TEXT_UNSUBSCRIBED, internal=True),)
+        for _ in range(3):  # re-read when an agent's action overtook ours
+            current = await self.hub.store.get_conversation(conv["id"])
+            if current is None or is_closed(current):
                 return
-            if current["mode"] in ("queued", "agent"):
-                if await hub.store.end_human_part(current["id"], None, ask_csat=False, mode="closed"):
-                    with_agents = True
-                    break
-            elif await self.inbox.close_bot_conversation(current["id"]):
-                break
-        else:
-            log.warning("could not close WeChat conversation %s", conv["id"])
-            return
-        rows = await hub.store.add_messages(
-            conv["id"], conv["channel"],
-            [{"author": "system", "text": TEXT_UNSUBSCRIBED, "internal": True}])
-        closed = await hub.store.get_conversation(conv["id"]) or conv
-        if with_agents:
-            await hub.publish_messages(closed, rows)
-            await hub.to_agents({"type": "mode", "conversation_id": conv["id"], "mode": "closed",
-                                 "assigned_agent_id": None})
-            await hub.queue_changed()
+            if await self.hub.state.transition(current, Mode.CLOSED, Cause.UNSUBSCRIBE, notices=told) is not None:
+                return
+        log.warning("could not close WeChat conversation %s", conv["id"])

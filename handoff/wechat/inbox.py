@@ -20,6 +20,7 @@ from handoff import models as m
 from handoff.auth import new_token, token_hash
 from handoff.models import wechat_inbound as inbound
 from handoff.models import wechat_users as users
+from handoff.state import is_closed
 from handoff.store import Store
 
 KEEP_SECONDS = 2 * 86400  # WeChat retries within 15 s; two days is plenty for support questions
@@ -125,7 +126,7 @@ class Inbox:
     def _conversation_for(self, openid: str, create: bool) -> dict[str, Any] | None:
         for _ in range(5):
             link, conv = self._current(openid)
-            if conv is not None and conv["mode"] != "closed":
+            if conv is not None and not is_closed(conv):
                 return conv
             if not create:
                 return conv
@@ -149,17 +150,6 @@ class Inbox:
                 with self.engine.begin() as conn:
                     conn.execute(m.conversations.delete().where(m.conversations.c.id == new["id"]))
         raise RuntimeError("could not settle the conversation of a WeChat user")
-
-    async def close_bot_conversation(self, conversation_id: str) -> bool:
-        """Close a conversation the bot holds (queued/agent ones go through the hub)."""
-        return bool(await self._run(self._close_bot, conversation_id))
-
-    def _close_bot(self, conversation_id: str) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(update(m.conversations).where(and_(
-                m.conversations.c.id == conversation_id, m.conversations.c.mode == "bot",
-            )).values(mode="closed", csat_pending=False, updated_at=time.time()))
-            return res.rowcount == 1
 
     async def drop_csat_request(self, conversation_id: str) -> None:
         """The customer answered something else: a later digit must not count as a rating."""

@@ -1,0 +1,415 @@
+"""Every JSON shape the hub sends: REST bodies and websocket events, built here and nowhere else.
+
+The widget and the console read exactly these fields, and ``handoff.openapi`` takes its
+component schemas from ``SCHEMAS`` below; tests/hub/test_shapes.py holds each builder to its
+schema (the keys it writes are the properties the schema documents), so the description
+cannot drift from what is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from handoff.state import MODES
+
+
+class Author:
+    """Who wrote a message (``hub_messages.author``)."""
+
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+    ALL = (CUSTOMER, BOT, AGENT, SYSTEM)
+
+
+ROLES = ("agent", "supervisor")
+PRESENCES = ("online", "away", "offline")
+PRIORITIES = ("urgent", "high", "normal")
+TICKET_STATUSES = ("open", "pending", "solved")
+
+
+def _iso(epoch: float) -> str:
+    return (datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"))
+
+
+def _skills(raw: str | None) -> list[str]:
+    return [s for s in (raw or "").split(",") if s]
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def message_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message in its API shape (agents see this; customers ``customer_view`` of it)."""
+    return {
+        "id": row["id"],
+        "seq": row["seq"],
+        "conversation_id": row["conversation_id"],
+        "author": row["author"],
+        "text": row["text"],
+        "title": row.get("title"),
+        "buttons": json.loads(row["buttons"]) if row.get("buttons") else [],
+        "internal": bool(row.get("internal")),
+        "created_at": _iso(row["created_at"]),
+        "client_msg_id": row.get("client_msg_id"),
+        "agent_id": row.get("agent_id"),
+        "channel": row.get("channel"),
+    }
+
+
+CUSTOMER_FIELDS = ("id", "seq", "author", "text", "title", "buttons", "created_at", "client_msg_id")
+
+
+def customer_view(msg: dict[str, Any]) -> dict[str, Any]:
+    """A message as the customer may see it (no agent ids, never internal notes)."""
+    return {k: msg.get(k) for k in CUSTOMER_FIELDS}
+
+
+def scope_fields(conv: dict[str, Any]) -> dict[str, Any]:
+    """What a console needs to decide whether an event about this conversation is for its agent."""
+    return {"skill": conv.get("skill"), "conversation_mode": conv.get("mode")}
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+def new_conversation(conv: dict[str, Any], token: str) -> dict[str, Any]:
+    return {"conversation_id": conv["id"], "token": token, "mode": conv["mode"],
+            "customer_id": conv["customer_id"]}
+
+
+def queue_place(position: int, eta_seconds: int) -> dict[str, int]:
+    return {"position": position, "eta_seconds": eta_seconds}
+
+
+def conversation_state(conv: dict[str, Any], place: dict[str, int] | None,
+                       agent: dict[str, Any] | None) -> dict[str, Any]:
+    """What the widget needs to show a conversation as it is now (without its messages)."""
+    return {"conversation_id": conv["id"], "mode": conv["mode"], "queue": place,
+            "agent": {"display_name": agent["display_name"]} if agent else None,
+            "csat_pending": bool(conv["csat_pending"])}
+
+
+def message_page(rows: list[dict[str, Any]], page: int, customer: bool) -> dict[str, Any]:
+    """One page of a transcript; ``has_more``: read on with ``after`` = the last seq."""
+    out = [message_out(r) for r in rows[:page]]
+    return {"messages": [customer_view(m) for m in out] if customer else out, "has_more": len(rows) > page}
+
+
+def send_result(message: dict[str, Any], replies: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"message": message, "replies": replies}
+
+
+def conversation_summary(conv: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversation_id": conv["id"],
+        "mode": conv["mode"],
+        "channel": conv["channel"],
+        "customer_id": conv["customer_id"],
+        "customer_name": conv["customer_name"],
+        "assigned_agent_id": conv["assigned_agent_id"],
+        "reason": conv["reason"],
+        "priority": conv["priority"],
+        "skill": conv["skill"],
+        "summary": conv["summary"],
+        "emotion": conv["emotion"],
+        "vip_level": conv["vip_level"],
+        "queued_at": conv["queued_at"],
+        "updated_at": conv["updated_at"],
+    }
+
+
+def agent_conversation(conv: dict[str, Any], rows: list[dict[str, Any]], assigned: dict[str, Any] | None,
+                       profile: dict[str, Any] | None, orders: list[dict[str, Any]]) -> dict[str, Any]:
+    """The console's full view of one conversation: transcript, notes, handoff, customer panel."""
+    messages = [message_out(r) for r in rows]
+    if profile is None and conv["customer_id"]:
+        profile = {"id": conv["customer_id"], "name": conv["customer_name"], "phone_masked": None,
+                   "vip_level": conv["vip_level"]}
+    return {
+        **conversation_summary(conv),
+        "handoff": {k: conv[k] for k in ("reason", "priority", "skill", "summary", "emotion")}
+        if conv["reason"] else None,
+        "agent": {"id": assigned["id"], "display_name": assigned["display_name"]} if assigned else None,
+        "messages": [m for m in messages if not m["internal"]],
+        "notes": [m for m in messages if m["internal"]],
+        "customer": profile,
+        "orders": orders,
+    }
+
+
+# -- agents and the queue ---------------------------------------------------------------------
+
+
+def agent_public(agent: dict[str, Any], load: int | None = None) -> dict[str, Any]:
+    """An agent as the API shows it (never the password hash); with ``load`` when known."""
+    out = {
+        "id": agent["id"],
+        "username": agent["username"],
+        "display_name": agent["display_name"],
+        "role": agent["role"],
+        "skills": _skills(agent.get("skills")),
+        "presence": agent["presence"],
+        "max_chats": agent["max_chats"],
+    }
+    if load is not None:
+        out["load"] = int(load)
+    return out
+
+
+def agents_view(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every agent's presence and load (offline ones too), so consoles see who can take chats."""
+    return [
+        {"id": a["id"], "display_name": a["display_name"], "role": a["role"],
+         "presence": a["presence"], "load": int(a["load"]), "max_chats": a["max_chats"],
+         "skills": _skills(a["skills"])}
+        for a in loads
+    ]
+
+
+def online_count(agents: list[dict[str, Any]]) -> int:
+    return sum(1 for a in agents if a["presence"] == "online")
+
+
+def queue_item(item: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        "conversation_id": item["id"],
+        "priority": item["priority"],
+        "reason": item["reason"],
+        "skill": item["skill"],
+        "summary": item["summary"],
+        "vip_level": item["vip_level"],
+        "waited_seconds": round(now - float(item["queued_at"] or now), 1),
+        "channel": item["channel"],
+        "emotion": item["emotion"],
+        "customer_name": item.get("customer_name"),
+    }
+
+
+def queue_list(items: list[dict[str, Any]], loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /api/agent/queue``: ``items`` already narrowed to the agent and placed."""
+    agents = agents_view(loads)
+    return {"items": items, "agents": agents, "online": online_count(agents)}
+
+
+def canned_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "title": row["title"], "text": row["text"]}
+
+
+def ticket_out(row: dict[str, Any], with_transcript: bool = True) -> dict[str, Any]:
+    out = {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "customer_id": row["customer_id"],
+        "contact": row["contact"],
+        "text": row["text"],
+        "status": row["status"],
+        "agent_id": row.get("agent_id"),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "due_at": row["due_at"],
+        "overdue": row["status"] != "solved" and row["due_at"] < time.time(),
+    }
+    if with_transcript:
+        out["transcript"] = json.loads(row["transcript"] or "[]")
+    return out
+
+
+# -- websocket events: to the customer ---------------------------------------------------------
+
+
+def customer_message_event(msg: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "message": customer_view(msg)}
+
+
+def mode_event(mode: str) -> dict[str, Any]:
+    return {"type": "mode", "mode": str(mode)}
+
+
+def queue_place_event(place: dict[str, int]) -> dict[str, Any]:
+    return {"type": "queue", **place}
+
+
+def agent_joined_event(display_name: str) -> dict[str, Any]:
+    return {"type": "agent_joined", "display_name": display_name}
+
+
+def offline_event() -> dict[str, Any]:
+    return {"type": "offline", "can_leave_message": True}
+
+
+def csat_request_event() -> dict[str, Any]:
+    return {"type": "csat_request"}
+
+
+def customer_typing_event() -> dict[str, Any]:
+    """The agent types (what the customer's widget shows)."""
+    return {"type": "typing", "author": Author.AGENT}
+
+
+def ack_event(msg: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "ack", "client_msg_id": msg["client_msg_id"], "message": msg}
+
+
+def error_event(error: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "error", **error}
+
+
+# -- websocket events: to the consoles -----------------------------------------------------------
+
+
+def console_message_event(conv: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "conversation_id": conv["id"], "message": msg,
+            "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
+
+
+def console_typing_event(conv: dict[str, Any]) -> dict[str, Any]:
+    """The customer types (what the consoles that may read the chat show)."""
+    return {"type": "typing", "conversation_id": conv["id"], "author": Author.CUSTOMER,
+            "assigned_agent_id": conv.get("assigned_agent_id"), **scope_fields(conv)}
+
+
+def console_mode_event(conv: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "mode", "conversation_id": conv["id"], "mode": conv["mode"],
+            "assigned_agent_id": conv.get("assigned_agent_id")}
+
+
+def assigned_event(conversation_id: str, agent_id: int) -> dict[str, Any]:
+    return {"type": "assigned", "conversation_id": conversation_id, "agent_id": agent_id,
+            "assigned_agent_id": agent_id}
+
+
+def requeued_event(conversation_id: str, agent_id: int | None, reason: str) -> dict[str, Any]:
+    return {"type": "requeued", "conversation_id": conversation_id, "agent_id": agent_id,
+            "reason": reason, "assigned_agent_id": None}
+
+
+def presence_event(agent_id: int, presence: str, auto: bool = False) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "presence", "agent_id": agent_id, "presence": presence}
+    if auto:
+        event["auto"] = True
+    return event
+
+
+def ticket_event(ticket_id: int, status: str, conversation_id: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "ticket", "ticket_id": ticket_id, "status": status}
+    if conversation_id is not None:
+        event["conversation_id"] = conversation_id
+    return event
+
+
+def queue_event(ordered: list[dict[str, Any]], loads: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    """The queue snapshot consoles get: waiting chats in serving order plus agent presence."""
+    agents = agents_view(loads)
+    return {"type": "queue", "items": [queue_item(i, now) for i in ordered],
+            "agents": agents, "online": online_count(agents)}
+
+
+def resync_event() -> dict[str, Any]:
+    """A console reloads: events may have been lost while the bus was down."""
+    return {"type": "resync"}
+
+
+def session_revoked_event() -> dict[str, Any]:
+    return {"type": "session_revoked"}
+
+
+# -- schemas (OpenAPI components; tests/hub/test_shapes.py holds the builders to them) ------------
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_NSTR = {"type": "string", "nullable": True}
+_NINT = {"type": "integer", "nullable": True}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+_MODE = {"type": "string", "enum": list(MODES)}
+_AGENT_PROPS = {
+    "id": _INT, "username": _STR, "display_name": _STR,
+    "role": {"type": "string", "enum": list(ROLES)},
+    "skills": {"type": "array", "items": _STR},
+    "presence": {"type": "string", "enum": list(PRESENCES)},
+    "max_chats": _INT, "load": _INT}
+_SUMMARY_PROPS = {
+    "conversation_id": _STR, "mode": _MODE, "channel": _STR, "customer_id": _NSTR, "customer_name": _NSTR,
+    "assigned_agent_id": _NINT, "reason": _NSTR, "priority": _NSTR, "skill": _NSTR, "summary": _NSTR,
+    "emotion": _NSTR, "vip_level": _NINT, "queued_at": {"type": "number", "nullable": True},
+    "updated_at": {"type": "number"}}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Button": _obj({"title": _STR, "payload": _STR}),
+    "Message": _obj({
+        "id": _STR, "seq": _INT, "conversation_id": _STR,
+        "author": {"type": "string", "enum": list(Author.ALL)},
+        "text": _STR, "title": _NSTR,
+        "buttons": {"type": "array", "items": _ref("Button")},
+        "created_at": {"type": "string", "format": "date-time"},
+        "client_msg_id": _NSTR, "internal": {"type": "boolean"}, "agent_id": _NINT,
+        "channel": _NSTR}, ["id", "seq", "author", "text", "created_at"]),
+    "NewConversation": _obj({"conversation_id": _STR, "token": _STR, "mode": _MODE, "customer_id": _NSTR}),
+    "QueuePlace": _obj({"position": _INT, "eta_seconds": _INT}),
+    "ConversationState": _obj({
+        "conversation_id": _STR, "mode": _MODE,
+        "queue": {**_ref("QueuePlace"), "nullable": True},
+        "agent": {"type": "object", "nullable": True, "properties": {"display_name": _STR}},
+        "csat_pending": {"type": "boolean"},
+        "messages": {"type": "array", "items": _ref("Message")},
+        "has_more": {"type": "boolean", "description": "more messages: read on with after"}}),
+    "MessagePage": _obj({"messages": {"type": "array", "items": _ref("Message")},
+                         "has_more": {"type": "boolean"}}),
+    "SendResult": _obj({"message": _ref("Message"), "replies": {"type": "array", "items": _ref("Message")}}),
+    "Agent": _obj(_AGENT_PROPS),
+    "Login": _obj({"agent": _ref("Agent"), "csrf_token": _STR,
+                   "token": {**_STR, "description": "only with bearer: true"}}),
+    "QueueItem": _obj({
+        "conversation_id": _STR, "priority": {"type": "string", "enum": list(PRIORITIES)},
+        "reason": _STR, "skill": _STR, "summary": _STR, "vip_level": _NINT,
+        "waited_seconds": {"type": "number"}, "channel": _STR, "emotion": _NSTR,
+        "customer_name": _NSTR, "position": _INT, "eta_seconds": _INT, "in_my_groups": {"type": "boolean"}}),
+    "QueueList": _obj({"items": {"type": "array", "items": _ref("QueueItem")},
+                       "agents": {"type": "array", "items": _ref("Agent")}, "online": _INT}),
+    "ConversationSummary": _obj(_SUMMARY_PROPS),
+    "AgentConversation": _obj({
+        **_SUMMARY_PROPS,
+        "handoff": {"type": "object", "nullable": True},
+        "agent": {"type": "object", "nullable": True, "properties": {"id": _INT, "display_name": _STR}},
+        "messages": {"type": "array", "items": _ref("Message")},
+        "notes": {"type": "array", "items": _ref("Message")},
+        "customer": {"type": "object", "nullable": True, "properties": {
+            "id": _STR, "name": _STR, "phone_masked": _STR, "vip_level": _INT}},
+        "orders": {"type": "array", "items": {"type": "object"}}}),
+    "Canned": _obj({"id": _INT, "title": _STR, "text": _STR}),
+    "Ticket": _obj({
+        "id": _INT, "conversation_id": _NSTR, "customer_id": _NSTR, "contact": _NSTR, "text": _STR,
+        "status": {"type": "string", "enum": list(TICKET_STATUSES)}, "agent_id": _NINT,
+        "created_at": {"type": "number"}, "updated_at": {"type": "number"},
+        "due_at": {"type": "number"}, "overdue": {"type": "boolean"},
+        "transcript": {"type": "array", "items": {"type": "object"}}}),
+    "Stats": _obj({
+        "queue_length": _INT, "longest_wait_seconds": {"type": "number"},
+        "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": _INT,
+        "handoffs_today": _INT,
+        "handoffs_by_reason": {"type": "object", "additionalProperties": _INT},
+        "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}),
+}
+
+# The websocket events (documented in the OpenAPI description's text, checked by the same test).
+CUSTOMER_EVENTS = ("message", "mode", "queue", "agent_joined", "typing", "csat_request", "offline", "ack",
+                   "error")
+CONSOLE_EVENTS = ("queue", "message", "mode", "typing", "assigned", "requeued", "ticket", "presence", "resync",
+                  "error")
