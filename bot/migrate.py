@@ -58,8 +58,8 @@ def _hub_metadata() -> sa.MetaData:
 
 
 def _hub_url() -> str:
+    from handoff.db import sync_url
     from handoff.settings import Settings
-    from handoff.store import sync_url
 
     return sync_url(Settings.from_env().database_url)
 

@@ -60,8 +60,10 @@ class Service:
     stops the children in order), output appended to `log_path` (or a fresh log)."""
 
     def __init__(self, name: str, cmd: list[str], log_path: Path, ready_url: str,
-                 env: Mapping[str, str | None] | None = None, fresh_log: bool = False) -> None:
+                 env: Mapping[str, str | None] | None = None, fresh_log: bool = False,
+                 tree: Path = ROOT) -> None:
         self.name, self.cmd, self.log_path, self.ready_url = name, cmd, log_path, ready_url
+        self.tree = tree  # the checkout it runs from (another one for before/after benchmarks)
         # a None value removes a variable the parent has (e.g. REDIS_URL for a hub without Redis)
         merged = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env = {k: v for k, v in merged.items() if v is not None}
@@ -84,7 +86,7 @@ class Service:
             self.log_path.write_bytes(b"")
         self.log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log,
+            self.proc = subprocess.Popen(self.cmd, cwd=self.tree, env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         if timeout:
             self.wait_ready(timeout)
@@ -129,12 +131,13 @@ class Service:
 class HubService(Service):
     """`python -m handoff` as deployed, on `HUB_PORT` from `env` or a free port."""
 
-    def __init__(self, env: Mapping[str, str | None], log_path: Path, fresh_log: bool = False) -> None:
+    def __init__(self, env: Mapping[str, str | None], log_path: Path, fresh_log: bool = False,
+                 tree: Path = ROOT) -> None:
         self.port = int(env.get("HUB_PORT") or 0) or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         super().__init__("hub", [sys.executable, "-m", "handoff"], log_path, f"{self.url}/healthz",
-                         {**env, "HUB_PORT": str(self.port)}, fresh_log)
+                         {**env, "HUB_PORT": str(self.port)}, fresh_log, tree)
 
     def banner(self) -> str:
         """The start banner (logins, demo links) from this start's part of the log."""

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from handoff import shapes
 from handoff.app import HubProtocol, create_app, create_schema
 from handoff.console import agent_sessions_topic
 from handoff.identity import sign_identity
@@ -33,13 +34,13 @@ async def reset(settings: Settings, username: str) -> str:
     try:
         await create_schema(store)
         password = await reset_password(store, username, settings.seed_passwords.get(username))
-        agent = await store.get_agent_by_username(username)
+        agent = await store.agents.by_username(username)
     finally:
         await store.close()
     if settings.redis_url and agent is not None:
         bus = RedisBus(settings.redis_url)
         try:
-            await bus.publish_now(agent_sessions_topic(agent["id"]), {"type": "session_revoked"})
+            await bus.publish_now(agent_sessions_topic(agent["id"]), shapes.session_revoked_event())
         except Exception as exc:  # the sessions are gone anyway; consoles notice at their next check
             print(f"could not announce the reset through Redis ({type(exc).__name__}); open consoles "
                   f"close within {settings.session_check_seconds:g} s", file=sys.stderr)

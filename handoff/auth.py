@@ -122,7 +122,7 @@ async def current_agent(
         raise ApiError(401, "unauthenticated", "Please log in. 请先登录。")
     if via_cookie and not same_origin(request):
         raise ApiError(403, "bad_origin", "Cross-site request refused. 跨站请求被拒绝。")
-    found = await store.session_agent(token_hash(token))
+    found = await store.sessions.agent(token_hash(token))
     if found is None:
         raise ApiError(401, "unauthenticated", "Session expired or invalid. 登录已失效，请重新登录。")
     agent, csrf = found
@@ -152,7 +152,7 @@ async def customer_conversation(request: Request, conversation_id: str, token: s
     token = token or bearer(request) or request.args.get("token")
     if not token:
         raise ApiError(401, "unauthenticated", "Conversation token required. 缺少会话凭证。")
-    conv = await request.app.ctx.store.get_conversation(conversation_id) if is_conversation_id(conversation_id) else None
+    conv = await request.app.ctx.store.conversations.get(conversation_id) if is_conversation_id(conversation_id) else None
     if conv is None or not hmac.compare_digest(conv["token_hash"], token_hash(token)):
         # Same answer for "absent" and "not yours": no probing of ids.
         raise ApiError(404, "not_found", "Conversation not found. 会话不存在。")
@@ -168,7 +168,7 @@ def _counter(*parts: str) -> str:
 
 async def _holds_session(request: Request, agent_id: int) -> bool:
     token = bearer(request) or request.cookies.get(SESSION_COOKIE)
-    found = await request.app.ctx.store.session_agent(token_hash(token)) if token else None
+    found = await request.app.ctx.store.sessions.agent(token_hash(token)) if token else None
     return found is not None and found[0]["id"] == agent_id
 
 
@@ -182,15 +182,15 @@ async def authenticate(request: Request, username: str, password: str) -> dict[s
     right password takes its attempt back. Unknown names run the same hash as known ones."""
     settings, store = request.app.ctx.settings, request.app.ctx.store
     address = client_address(request)
-    agent = await store.get_agent_by_username(username)
+    agent = await store.agents.by_username(username)
     known = agent is not None and (
         await _holds_session(request, agent["id"])
-        or await store.known_login_address(agent["id"], address, time.time() - KNOWN_ADDRESS_DAYS * 86400))
+        or await store.logins.known_address(agent["id"], address, time.time() - KNOWN_ADDRESS_DAYS * 86400))
     pair, per_address, account = _counter("pair", username, address), _counter("addr", address), _counter("user", username)
     limits = {pair: settings.login_limit, per_address: settings.login_address_limit}
     if not known:
         limits[account] = settings.login_account_limit
-    counts = await store.count_login_attempt(list(limits), settings.login_window)
+    counts = await store.logins.count_attempt(list(limits), settings.login_window)
     if any(count > limit for count, limit in zip(counts, limits.values(), strict=True)):
         minutes = math.ceil(settings.login_window / 60)
         raise ApiError(
@@ -203,5 +203,5 @@ async def authenticate(request: Request, username: str, password: str) -> dict[s
     ok = await asyncio.to_thread(verify_password, password, stored)
     if not ok or agent is None:
         raise ApiError(401, "invalid_credentials", "Wrong username or password. 用户名或密码错误。")
-    await store.login_succeeded([k for k in limits if k != pair], [pair], agent["id"], address)
+    await store.logins.succeeded([k for k in limits if k != pair], [pair], agent["id"], address)
     return agent

@@ -50,7 +50,7 @@ def agent_sessions_topic(agent_id: int) -> str:
 
 
 async def _conversation(hub: Hub, conversation_id: str) -> dict[str, Any]:
-    conv = await hub.store.get_conversation(conversation_id) if is_conversation_id(conversation_id) else None
+    conv = await hub.store.conversations.get(conversation_id) if is_conversation_id(conversation_id) else None
     if conv is None:
         raise ApiError(404, "not_found", "Conversation not found. 会话不存在。")
     return conv
@@ -60,7 +60,7 @@ async def _visible_conversation(hub: Hub, agent: dict[str, Any], conversation_id
     """The conversation if this agent may read it (``scope.can_view``), else 403."""
     conv = await _conversation(hub, conversation_id)
     if not scope.can_view(agent, conv):
-        scope.check_view(agent, conv, served=await hub.store.agent_served(conv["id"], agent["id"]))
+        scope.check_view(agent, conv, served=await hub.store.messages.agent_served(conv["id"], agent["id"]))
     return conv
 
 
@@ -82,7 +82,7 @@ async def login(request: Request) -> HTTPResponse:
         raise ApiError(401, "invalid_credentials", "Wrong username or password. 用户名或密码错误。")
     agent = await authenticate(request, username, password)
     token, csrf = new_token(), new_token()
-    await hub.store.create_session(token_hash(token), agent["id"], csrf, hub.settings.session_ttl_seconds)
+    await hub.store.sessions.create(token_hash(token), agent["id"], csrf, hub.settings.session_ttl_seconds)
     body: dict[str, Any] = {"agent": shapes.agent_public(agent), "csrf_token": csrf}
     if data.get("bearer") is True:
         body["token"] = token
@@ -103,7 +103,7 @@ async def login(request: Request) -> HTTPResponse:
 async def logout(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
-    await hub.store.delete_session(request.ctx.session_hash)
+    await hub.store.sessions.delete(request.ctx.session_hash)
     # Its consoles close on every hub process; they also notice within HUB_SESSION_CHECK.
     await hub.bus.publish(session_topic(request.ctx.session_hash), shapes.session_revoked_event())
     resp = json_response({"ok": True, "agent_id": agent["id"]})
@@ -116,7 +116,7 @@ async def logout(request: Request) -> HTTPResponse:
 @bp.get("/api/agent/me")
 async def me(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
-    loads = await hub_of(request).store.agent_loads()
+    loads = await hub_of(request).store.agents.loads()
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
     # The CSRF token of this session: a console reloaded with only its cookie needs it to post.
     # Same-origin only (no CORS on /api/agent, SameSite=Strict cookie), so other sites cannot read it.
@@ -136,7 +136,7 @@ async def presence(request: Request) -> HTTPResponse:
 @bp.get("/api/agent/agents")
 async def list_agents(request: Request) -> HTTPResponse:
     await current_agent(request)
-    loads = await hub_of(request).store.agent_loads()
+    loads = await hub_of(request).store.agents.loads()
     return json_response({"agents": [shapes.agent_public(a, a["load"]) for a in loads]})
 
 
@@ -160,9 +160,9 @@ async def list_conversations(request: Request) -> HTTPResponse:
     scope.check_list_scope(agent, scope_arg)
     store = hub_of(request).store
     if scope_arg == "mine":
-        rows = await store.list_conversations(agent_id=agent["id"], modes=[Mode.AGENT])
+        rows = await store.conversations.find(agent_id=agent["id"], modes=[Mode.AGENT])
     else:
-        rows = await store.list_conversations(modes=HUMAN)
+        rows = await store.conversations.find(modes=HUMAN)
     return json_response({"conversations": [shapes.conversation_summary(c) for c in rows]})
 
 
@@ -171,14 +171,14 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     agent = await current_agent(request)
     hub = hub_of(request)
     conv = await _visible_conversation(hub, agent, conversation_id)
-    rows = await hub.store.list_messages(conv["id"], include_internal=True, limit=2000)
+    rows = await hub.store.messages.read(conv["id"], include_internal=True, limit=2000)
     profile, orders = await asyncio.gather(
         hub.directory.profile(conv["customer_id"]),
         hub.directory.recent_orders(conv["customer_id"]),
     )
     assigned = None
     if conv["assigned_agent_id"] is not None:
-        assigned = await hub.store.get_agent(conv["assigned_agent_id"])
+        assigned = await hub.store.agents.get(conv["assigned_agent_id"])
     return json_response(shapes.agent_conversation(conv, rows, assigned, profile, orders))
 
 
@@ -187,7 +187,7 @@ async def agent_messages(request: Request, conversation_id: str) -> HTTPResponse
     agent = await current_agent(request)
     hub = hub_of(request)
     conv = await _visible_conversation(hub, agent, conversation_id)
-    rows = await hub.store.list_messages(conv["id"], after=after_arg(request), include_internal=True)
+    rows = await hub.store.messages.read(conv["id"], after=after_arg(request), include_internal=True)
     return json_response({"messages": [shapes.message_out(r) for r in rows]})
 
 
@@ -196,7 +196,7 @@ async def claim(request: Request, conversation_id: str) -> HTTPResponse:
     agent = await current_agent(request)
     hub = hub_of(request)
     conv = await _conversation(hub, conversation_id)
-    loads = await hub.store.agent_loads()
+    loads = await hub.store.agents.loads()
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
     scope.check_claim(agent, conv, load)
     if not await hub.claim(conv, agent):
@@ -264,7 +264,7 @@ def _canned_fields(data: dict[str, Any]) -> tuple[str, str]:
 @bp.get("/api/agent/canned")
 async def list_canned(request: Request) -> HTTPResponse:
     await current_agent(request)
-    rows = await hub_of(request).store.list_canned()
+    rows = await hub_of(request).store.canned.find()
     return json_response({"items": [shapes.canned_out(r) for r in rows]})
 
 
@@ -273,7 +273,8 @@ async def add_canned(request: Request) -> HTTPResponse:
     agent = await current_agent(request)
     require_supervisor(agent)
     title, text = _canned_fields(body_of(request))
-    return json_response(await hub_of(request).store.add_canned(title, text, agent["id"]), status=201)
+    return json_response(shapes.canned_out(await hub_of(request).store.canned.add(title, text, agent["id"])),
+                         status=201)
 
 
 @bp.put("/api/agent/canned/<canned_id:int>")
@@ -282,9 +283,9 @@ async def update_canned(request: Request, canned_id: int) -> HTTPResponse:
     canned_id = db_int(canned_id, "canned_id")
     require_supervisor(agent)
     title, text = _canned_fields(body_of(request))
-    if not await hub_of(request).store.update_canned(canned_id, title, text, agent["id"]):
+    if not await hub_of(request).store.canned.update(canned_id, title, text, agent["id"]):
         raise ApiError(404, "not_found", "No such canned reply. 话术不存在。")
-    return json_response({"id": canned_id, "title": title, "text": text})
+    return json_response(shapes.canned_out({"id": canned_id, "title": title, "text": text}))
 
 
 @bp.delete("/api/agent/canned/<canned_id:int>")
@@ -292,7 +293,7 @@ async def delete_canned(request: Request, canned_id: int) -> HTTPResponse:
     agent = await current_agent(request)
     canned_id = db_int(canned_id, "canned_id")
     require_supervisor(agent)
-    if not await hub_of(request).store.delete_canned(canned_id):
+    if not await hub_of(request).store.canned.delete(canned_id):
         raise ApiError(404, "not_found", "No such canned reply. 话术不存在。")
     return json_response({"ok": True})
 
@@ -303,7 +304,7 @@ async def list_tickets(request: Request) -> HTTPResponse:
     status = request.args.get("status")
     if status is not None:
         validate_status(status)
-    rows = await hub_of(request).store.list_tickets(status)
+    rows = await hub_of(request).store.tickets.find(status)
     return json_response({"items": [shapes.ticket_out(r) for r in rows]})
 
 
@@ -313,9 +314,9 @@ async def update_ticket(request: Request, ticket_id: int) -> HTTPResponse:
     ticket_id = db_int(ticket_id, "ticket_id")
     hub = hub_of(request)
     status = validate_status(body_of(request).get("status"))
-    if not await hub.store.update_ticket(ticket_id, status, agent["id"]):
+    if not await hub.store.tickets.update(ticket_id, status, agent["id"]):
         raise ApiError(404, "not_found", "No such ticket. 工单不存在。")
-    row = await hub.store.get_ticket(ticket_id)
+    row = await hub.store.tickets.get(ticket_id)
     assert row is not None
     await hub.to_agents(shapes.ticket_event(ticket_id, status))
     return json_response({"ticket": shapes.ticket_out(row)})
@@ -374,7 +375,7 @@ async def ws_agent(request: Request, ws: Any) -> None:
             if time.monotonic() >= check_at:
                 check_at = time.monotonic() + check_every
                 try:
-                    alive = await hub.store.session_agent(session_hash) is not None
+                    alive = await hub.store.sessions.agent(session_hash) is not None
                 except SQLAlchemyError:
                     alive = True  # the database is out of reach: check again next time
                 if not alive:

@@ -1,11 +1,17 @@
-"""The hub's OpenAPI 3 description (hand-written: it is the front end's contract).
+"""The hub's OpenAPI 3 description: the front end's contract.
 
-A test holds it to the routes the app really has (paths and methods, both ways), and limits come
-from the settings (``maxLength`` of message text is ``HUB_MAX_MESSAGE_CHARS``)."""
+Paths and their answers are written here; the schemas of what the hub sends come from
+``handoff.shapes`` (the module that builds every JSON shape), so they cannot drift apart.
+A test holds the paths to the routes the app really has (both ways), and limits come from the
+settings (``maxLength`` of message text is ``HUB_MAX_MESSAGE_CHARS``)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from handoff import shapes
+from handoff.router import SKILLS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -72,8 +78,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                wechat_path: str | None = None) -> dict[str, Any]:
     """The description of this hub; ``wechat_path`` when the WeChat callback is on."""
     text = {"type": "string", "minLength": 1, "maxLength": max_message_chars}
-    msg_list = {"type": "object", "properties": {"messages": {"type": "array", "items": _ref("Message")},
-                                                  "has_more": {"type": "boolean"}}}
+    msg_list = _ref("MessagePage")
     spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
@@ -82,9 +87,9 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "description": (
                 "Customer widget and agent console API of the conversation hub. Errors are "
                 '`{"error": {"code", "message"}}`. Websockets: `/ws/customer?conversation_id=&token=` '
-                "(events message, mode, queue, agent_joined, typing, csat_request, offline; client sends "
-                "typing and message) and `/ws/agent` (cookie or `?token=`; events queue, message, mode, "
-                "typing, assigned, ticket, presence; client sends typing). Agents see the queue of "
+                f"(events {', '.join(shapes.CUSTOMER_EVENTS)}; client sends "
+                "typing and message) and `/ws/agent` (cookie or `?token=`; events "
+                f"{', '.join(shapes.CONSOLE_EVENTS)}; client sends typing). Agents see the queue of "
                 "their skill groups and their own chats (403 `not_in_scope` otherwise); supervisors "
                 "see all. Customer-side limits answer 429 `rate_limited` with `Retry-After`."
             ),
@@ -191,19 +196,17 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                 {"type": "object", "properties": {"agents": {"type": "array", "items": _ref("Agent")}}})})},
             "/api/agent/presence": {
                 "post": _agent("Set presence", {"200": OK, "400": ERR},
-                               body=_body({"status": {"type": "string", "enum": ["online", "away", "offline"]}},
+                               body=_body({"status": {"type": "string", "enum": list(shapes.PRESENCES)}},
                                           ["status"]))
             },
             "/api/agent/queue": {
-                "get": _agent("Waiting conversations in serving order", {"200": _json(
-                    {"type": "object", "properties": {"items": {"type": "array", "items": _ref("QueueItem")},
-                                                      "agents": {"type": "array", "items": _ref("Agent")},
-                                                      "online": INT}})})
+                "get": _agent("Waiting conversations in serving order", {"200": _json(_ref("QueueList"))})
             },
             "/api/agent/conversations": {
                 "get": _agent(
                     "Conversations with agents: mine (assigned to me) or all (supervisors only)",
-                    {"200": _json({"type": "object"}), "400": ERR},
+                    {"200": _json({"type": "object", "properties": {"conversations": {
+                        "type": "array", "items": _ref("ConversationSummary")}}}), "400": ERR},
                     params=[{"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "all"]}}],
                 )
             },
@@ -235,8 +238,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                 "post": _agent("Transfer to an agent (online, below their chat limit) or a skill group",
                                {"200": OK, "400": ERR, "404": ERR, "409": ERR},
                                params=[CONV_ID],
-                               body=_body({"agent_id": INT, "skill": {"type": "string",
-                                           "enum": ["orders", "refunds", "payments", "account", "general"]}}))
+                               body=_body({"agent_id": INT, "skill": {"type": "string", "enum": list(SKILLS)}}))
             },
             "/api/agent/conversations/{id}/close": {
                 "post": _agent("Close: ask for CSAT, back to the bot", {"200": OK, "404": ERR, "409": ERR},
@@ -262,12 +264,12 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                 "get": _agent("Tickets, due first", {"200": _json({"type": "object", "properties": {
                     "items": {"type": "array", "items": _ref("Ticket")}}})},
                     params=[{"name": "status", "in": "query",
-                             "schema": {"type": "string", "enum": ["open", "pending", "solved"]}}])
+                             "schema": {"type": "string", "enum": list(shapes.TICKET_STATUSES)}}])
             },
             "/api/agent/tickets/{id}": {
                 "patch": _agent("Change a ticket's status", {"200": _json({"type": "object", "properties": {
                     "ticket": _ref("Ticket")}}), "400": ERR, "404": ERR}, params=[NUM_ID],
-                    body=_body({"status": {"type": "string", "enum": ["open", "pending", "solved"]}}, ["status"]))
+                    body=_body({"status": {"type": "string", "enum": list(shapes.TICKET_STATUSES)}}, ["status"]))
             },
             "/api/supervisor/stats": {
                 "get": _op("Queue, agents, handoffs, first response, CSAT", {"200": _json(_ref("Stats")),
@@ -294,68 +296,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": STR, "message": STR}}}}, "Error"),
             },
-            "schemas": {
-                "Button": {"type": "object", "properties": {"title": STR, "payload": STR}},
-                "Message": {"type": "object", "required": ["id", "seq", "author", "text", "created_at"],
-                            "properties": {
-                                "id": STR, "seq": INT,
-                                "author": {"type": "string", "enum": ["customer", "bot", "agent", "system"]},
-                                "text": STR, "title": {"type": "string", "nullable": True},
-                                "buttons": {"type": "array", "items": _ref("Button")},
-                                "created_at": {"type": "string", "format": "date-time"},
-                                "client_msg_id": {"type": "string", "nullable": True},
-                                "internal": {"type": "boolean"}}},
-                "NewConversation": {"type": "object", "properties": {
-                    "conversation_id": STR, "token": STR, "mode": STR,
-                    "customer_id": {"type": "string", "nullable": True}}},
-                "ConversationState": {"type": "object", "properties": {
-                    "conversation_id": STR,
-                    "mode": {"type": "string", "enum": ["bot", "queued", "agent", "closed"]},
-                    "queue": {"type": "object", "nullable": True,
-                              "properties": {"position": INT, "eta_seconds": INT}},
-                    "agent": {"type": "object", "nullable": True, "properties": {"display_name": STR}},
-                    "csat_pending": {"type": "boolean"},
-                    "messages": {"type": "array", "items": _ref("Message")},
-                    "has_more": {"type": "boolean", "description": "more messages: read on with after"}}},
-                "SendResult": {"type": "object", "properties": {
-                    "message": _ref("Message"), "replies": {"type": "array", "items": _ref("Message")}}},
-                "Agent": {"type": "object", "properties": {
-                    "id": INT, "username": STR, "display_name": STR,
-                    "role": {"type": "string", "enum": ["agent", "supervisor"]},
-                    "skills": {"type": "array", "items": STR},
-                    "presence": {"type": "string", "enum": ["online", "away", "offline"]},
-                    "max_chats": INT, "load": INT}},
-                "Login": {"type": "object", "properties": {"agent": _ref("Agent"), "csrf_token": STR,
-                                                           "token": {**STR, "description": "only with bearer: true"}}},
-                "QueueItem": {"type": "object", "properties": {
-                    "conversation_id": STR, "priority": {"type": "string", "enum": ["urgent", "high", "normal"]},
-                    "reason": STR, "skill": STR, "summary": STR,
-                    "vip_level": {"type": "integer", "nullable": True},
-                    "waited_seconds": {"type": "number"}, "channel": STR,
-                    "emotion": {"type": "string", "nullable": True},
-                    "position": INT, "eta_seconds": INT, "in_my_groups": {"type": "boolean"}}},
-                "AgentConversation": {"type": "object", "properties": {
-                    "conversation_id": STR, "mode": STR,
-                    "handoff": {"type": "object", "nullable": True},
-                    "messages": {"type": "array", "items": _ref("Message")},
-                    "notes": {"type": "array", "items": _ref("Message")},
-                    "customer": {"type": "object", "nullable": True, "properties": {
-                        "id": STR, "name": STR, "phone_masked": STR, "vip_level": INT}},
-                    "orders": {"type": "array", "items": {"type": "object"}}}},
-                "Canned": {"type": "object", "properties": {"id": INT, "title": STR, "text": STR}},
-                "Ticket": {"type": "object", "properties": {
-                    "id": INT, "conversation_id": STR, "customer_id": {"type": "string", "nullable": True},
-                    "contact": {"type": "string", "nullable": True}, "text": STR,
-                    "status": {"type": "string", "enum": ["open", "pending", "solved"]},
-                    "due_at": {"type": "number"}, "overdue": {"type": "boolean"},
-                    "transcript": {"type": "array", "items": {"type": "object"}}}},
-                "Stats": {"type": "object", "properties": {
-                    "queue_length": INT, "longest_wait_seconds": {"type": "number"},
-                    "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": INT,
-                    "handoffs_today": INT,
-                    "handoffs_by_reason": {"type": "object", "additionalProperties": INT},
-                    "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}},
-            },
+            "schemas": copy.deepcopy(shapes.SCHEMAS),
         },
     }
     if wechat_path:

@@ -74,9 +74,9 @@ class Queue:
 
     async def snapshot(self) -> Snapshot:
         """Ordered queue, each conversation's place and estimated wait, agents with their load."""
-        ordered = q.order_queue(await self.store.queued())
-        loads = await self.store.agent_loads()
-        handle = await self.store.recent_handle_seconds()
+        ordered = q.order_queue(await self.store.queue.queued())
+        loads = await self.store.agents.loads()
+        handle = await self.store.queue.recent_handle_seconds()
         online = shapes.online_count(loads)
         places = {item["id"]: shapes.queue_place(idx + 1, self.eta(idx + 1, handle, online))
                   for idx, item in enumerate(ordered)}
@@ -101,7 +101,7 @@ class Queue:
                    != (snap.places[item["id"]]["position"], snap.places[item["id"]]["eta_seconds"])]
         if not changed:
             return
-        await self.store.announce_places([(item["id"], snap.places[item["id"]]["position"],
+        await self.store.queue.announce_places([(item["id"], snap.places[item["id"]]["position"],
                                            snap.places[item["id"]]["eta_seconds"]) for item in changed])
         for item in changed:
             await self.delivery.to_customer(item, shapes.queue_place_event(snap.places[item["id"]]))
@@ -112,10 +112,10 @@ class Queue:
         to a concurrent one (another agent, another process) just moves on to the next chat."""
         if self.settings.assign_mode != "auto" or self.claim is None or self.events is None:
             return
-        ordered = q.order_queue(await self.store.queued())
+        ordered = q.order_queue(await self.store.queue.queued())
         if not ordered:
             return
-        loads = await self.store.agent_loads()
+        loads = await self.store.agents.loads()
         agents = [agent_load(a) for a in loads]
         rows = {a["id"]: a for a in loads}
         async with self.events.batch():  # the round's claims: one queue broadcast at its end

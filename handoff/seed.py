@@ -55,27 +55,27 @@ async def seed_demo(store: Store, passwords: dict[str, str] | None = None) -> li
     passwords = passwords or {}
     out: list[SeededAccount] = []
     for username, name, role, skills in DEMO_AGENTS:
-        if await store.get_agent_by_username(username) is not None:
+        if await store.agents.by_username(username) is not None:
             out.append(SeededAccount(username, role, None, name))
             continue
         password = passwords.get(username) or secrets.token_urlsafe(9)
         pw_hash = await asyncio.to_thread(hash_password, password)
         try:
-            await store.create_agent(username, name, pw_hash, role, skills, max_chats=5)
+            await store.agents.create(username, name, pw_hash, role, skills, max_chats=5)
             out.append(SeededAccount(username, role, password, name))
         except IntegrityError:  # another hub process created it at the same moment
             out.append(SeededAccount(username, role, None, name))
-    if await store.count_canned() == 0:
+    if await store.canned.count() == 0:
         for title, text in CANNED_REPLIES:
-            await store.add_canned(title, text, None)
+            await store.canned.add(title, text, None)
     return out
 
 
 async def reset_password(store: Store, username: str, password: str | None = None) -> str:
     """Give an existing account a new password (generated unless given) and end its sessions."""
-    agent = await store.get_agent_by_username(username)
+    agent = await store.agents.by_username(username)
     if agent is None:
         raise LookupError(f"no account named {username!r}")
     password = password or secrets.token_urlsafe(9)
-    await store.set_password(agent["id"], await asyncio.to_thread(hash_password, password))
+    await store.agents.set_password(agent["id"], await asyncio.to_thread(hash_password, password))
     return password

@@ -199,7 +199,7 @@ class Hub:
             name = str(claims.get("name") or "")[:128] or None
         await self.limits.enforce("open", address, customer_key(customer_id, channel, visitor))
         token = new_token()
-        conv = await self.store.create_conversation(channel, token_hash(token), customer_id, name,
+        conv = await self.store.conversations.create(channel, token_hash(token), customer_id, name,
                                                     external_id=visitor)
         return conv, token
 
@@ -211,7 +211,7 @@ class Hub:
         client_msg_id = validate_client_msg_id(client_msg_id)
         title = clean_text(str(title))[: self.settings.max_message_chars] if title else None
         if client_msg_id:
-            existing = await self.store.find_client_message(conv["id"], client_msg_id)
+            existing = await self.store.messages.find_client_message(conv["id"], client_msg_id)
             if existing:
                 return await self._replay(existing)
         if not await self.limiter.hit(f"conv:{conv['id']}", event_id=client_msg_id):
@@ -219,7 +219,7 @@ class Hub:
                            headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
         bot = with_bot(conv)
         try:
-            row = await self.store.add_message(
+            row = await self.store.messages.add_one(
                 conv["id"], conv["channel"], author=Author.CUSTOMER, text=text,
                 client_msg_id=client_msg_id, title=title, turn_lease=self.turn_lease if bot else None,
             )
@@ -266,7 +266,7 @@ class Hub:
             replies = await retried
             if replies is not None:
                 return customer_view(message_out(existing)), [customer_view(r) for r in replies]
-        replies = await self.store.replies_to(existing["id"])
+        replies = await self.store.messages.replies_to(existing["id"])
         return customer_view(message_out(existing)), [
             customer_view(message_out(r)) for r in replies if not r["internal"]
         ]
@@ -275,25 +275,25 @@ class Hub:
         """Run an unfinished bot turn whose lease ran out; None when there is none to run."""
         if message_id in self._turn_of:  # still running here, just slower than its lease
             return None
-        turn = await self.store.bot_turn(message_id)
+        turn = await self.store.messages.bot_turn(message_id)
         if turn is None:
             return None
-        attempt = await self.store.claim_bot_turn(message_id, self.turn_lease)
+        attempt = await self.store.messages.claim_bot_turn(message_id, self.turn_lease)
         if attempt is None:
             return None
-        row = await self.store.get_message(message_id)
-        conv = await self.store.get_conversation(turn["conversation_id"])
-        later = await self.store.list_messages(turn["conversation_id"], after=row["seq"], limit=50) if row else []
+        row = await self.store.messages.get(message_id)
+        conv = await self.store.conversations.get(turn["conversation_id"])
+        later = await self.store.messages.read(turn["conversation_id"], after=row["seq"], limit=50) if row else []
         if (row is None or conv is None or conv["mode"] != Mode.BOT
                 or any(r["author"] == "customer" for r in later)):
-            await self.store.finish_bot_turn(message_id)  # overtaken: an agent or a newer message answers
+            await self.store.messages.finish_bot_turn(message_id)  # overtaken: an agent or a newer message answers
             return []
         log.info("retrying the bot turn of a message in conversation %s (attempt %d)", conv["id"], attempt)
         return await self._await_turn(self._start_turn(conv, message_out(row), give_up=attempt > MAX_TURN_ATTEMPTS))
 
     async def retry_stale_turns(self, max_age: float = 3600.0) -> int:
         """One sweep: every owed bot turn nobody is working on (on any hub process) runs again."""
-        ids = await self.store.stale_bot_turns(max_age)
+        ids = await self.store.messages.stale_bot_turns(max_age)
         results = await asyncio.gather(*(self.retry_turn(i) for i in ids), return_exceptions=True)
         return sum(1 for r in results if r is not None and not isinstance(r, BaseException))
 
@@ -317,7 +317,7 @@ class Hub:
         turn = result.turn
         finished = False  # whether a stored reply has marked the turn done
         if turn is not None and turn.replies:
-            rows = await self.store.add_messages(
+            rows = await self.store.messages.add(
                 conv["id"], conv["channel"],
                 [{"author": Author.BOT, "text": r["text"], "buttons": r["buttons"], "reply_to": msg["id"]}
                  for r in turn.replies], finish_turn=msg["id"],
@@ -327,7 +327,7 @@ class Hub:
         handoff = turn.handoff if turn is not None else None
         if handoff is None and not result.ok:
             log.warning("bot failed for conversation %s: %s", conv["id"], result.error)
-            rows = await self.store.add_messages(
+            rows = await self.store.messages.add(
                 conv["id"], conv["channel"],
                 [notice(TEXT_BOT_UNAVAILABLE, reply_to=msg["id"])],
                 finish_turn=msg["id"],
@@ -339,7 +339,7 @@ class Hub:
         if handoff is not None:
             replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
         if not finished:  # a handoff without a bot text
-            await self.store.finish_bot_turn(msg["id"])
+            await self.store.messages.finish_bot_turn(msg["id"])
         return replies
 
     async def start_handoff(
@@ -350,7 +350,7 @@ class Hub:
         before any broadcast or assignment that the move causes."""
         refusal = await self.queue_refusal(conv)
         if refusal is not None:  # stays with the bot; the customer is told why and when to retry
-            rows = await self.store.add_messages(
+            rows = await self.store.messages.add(
                 conv["id"], conv["channel"], [notice(refusal, reply_to=reply_to)])
             return await self.publish_messages(conv, rows, Mode.BOT)
         profile = await self.directory.profile(conv.get("customer_id"))
@@ -375,7 +375,7 @@ class Hub:
                 customer=(conv.get("customer_id"), conv["channel"], conv.get("external_id")),
                 notices=(notice(text, reply_to=reply_to),), offline=offline)
         except AlreadyWaiting:  # a concurrent request of the same customer took the place first
-            rows = await self.store.add_messages(
+            rows = await self.store.messages.add(
                 conv["id"], conv["channel"], [notice(TEXT_ALREADY_WAITING, reply_to=reply_to)])
             return await self.publish_messages(conv, rows, Mode.BOT)
         except IllegalTransition:  # already queued or with an agent
@@ -395,18 +395,18 @@ class Hub:
                     conv, Mode.QUEUED, Cause.HANDOFF, handoff=handoff, vip_level=vip if isinstance(vip, int) else None,
                     customer=(conv.get("customer_id"), conv["channel"], conv.get("external_id")))
             except AlreadyWaiting:
-                rows = await self.store.add_messages(
+                rows = await self.store.messages.add(
                     conv["id"], conv["channel"], [notice(TEXT_ALREADY_WAITING, reply_to=reply_to)])
                 return await self.publish_messages(conv, rows, Mode.BOT)
             except IllegalTransition:
                 return []
             if queued is None:
                 return []
-            history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
+            history = [message_out(r) for r in await self.store.messages.read(conv["id"])]
             asked = next((m["text"] for m in reversed(history) if m["author"] == Author.CUSTOMER), "")
             text = "；".join(p for p in (handoff.summary, asked) if p) or "客户请求人工服务"
             row = new_ticket_row(conv, text, contact, history, self.settings.ticket_due_hours)
-            ticket_id = await self.store.file_ticket(row)
+            ticket_id = await self.store.tickets.file(row)
             start, end = self.settings.working_hours
             text = TEXT_OFFLINE_TICKET.format(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"),
                                               ticket_id=ticket_id, hours=self.settings.ticket_due_hours)
@@ -420,7 +420,7 @@ class Hub:
         per customer, and queue entries limited per client address and per customer."""
         key = conversation_key(conv)
         if key and not key.startswith("conv:"):
-            for other in await self.store.queued():
+            for other in await self.store.queue.queued():
                 if other["id"] != conv["id"] and conversation_key(other) == key:
                     return TEXT_ALREADY_WAITING
         wait = await self.limits.take("queue", conv.get("client_address"), key)
@@ -444,7 +444,7 @@ class Hub:
         customer-side reason; None when it had none (then nothing moves)."""
         to = Mode.CLOSED if cause is Cause.UNSUBSCRIBE else Mode.BOT
         for _ in range(3):  # re-read when an agent's action overtook ours
-            current = await self.store.get_conversation(conversation_id)
+            current = await self.store.conversations.get(conversation_id)
             if current is None or not with_agents(current):
                 return None
             event = await self.state.transition(current, to, cause, notices=notices)
@@ -460,13 +460,13 @@ class Hub:
             raise ApiError(429, "rate_limited", "Too many messages, please slow down. 发送太频繁，请稍后再试。",
                            headers={"Retry-After": str(math.ceil(self.settings.rate_limit_window))})
         await self.limits.enforce("tickets", conv.get("client_address"), conversation_key(conv))
-        history = [message_out(r) for r in await self.store.list_messages(conv["id"])]
+        history = [message_out(r) for r in await self.store.messages.read(conv["id"])]
         row = new_ticket_row(conv, text, contact or None, history, self.settings.ticket_due_hours)
-        ticket_id = await self.store.create_ticket(row)
+        ticket_id = await self.store.tickets.create(row)
         told = (notice(TEXT_TICKET.format(ticket_id=ticket_id)),)
         if await self.end_human_part(conv["id"], Cause.TICKET, told) is None:
-            rows = await self.store.add_messages(conv["id"], conv["channel"], list(told))
-            await self.publish_messages(await self.store.get_conversation(conv["id"]) or conv, rows)
+            rows = await self.store.messages.add(conv["id"], conv["channel"], list(told))
+            await self.publish_messages(await self.store.conversations.get(conv["id"]) or conv, rows)
         await self.to_agents(shapes.ticket_event(ticket_id, "open", conv["id"]))
         return ticket_id
 
@@ -476,7 +476,7 @@ class Hub:
         if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
             raise ApiError(400, "invalid_comment", "comment must be a string of ≤1000 characters.")
         comment = clean_text(comment) if comment else None
-        if not await self.store.add_csat(conv["id"], score, comment or None):
+        if not await self.store.ratings.add(conv["id"], score, comment or None):
             raise ApiError(409, "no_csat_pending", "No rating is requested for this conversation. 当前无需评价。")
 
     # -- agent side ------------------------------------------------------------------------
@@ -506,12 +506,12 @@ class Hub:
             scope.check_note(agent, conv)
         else:
             self.check_owner(conv, agent)
-        rows = await self.store.add_messages(
+        rows = await self.store.messages.add(
             conv["id"], conv["channel"],
             [{"author": Author.AGENT, "agent_id": agent["id"], "text": text, "internal": internal}],
         )
         if not internal and conv.get("handoff_id") is not None:
-            await self.store.mark_first_response(conv["handoff_id"])
+            await self.store.queue.mark_first_response(conv["handoff_id"])
         [msg] = await self.publish_messages(conv, rows, Mode.AGENT if conv["mode"] == Mode.BOT else conv["mode"])
         return msg
 
@@ -530,7 +530,7 @@ class Hub:
             to_agent = db_int(to_agent, "agent_id")
         scope.check_handle(agent, conv)
         if to_agent is not None:
-            target = next((a for a in await self.store.agent_loads() if a["id"] == to_agent), None)
+            target = next((a for a in await self.store.agents.loads() if a["id"] == to_agent), None)
             if target is None:
                 raise ApiError(404, "agent_not_found", "No such agent. 客服不存在。")
             scope.check_transfer_target(agent, target, int(target["load"]))
@@ -546,7 +546,7 @@ class Hub:
             raise ApiError(400, "missing_target", "Give agent_id or skill. 请指定客服或技能组。")
         if event is None:
             raise self._conflict()
-        return await self.store.get_conversation(conv["id"]) or event.conversation
+        return await self.store.conversations.get(conv["id"]) or event.conversation
 
     async def finish(self, conv: dict[str, Any], agent: dict[str, Any], ask_csat: bool) -> None:
         """Close (with a CSAT request when an agent served) or return to the bot; either way the
@@ -562,7 +562,7 @@ class Hub:
     async def requeue_from_absent(self, conversation_id: str, agent_id: int) -> bool:
         """An agent the hub set away long ago still holds this chat: back to the queue (the
         waiting time kept), the customer told, the consoles alerted."""
-        conv = await self.store.get_conversation(conversation_id)
+        conv = await self.store.conversations.get(conversation_id)
         if conv is None or not is_served(conv) or conv["assigned_agent_id"] != agent_id:
             return False
         return await self.state.transition(conv, Mode.QUEUED, Cause.AGENT_AWAY, by_agent=agent_id,
@@ -571,17 +571,14 @@ class Hub:
     async def set_presence(self, agent: dict[str, Any], status: Any) -> None:
         if status not in ("online", "away", "offline"):
             raise ApiError(400, "invalid_presence", "status must be online, away or offline.")
-        await self.store.set_presence(agent["id"], status)
+        await self.store.agents.set_presence(agent["id"], status)
         await self.events.emit(PresenceChanged(agent["id"], status))
 
     async def stats(self) -> dict[str, Any]:
         now = time.time()
         since = start_of_day(now, self.settings.timezone)
         snap = await self.queue_snapshot()
-        figures = queue_figures(snap.ordered, now)
-        figures.update(handoff_figures(await self.store.handoffs_since(since)))
-        scores = await self.store.csat_since(since)
-        figures["csat"] = {"avg": mean(scores), "count": len(scores)}
-        figures["agents"] = shapes.agents_view(snap.loads)
-        figures["agents_online"] = shapes.online_count(figures["agents"])
-        return figures
+        scores = await self.store.ratings.since(since)
+        return shapes.stats(queue_figures(snap.ordered, now),
+                            handoff_figures(await self.store.queue.handoffs_since(since)),
+                            {"avg": mean(scores), "count": len(scores)}, snap.loads)

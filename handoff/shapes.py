@@ -197,6 +197,13 @@ def queue_list(items: list[dict[str, Any]], loads: list[dict[str, Any]]) -> dict
     return {"items": items, "agents": agents, "online": online_count(agents)}
 
 
+def stats(queue_figures: dict[str, Any], handoff_figures: dict[str, Any], csat: dict[str, Any],
+          loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The supervisor's figures (``handoff.metrics`` computes them)."""
+    agents = agents_view(loads)
+    return {**queue_figures, **handoff_figures, "csat": csat, "agents": agents, "agents_online": online_count(agents)}
+
+
 def canned_out(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "title": row["title"], "text": row["text"]}
 
@@ -391,7 +398,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "messages": {"type": "array", "items": _ref("Message")},
         "notes": {"type": "array", "items": _ref("Message")},
         "customer": {"type": "object", "nullable": True, "properties": {
-            "id": _STR, "name": _STR, "phone_masked": _STR, "vip_level": _INT}},
+            "id": _STR, "name": _NSTR, "phone_masked": _NSTR, "vip_level": _NINT}},
         "orders": {"type": "array", "items": {"type": "object"}}}),
     "Canned": _obj({"id": _INT, "title": _STR, "text": _STR}),
     "Ticket": _obj({

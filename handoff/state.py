@@ -228,7 +228,7 @@ class StateMachine:
         subscribers ran, or None when the conversation changed meanwhile (nothing is written).
         ``store.AlreadyWaiting`` when a handoff finds the customer waiting elsewhere."""
         move = self.plan(conversation, to, cause, agent=agent, **details)
-        stored = await self.store.apply_move(move)
+        stored = await self.store.conversations.apply_move(move)
         if stored is None:
             return None
         after, notices = stored

@@ -148,7 +148,7 @@ def test_the_hub_adopts_an_old_database_when_it_starts(tmp_path: Path) -> None:
         store = Store.from_url(url)
         try:
             await store.create_schema()
-            return await store.list_messages("c1")
+            return await store.messages.read("c1")
         finally:
             await store.close()
 

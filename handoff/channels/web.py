@@ -82,7 +82,7 @@ async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
     if is_waiting(conv):
         place = (await hub.queue_snapshot()).places.get(conv["id"])
     elif is_served(conv) and conv["assigned_agent_id"] is not None:
-        agent = await hub.store.get_agent(conv["assigned_agent_id"])
+        agent = await hub.store.agents.get(conv["assigned_agent_id"])
     return shapes.conversation_state(conv, place, agent)
 
 
@@ -105,7 +105,7 @@ async def get_conversation(request: Request, conversation_id: str) -> HTTPRespon
     conv = await customer_conversation(request, conversation_id)
     hub = hub_of(request)
     state = await conversation_state(hub, conv)
-    rows = await hub.store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
+    rows = await hub.store.messages.read(conv["id"], after=after_arg(request), limit=PAGE + 1)
     return json_response({**state, **shapes.message_page(rows, PAGE, customer=True)})
 
 
@@ -117,7 +117,7 @@ def after_arg(request: Request) -> int:
 @bp.get("/api/conversations/<conversation_id:str>/messages")
 async def list_messages(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
-    rows = await hub_of(request).store.list_messages(conv["id"], after=after_arg(request), limit=PAGE + 1)
+    rows = await hub_of(request).store.messages.read(conv["id"], after=after_arg(request), limit=PAGE + 1)
     return json_response(shapes.message_page(rows, PAGE, customer=True))
 
 
@@ -194,7 +194,7 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
     for attempt in range(5):
         try:
             while True:  # internal notes are read too (never sent), so the seqs have no holes
-                rows = await hub.store.list_messages(conversation_id, after=delivered.low,
+                rows = await hub.store.messages.read(conversation_id, after=delivered.low,
                                                      include_internal=True, limit=PAGE)
                 for row in rows:
                     if not row["internal"] and row["seq"] not in delivered:
@@ -203,7 +203,7 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
                     delivered.add(int(row["seq"]))
                 if len(rows) < PAGE:
                     break
-            conv = await hub.store.get_conversation(conversation_id)
+            conv = await hub.store.conversations.get(conversation_id)
             if conv is not None:
                 state = await conversation_state(hub, conv)
                 await ws.send(json.dumps(shapes.mode_event(state["mode"])))
@@ -261,7 +261,7 @@ async def _handle_customer_frame(hub: Hub, ws: Any, conversation_id: str, raw: s
     """One frame; whatever is wrong with it is answered with an error frame, the socket stays."""
     try:
         frame = parse_object(raw, "Frame")
-        conv = await hub.store.get_conversation(conversation_id)
+        conv = await hub.store.conversations.get(conversation_id)
         if conv is None:
             return
         conv["client_address"] = address

@@ -157,8 +157,8 @@ class WeChatChannel:
         preview = text if len(text) <= 40 else text[:40] + "…"
         note = f"⚠ 以下消息未送达微信客户（{err.errcode}：{reason}）：{preview}"
         try:
-            rows = await self.hub.store.add_messages(conversation["id"], self.name, [notice(note, internal=True)])
-            current = await self.hub.store.get_conversation(conversation["id"]) or conversation
+            rows = await self.hub.store.messages.add(conversation["id"], self.name, [notice(note, internal=True)])
+            current = await self.hub.store.conversations.get(conversation["id"]) or conversation
             await self.hub.publish_messages(current, rows)
         except Exception as exc:  # the note would repeat the message: name the error only
             log.error("could not record an undelivered WeChat message: %s", type(exc).__name__)

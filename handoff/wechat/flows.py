@@ -77,7 +77,7 @@ class Flows:
     async def _store_customer(self, conv: dict[str, Any], inbound: Inbound, text: str) -> dict[str, Any] | None:
         """Store a customer message that does not go to the bot; None when already stored."""
         try:
-            row = await self.hub.store.add_message(
+            row = await self.hub.store.messages.add_one(
                 conv["id"], conv["channel"], author=Author.CUSTOMER, text=text[: self.max_chars],
                 client_msg_id=client_msg_id(inbound))
         except Duplicate:
@@ -89,7 +89,7 @@ class Flows:
                       author: str | None = None) -> None:
         """A stored reply from the hub itself: bot voice while the bot holds the chat."""
         author = author or (Author.BOT if with_bot(conv) else Author.SYSTEM)
-        rows = await self.hub.store.add_messages(
+        rows = await self.hub.store.messages.add(
             conv["id"], conv["channel"], [{"author": author, "text": text, "reply_to": reply_to}])
         await self.hub.publish_messages(conv, rows)
 
@@ -101,11 +101,11 @@ class Flows:
             if text.strip() in SCORES and await self._rating(conv, inbound, int(text.strip())):
                 return
             if text.strip() not in SCORES:
-                await self.inbox.drop_csat_request(conv["id"])
+                await self.hub.store.ratings.drop_request(conv["id"])
                 conv = {**conv, "csat_pending": False}
         title = None
         if with_bot(conv):
-            recent = await self.hub.store.list_messages(conv["id"], after=max(0, int(conv["last_seq"]) - 20))
+            recent = await self.hub.store.messages.read(conv["id"], after=max(0, int(conv["last_seq"]) - 20))
             choice = button_choice(text, [message_out(r) for r in recent])
             if choice is not None:
                 title, text = choice["title"], choice["payload"]
@@ -161,7 +161,7 @@ class Flows:
         (WeChat refuses messages to someone who unfollowed)."""
         told = (notice(TEXT_UNSUBSCRIBED, internal=True),)
         for _ in range(3):  # re-read when an agent's action overtook ours
-            current = await self.hub.store.get_conversation(conv["id"])
+            current = await self.hub.store.conversations.get(conv["id"])
             if current is None or is_closed(current):
                 return
             if await self.hub.state.transition(current, Mode.CLOSED, Cause.UNSUBSCRIBE, notices=told) is not None:

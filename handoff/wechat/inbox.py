@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from handoff import models as m
 from handoff.auth import new_token, token_hash
+from handoff.db import Repository
 from handoff.models import wechat_inbound as inbound
 from handoff.models import wechat_users as users
 from handoff.state import is_closed
@@ -36,17 +37,17 @@ class _Conflict(Exception):
     pass
 
 
-class Inbox:
-    """WeChat persistence on the hub's store (same engine, same worker threads)."""
+class Inbox(Repository):
+    """The WeChat inbox on the hub's database (same engine, same worker threads)."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.engine = store.engine
+        super().__init__(store)
+        self.conversations = store.conversations
         self._last_purge = 0.0
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.store.executor, functools.partial(fn, *args))
+        return await loop.run_in_executor(self.db.executor, functools.partial(fn, *args))
 
     # -- dedup ------------------------------------------------------------------------------
 
@@ -130,8 +131,8 @@ class Inbox:
                 return conv
             if not create:
                 return conv
-            new = self.store.create_conversation.sync(
-                self.store, "wechat", token_hash(new_token()), None, customer_label(openid), openid)
+            new = self.conversations.create.sync(
+                self.conversations, "wechat", token_hash(new_token()), None, customer_label(openid), openid)
             try:
                 with self.engine.begin() as conn:
                     if link is None:
@@ -150,14 +151,3 @@ class Inbox:
                 with self.engine.begin() as conn:
                     conn.execute(m.conversations.delete().where(m.conversations.c.id == new["id"]))
         raise RuntimeError("could not settle the conversation of a WeChat user")
-
-    async def drop_csat_request(self, conversation_id: str) -> None:
-        """The customer answered something else: a later digit must not count as a rating."""
-        await self._run(self._drop_csat, conversation_id)
-
-    def _drop_csat(self, conversation_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(m.conversations).where(and_(
-                m.conversations.c.id == conversation_id,
-                m.conversations.c.csat_pending == True,  # noqa: E712
-            )).values(csat_pending=False))

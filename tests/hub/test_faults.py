@@ -529,7 +529,7 @@ async def test_long_history_reads_on_with_after(cluster: Cluster, pg_url: str,
     customer = await open_customer(client, hub1.url)
     store = Store.from_url(pg_url)
     try:
-        await store.add_messages(customer.id, "web", [{"author": "customer", "text": f"第 {i} 条"}
+        await store.messages.add(customer.id, "web", [{"author": "customer", "text": f"第 {i} 条"}
                                                       for i in range(1, 521)])
     finally:
         await store.close()

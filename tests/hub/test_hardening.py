@@ -53,7 +53,7 @@ def create_agents(db_url: str, usernames: list[str]) -> None:
             await store.create_schema()
             pw_hash = hash_password(GUARD_PASSWORD)
             for name in usernames:
-                await store.create_agent(name, name, pw_hash, "agent", ["general"])
+                await store.agents.create(name, name, pw_hash, "agent", ["general"])
         finally:
             await store.close()
 

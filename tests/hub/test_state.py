@@ -91,8 +91,8 @@ class Engine:
 
     async def agent(self, name: str, skills: tuple[str, ...] = ("orders", "general"), presence: str = "online",
                     max_chats: int = 5) -> dict[str, Any]:
-        row = await self.store.create_agent(name, f"客服 {name}", "x", "agent", skills, max_chats=max_chats)
-        await self.store.set_presence(row["id"], presence)
+        row = await self.store.agents.create(name, f"客服 {name}", "x", "agent", skills, max_chats=max_chats)
+        await self.store.agents.set_presence(row["id"], presence)
         return {**row, "presence": presence}
 
     async def waiting(self, n: int, skill: str = "orders", priority: str = "normal") -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ class Engine:
         for _ in range(n):
             conv, _token = await self.hub.open_conversation("web", None)
             await self.hub.start_handoff(conv, Handoff("requested", priority, skill, "客户要求人工"))
-            current = await self.store.get_conversation(conv["id"])
+            current = await self.store.conversations.get(conv["id"])
             assert current is not None and current["mode"] == Mode.QUEUED
             out.append(current)
         return out
@@ -192,9 +192,9 @@ async def test_handoff_and_claim_each_emit_one_event(engine: Engine) -> None:
     assert len(engine.console_events("assigned")) == 1
     assert [e["mode"] for e in engine.console_events("mode")] == ["agent"]
     assert len(engine.console_events("queue")) == 1  # one broadcast for the move
-    stored = await engine.store.get_conversation(conv["id"])
+    stored = await engine.store.conversations.get(conv["id"])
     assert stored["mode"] == "agent" and stored["assigned_agent_id"] == agent["id"]
-    notices = [m for m in await engine.store.list_messages(conv["id"]) if m["author"] == "system"]
+    notices = [m for m in await engine.store.messages.read(conv["id"]) if m["author"] == "system"]
     assert [m["agent_id"] for m in notices][-1] == agent["id"]  # the join notice, stored with the move
 
 
@@ -206,9 +206,9 @@ async def test_of_two_racing_claims_exactly_one_wins_and_the_loser_writes_nothin
     assert sorted(won) == [False, True]
     winner = a1 if won[0] else a2
     assert len([e for e in engine.events if isinstance(e, ModeChanged)]) == 1
-    stored = await engine.store.get_conversation(conv["id"])
+    stored = await engine.store.conversations.get(conv["id"])
     assert stored["mode"] == "agent" and stored["assigned_agent_id"] == winner["id"]
-    joined = [m for m in await engine.store.list_messages(conv["id"]) if "已接入" in m["text"]]
+    joined = [m for m in await engine.store.messages.read(conv["id"]) if "已接入" in m["text"]]
     assert len(joined) == 1 and joined[0]["agent_id"] == winner["id"]
     assert len(engine.channel.of(conv["id"], "agent_joined")) == 1
     assert len(engine.console_events("assigned")) == 1
@@ -219,10 +219,10 @@ async def test_a_move_from_a_stale_view_loses_cleanly(engine: Engine) -> None:
     [conv] = await engine.waiting(1)  # the caller's view: queued
     assert await engine.hub.claim(conv, a1)
     engine.forget()
-    before = await engine.store.get_conversation(conv["id"])
+    before = await engine.store.conversations.get(conv["id"])
     # a supervisor's "return to bot" based on the queued view: the chat is an agent's now
     assert await engine.hub.state.transition(conv, Mode.BOT, Cause.RETURN) is None
-    assert await engine.store.get_conversation(conv["id"]) == before  # nothing written
+    assert await engine.store.conversations.get(conv["id"]) == before  # nothing written
     assert engine.events == [] and engine.channel.sent == [] and engine.console_events() == []
     # a move the rules forbid from the mode the caller saw is refused before any write
     with pytest.raises(IllegalTransition):
@@ -235,16 +235,16 @@ async def test_close_asks_a_rating_and_hands_back_to_the_bot(engine: Engine) -> 
     a1 = await engine.agent("a1")
     [conv] = await engine.waiting(1)
     await engine.hub.claim(conv, a1)
-    conv = await engine.store.get_conversation(conv["id"])
+    conv = await engine.store.conversations.get(conv["id"])
     engine.forget()
     await engine.hub.finish(conv, a1, ask_csat=True)
     [event] = engine.events
     assert (event.before, event.to, event.cause) == (Mode.AGENT, Mode.BOT, Cause.CLOSE)
     kinds = [e["type"] for e in engine.channel.of(conv["id"])]
     assert kinds == ["message", "csat_request", "mode"]  # closing words, rating request, then the bot
-    stored = await engine.store.get_conversation(conv["id"])
+    stored = await engine.store.conversations.get(conv["id"])
     assert stored["mode"] == "bot" and stored["csat_pending"] and stored["assigned_agent_id"] is None
-    [handoff] = await engine.store.handoffs_since(0)
+    [handoff] = await engine.store.queue.handoffs_since(0)
     assert handoff["closed_at"] is not None and handoff["agent_id"] == a1["id"]
 
 
@@ -280,7 +280,7 @@ async def test_a_requeued_customer_is_told_their_place_again(engine: Engine) -> 
     a1 = await engine.agent("a1")
     [conv] = await engine.waiting(1)
     await engine.hub.claim(conv, a1)
-    conv = await engine.store.get_conversation(conv["id"])
+    conv = await engine.store.conversations.get(conv["id"])
     engine.forget()
     await engine.hub.transfer(conv, a1, None, "refunds")
     # same place as when it first waited, but the customer's widget left the queue meanwhile
@@ -297,29 +297,29 @@ async def test_auto_assignment_decides_a_round_on_one_snapshot(auto_engine: Engi
     a1 = await engine.agent("a1", presence="offline", max_chats=2)
     a2 = await engine.agent("a2", presence="offline", max_chats=2)
     convs = await engine.waiting(5)  # nobody online: all wait
-    reads = {"queued": 0, "agent_loads": 0}
-    for name in reads:
-        original = getattr(engine.store, name)
+    reads = {"queued": 0, "loads": 0}
+    for repo, name in ((engine.store.queue, "queued"), (engine.store.agents, "loads")):
+        original = getattr(repo, name)
 
         async def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
             reads[_name] += 1
             return await _original(*args, **kwargs)
 
-        monkeypatch.setattr(engine.store, name, counted)
+        monkeypatch.setattr(repo, name, counted)
     broadcasts = []
     monkeypatch.setattr(engine.hub.queue, "broadcast", lambda: _note(broadcasts))
-    await engine.store.set_presence(a1["id"], "online")
-    await engine.store.set_presence(a2["id"], "online")
+    await engine.store.agents.set_presence(a1["id"], "online")
+    await engine.store.agents.set_presence(a2["id"], "online")
     engine.forget()
     await engine.hub.queue.auto_assign()
-    assert reads == {"queued": 1, "agent_loads": 1}  # one snapshot for the whole round
+    assert reads == {"queued": 1, "loads": 1}  # one snapshot for the whole round
     claims = [e for e in engine.events if isinstance(e, ModeChanged)]
     assert len(claims) == 4 and all(e.cause is Cause.CLAIM for e in claims)
     by_agent = sorted(e.conversation["assigned_agent_id"] for e in claims)
     assert by_agent == sorted([a1["id"], a1["id"], a2["id"], a2["id"]])  # least busy first, up to max_chats
     assert [e.conversation["id"] for e in claims] == [c["id"] for c in convs[:4]]  # in serving order
     assert len(broadcasts) == 1  # one queue broadcast for the round
-    left = await engine.store.get_conversation(convs[4]["id"])
+    left = await engine.store.conversations.get(convs[4]["id"])
     assert left["mode"] == "queued"
 
 
