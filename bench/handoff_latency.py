@@ -1,10 +1,13 @@
 """Handoff delivery latency: customer's angry message -> agent console queue event, and agent
 reply -> customer widget event; one hub on SQLite, and two hubs on PostgreSQL + Redis.
 
-    .venv/bin/python -m bench.handoff_latency [--samples 30] [--modes single scaled]
+    .venv/bin/python -m bench.handoff_latency [--samples 30] [--modes single scaled] [--tree PATH]
 
 Latencies are measured from the start of the HTTP send to the arrival of the websocket event
-at the other side (customer on hub 1, agent on hub 2 in the scaled mode). Samples run one after
+at the other side (customer on hub 1, agent on hub 2 in the scaled mode). The console is the
+supervisor's: an agent's console lists only its skill groups' chats, and the angry messages hand
+off to several groups. `--tree` runs the hubs of another checkout on this one's Rasa stack (the
+before/after comparison, bench/before_after.py). Samples run one after
 another: this is the delivery path, not a load test. Figures only.
 """
 
@@ -34,7 +37,7 @@ from bench.common import (
     verdict,
     write_result,
 )
-from bot.stack import start_hub, start_stack
+from bot.stack import ROOT, HubService, start_stack
 
 ANGRY = ("气死我了！你们这什么垃圾服务，等了三天还没发货！！", "太过分了！！退款到现在都没到，我要投诉！",
          "你们是骗子吧？！钱扣了订单却没有，气死了！！")
@@ -109,10 +112,19 @@ async def one_sample(session: aiohttp.ClientSession, customer_hub: str, agent_hu
         return {"handoff_s": t_queue - t0, "reply_s": t_reply - t1}
 
 
+CONSOLE_USER = "supervisor"
+
+
+def start_hub(env: dict[str, str], log_path: Path, tree: Path) -> HubService:
+    hub = HubService(env, log_path, tree=tree)
+    hub.start(60)
+    return hub
+
+
 async def measure(customer_hub: str, agent_hub: str, samples: int, warmup: int = 3) -> dict[str, Any]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         async with session.post(f"{agent_hub}/api/agent/login",
-                                json={"username": "agent1", "password": BENCH_PASSWORDS["agent1"],
+                                json={"username": CONSOLE_USER, "password": BENCH_PASSWORDS[CONSOLE_USER],
                                       "bearer": True}) as r:
             if r.status != 200:
                 raise RuntimeError(f"agent login failed: {r.status} {await r.text()}")
@@ -136,11 +148,12 @@ async def measure(customer_hub: str, agent_hub: str, samples: int, warmup: int =
     return {"handoff": summarize_ms(handoff), "agent_reply": summarize_ms(reply), "errors": errors}
 
 
-def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dict[str, Any]:
+def run(samples: int, modes: Sequence[str], model_arg: str | None = None, tree: Path = ROOT) -> dict[str, Any]:
     from bench.load_hub import pick_model
 
     model = pick_model(model_arg)
-    out: dict[str, Any] = {"setup": {"samples": samples, "warmup": 3, "model": model.name}, "modes": {}}
+    out: dict[str, Any] = {"setup": {"samples": samples, "warmup": 3, "model": model.name, "hub_tree": str(tree),
+                                     "console": CONSOLE_USER}, "modes": {}}
     with tempfile.TemporaryDirectory(prefix="kefu-bench-ho-") as tmp_s:
         tmp = Path(tmp_s)
         orders_url = f"sqlite:///{tmp / 'orders.db'}"
@@ -149,7 +162,7 @@ def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dic
         stack = start_stack(model, env=base_env, log_dir=tmp / "logs", tracker_db=tmp / "trackers.db", workers=1)
         try:
             if "single" in modes:
-                hub = start_hub({**base_env, "RASA_URL": stack.rasa_url}, tmp / "logs" / "hub-single.log")
+                hub = start_hub({**base_env, "RASA_URL": stack.rasa_url}, tmp / "logs" / "hub-single.log", tree)
                 try:
                     res = asyncio.run(measure(hub.url, hub.url, samples))
                 finally:
@@ -164,7 +177,7 @@ def run(samples: int, modes: Sequence[str], model_arg: str | None = None) -> dic
                         try:
                             for k in (1, 2):
                                 hubs.append(start_hub({**env, "RASA_URL": stack.rasa_url},
-                                                      tmp / "logs" / f"hub{k}.log"))
+                                                      tmp / "logs" / f"hub{k}.log", tree))
                             res = asyncio.run(measure(hubs[0].url, hubs[1].url, samples))
                         finally:
                             for hub in hubs:
@@ -192,11 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--modes", nargs="+", choices=("single", "scaled"), default=["single", "scaled"])
     ap.add_argument("--model", help="model archive (default: the model for the current data)")
+    ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose hubs run (default: this one)")
+    ap.add_argument("--out", default="handoff_latency", help="result file name (bench/results/<out>.json)")
     args = ap.parse_args(argv)
     if args.samples <= 0:
         ap.error("--samples must be positive")
     print(f"[handoff_latency] machine: {machine_info()['cpu_count']} cores, load {machine_info()['loadavg_1_5_15']}")
-    path = write_result("handoff_latency", run(args.samples, args.modes, args.model))
+    path = write_result(args.out, run(args.samples, args.modes, args.model, args.tree.resolve()))
     print(f"[handoff_latency] -> {path}")
     return 0
 
