@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.hub_queue [--waiting 20 100] [--stores sqlite postgresql] [--tree PATH]
 
-Only the hub is measured: a stand-in bot hands every message off at once, so a customer's
-message puts the chat in the queue within one bot call. For W waiting customers, each with
-the widget's websocket open, and an agent console:
+Only the hub is measured: a stand-in bot answers at once, and hands off when asked (转人工),
+so a customer's message puts the chat in the queue within one bot call. For W waiting
+customers, each with the widget's websocket open, and an agent console:
 
-- join (10 times): one more customer hands off (to the back of the queue); handoff latency
+- bot turn (10): a new customer's message answered by the bot (the path every customer message
+  in bot mode takes; nothing in the queue changes);
+- join (10): one more customer hands off (to the back of the queue); handoff latency
   (send → the console's queue event listing it) and the `queue` events the others receive;
 - presence no-op (10): an agent who is not online switches between away and offline (the online
   count, hence every estimate, stays); latency and `queue` events to the waiting customers;
@@ -47,7 +49,8 @@ ROOMY = {"HUB_OPEN_PER_ADDRESS": "0", "HUB_QUEUE_PER_ADDRESS": "0", "HUB_TICKETS
 
 
 class StandInBot:
-    """Answers like Rasa's REST channel: a short text and a handoff payload, at once."""
+    """Answers like Rasa's REST channel, at once: a short text and a handoff payload for
+    转人工, an echo with a button for anything else."""
 
     def __init__(self) -> None:
         self.url = ""
@@ -55,6 +58,9 @@ class StandInBot:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if "转人工" not in body.get("message", ""):  # an ordinary turn: one answer with a button
+            return web.json_response([{"recipient_id": body["sender"], "text": f"收到：{body['message']}",
+                                       "buttons": [{"title": "查订单", "payload": "/order_status"}]}])
         return web.json_response([
             {"recipient_id": body["sender"], "text": "好的，正在为您转接人工客服。"},
             {"recipient_id": body["sender"], "custom": {"handoff": {
@@ -233,6 +239,15 @@ async def manual_run(hub: HubService, waiting: int) -> dict[str, Any]:
             await run.call("agent2", "POST", "/api/agent/presence", dict(flip))
             return time.perf_counter() - t0
 
+        async def bot_turn() -> float:
+            who = await run.join()
+            t0 = time.perf_counter()
+            async with session.post(f"{hub.url}/api/conversations/{who.cid}/messages",
+                                    headers={"Authorization": f"Bearer {who.token}"}, json={"text": "你好"}) as r:
+                await r.read()
+            return time.perf_counter() - t0
+
+        await measure("bot_turn", bot_turn)
         await measure("join", join)
         await measure("presence_noop", presence_noop)
         await measure("tail_leaves", lambda: claim(-1))
