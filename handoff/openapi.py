@@ -28,6 +28,10 @@ OK = _json({"type": "object", "properties": {"ok": {"type": "boolean"}}})
 STR = {"type": "string"}
 INT = {"type": "integer"}
 CONV_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
+# Display texts the hub words for the customer (the widget shows them as they are; WeChat gets
+# the same words in its system messages).
+WAIT_TEXT = {"type": "string", "description": "the wait estimate as the customer reads it, e.g. 约 3 分钟"}
+AGENT_TITLE = {"type": "string", "description": "the agent as the customer sees them, e.g. 客服 小李"}
 NUM_ID = {"name": "id", "in": "path", "required": True, "schema": INT}
 
 
@@ -82,9 +86,10 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "description": (
                 "Customer widget and agent console API of the conversation hub. Errors are "
                 '`{"error": {"code", "message"}}`. Websockets: `/ws/customer?conversation_id=&token=` '
-                "(events message, mode, queue, agent_joined, typing, csat_request, offline; client sends "
-                "typing and message) and `/ws/agent` (cookie or `?token=`; events queue, message, mode, "
-                "typing, assigned, ticket, presence; client sends typing). Agents see the queue of "
+                "(events message, mode, queue {position, eta_seconds, wait_text}, agent_joined "
+                "{display_name, title}, typing, ack, csat_request, offline, error; client sends typing and "
+                "message) and `/ws/agent` (cookie or `?token=`; events queue, message, mode, typing, "
+                "assigned, requeued, ticket, presence, resync, error; client sends typing). Agents see the queue of "
                 "their skill groups and their own chats (403 `not_in_scope` otherwise); supervisors "
                 "see all. Customer-side limits answer 429 `rate_limited` with `Retry-After`."
             ),
@@ -312,8 +317,9 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     "conversation_id": STR,
                     "mode": {"type": "string", "enum": ["bot", "queued", "agent", "closed"]},
                     "queue": {"type": "object", "nullable": True,
-                              "properties": {"position": INT, "eta_seconds": INT}},
-                    "agent": {"type": "object", "nullable": True, "properties": {"display_name": STR}},
+                              "properties": {"position": INT, "eta_seconds": INT, "wait_text": WAIT_TEXT}},
+                    "agent": {"type": "object", "nullable": True,
+                              "properties": {"display_name": STR, "title": AGENT_TITLE}},
                     "csat_pending": {"type": "boolean"},
                     "messages": {"type": "array", "items": _ref("Message")},
                     "has_more": {"type": "boolean", "description": "more messages: read on with after"}}},
@@ -333,7 +339,8 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     "vip_level": {"type": "integer", "nullable": True},
                     "waited_seconds": {"type": "number"}, "channel": STR,
                     "emotion": {"type": "string", "nullable": True},
-                    "position": INT, "eta_seconds": INT, "in_my_groups": {"type": "boolean"}}},
+                    "position": INT, "eta_seconds": INT, "wait_text": WAIT_TEXT,
+                    "in_my_groups": {"type": "boolean"}}},
                 "AgentConversation": {"type": "object", "properties": {
                     "conversation_id": STR, "mode": STR,
                     "handoff": {"type": "object", "nullable": True},

@@ -76,17 +76,29 @@ def bot_failure_summary(error: str | None) -> str:
 
 
 def wait_text(seconds: float) -> str:
-    """The same wording as the widget's live queue banner, so the two never disagree."""
+    """How long a customer is told to wait. The only place this is worded: the widget's queue
+    banner shows the ``wait_text`` the hub sends with each place, WeChat gets it in TEXT_QUEUED."""
     return "不到 1 分钟" if seconds < 60 else f"约 {math.ceil(seconds / 60)} 分钟"
 
 
 def agent_title(display_name: str) -> str:
     """How the customer sees an agent: display names usually carry their title already
-    ("客服 小李", "主管 王敏"), so only a bare name ("小李") gets "客服" in front."""
+    ("客服 小李", "主管 王敏"), so only a bare name ("小李") gets "客服" in front. The only place
+    this is decided: the widget shows the ``title`` the hub sends with the agent."""
     name = display_name.strip()
     if not name:
         return "人工客服"
     return name if name.startswith("客服") or " " in name else f"客服 {name}"
+
+
+def customer_place(position: int, eta_seconds: int) -> dict[str, Any]:
+    """A place in the queue as the customer gets it (the widget shows ``wait_text`` as it is)."""
+    return {"position": position, "eta_seconds": eta_seconds, "wait_text": wait_text(eta_seconds)}
+
+
+def customer_agent(agent: dict[str, Any]) -> dict[str, Any]:
+    """The serving agent as the customer gets it (the widget shows ``title`` as it is)."""
+    return {"display_name": agent["display_name"], "title": agent_title(agent["display_name"])}
 
 
 def conversation_topic(conversation_id: str) -> str:
@@ -372,8 +384,8 @@ class Hub:
             await self.to_customer(conv, {"type": "offline", "can_leave_message": True})
         else:
             snap = await self.queue_snapshot()
-            place = snap["positions"].get(conv["id"], {"position": 1, "eta_seconds": 0})
-            text = TEXT_QUEUED.format(position=place["position"], wait=wait_text(place["eta_seconds"]))
+            place = snap["positions"].get(conv["id"]) or customer_place(1, 0)
+            text = TEXT_QUEUED.format(position=place["position"], wait=place["wait_text"])
             rows = await self.store.add_messages(
                 conv["id"], conv["channel"], [{"author": "system", "text": text, "reply_to": reply_to}]
             )
@@ -478,10 +490,8 @@ class Hub:
         online = sum(1 for a in loads if a["presence"] == "online")
         handle = await self.store.recent_handle_seconds()
         positions = {
-            item["id"]: {
-                "position": idx + 1,
-                "eta_seconds": q.estimate_wait(idx + 1, handle, online, self.settings.default_eta_seconds),
-            }
+            item["id"]: customer_place(
+                idx + 1, q.estimate_wait(idx + 1, handle, online, self.settings.default_eta_seconds))
             for idx, item in enumerate(ordered)
         }
         return {"ordered": ordered, "positions": positions, "loads": loads}
@@ -563,7 +573,7 @@ class Hub:
               "text": TEXT_AGENT_JOINED.format(title=agent_title(agent["display_name"]))}],
         )
         await self.to_customer(conv, {"type": "mode", "mode": "agent"})
-        await self.to_customer(conv, {"type": "agent_joined", "display_name": agent["display_name"]})
+        await self.to_customer(conv, {"type": "agent_joined", **customer_agent(agent)})
         await self.publish_messages(conv, rows)
         await self.to_agents({"type": "assigned", "conversation_id": conv["id"], "agent_id": agent["id"],
                               "assigned_agent_id": agent["id"]})

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from handoff.auth import client_address, customer_conversation
 from handoff.errors import ApiError
 from handoff.realtime import RESYNC
-from handoff.service import Hub, conversation_topic, customer_view
+from handoff.service import Hub, conversation_topic, customer_agent, customer_view
 from handoff.store import message_out
 from handoff.validation import DB_INT_MAX, db_int, parse_object
 
@@ -77,7 +77,7 @@ async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
         queue = snap["positions"].get(conv["id"])
     elif conv["mode"] == "agent" and conv["assigned_agent_id"] is not None:
         row = await hub.store.get_agent(conv["assigned_agent_id"])
-        agent = {"display_name": row["display_name"]} if row else None
+        agent = customer_agent(row) if row else None
     return {"conversation_id": conv["id"], "mode": conv["mode"], "queue": queue, "agent": agent,
             "csat_pending": bool(conv["csat_pending"])}
 
