@@ -1,6 +1,7 @@
 /** Canned replies (标准话术): the picker in the composer (/ or Ctrl+K) and the list supervisors edit. */
 
 import { el } from "../shared/dom.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { api } from "./api.js";
 import { toast } from "./notify.js";
 import { $, S, isMine, isSupervisor } from "./state.js";
@@ -60,7 +61,7 @@ export function loadCanned() {
   return api("GET", "/api/agent/canned").then((b) => {
     S.canned = b.items;
     renderCannedList();
-  }).catch(() => {});
+  }).catch(onlyRequestErrors);
 }
 
 export function renderCannedList() {
@@ -80,7 +81,7 @@ export function renderCannedList() {
       del.addEventListener("click", () => {
         if (!confirm("确定删除话术“" + c.title + "”？")) return;
         api("DELETE", "/api/agent/canned/" + c.id).then(() => { toast("已删除", "ok"); loadCanned(); })
-          .catch((err) => toast("删除失败：" + err.message, "error"));
+          .catch((err) => { onlyRequestErrors(err); toast("删除失败：" + err.message, "error"); });
       });
       acts.append(edit, del);
       card.appendChild(acts);
@@ -138,6 +139,6 @@ export function initCanned() {
     const editing = S.editingCanned != null;
     const req = editing ? api("PUT", "/api/agent/canned/" + S.editingCanned, body) : api("POST", "/api/agent/canned", body);
     req.then(() => { toast(editing ? "话术已更新" : "话术已新增", "ok"); editCanned(null); loadCanned(); })
-      .catch((err) => { $("canned-error").textContent = err.message; });
+      .catch((err) => { onlyRequestErrors(err); $("canned-error").textContent = err.message; });
   });
 }

@@ -2,6 +2,7 @@
 
 import { el } from "../shared/dom.js";
 import { initial, when } from "../shared/format.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { api, conversationPath } from "./api.js";
 import { openCanned } from "./canned.js";
 import { claimConversation, refreshMine, renderMine, renderQueue, tagNodes } from "./inbox.js";
@@ -20,7 +21,8 @@ export function openConversation(id) {
     if (S.currentId !== id) return;
     S.current = conv;
     renderConversation();
-  }).catch((err) => {
+  }, (err) => {
+    onlyRequestErrors(err);
     toast("打开会话失败：" + err.message, "error");
   });
 }
@@ -200,7 +202,7 @@ function sendReply() {
       input.value = "";
       if (S.currentId === id) appendToTranscript(body.message);
     })
-    .catch((err) => { $("composer-error").textContent = "发送失败：" + err.message; })
+    .catch((err) => { onlyRequestErrors(err); $("composer-error").textContent = "发送失败：" + err.message; })
     .finally(() => { $("btn-send").disabled = !(S.current && isMine(S.current)); input.focus(); });
 }
 
@@ -211,7 +213,7 @@ function sendAgentTyping() {
   S.lastTypingSent = now;
   const id = S.current.conversation_id;
   if (sendFrame({ type: "typing", conversation_id: id })) return;
-  api("POST", conversationPath(id, "/typing"), {}).catch(() => {});
+  api("POST", conversationPath(id, "/typing"), {}).catch(onlyRequestErrors);
 }
 
 /* ---------- actions ---------- */
@@ -230,7 +232,7 @@ function finish(action, done, failed) {
   const id = S.current.conversation_id;
   api("POST", conversationPath(id, action), {})
     .then(() => { toast(done, "ok"); afterLeave(id); })
-    .catch((err) => toast(failed + err.message, "error"));
+    .catch((err) => { onlyRequestErrors(err); toast(failed + err.message, "error"); });
 }
 
 function openTransfer() {
@@ -243,7 +245,7 @@ function openTransfer() {
   });
   agents.textContent = "";
   $("transfer-error").textContent = "";
-  api("GET", "/api/agent/agents").then((b) => b.agents).catch(() => []).then((list) => {
+  api("GET", "/api/agent/agents").then((b) => b.agents, (err) => { onlyRequestErrors(err); return []; }).then((list) => {
     list.filter((a) => !S.me || a.id !== S.me.id).forEach((a) => {
       const o = el("option", null, (a.display_name || a.username) + "（" + label("presence", a.presence) + "）");
       o.value = a.id;
@@ -265,7 +267,7 @@ function submitTransfer(e) {
   const id = S.current.conversation_id;
   api("POST", conversationPath(id, "/transfer"), body)
     .then(() => { dlg.close(); toast("已转接", "ok"); afterLeave(id); })
-    .catch((err) => { $("transfer-error").textContent = err.message; });
+    .catch((err) => { onlyRequestErrors(err); $("transfer-error").textContent = err.message; });
 }
 
 export function initChat() {

@@ -8,7 +8,7 @@ import { agentLoad, kpis, reasonBars } from "./present.js";
 import { $ } from "./state.js";
 
 export function loadStats() {
-  return api("GET", "/api/supervisor/stats").then(renderStats).catch((err) => {
+  return api("GET", "/api/supervisor/stats").then(renderStats, (err) => {
     $("stats-updated").textContent = "加载失败：" + err.message;
   });
 }

@@ -2,6 +2,7 @@
 
 import { el } from "../shared/dom.js";
 import { badgeCount, duration, when } from "../shared/format.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { api, conversationPath } from "./api.js";
 import { openConversation } from "./chat.js";
 import { alertTitle, beep, pruneQueueToasts, queueToastText, stopTitleAlert, toast } from "./notify.js";
@@ -80,7 +81,7 @@ function tickWaits() {
 }
 
 export function refreshQueue() {
-  return api("GET", "/api/agent/queue").then(setQueue).catch(() => {});
+  return api("GET", "/api/agent/queue").then(setQueue).catch(onlyRequestErrors);
 }
 
 export function claimConversation(id) {
@@ -95,6 +96,7 @@ export function claimConversation(id) {
       return refreshMine().then(() => openConversation(id));
     })
     .catch((err) => {
+      onlyRequestErrors(err);
       if (err.status === 409) {
         toast("已被其他客服接入", "error");
         S.queue = S.queue.filter((q) => q.conversation_id !== id);
@@ -110,7 +112,7 @@ export function refreshMine() {
   return api("GET", "/api/agent/conversations?scope=mine").then((b) => {
     S.mine = b.conversations.filter((c) => c.mode !== "closed" && c.mode !== "bot");
     renderMine();
-  }).catch(() => {});
+  }).catch(onlyRequestErrors);
 }
 
 export function renderMine() {

@@ -9,6 +9,7 @@
  */
 
 import { initial } from "../shared/format.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { api, hasCsrf, onSessionEnded, storeCsrf } from "./api.js";
 import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
@@ -66,6 +67,7 @@ function setPresence(p) {
     setPresenceUi(p);
     if (S.me) S.me.presence = p;
   }).catch((err) => {
+    onlyRequestErrors(err);
     toast("切换状态失败：" + err.message, "error");
     setPresenceUi((S.me && S.me.presence) || "offline");
   });
@@ -104,12 +106,13 @@ function init() {
         startApp(body.agent);
       })
       .catch((err) => {
+        onlyRequestErrors(err);
         $("login-error").textContent = err.status === 401 || err.status === 403 ? "账号或密码错误" : err.message;
       })
       .finally(() => { btn.disabled = false; });
   });
   $("logout").addEventListener("click", () => {
-    api("POST", "/api/agent/logout", {}).catch(() => {}).finally(() => onLoggedOut(""));
+    api("POST", "/api/agent/logout", {}).catch(onlyRequestErrors).finally(() => onLoggedOut(""));
   });
   $("presence").addEventListener("change", (e) => setPresence(e.target.value));
   document.querySelectorAll(".rail-btn").forEach((b) => {
@@ -124,7 +127,10 @@ function init() {
       return;
     }
     startApp(b.agent);
-  }).catch(() => showLogin(""));
+  }, (err) => {
+    onlyRequestErrors(err);
+    showLogin("");
+  });
 }
 
 init();

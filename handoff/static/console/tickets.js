@@ -2,6 +2,7 @@
 
 import { el } from "../shared/dom.js";
 import { when } from "../shared/format.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { api } from "./api.js";
 import { label } from "./labels.js";
 import { toast } from "./notify.js";
@@ -12,7 +13,7 @@ export function loadTickets() {
   return api("GET", "/api/agent/tickets" + (st ? "?status=" + st : "")).then((b) => {
     S.tickets = b.items;
     renderTickets();
-  }).catch(() => {});
+  }).catch(onlyRequestErrors);
 }
 
 function renderTickets() {
@@ -50,7 +51,7 @@ function renderTickets() {
           toast("工单 #" + t.id + " 已更新为" + label("ticket", b.ticket.status), "ok");
           renderTickets();
         })
-        .catch((err) => { sel.value = t.status; toast("更新失败：" + err.message, "error"); });
+        .catch((err) => { onlyRequestErrors(err); sel.value = t.status; toast("更新失败：" + err.message, "error"); });
     });
     td.appendChild(sel);
     tr.appendChild(td);

@@ -51,3 +51,12 @@ export async function requestJson(url, options = {}) {
   }
   return data;
 }
+
+/**
+ * Lets a `.catch` handle refused or unanswered requests only: anything else is a bug and is
+ * thrown on, so it surfaces instead of hiding behind "请稍后重试". `.catch(onlyRequestErrors)`
+ * is silence for a call whose data the next refresh or event brings anyway.
+ */
+export function onlyRequestErrors(err) {
+  if (!(err instanceof RequestError)) throw err;
+}

@@ -2,6 +2,7 @@
  * when nobody can answer now. */
 
 import { el } from "../shared/dom.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { STAR_LABELS, validContact } from "./text.js";
 import { appendNode } from "./view.js";
 
@@ -44,6 +45,7 @@ export function showCsat(w) {
           "感谢您的评价（" + score + " 星）！祝您生活愉快。"));
       })
       .catch((e) => {
+        onlyRequestErrors(e);
         err.textContent = e.message || "提交失败，请稍后重试";
         submit.disabled = false;
       });
@@ -76,6 +78,7 @@ export function showLeaveMessage(w) {
           "留言已提交" + (body && body.ticket_id != null ? "（工单号 " + body.ticket_id + "）" : "") + "，我们会尽快联系您。"));
       })
       .catch((e) => {
+        onlyRequestErrors(e);
         err.textContent = e.message || "提交失败，请稍后重试";
         submit.disabled = false;
       });

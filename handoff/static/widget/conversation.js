@@ -3,7 +3,7 @@
  * and while it is down, HTTP sends (idempotent by client_msg_id) and polling, so nothing is lost.
  */
 
-import { requestJson } from "../shared/http.js";
+import { onlyRequestErrors, requestJson } from "../shared/http.js";
 import { LiveSocket } from "../shared/socket.js";
 import { el } from "../shared/dom.js";
 import { clock } from "../shared/format.js";
@@ -203,6 +203,7 @@ async function catchUp(w) {
     await readOn(w, { has_more: conv.has_more });
     w.ui.net.hidden = true;
   } catch (e) {
+    onlyRequestErrors(e);
     if (!w.live.isOpen) w.ui.net.hidden = false;
   }
 }
@@ -329,7 +330,7 @@ export function sendMessage(w, text, title) {
       return;
     }
     postMessage(w, cmid);
-  }).catch(() => { /* already reported */ });
+  }).catch(onlyRequestErrors); // already reported
 }
 
 export function sendTyping(w) {
@@ -339,5 +340,5 @@ export function sendTyping(w) {
   if (now - state.lastTypingSent < 2500) return;
   state.lastTypingSent = now;
   if (w.live.send({ type: "typing" })) return;
-  w.api("POST", conversationPath(w, "/typing")).catch(() => {});
+  w.api("POST", conversationPath(w, "/typing")).catch(onlyRequestErrors);
 }

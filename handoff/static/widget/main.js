@@ -8,6 +8,7 @@
 
 import { apiFor, ensureStarted, confirmPending, liveSocket, newState, persist, sendMessage, sendTyping }
   from "./conversation.js";
+import { onlyRequestErrors } from "../shared/http.js";
 import { conversationStore } from "./storage.js";
 import { DEFAULT_TITLE } from "./text.js";
 import { buildView, scrollToEnd } from "./view.js";
@@ -35,7 +36,7 @@ export function start(options = {}) {
     ui.launcher.setAttribute("aria-label", "收起在线客服");
     state.unread = 0;
     ui.badge.hidden = true;
-    ensureStarted(w).catch(() => {});
+    ensureStarted(w).catch(onlyRequestErrors);
     setTimeout(() => { ui.input.focus(); scrollToEnd(ui); }, 50);
   }
 
@@ -75,7 +76,7 @@ export function start(options = {}) {
     // A stored conversation is resumed at once (history + live updates after a reload).
     const saved = w.store.load();
     if (saved && saved.conversation_id && (saved.identity || "") === config.identity) {
-      ensureStarted(w).catch(() => {});
+      ensureStarted(w).catch(onlyRequestErrors);
     }
   }
 
