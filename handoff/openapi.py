@@ -28,6 +28,10 @@ OK = _json({"type": "object", "properties": {"ok": {"type": "boolean"}}})
 STR = {"type": "string"}
 INT = {"type": "integer"}
 CONV_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
+NULL_STR = {"type": "string", "nullable": True}
+NULL_NUM = {"type": "number", "nullable": True}
+EPOCH = {"type": "number", "nullable": True, "description": "seconds since 1970 (UTC)"}
+DATE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 # Display texts the hub words for the customer (the widget shows them as they are; WeChat gets
 # the same words in its system messages).
 WAIT_TEXT = {"type": "string", "description": "the wait estimate as the customer reads it, e.g. 约 3 分钟"}
@@ -208,7 +212,8 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "/api/agent/conversations": {
                 "get": _agent(
                     "Conversations with agents: mine (assigned to me) or all (supervisors only)",
-                    {"200": _json({"type": "object"}), "400": ERR},
+                    {"200": _json({"type": "object", "properties": {
+                        "conversations": {"type": "array", "items": _ref("ConversationSummary")}}}), "400": ERR},
                     params=[{"name": "scope", "in": "query", "schema": {"type": "string", "enum": ["mine", "all"]}}],
                 )
             },
@@ -309,7 +314,11 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                                 "buttons": {"type": "array", "items": _ref("Button")},
                                 "created_at": {"type": "string", "format": "date-time"},
                                 "client_msg_id": {"type": "string", "nullable": True},
-                                "internal": {"type": "boolean"}}},
+                                "internal": {"type": "boolean"},
+                                "conversation_id": {**STR, "description": "agent views only"},
+                                "agent_id": {"type": "integer", "nullable": True,
+                                             "description": "agent views only: who wrote it"},
+                                "channel": {**STR, "description": "agent views only"}}},
                 "NewConversation": {"type": "object", "properties": {
                     "conversation_id": STR, "token": STR, "mode": STR,
                     "customer_id": {"type": "string", "nullable": True}}},
@@ -338,30 +347,48 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     "reason": STR, "skill": STR, "summary": STR,
                     "vip_level": {"type": "integer", "nullable": True},
                     "waited_seconds": {"type": "number"}, "channel": STR,
-                    "emotion": {"type": "string", "nullable": True},
+                    "emotion": {"type": "string", "nullable": True}, "customer_name": NULL_STR,
                     "position": INT, "eta_seconds": INT, "wait_text": WAIT_TEXT,
                     "in_my_groups": {"type": "boolean"}}},
-                "AgentConversation": {"type": "object", "properties": {
-                    "conversation_id": STR, "mode": STR,
-                    "handoff": {"type": "object", "nullable": True},
+                "ConversationSummary": {"type": "object", "properties": {
+                    "conversation_id": STR,
+                    "mode": {"type": "string", "enum": ["bot", "queued", "agent", "closed"]},
+                    "channel": STR, "customer_id": NULL_STR, "customer_name": NULL_STR,
+                    "assigned_agent_id": {"type": "integer", "nullable": True},
+                    "reason": NULL_STR, "priority": NULL_STR, "skill": NULL_STR, "summary": NULL_STR,
+                    "emotion": NULL_STR, "vip_level": {"type": "integer", "nullable": True},
+                    "queued_at": EPOCH, "updated_at": EPOCH}},
+                "AgentConversation": {"allOf": [_ref("ConversationSummary"), {"type": "object", "properties": {
+                    "handoff": {"type": "object", "nullable": True, "properties": {
+                        "reason": STR, "priority": STR, "skill": STR, "summary": NULL_STR, "emotion": NULL_STR}},
+                    "agent": {"type": "object", "nullable": True, "properties": {"id": INT, "display_name": STR}},
                     "messages": {"type": "array", "items": _ref("Message")},
                     "notes": {"type": "array", "items": _ref("Message")},
                     "customer": {"type": "object", "nullable": True, "properties": {
-                        "id": STR, "name": STR, "phone_masked": STR, "vip_level": INT}},
-                    "orders": {"type": "array", "items": {"type": "object"}}}},
+                        "id": STR, "name": NULL_STR, "phone_masked": NULL_STR,
+                        "vip_level": {"type": "integer", "nullable": True}}},
+                    "orders": {"type": "array", "items": _ref("Order")}}}]},
+                "Order": {"type": "object", "description": "the customer panel's view of a shop order", "properties": {
+                    "order_id": STR, "status": {**STR, "description": "as the shop words it, e.g. 已发货"},
+                    "order_type": {"type": "string", "enum": ["normal", "presale"]}, "total": {"type": "number"},
+                    "items": {"type": "array", "items": STR}, "created_at": DATE_TIME, "shipped_at": DATE_TIME,
+                    "delivered_at": DATE_TIME, "carrier": NULL_STR, "tracking_no": NULL_STR}},
                 "Canned": {"type": "object", "properties": {"id": INT, "title": STR, "text": STR}},
                 "Ticket": {"type": "object", "properties": {
                     "id": INT, "conversation_id": STR, "customer_id": {"type": "string", "nullable": True},
                     "contact": {"type": "string", "nullable": True}, "text": STR,
                     "status": {"type": "string", "enum": ["open", "pending", "solved"]},
-                    "due_at": {"type": "number"}, "overdue": {"type": "boolean"},
+                    "agent_id": {"type": "integer", "nullable": True}, "created_at": EPOCH, "updated_at": EPOCH,
+                    "due_at": EPOCH, "overdue": {"type": "boolean"},
                     "transcript": {"type": "array", "items": {"type": "object"}}}},
                 "Stats": {"type": "object", "properties": {
                     "queue_length": INT, "longest_wait_seconds": {"type": "number"},
                     "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": INT,
                     "handoffs_today": INT,
                     "handoffs_by_reason": {"type": "object", "additionalProperties": INT},
-                    "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}},
+                    "first_response_seconds": {"type": "object", "properties": {
+                        "avg": NULL_NUM, "p90": NULL_NUM, "count": INT}},
+                    "csat": {"type": "object", "properties": {"avg": NULL_NUM, "count": INT}}}},
             },
         },
     }

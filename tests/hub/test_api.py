@@ -495,3 +495,64 @@ async def test_manual_claim_respects_max_concurrent_chats(hub: HubProcess, sessi
     sup = await login(session, hub.url, "supervisor")
     for c in customers:
         await sup.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")
+
+
+def _documented(spec: dict, schema: dict) -> set[str]:
+    """Property names of a schema of /openapi.json ($ref and allOf followed)."""
+    if "$ref" in schema:
+        return _documented(spec, spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= _documented(spec, part)
+    return names
+
+
+async def test_front_end_shapes_are_the_documented_ones(hub: HubProcess, session) -> None:
+    """Every field the console and the widget read comes in a documented shape: nothing sent is
+    missing from /openapi.json (the front ends read only what the description names)."""
+    async with session.get(hub.url + "/openapi.json") as r:
+        spec = await r.json()
+    schemas = spec["components"]["schemas"]
+
+    def ref(name: str) -> set[str]:
+        return _documented(spec, {"$ref": f"#/components/schemas/{name}"})
+
+    await _all_presence(session, hub, "online")
+    sup = await login(session, hub.url, "supervisor")
+    customer = await open_customer(session, hub.url, sign_identity("C8", IDENTITY_SECRET, name="钱八"))
+    await customer.send("我要转人工")
+    state = await customer.state()
+    assert set(state) <= ref("ConversationState")
+    assert set(state["queue"]) == set(schemas["ConversationState"]["properties"]["queue"]["properties"])
+    for m in state["messages"]:
+        assert set(m) <= ref("Message")
+
+    _, queue = await sup.call("GET", "/api/agent/queue")
+    assert set(queue) <= _documented(spec, spec["paths"]["/api/agent/queue"]["get"]["responses"]["200"]
+                                     ["content"]["application/json"]["schema"])
+    assert queue["items"] and all(set(i) <= ref("QueueItem") for i in queue["items"])
+    assert all(set(a) <= ref("Agent") for a in queue["agents"])
+
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/claim")
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/messages", {"text": "备注", "internal": True})
+    _, listed = await sup.call("GET", "/api/agent/conversations?scope=all")
+    assert listed["conversations"] and all(set(c) == ref("ConversationSummary") for c in listed["conversations"])
+    _, conv = await sup.call("GET", f"/api/agent/conversations/{customer.id}")
+    assert set(conv) == ref("AgentConversation")
+    handoff = schemas["AgentConversation"]["allOf"][1]["properties"]
+    assert set(conv["handoff"]) == set(handoff["handoff"]["properties"])
+    assert set(conv["agent"]) == set(handoff["agent"]["properties"])
+    assert set(conv["customer"]) == set(handoff["customer"]["properties"])
+    assert all(set(o) <= ref("Order") for o in conv["orders"])
+    assert conv["notes"] and all(set(m) <= ref("Message") for m in conv["messages"] + conv["notes"])
+    state = await customer.state()
+    assert set(state["agent"]) == set(schemas["ConversationState"]["properties"]["agent"]["properties"])
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/close")
+
+    _, stats = await sup.call("GET", "/api/supervisor/stats")
+    assert set(stats) == ref("Stats")
+    assert set(stats["first_response_seconds"]) == set(schemas["Stats"]["properties"]["first_response_seconds"]
+                                                      ["properties"])
+    assert set(stats["csat"]) == set(schemas["Stats"]["properties"]["csat"]["properties"])
+    _, tickets = await sup.call("GET", "/api/agent/tickets")
+    assert all(set(t) <= ref("Ticket") for t in tickets["items"])
