@@ -64,7 +64,8 @@ REFUND_REFUSED = {
 
 
 class ActionRefund(AskOrActAction):
-    """Refund progress for a question; the confirmation card for a request."""
+    """Refund progress for a question (the return window for delivered goods); the
+    confirmation card for a request."""
 
     def name(self) -> str:
         return "action_refund"
@@ -82,6 +83,10 @@ class ActionRefund(AskOrActAction):
                 name = "utter_refund_withdraw"  # the bot cannot call a refund back: a person can
             dispatcher.utter_message(response=name, **refund_variables(order_id, existing))
             return [SlotSet("pending", None)]
+        if mode == "ask" and view.status == "已签收":
+            # money back for delivered goods means sending them back: "这个还能退吗 没拆"
+            # is answered with the return window (open until when, or closed since when)
+            return ActionReturnExchange().respond(dispatcher, tracker, svc, order_id, "ask")
         refusal = refund_refusal(view.status, view.delivered_at, svc.now())
         variables = {
             **refund_variables(order_id, {"amount": view.total, "order_type": view.order_type}),

@@ -105,17 +105,19 @@ def take_offer(
     dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, intent: Any
 ) -> list:
     """A yes to "需要为您申请吗？": the request's own confirmation card (never the change itself).
-    The invoice request first needs its form, which its action starts."""
+    The invoice request and an order change first need their form, which their action starts."""
     events = [SlotSet("pending", None), SlotSet("act_mode", "act"), SlotSet("topic", intent),
               SlotSet("order_id", order_id)]
-    if intent == "invoice":
-        return [*events, FollowupAction("action_invoice")]
+    # these requests first ask for details in a form, which their action starts
+    if intent in FORM_FIRST:
+        return [*events, FollowupAction(FORM_FIRST[intent])]
     action = OFFERED.get(intent)
     if action is None:
         return events
     return [*events, *action.respond(dispatcher, tracker, svc, order_id, "act")]
 
 
+FORM_FIRST = {"invoice": "action_invoice", "modify_order": "action_modify_order"}
 OFFERED = {"cancel_order": ActionCancelOrder(), "refund": ActionRefund(), "return_exchange": ActionReturnExchange()}
 
 

@@ -48,6 +48,7 @@ from bot.dialogue import (
     invoice_details,
     is_bare_pick,
     is_personal_title,
+    is_yes_no_question,
     items_line,
     mask_email,
     mask_value,
@@ -192,18 +193,19 @@ class ActionCancelOrder(AskOrActAction):
 # ------------------------------------------------------------------ modify order
 
 
-class ActionModifyOrder(OrderAction):
-    """Checks that the order can still be changed, then starts the modify form
-    (``next_step`` = modify_form); field and new value are taken from the request if it
-    names them ("把地址改成…" goes straight to the confirmation card)."""
+class ActionModifyOrder(AskOrActAction):
+    """Checks that the order can still be changed. A question ("还来得及改地址吗") is answered
+    and offers the change; a request starts the modify form (``next_step`` = modify_form),
+    with field and new value taken from the request if it names them ("把地址改成…" goes
+    straight to the confirmation card)."""
 
     def name(self) -> str:
         return "action_modify_order"
 
     when_unverified = (SlotSet("next_step", None),)
 
-    def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
     ) -> list:
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
@@ -217,6 +219,13 @@ class ActionModifyOrder(OrderAction):
         request = last_text_with_intent(tracker, ("modify_order",))
         field = detect_modify_field(request)
         stated = stated_new_value(request)
+        if mode == "ask" and not stated and is_yes_no_question(request):
+            dispatcher.utter_message(
+                response="utter_modify_possible",
+                buttons=[intent_button("修改收货信息", "modify_order", order_id=order_id, mode="act")],
+                order_id=order_id, status=view.status, label=MODIFY_FIELDS.get(field or "", "收货信息"),
+            )
+            return [SlotSet("next_step", None), SlotSet("pending", offer("modify_order", order_id, tracker))]
         value = clean_new_value(field, stated) if field and stated else None
         return [
             SlotSet("next_step", "modify_form"),

@@ -33,6 +33,7 @@ from actions.common import (
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
+    faq_topic,
     general_answer,
     items_line,
     order_id_candidate,
@@ -182,13 +183,27 @@ class ActionVerifyGate(ShopAction):
         ]
 
 
-class ActionPickOrder(Action):
-    """A customer typed an order number instead of pressing one of the offered order buttons.
+def reread(tracker: Tracker, topic: str, mode: str, order_id: str | None) -> list[dict[str, Any]]:
+    """The latest message logged anew as `topic` about `order_id` in `mode`, so the same rules
+    verify and answer it. Done the way Rasa's two-stage fallback re-reads a clarified message:
+    revert the user turn, log it anew."""
+    latest = dict(tracker.latest_message or {})
+    entities = [e for e in latest.get("entities") or [] if e.get("entity") not in ("mode", "order_id")]
+    entities += [
+        {"entity": "order_id", "value": order_id, "extractor": "reread"},
+        {"entity": "mode", "value": mode, "extractor": "reread"},
+    ]
+    parse = {**latest, "intent": {"name": topic, "confidence": 1.0}, "entities": entities}
+    message = UserUttered(latest.get("text"), parse_data=parse, input_channel=tracker.get_latest_input_channel())
+    message["message_id"] = latest.get("message_id")
+    message["metadata"] = latest.get("metadata") or {}
+    return [UserUtteranceReverted(), ActionExecuted("action_listen"), message, SlotSet("order_id", order_id)]
 
-    The message is read again as the button would have sent it: the listed topic as its intent
-    and the list's ask/act mode, so the same rules verify and answer it. Done the way Rasa's
-    two-stage fallback re-reads a clarified message: revert the user turn, log it anew.
-    """
+
+class ActionPickOrder(Action):
+    """A customer typed an order number instead of pressing one of the offered order buttons:
+    the message is read again as the button would have sent it (the listed topic as its
+    intent, the list's ask/act mode)."""
 
     def name(self) -> str:
         return "action_pick_order"
@@ -196,22 +211,27 @@ class ActionPickOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        latest = dict(tracker.latest_message or {})
         topic = tracker.get_slot("topic") or "order_status"
         mode = tracker.get_slot("act_mode") or "act"
-        order_id = order_id_candidate(latest.get("text"))
-        entities = [e for e in latest.get("entities") or [] if e.get("entity") not in ("mode", "order_id")]
-        entities += [
-            {"entity": "order_id", "value": order_id, "extractor": self.name()},
-            {"entity": "mode", "value": mode, "extractor": self.name()},
-        ]
-        parse = {**latest, "intent": {"name": topic, "confidence": 1.0}, "entities": entities}
-        message = UserUttered(latest.get("text"), parse_data=parse,
-                              input_channel=tracker.get_latest_input_channel())
-        message["message_id"] = latest.get("message_id")
-        message["metadata"] = latest.get("metadata") or {}
-        return [UserUtteranceReverted(), ActionExecuted("action_listen"), message,
-                SlotSet("order_id", order_id)]
+        return reread(tracker, topic, mode, order_id_candidate((tracker.latest_message or {}).get("text")))
+
+
+class ActionApplyAnswer(Action):
+    """"那2025061800006是不是已经过了" right after the return policy: the policy just answered,
+    asked about that order (its return window from the order data). The message is read again
+    as a question of the policy's order topic."""
+
+    def name(self) -> str:
+        return "action_apply_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        topic = faq_topic(tracker.get_slot("last_faq")) or "order_status"
+        order_id = next(tracker.get_latest_entity_values("order_id"), None) or order_id_candidate(
+            (tracker.latest_message or {}).get("text")
+        )
+        return reread(tracker, topic, "ask", order_id)
 
 
 def _failed(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
@@ -43,13 +44,29 @@ TOPIC_FAQ: dict[str, frozenset[str]] = {
     "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery"}),
     "cancel_order": frozenset({"faq/refund_time"}),
 }
+# the order topic whose answer an FAQ generalises: "那2025061800006呢" after the return policy
+# asks about that order's return window
+_FAQ_TOPIC = {
+    "faq/return_policy": "return_exchange", "faq/return_shipping": "return_exchange",
+    "faq/change_size": "return_exchange", "faq/warranty": "return_exchange",
+    "faq/missing_item": "return_exchange", "faq/refund_time": "refund",
+    "faq/price_protection": "refund", "faq/invoice_reissue": "invoice",
+    "faq/special_invoice": "invoice", "faq/delivery_time": "logistics",
+    "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status",
+}
+
+
+def faq_topic(faq_key: str | None) -> str | None:
+    return _FAQ_TOPIC.get(faq_key or "")
+
+
 # words that tie a question to one of the customer's own orders or refunds
 _OWN = re.compile(
     r"我的|我那|我这|我刚|我昨天|我前|我上|我买的|我退的|我申请的|我下的|我家|这单|这笔|这个订单|那个订单|那单|那笔|"
     r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗|"
     # a lookup asked for ("帮我查下物流呗") or a state asked after ("钱退了没啊") is about their order
     r"(帮我|给我)?(查|看|瞅)(一下|下|查|看)?(我的|物流|快递|包裹|订单|单子|退款进度|到哪)|了没|好了吗|到了吗|"
-    r"啥情况|什么情况"
+    r"啥情况|什么情况|发我|发给我|\d{4}[-－—\s]\d{4}"
 )
 
 
@@ -103,6 +120,41 @@ def picks_offered_order(text: str | None, intent: str | None, topic: str | None)
     return is_bare_pick(text) or intent in PICK_INTENTS
 
 
+# a follow-up that leans on the previous answer ("那预售的呢", "周末也在吗", "那现在有什么")
+# ... or names its subject by what the answer just described ("新的几天能开好" after the
+# answer about re-issuing an invoice)
+_ELLIPTICAL = re.compile(
+    r"^(那|那么|那如果|那要是|如果是|要是|那像|新的|新开的|重开的|重新开的|换开的|补开的|换好的|补发的)|"
+    r"(呢|也一样吗?|也是吗|也[^，,。吗]{1,4}吗|一样吗|也算吗)[?？]*$"
+)
+_CLAUSES = re.compile(r"[\s,，。.!！;；~～…]+")
+_STUCK = re.compile(r"^(那|那我|那这|那现在)?(该)?(怎么办|咋办|怎么弄|咋弄|咋整|怎么处理|如何是好)(呢|啊|呀|哇|嘛)?[?？!！]*$")
+
+
+def last_clause(text: str | None) -> str:
+    parts = [p for p in _CLAUSES.split(to_simplified((text or "").strip())) if p]
+    return parts[-1] if parts else ""
+
+
+def is_elliptical(text: str | None) -> bool:
+    """A short message (or a short last clause after "啊 结束了啊") that leans on what was said."""
+    t = to_simplified((text or "").strip())
+    if not 0 < len(t) <= 16 or re.search(r"\d{6,}", t):
+        return False
+    return bool(_ELLIPTICAL.search(t) or _ELLIPTICAL.search(last_clause(t)))
+
+
+def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
+    """The response selector's FAQ key and confidence."""
+    response = (((parse or {}).get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    return response.get("intent_response_key"), float(response.get("confidence") or 0.0)
+
+
+def is_stuck(text: str | None) -> bool:
+    """"那怎么办啊": the customer does not know how to go on after the answer."""
+    return bool(_STUCK.match(last_clause(text)))
+
+
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
@@ -132,6 +184,14 @@ def phone_tail_candidate(text: str | None) -> str | None:
         if len(run) == 11 and run.startswith("1"):
             return run[-4:]
     return None
+
+
+_YES_NO_QUESTION = re.compile(r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否")
+
+
+def is_yes_no_question(text: str | None) -> bool:
+    """"地址还来得及改吗" asks whether; "收货地址改成…" and "地址写错了" ask for the change."""
+    return bool(_YES_NO_QUESTION.search(to_simplified((text or "").strip())))
 
 
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}

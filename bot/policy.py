@@ -11,6 +11,12 @@
 - After ``action_handoff`` or ``action_confirm`` the bot listens: the handoff message is the
   bot's last word in that turn.
 
+Below those guarantees, ``ContextPolicy`` reads follow-ups in context: an elliptical message
+right after an FAQ answer or the promotions ("周末也在吗", "那现在有什么"), which the
+classifiers alone misread, goes back to that answer; "那怎么办" after an answer is offered a
+person; a question the intent classifier gave up on but the response selector is sure of is
+that FAQ.
+
 These are properties of the message and the slot ``pending``, not of an intent, so rules
 and stories cannot express them without copying every intent; the decision is a pure
 function over the tracker, tested directly.
@@ -28,12 +34,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
-from bot.dialogue import picks_offered_order
+from bot.dialogue import faq_topic, is_elliptical, is_stuck, picks_offered_order, selector_key
 from bot.handoff import to_simplified, urgent_kind
 
 HANDOFF_ACTION = "action_handoff"
@@ -57,6 +63,9 @@ _IMPATIENT = re.compile(
     r"又来|我问的是|不是这个|不是问这个|说不清|浪费时间|你到底|到底行不行|能不能行|牛头不对马嘴|"
     r"无语|服了|醉了|晕|[?？]{2,}|(啥|什么)(也|都)不会|破机器人|没用的机器人"
 )
+# Insulting the bot's competence is asking to get away from it, whatever the bot said before
+# ("什么破机器人 啥也不会" after it asked for an order number).
+_BOT_INSULT = re.compile(r"(破|垃圾|没用的?|蠢|笨)机器人|人工智障|(啥|什么)(也|都)不会|(啥|什么)(也|都)不懂")
 # "算了" alone is giving up ("哦那算了" after "we cannot check another shop's order"), not a
 # demand for a person; with impatience words it still counts through those words.
 
@@ -79,6 +88,10 @@ def asks_for_human(parse_data: dict[str, Any] | None) -> bool:
 
 def is_impatient(text: str | None) -> bool:
     return bool(_IMPATIENT.search(to_simplified(text or "")))
+
+
+def insults_the_bot(text: str | None) -> bool:
+    return bool(_BOT_INSULT.search(to_simplified(text or "")))
 
 
 def awaiting_first_response(tracker: DialogueStateTracker) -> bool:
@@ -127,7 +140,7 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     latest = tracker.latest_message
     parse = latest.parse_data if latest else None
     text = latest.text if latest else ""
-    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text):
+    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
         return HANDOFF_ACTION
@@ -192,5 +205,122 @@ class GuardPolicy(Policy):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> GuardPolicy:
+        """Nothing was persisted: the policy is pure logic over the tracker."""
+        return cls(config, model_storage, resource, execution_context)
+
+
+# ------------------------------------------------------------------ follow-ups in context
+FAQ_ACTION = "action_answer_faq"
+PROMOTIONS_ACTION = "action_promotions"
+OFFER_HUMAN = "utter_offer_human"
+# re-reads "那2025061800006呢" after a policy answer as that policy's order topic, asked
+APPLY_ANSWER = "action_apply_answer"
+# short messages that are part of the conversation's mechanics, never a follow-up question
+_SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent", "bot_challenge"})
+# intents that mean "the classifiers did not really know": a follow-up may override them
+_WEAK = frozenset({"faq", "nlu_fallback", "out_of_scope", "product_inquiry", "promotion"})
+UNSURE = 0.5
+# the response selector alone is trusted this far when the intent classifier gave up
+SELECTOR_SURE = 0.8
+
+
+def _intent(parse: dict[str, Any] | None) -> tuple[str | None, float]:
+    intent = (parse or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def previous_turn(tracker: DialogueStateTracker) -> tuple[list[str], bool]:
+    """The bot's actions in the turn before the latest user message, and whether that turn
+    answered an FAQ (set ``last_faq``)."""
+    actions: list[str] = []
+    answered_faq = False
+    seen_user = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            seen_user += 1
+            if seen_user == 2:
+                break
+        elif seen_user == 1:
+            if isinstance(event, ActionExecuted) and event.action_name:
+                actions.append(event.action_name)
+            elif isinstance(event, SlotSet) and event.key == "last_faq" and event.value:
+                answered_faq = True
+    return actions, answered_faq
+
+
+def context_action(tracker: DialogueStateTracker) -> str | None:
+    """The action a follow-up calls for in context, or None to leave it to rules and stories."""
+    if tracker.active_loop_name:
+        return None
+    latest = tracker.latest_message
+    if latest is None:
+        return None
+    parse, text = latest.parse_data, latest.text or ""
+    intent, confidence = _intent(parse)
+    if intent in _SOCIAL and confidence >= UNSURE:
+        return None
+    actions, answered_faq = previous_turn(tracker)
+    weak = intent in _WEAK or confidence < UNSURE
+    if any(e.get("entity") == "order_id" for e in (parse or {}).get("entities") or []):
+        # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
+        if answered_faq and weak and faq_topic(tracker.get_slot("last_faq")):
+            return APPLY_ANSWER
+        return None
+    if weak and is_elliptical(text):
+        if answered_faq:
+            return FAQ_ACTION
+        if PROMOTIONS_ACTION in actions:
+            return PROMOTIONS_ACTION
+    if is_stuck(text) and actions:
+        return OFFER_HUMAN
+    key, key_confidence = selector_key(parse)
+    if intent == "nlu_fallback" and key and key_confidence >= SELECTOR_SURE:
+        return FAQ_ACTION
+    return None
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class ContextPolicy(Policy):
+    """Predicts the follow-up's action with full confidence on the turn's first decision."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Below GuardPolicy (6), above RulePolicy (4): a rule answering the drawn intent of a
+        # follow-up is the mistake this policy corrects.
+        return {"priority": 5}
+
+    def train(
+        self,
+        training_trackers: list[TrackerWithCachedStates],
+        domain: Domain,
+        **kwargs: Any,
+    ) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if awaiting_first_response(tracker):
+            action = context_action(tracker)
+            if action is not None and action in domain.action_names_or_texts:
+                probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> ContextPolicy:
         """Nothing was persisted: the policy is pure logic over the tracker."""
         return cls(config, model_storage, resource, execution_context)

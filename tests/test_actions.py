@@ -801,3 +801,58 @@ def test_withdrawing_a_running_refund_offers_a_person_and_changes_nothing(shop):
     oid = DEMO_ORDERS["refunding"]
     _, d = run(ActionRefund(), tracker("这个退款我不想退了 能撤回吗", "refund", slots=verified(oid, act_mode="ask")))
     assert responses(d) == ["utter_refund_withdraw"] and order_row(shop, oid).status == "退款中"
+
+
+def test_can_the_address_still_be_changed_is_answered_and_offers_the_change(shop):
+    oid = DEMO_ORDERS["paid"]
+    before = order_row(shop, oid).address
+    t = tracker(f"{oid} 的收货地址现在还来得及改吗", "modify_order", slots=verified(oid, act_mode="ask"))
+    events, d = run(ActionModifyOrder(), t)
+    s = slots_of(events)
+    assert responses(d) == ["utter_modify_possible"] and "来得及" in texts(d)
+    assert s["next_step"] is None and s["pending"]["op"] == "offer"
+    assert order_row(shop, oid).address == before
+
+
+def test_a_yes_to_the_change_offer_starts_the_form_not_the_change(shop):
+    oid = DEMO_ORDERS["paid"]
+    before = order_row(shop, oid).address
+    request = ("地址还能改吗", "modify_order")
+    events, _ = run(ActionModifyOrder(), tracker(*request, slots=verified(oid, act_mode="ask")))
+    pending = slots_of(events)["pending"]
+    answer = tracker("好的", "affirm", slots={**verified(oid), "pending": pending}, history=[request])
+    events, _ = run(ActionConfirm(), answer)
+    assert {"event": "followup", "name": "action_modify_order"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    assert slots_of(events)["act_mode"] == "act" and order_row(shop, oid).address == before
+
+
+@pytest.mark.parametrize("text", ["收货地址改成广州市天河区天河路385号", "地址写错了", "地址能改成上海市浦东新区世纪大道100号吗"])
+def test_a_stated_change_starts_the_form_even_when_tagged_ask(shop, text):
+    oid = DEMO_ORDERS["paid"]
+    s = slots_of(run(ActionModifyOrder(), tracker(text, "modify_order", slots=verified(oid, act_mode="ask")))[0])
+    assert s["next_step"] == "modify_form"
+
+
+@pytest.mark.parametrize(
+    ("role", "response"),
+    [("delivered", "utter_return_eligible"), ("delivered_old", "utter_return_window_expired")],
+)
+def test_can_i_get_my_money_back_for_delivered_goods_is_the_return_window(shop, role, response):
+    oid = DEMO_ORDERS[role]
+    events, d = run(ActionRefund(), tracker("这个还能退吗 没拆", "refund", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == [response] and not refunds_of(shop, oid)
+
+
+async def test_a_policy_answer_applied_to_an_order_is_reread_as_its_topic_asked():
+    from actions.verification import ActionApplyAnswer
+
+    t = tracker("那2025061800006是不是已经过了", "nlu_fallback", entities={"order_id": "2025061800006"},
+                slots={"last_faq": "faq/return_policy"})
+    events, _ = await arun(ActionApplyAnswer(), t)
+    user = next(e for e in events if e.get("event") == "user")
+    assert [e["event"] for e in events][:2] == ["rewind", "action"]
+    assert user["parse_data"]["intent"]["name"] == "return_exchange"
+    values = {e["entity"]: e["value"] for e in user["parse_data"]["entities"]}
+    assert values == {"order_id": "2025061800006", "mode": "ask"}

@@ -44,6 +44,13 @@ from bot.confirm import is_fresh, make_pending, new_value_text, wants_exchange, 
         ("可以 就这么办", "affirm", "modify", "yes"),
         ("确认开票", None, "invoice", "yes"),
         ("对 就是这个", "affirm", "cancel", "yes"),
+        # a message of agreeing or refusing emoji only
+        ("👌👌", "affirm", "modify", "yes"),
+        ("👍🏻", None, "refund", "yes"),
+        ("🙅‍♀️", None, "cancel", "no"),
+        ("❌", "deny", "invoice", "no"),
+        ("👌❌", None, "cancel", None),
+        ("😀", "affirm", "cancel", None),
     ],
 )
 def test_yes_no(text, intent, op, answer):
