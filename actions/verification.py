@@ -219,7 +219,7 @@ class ActionPickOrder(Action):
 class ActionApplyAnswer(Action):
     """"那2025061800006是不是已经过了" right after the return policy: the policy just answered,
     asked about that order (its return window from the order data). The message is read again
-    as a question of the policy's order topic."""
+    as the policy's order topic, a question unless it asks for the change."""
 
     def name(self) -> str:
         return "action_apply_answer"
@@ -231,7 +231,8 @@ class ActionApplyAnswer(Action):
         order_id = next(tracker.get_latest_entity_values("order_id"), None) or order_id_candidate(
             (tracker.latest_message or {}).get("text")
         )
-        return reread(tracker, topic, "ask", order_id)
+        speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
+        return reread(tracker, topic, "act" if speech_act == "act" else "ask", order_id)
 
 
 def _failed(

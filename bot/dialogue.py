@@ -70,6 +70,11 @@ _OWN = re.compile(
 )
 
 
+def about_own_order(text: str | None) -> bool:
+    """"我的退款怎么还没到" is about their own order; "退款一般几天到" is a general question."""
+    return bool(_OWN.search(to_simplified(text or "")))
+
+
 _WITHDRAW = re.compile(r"撤回|撤销|撤掉|不想退了|不退了|不要退了|取消退款|退款取消|别退了")
 
 
@@ -88,7 +93,7 @@ def general_answer(
     """(response, FAQ key it answers with) for a general question about `topic` — an FAQ answer
     or the topic's policy — or None when the message is about the customer's own order or is a
     request."""
-    if speech_act != "ask" or _OWN.search(to_simplified(text or "")):
+    if speech_act != "ask" or about_own_order(text):
         return None
     if faq_key and faq_key in TOPIC_FAQ.get(topic or "", ()):
         return f"utter_faq/{faq_key.removeprefix('faq/')}", faq_key
@@ -136,9 +141,12 @@ def last_clause(text: str | None) -> str:
     return parts[-1] if parts else ""
 
 
+_EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\ufe0f]+")
+
+
 def is_elliptical(text: str | None) -> bool:
     """A short message (or a short last clause after "啊 结束了啊") that leans on what was said."""
-    t = to_simplified((text or "").strip())
+    t = _EMOJI.sub("", to_simplified((text or "").strip())).strip()
     if not 0 < len(t) <= 16 or re.search(r"\d{6,}", t):
         return False
     return bool(_ELLIPTICAL.search(t) or _ELLIPTICAL.search(last_clause(t)))

@@ -39,8 +39,17 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
-from bot.dialogue import faq_topic, is_elliptical, is_stuck, picks_offered_order, selector_key
+from bot.dialogue import (
+    ORDER_TOPICS,
+    about_own_order,
+    faq_topic,
+    is_elliptical,
+    is_stuck,
+    picks_offered_order,
+    selector_key,
+)
 from bot.handoff import to_simplified, urgent_kind
+from bot.nlu.short_reply import short_reply_intent
 
 HANDOFF_ACTION = "action_handoff"
 ANGRY = "angry"
@@ -220,6 +229,8 @@ _SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent
 # intents that mean "the classifiers did not really know": a follow-up may override them
 _WEAK = frozenset({"faq", "nlu_fallback", "out_of_scope", "product_inquiry", "promotion"})
 UNSURE = 0.5
+# the response selector is trusted this far to stay on the topic it just answered
+SURE = 0.6
 # the response selector alone is trusted this far when the intent classifier gave up
 SELECTOR_SURE = 0.8
 
@@ -248,6 +259,16 @@ def previous_turn(tracker: DialogueStateTracker) -> tuple[list[str], bool]:
     return actions, answered_faq
 
 
+def _social(intent: str | None, confidence: float, text: str) -> bool:
+    """A yes, no, thanks or greeting the classifier is sure of and the words bear out ("好的呢"
+    is a yes; "预售的呢" drawn as a greeting is not one)."""
+    if intent not in _SOCIAL or confidence < UNSURE:
+        return False
+    if intent in ("human_agent", "bot_challenge"):
+        return True
+    return short_reply_intent(re.sub(r"[呢吗呀啊哦哈嘛~～?？!！。,，\s]+$", "", text)) is not None
+
+
 def context_action(tracker: DialogueStateTracker) -> str | None:
     """The action a follow-up calls for in context, or None to leave it to rules and stories."""
     if tracker.active_loop_name:
@@ -255,25 +276,30 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     latest = tracker.latest_message
     if latest is None:
         return None
-    parse, text = latest.parse_data, latest.text or ""
+    parse, text = latest.parse_data or {}, latest.text or ""
     intent, confidence = _intent(parse)
-    if intent in _SOCIAL and confidence >= UNSURE:
+    if _social(intent, confidence, text):
         return None
     actions, answered_faq = previous_turn(tracker)
-    weak = intent in _WEAK or confidence < UNSURE
-    if any(e.get("entity") == "order_id" for e in (parse or {}).get("entities") or []):
+    last_faq = tracker.get_slot("last_faq") if answered_faq else None
+    # a yes/thanks/greeting the words do not bear out is as good as no intent at all
+    weak = intent in _WEAK or intent in _SOCIAL or confidence < UNSURE
+    key, key_confidence = selector_key(parse)
+    asks = (parse.get("speech_act") or {}).get("name", "ask") == "ask"
+    if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
-        if answered_faq and weak and faq_topic(tracker.get_slot("last_faq")):
+        if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
             return APPLY_ANSWER
         return None
-    if weak and is_elliptical(text):
-        if answered_faq:
-            return FAQ_ACTION
-        if PROMOTIONS_ACTION in actions:
-            return PROMOTIONS_ACTION
+    if last_faq and weak and is_elliptical(text):
+        return FAQ_ACTION
+    if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):
+        return PROMOTIONS_ACTION
+    # "一个订单能叠两张券吗" after the coupon answer: still that topic, not an order lookup
+    if last_faq and key == last_faq and key_confidence >= SURE and asks and not about_own_order(text):
+        return FAQ_ACTION
     if is_stuck(text) and actions:
         return OFFER_HUMAN
-    key, key_confidence = selector_key(parse)
     if intent == "nlu_fallback" and key and key_confidence >= SELECTOR_SURE:
         return FAQ_ACTION
     return None

@@ -225,12 +225,19 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
         (FAQ_ANSWER, parsed("那2025061800002呢", "order_status", 0.4,
                             entities=[{"entity": "order_id", "value": "2025061800002"}]), None),
         (FAQ_ANSWER, parsed("好的呢", "affirm", 0.95), None),
+        (FAQ_ANSWER, parsed("预售的呢🤔", "greet", 0.93), "action_answer_faq"),
+        # the topic just answered, asked further without ellipsis
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/coupon")],
+         parsed("一个订单能叠两张券吗", "order_status", 0.7, ("faq/coupon", 0.9)), "action_answer_faq"),
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/refund_time")],
+         parsed("我的退款怎么还没到", "refund", 0.9, ("faq/refund_time", 0.9)), None),
         # nor an elliptical message out of the blue
         ([ActionExecuted("utter_greet")], parsed("周末也在吗", "faq", 0.3), None),
         # a policy answer applied to an order: that order's data, asked
         (RETURN_POLICY, parsed("那2025061800006是不是已经过了", "nlu_fallback", 0.5, entities=ORDER),
          "action_apply_answer"),
         (RETURN_POLICY, parsed("2025061800006 帮我退货", "return_exchange", 0.9, entities=ORDER), None),
+        (RETURN_POLICY, parsed("那把2025061800006退了吧", "refund", 0.45, entities=ORDER), None),
         # stuck after an answer: a person is offered
         ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_offer_human"),
         # the selector is sure of an FAQ the intent classifier gave up on
