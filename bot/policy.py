@@ -169,16 +169,16 @@ def should_hand_off(tracker: DialogueStateTracker) -> bool:
     return guard_action(tracker) == HANDOFF_ACTION
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
-)
-class GuardPolicy(Policy):
-    """Predicts the guarded action with full confidence; abstains otherwise."""
+class TrackerRulePolicy(Policy):
+    """A policy that is pure logic over the tracker: nothing to train or persist; it predicts
+    the action `decide` names with full confidence and abstains otherwise."""
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        # Above RulePolicy (4): a guarded message must not be answered by a rule.
-        return {"priority": 6}
+    # An active form's happy-path prediction is a "no user" prediction, which the ensemble lets
+    # overrule everything else; a policy flagging its own the same way lets priority decide.
+    overrides_forms = False
+
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        raise NotImplementedError
 
     def train(
         self,
@@ -196,13 +196,10 @@ class GuardPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        action = guard_action(tracker)
+        action = self.decide(tracker)
         if action is not None and action in domain.action_names_or_texts:
             probabilities[domain.index_for_action(action)] = 1.0
-            # An active form's happy-path prediction is a "no user" prediction, which the
-            # ensemble lets overrule everything else; flag ours the same way so that priority
-            # decides and an angry customer is not asked for a phone tail again.
-            return self._prediction(probabilities, is_no_user_prediction=True)
+            return self._prediction(probabilities, is_no_user_prediction=self.overrides_forms)
         return self._prediction(probabilities)
 
     @classmethod
@@ -213,9 +210,27 @@ class GuardPolicy(Policy):
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> GuardPolicy:
+    ) -> TrackerRulePolicy:
         """Nothing was persisted: the policy is pure logic over the tracker."""
         return cls(config, model_storage, resource, execution_context)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class GuardPolicy(TrackerRulePolicy):
+    """Predicts the guarded action with full confidence; abstains otherwise."""
+
+    # an angry customer inside a form is not asked for a phone tail again
+    overrides_forms = True
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Above RulePolicy (4): a guarded message must not be answered by a rule.
+        return {"priority": 6}
+
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        return guard_action(tracker)
 
 
 # ------------------------------------------------------------------ follow-ups in context
@@ -308,7 +323,7 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class ContextPolicy(Policy):
+class ContextPolicy(TrackerRulePolicy):
     """Predicts the follow-up's action with full confidence on the turn's first decision."""
 
     @staticmethod
@@ -317,36 +332,5 @@ class ContextPolicy(Policy):
         # follow-up is the mistake this policy corrects.
         return {"priority": 5}
 
-    def train(
-        self,
-        training_trackers: list[TrackerWithCachedStates],
-        domain: Domain,
-        **kwargs: Any,
-    ) -> Resource:
-        return self._resource
-
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        if awaiting_first_response(tracker):
-            action = context_action(tracker)
-            if action is not None and action in domain.action_names_or_texts:
-                probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> ContextPolicy:
-        """Nothing was persisted: the policy is pure logic over the tracker."""
-        return cls(config, model_storage, resource, execution_context)
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        return context_action(tracker) if awaiting_first_response(tracker) else None
