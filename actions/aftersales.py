@@ -112,6 +112,7 @@ RETURN_REFUSED = {
     "window_expired": "utter_return_window_expired",
     "not_delivered": "utter_return_not_delivered",
     "refund_exists": "utter_return_refund_exists",
+    "exchange_exists": "utter_exchange_exists",
     "already_cancelled": "utter_return_cancelled",
     "not_found": "utter_order_not_found",
 }

@@ -37,6 +37,7 @@ COMMON_REFUSALS = {
     "refund_exists": "utter_changed_meanwhile",
     "conflict": "utter_changed_meanwhile",
     "invoice_exists": "utter_invoice_exists",
+    "exchange_exists": "utter_exchange_exists",
     "invalid_input": "utter_change_invalid",
 }
 
@@ -91,7 +92,8 @@ def done_response(op: str, order_id: str, outcome: Outcome, args: dict[str, Any]
         return name, {**refund_variables(order_id, d), "deadline": deadline}
     if op == "exchange":
         deadline = short_date(d.get("deadline")) or args.get("deadline", "")
-        return "utter_exchange_filed", {"order_id": order_id, "deadline": deadline}
+        return "utter_exchange_filed", {"order_id": order_id, "deadline": deadline,
+                                        "exchange_id": d.get("exchange_id", "")}
     if op == "modify":
         field = args.get("field", "address")
         name = "utter_modify_no_change" if outcome.code == "no_change" else "utter_modify_done"

@@ -57,7 +57,7 @@ from bot.dialogue import (
     wants_special_invoice,
     without_details,
 )
-from bot.orders.service import CANCELLABLE, OrderService
+from bot.orders.service import CANCELLABLE, OrderService, return_deadline
 
 # order status -> the suffix of its status response (utter_order_status_<code>)
 STATUS_CODE = {
@@ -71,12 +71,13 @@ STATUS_CODE = {
 }
 
 
-def status_response(view: Any) -> tuple[str, dict[str, Any]]:
-    """The response and its variables for an order's status (结论 + 原因 + 下一步)."""
+def status_response(view: Any, exchange: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The response and its variables for an order's status (结论 + 原因 + 下一步); a delivered
+    order with an open exchange (``svc.exchange_of``) says so instead of offering a return."""
     code = STATUS_CODE.get(view.status, "other")
     if code == "paid" and view.order_type == "presale":
         code = "paid_presale"  # a pre-sale ships on the date its page promised, not in 48 h
-    return f"utter_order_status_{code}", {
+    variables = {
         "order_id": view.order_id,
         "goods": items_line(view.items),
         "status": view.status,
@@ -84,6 +85,12 @@ def status_response(view: Any) -> tuple[str, dict[str, Any]]:
         "tracking_no": view.tracking_no or "暂无",
         "delivered": short_date(view.delivered_at),
     }
+    if code == "delivered" and exchange and exchange.get("open") and view.delivered_at is not None:
+        return "utter_order_status_exchanging", {
+            **variables, "exchange_id": exchange["exchange_id"], "exchange_status": exchange["exchange_status"],
+            "deadline": short_date(return_deadline(view.delivered_at)),
+        }
+    return f"utter_order_status_{code}", variables
 
 
 def offer(intent: str, order_id: str, tracker: Tracker) -> dict[str, Any]:
@@ -109,7 +116,8 @@ class ActionOrderStatus(OrderAction):
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
-        response, variables = status_response(view)
+        exchange = svc.exchange_of(order_id) if view.status == "已签收" else None
+        response, variables = status_response(view, exchange)
         dispatcher.utter_message(response=response, **variables)
         return []
 
