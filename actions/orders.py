@@ -48,7 +48,7 @@ from bot.dialogue import (
     invoice_details,
     is_bare_pick,
     is_personal_title,
-    is_yes_no_question,
+    is_question,
     items_line,
     mask_email,
     mask_value,
@@ -227,14 +227,14 @@ class ActionModifyOrder(AskOrActAction):
         request = last_text_with_intent(tracker, ("modify_order",))
         field = detect_modify_field(request)
         stated = stated_new_value(request)
-        if mode == "ask" and not stated and is_yes_no_question(request):
+        value = clean_new_value(field, stated) if field and stated else None
+        if mode == "ask" and value is None and is_question(request):
             dispatcher.utter_message(
                 response="utter_modify_possible",
                 buttons=[intent_button("修改收货信息", "modify_order", order_id=order_id, mode="act")],
                 order_id=order_id, status=view.status, label=MODIFY_FIELDS.get(field or "", "收货信息"),
             )
             return [SlotSet("next_step", None), SlotSet("pending", offer("modify_order", order_id, tracker))]
-        value = clean_new_value(field, stated) if field and stated else None
         return [
             SlotSet("next_step", "modify_form"),
             SlotSet("modify_field", field),

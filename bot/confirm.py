@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.handoff import to_simplified
+from bot.nlu.pinyin import pinyin_to_hanzi
 
 OPS = ("cancel", "refund", "return", "exchange", "modify", "invoice")
 # an answer to a question that offered the request ("需要为您申请吗？"): a yes shows its card
@@ -86,7 +87,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     emoji = _emoji_answer(raw)
     if emoji:
         return emoji
-    t = _plain(raw)
+    t = _plain(pinyin_to_hanzi(raw.lower()))
     if not t or len(t) > MAX_ANSWER or re.search(r"\d{6,}", t):
         return None
     if _NO.search(t):

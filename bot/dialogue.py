@@ -194,12 +194,14 @@ def phone_tail_candidate(text: str | None) -> str | None:
     return None
 
 
-_YES_NO_QUESTION = re.compile(r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否")
+_QUESTION = re.compile(
+    r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否|哪|什么|啥|怎么|如何"
+)
 
 
-def is_yes_no_question(text: str | None) -> bool:
-    """"地址还来得及改吗" asks whether; "收货地址改成…" and "地址写错了" ask for the change."""
-    return bool(_YES_NO_QUESTION.search(to_simplified((text or "").strip())))
+def is_question(text: str | None) -> bool:
+    """"地址还来得及改吗" and "寄到哪个地址的" ask; "收货地址改成…" and "地址写错了" ask for the change."""
+    return bool(_QUESTION.search(to_simplified((text or "").strip())))
 
 
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}

@@ -89,3 +89,8 @@ def test_new_value_text(text, value):
 )
 def test_wants_exchange(text, exchange):
     assert wants_exchange(text) is exchange
+
+
+@pytest.mark.parametrize(("text", "answer"), [("queren", "yes"), ("que ding", "yes"), ("buyong", "no")])
+def test_a_yes_or_no_typed_in_pinyin(text, answer):
+    assert yes_no(text, None, "cancel") == answer

@@ -895,3 +895,10 @@ def test_times_are_aware_utc(order_service: OrderService) -> None:
     for t in (view.created_at, view.paid_at, view.shipped_at, view.delivered_at):
         assert t.tzinfo is not None and t.utcoffset() == timedelta(0)
     assert view.delivered_at.astimezone(timezone(timedelta(hours=8))) == to_shanghai(view.delivered_at)
+
+
+@pytest.mark.parametrize("text", ["哦 对的 没问题", "放在这里就好谢谢", "我知道了没问题的"])
+def test_chatter_typed_where_the_address_was_asked_is_not_an_address(text):
+    from bot.orders.values import clean_address
+
+    assert clean_address(text) is None

@@ -41,12 +41,20 @@ def clean_mobile(raw: object) -> str | None:
     return digits if _MOBILE_RE.fullmatch(digits) else None
 
 
+# what every deliverable address names: a place word or a house number
+_PLACE_RE = re.compile(
+    r"省|市|区|县|镇|乡|村|街|路|大道|巷|弄|胡同|号|栋|幢|楼|单元|室|小区|花园|公寓|大厦|广场|苑|"
+    r"[0-9０-９]"
+)
+
+
 def clean_address(raw: object) -> str | None:
-    """A delivery address: 6–120 characters with Chinese in it, no markup."""
+    """A delivery address: 6–120 characters with Chinese in it and a place word or number,
+    no markup ("哦 对的 没问题" typed where the address was asked is not one)."""
     text = _text(raw, 120)
     if text is None or _MARKUP_RE.search(text) or not 6 <= len(text) <= 120:
         return None
-    return text if _CJK.search(text) else None
+    return text if _CJK.search(text) and _PLACE_RE.search(text) else None
 
 
 def clean_receiver_name(raw: object) -> str | None:
