@@ -19,20 +19,24 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    HUMAN_BUTTON,
     ShopAction,
     current_order_id,
     customer_id_of,
     intent_button,
     latest_intent,
     latest_text,
+    user_message_ids,
     with_verified,
 )
 from actions.common import (
     service as order_service,
 )
+from bot.confirm import OFFER, is_fresh
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
+    cannot_give_tail,
     faq_topic,
     general_answer,
     items_line,
@@ -137,7 +141,11 @@ class ActionVerifyGate(ShopAction):
             events.append(SlotSet("order_id", None))
         tail_now = tracker.get_latest_entity_values("phone_tail")
         tail = next(tail_now, None)
-        if next(tracker.get_latest_entity_values("order_id"), None) is None:
+        # right after an answer about one order that offered its request ("需要为您申请吗？"),
+        # "能换个新的吗" is about that order, not a general question
+        offered = tracker.get_slot("pending")
+        about_offer = is_fresh(offered, user_message_ids(tracker)) and offered.get("op") == OFFER
+        if next(tracker.get_latest_entity_values("order_id"), None) is None and not about_offer:
             faq_key = faq_key_of(tracker)
             answer = general_answer(topic, latest_text(tracker), mode, faq_key)
             if answer:
@@ -235,6 +243,36 @@ class ActionApplyAnswer(Action):
         return reread(tracker, topic, "act" if speech_act == "act" else "ask", order_id)
 
 
+class ActionReadChange(Action):
+    """"2025061800002收货电话换成13900001111" that the classifiers were unsure about: a change of
+    an order field with its new value is a change request, read again as one (the card still
+    asks before anything is written)."""
+
+    def name(self) -> str:
+        return "action_read_change"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        text = (tracker.latest_message or {}).get("text")
+        return reread(tracker, "modify_order", "act", order_id_candidate(text) or tracker.get_slot("order_id"))
+
+
+class ActionFollowOrder(Action):
+    """"那我拒收可以吗" right after an answer about one order: the same order and topic, asked
+    (or requested) again in the message's own mode."""
+
+    def name(self) -> str:
+        return "action_follow_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
+        topic = tracker.get_slot("topic") or "order_status"
+        return reread(tracker, topic, "act" if speech_act == "act" else "ask", tracker.get_slot("order_id"))
+
+
 def _failed(
     dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, why: str
 ) -> dict[str, Any]:
@@ -301,6 +339,10 @@ class ValidateOrderVerificationForm(FormValidationAction):
             return {}
         text = latest_text(tracker)
         tail = phone_tail_candidate(text)
+        if tail is None and cannot_give_tail(text):
+            # a husband ordering for his wife, a new phone: only a person can check otherwise
+            dispatcher.utter_message(response="utter_verify_tail_unknown", buttons=[HUMAN_BUTTON])
+            return {}
         if tail is None and any(ch.isdigit() for ch in text):
             tail = "".join(ch for ch in text if ch.isdigit())[:8]
         return {"phone_tail": tail} if tail else {}

@@ -66,7 +66,9 @@ _OWN = re.compile(
     r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗|"
     # a lookup asked for ("帮我查下物流呗") or a state asked after ("钱退了没啊") is about their order
     r"(帮我|给我)?(查|看|瞅)(一下|下|查|看)?(我的|物流|快递|包裹|订单|单子|退款进度|到哪)|了没|好了吗|到了吗|"
-    r"啥情况|什么情况|发我|发给我|\d{4}[-－—\s]\d{4}"
+    r"啥情况|什么情况|发我|发给我|\d{4}[-－—\s]\d{4}|"
+    # a mistake in their own order's delivery details reported ("收货地址填错了")
+    r"(地址|电话|手机|收货人|收件人|名字).{0,4}(填|写|留|弄|搞)错"
 )
 
 
@@ -202,6 +204,27 @@ _QUESTION = re.compile(
 def is_question(text: str | None) -> bool:
     """"地址还来得及改吗" and "寄到哪个地址的" ask; "收货地址改成…" and "地址写错了" ask for the change."""
     return bool(_QUESTION.search(to_simplified((text or "").strip())))
+
+
+_CANT_GIVE_TAIL = re.compile(
+    r"不知道|不记得|忘了|记不清|想不起|没有(她|他|我老婆|我老公)?的?手机|不是我的?手机|换了?手机|手机(号)?(丢|停|没)|截图|"
+    r"(她|他)的(手机|号)"
+)
+
+
+def cannot_give_tail(text: str | None) -> bool:
+    """"我是她老公 手机尾号不知道", "那我把订单截图发你行不行": the tail asked for will not come."""
+    t = to_simplified(text or "")
+    return not re.search(r"\d{4}", t) and bool(_CANT_GIVE_TAIL.search(t))
+
+
+def states_a_change(text: str | None) -> bool:
+    """"收货电话换成13900001111": an order field, a change verb and an acceptable new value."""
+    from bot.confirm import stated_new_value
+
+    field = detect_modify_field(text)
+    stated = stated_new_value(text) if field else None
+    return bool(field and stated and clean_new_value(field, stated))
 
 
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}

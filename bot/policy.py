@@ -47,6 +47,7 @@ from bot.dialogue import (
     is_stuck,
     picks_offered_order,
     selector_key,
+    states_a_change,
 )
 from bot.handoff import to_simplified, urgent_kind
 from bot.nlu.short_reply import short_reply_intent
@@ -239,13 +240,21 @@ PROMOTIONS_ACTION = "action_promotions"
 OFFER_HUMAN = "utter_offer_human"
 # re-reads "那2025061800006呢" after a policy answer as that policy's order topic, asked
 APPLY_ANSWER = "action_apply_answer"
+# re-reads "收货电话换成1390…" as the change request it states
+READ_CHANGE = "action_read_change"
+# re-reads "那我拒收可以吗" after an answer about one order as that order's topic
+FOLLOW_ORDER = "action_follow_order"
+ORDER_ACTIONS = frozenset({
+    "action_order_status", "action_logistics", "action_cancel_order", "action_modify_order",
+    "action_refund", "action_return_exchange", "action_invoice",
+})
 # short messages that are part of the conversation's mechanics, never a follow-up question
 _SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent", "bot_challenge"})
 # intents that mean "the classifiers did not really know": a follow-up may override them
 _WEAK = frozenset({"faq", "nlu_fallback", "out_of_scope", "product_inquiry", "promotion"})
 UNSURE = 0.5
 # the response selector is trusted this far to stay on the topic it just answered
-SURE = 0.6
+SURE = 0.5
 # the response selector alone is trusted this far when the intent classifier gave up
 SELECTOR_SURE = 0.8
 
@@ -301,6 +310,8 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     weak = intent in _WEAK or intent in _SOCIAL or confidence < UNSURE
     key, key_confidence = selector_key(parse)
     asks = (parse.get("speech_act") or {}).get("name", "ask") == "ask"
+    if weak and intent != "modify_order" and states_a_change(text):
+        return READ_CHANGE
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
@@ -310,11 +321,13 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return FAQ_ACTION
     if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):
         return PROMOTIONS_ACTION
+    if is_stuck(text) and actions:
+        return OFFER_HUMAN
+    if ORDER_ACTIONS & set(actions) and weak and intent not in ORDER_TOPICS and is_elliptical(text):
+        return FOLLOW_ORDER
     # "一个订单能叠两张券吗" after the coupon answer: still that topic, not an order lookup
     if last_faq and key == last_faq and key_confidence >= SURE and asks and not about_own_order(text):
         return FAQ_ACTION
-    if is_stuck(text) and actions:
-        return OFFER_HUMAN
     if intent == "nlu_fallback" and key and key_confidence >= SELECTOR_SURE:
         return FAQ_ACTION
     return None

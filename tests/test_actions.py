@@ -923,3 +923,23 @@ async def test_a_policy_answer_applied_to_an_order_is_reread_as_its_topic_asked(
     assert user["parse_data"]["intent"]["name"] == "return_exchange"
     values = {e["entity"]: e["value"] for e in user["parse_data"]["entities"]}
     assert values == {"order_id": "2025061800006", "mode": "ask"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cannot"),
+    [("我是她老公 手机尾号不知道", True), ("那我把订单截图发你行不行", True), ("尾号是1234", False), ("1234", False)],
+)
+def test_a_tail_that_will_not_come_is_recognised(text, cannot):
+    from bot.dialogue import cannot_give_tail
+
+    assert cannot_give_tail(text) is cannot
+
+
+async def test_a_customer_without_the_tail_is_offered_a_person(shop):
+    from actions.verification import ValidateOrderVerificationForm
+
+    t = tracker("我是她老公 手机尾号不知道", "nlu_fallback", slots={"order_id": DEMO_ORDERS["delivered"],
+                "requested_slot": "phone_tail"}, active_loop="order_verification_form")
+    d = CollectingDispatcher()
+    found = await ValidateOrderVerificationForm().extract_phone_tail(d, t, {})
+    assert found == {} and responses(d) == ["utter_verify_tail_unknown"] and "人工" in texts(d)

@@ -240,6 +240,10 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
         (RETURN_POLICY, parsed("那把2025061800006退了吧", "refund", 0.45, entities=ORDER), None),
         # stuck after an answer: a person is offered
         ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_offer_human"),
+        # a follow-up on the order just answered about; a change stated in full
+        ([ActionExecuted("action_cancel_order")], parsed("那我拒收可以吗", "nlu_fallback", 0.5), "action_follow_order"),
+        ([ActionExecuted("utter_greet")], parsed("2025061800002收货电话换成13900001111", "nlu_fallback", 0.5),
+         "action_read_change"),
         # the selector is sure of an FAQ the intent classifier gave up on
         ([ActionExecuted("utter_greet")], parsed("一个订单能叠两张券吗", "nlu_fallback", 0.5, ("faq/coupon", 0.9)),
          "action_answer_faq"),
