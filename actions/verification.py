@@ -40,6 +40,7 @@ from bot.dialogue import (
     faq_topic,
     general_answer,
     items_line,
+    keeps_topic,
     order_id_candidate,
     phone_tail_candidate,
     short_date,
@@ -126,6 +127,10 @@ class ActionVerifyGate(ShopAction):
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         intent = latest_intent(tracker)
         topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic")
+        if keeps_topic(intent, tracker.get_slot("topic"), latest_text(tracker)):
+            # "这是我老婆的单子" while asked for the phone tail says whose order it is; it does
+            # not turn "到哪了" into a status question
+            topic = tracker.get_slot("topic")
         mode = speech_act_of(tracker)
         events: list[dict[str, Any]] = [
             SlotSet("topic", topic), SlotSet("next_step", None), SlotSet("act_mode", mode)
@@ -145,7 +150,9 @@ class ActionVerifyGate(ShopAction):
         # "能换个新的吗" is about that order, not a general question
         offered = tracker.get_slot("pending")
         about_offer = is_fresh(offered, user_message_ids(tracker)) and offered.get("op") == OFFER
-        if next(tracker.get_latest_entity_values("order_id"), None) is None and not about_offer:
+        # ... and so is a remark made while the bot asks for the phone tail ("这是我老婆的单子")
+        verifying = (tracker.active_loop or {}).get("name") == "order_verification_form"
+        if next(tracker.get_latest_entity_values("order_id"), None) is None and not (about_offer or verifying):
             faq_key = faq_key_of(tracker)
             answer = general_answer(topic, latest_text(tracker), mode, faq_key)
             if answer:

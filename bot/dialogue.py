@@ -212,6 +212,15 @@ _CANT_GIVE_TAIL = re.compile(
 )
 
 
+def keeps_topic(intent: str | None, topic: str | None, text: str | None) -> bool:
+    """A remark drawn as the generic ``order_status`` (no question, no order number) leaves
+    the order topic under way as it is."""
+    return (
+        intent == "order_status" and topic in ORDER_TOPICS and topic != intent
+        and not is_question(text) and order_id_candidate(text) is None
+    )
+
+
 def cannot_give_tail(text: str | None) -> bool:
     """"我是她老公 手机尾号不知道", "那我把订单截图发你行不行": the tail asked for will not come."""
     t = to_simplified(text or "")
