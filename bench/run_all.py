@@ -61,6 +61,9 @@ def targets_table() -> list[tuple[str, str, str, str]]:
                  verdict(wc.get("callback", {}).get("p99_ms"), TARGETS["wechat_callback_p99_ms_max"])))
     tr = ((load("cost") or {}).get("training") or {})
     rows.append(("full training s", str(tr.get("wall_s")), "<= 180", tr.get("verdict", "n/a")))
+    rss = ((load("cost") or {}).get("memory_after_load_mb") or {}).get("launcher")
+    rows.append(("Rasa resident MB after model load (launcher)", str(rss), "<= 800",
+                 verdict(rss, TARGETS["rasa_rss_mb_max"])))
     nlu = load("nlu")
     if nlu:
         for key, fig in nlu_headline(nlu).items():
