@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -22,16 +21,9 @@ import aiohttp
 import pytest
 
 from bot.stack import HAPROXY_CFG, BalancerService, Service, balancer_env, free_port
+from tests.services import require_haproxy
 
 STANDIN = Path(__file__).parent / "fixtures" / "standin_server.py"
-
-
-def require_haproxy() -> None:
-    if shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("haproxy must be installed under CI=true (apt-get install haproxy)")
-    pytest.skip("haproxy not installed")
 
 
 def test_balancer_env_fills_the_slots() -> None:
