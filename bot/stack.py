@@ -242,6 +242,12 @@ def rasa_launcher() -> list[str]:
     return [sys.executable, "-m", "bot.rasa_server"]
 
 
+def rasa_command(model: Path, port: int, endpoints: Path, rasa_cmd: list[str] | None = None) -> list[str]:
+    """A Rasa server (API + REST channel) as `make run`, the tests and the containers start it."""
+    return [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model), "--port", str(port),
+            "--endpoints", str(endpoints), "--credentials", "credentials.yml", "--cors", "*"]
+
+
 def rasa_workers(env: Mapping[str, str] | None = None) -> int:
     """How many Rasa server processes to start (`RASA_WORKERS`, default 1).
 
@@ -398,10 +404,7 @@ def start_stack(
             add(lb, timeout=30)
         for i in range(workers or rasa_workers(run_env)):
             port = rasa_port if i == 0 else free_port()
-            add(Service("rasa" if i == 0 else f"rasa-{i + 1}",
-                        [*(rasa_cmd or rasa_launcher()), "run", "--enable-api", "--model", str(model),
-                         "--port", str(port), "--endpoints", str(endpoints), "--credentials", "credentials.yml",
-                         "--cors", "*"],
+            add(Service("rasa" if i == 0 else f"rasa-{i + 1}", rasa_command(model, port, endpoints, rasa_cmd),
                         log_dir / ("rasa.log" if i == 0 else f"rasa-{i + 1}.log"),
                         f"http://127.0.0.1:{port}/status", env), timeout=0)
             stack.rasa_urls.append(f"http://127.0.0.1:{port}")
@@ -436,3 +439,25 @@ def running_stack(model: Path, **kwargs: Any) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bot.stack check URL`: exit 0 when URL answers 2xx within 3 s (the containers'
+    health checks; the image has Python but no curl)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bot.stack")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    check = sub.add_parser("check", help="exit 0 if URL answers 2xx")
+    check.add_argument("url")
+    args = parser.parse_args(argv)
+    try:
+        with urllib.request.urlopen(args.url, timeout=3) as resp:
+            return 0 if 200 <= resp.status < 300 else 1
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+        print(f"{args.url}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.stack import HAPROXY_CFG, BalancerService, Service, balancer_env, free_port
+from bot.stack import HAPROXY_CFG, BalancerService, Service, balancer_env, free_port, haproxy_bin
 from tests.services import require_haproxy
 
 STANDIN = Path(__file__).parent / "fixtures" / "standin_server.py"
@@ -45,7 +45,7 @@ def test_the_config_is_valid_for_containers_and_local_processes() -> None:
                "LB_STATUS_BIND": ":8404"}
     local = balancer_env(["127.0.0.1:18001", "127.0.0.1:18002"], ["127.0.0.1:15056"], 18000, 15055, 18404)
     for env in (compose, local):
-        proc = subprocess.run(["haproxy", "-c", "-f", str(HAPROXY_CFG)], capture_output=True, text=True,
+        proc = subprocess.run([haproxy_bin(), "-c", "-f", str(HAPROXY_CFG)], capture_output=True, text=True,
                               env={**os.environ, **env}, timeout=30)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "Configuration file is valid" in proc.stdout + proc.stderr
