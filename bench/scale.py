@@ -5,9 +5,13 @@ docker-compose.yml.
     .venv/bin/python -m bench.scale [--customers 30] [--duration 30] [--no-single] [--no-failover]
 
 Two runs, figures only:
-- **throughput per added process**: the same closed-loop load through the balancer on one of
-  each process (1 hub, 1 Rasa, 1 action server) and on two of each; turns/s and the scaling
-  ratio (two / one), with the CPU seconds each process used.
+- **throughput per added process**: one stack of two of each, and a third hub whose `RASA_URL`
+  names only the first Rasa server. Short runs alternate between that hub (one hub, one Rasa)
+  and the balancer (two hubs, two Rasa), A B A B ..., so both see the same machine: on a shared
+  2-core box other work comes and goes, and separate stacks minutes apart measured mostly that.
+  The action servers (~3 ms of a turn) are behind the balancer in both. Figures per run:
+  turns/s, latency, CPU seconds per process, CPU ms per turn, load average; the scaling ratio is
+  the mean turns/s of the two-Rasa runs over that of the one-Rasa runs.
 - **failover**: two of each under load; one action server, then one Rasa server, then one hub is
   killed (SIGKILL, no clean shutdown). Afterwards, from the database: every acknowledged
   customer message is stored; every one is answered by the bot, or its conversation is queued
@@ -180,24 +184,25 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def drive(stack: Stack, orders: Sequence[tuple[str, str]], customers: int, duration: float,
-                kills: Sequence[tuple[str, float]] = (), seed: int = SEED) -> Run:
-    """`customers` closed-loop customers through the balancer for `duration` s, with the
-    processes in `kills` killed at the given seconds."""
+                kills: Sequence[tuple[str, float]] = (), seed: int = SEED, base_url: str | None = None) -> Run:
+    """`customers` closed-loop customers through the balancer (or `base_url`) for `duration` s,
+    with the processes in `kills` killed at the given seconds."""
     rng = random.Random(seed)
     scripts = (conversation_script(rng, orders[i % len(orders)]) for i in itertools.count())
     run = Run()
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
-        assert stack.hub_url is not None
+        base = base_url or stack.hub_url
+        assert base is not None
         killers = [asyncio.ensure_future(_kill_later(stack, name, at, run)) for name, at in kills]
-        await asyncio.gather(*(_customer(session, stack.hub_url, scripts, run, duration) for _ in range(customers)))
+        await asyncio.gather(*(_customer(session, base, scripts, run, duration) for _ in range(customers)))
         await asyncio.gather(*killers)
     return run
 
 
-async def warm_up(stack: Stack, orders: Sequence[tuple[str, str]]) -> None:
+async def warm_up(stack: Stack, orders: Sequence[tuple[str, str]], base_url: str | None = None) -> None:
     """Each Rasa's model graphs and every pool hot before anything is counted."""
-    await drive(stack, orders, customers=2 * len(stack.rasa_urls), duration=8, seed=SEED + 1)
+    await drive(stack, orders, customers=2 * len(stack.rasa_urls), duration=8, seed=SEED + 1, base_url=base_url)
 
 
 def verify(pg_url: str, run: Run, rasa_urls: Sequence[str], drain_s: float = 45) -> dict[str, Any]:
@@ -316,6 +321,63 @@ def _cpu_by_process(stack: Stack) -> dict[str, float | None]:
     return {s.name: _cpu_seconds(s.pid) for s in stack.processes if s.proc is not None and s.poll() is None}
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _timed_run(stack: Stack, orders: Sequence[tuple[str, str]], customers: int, duration: float,
+               kills: Sequence[tuple[str, float]] = (), base_url: str | None = None) -> tuple[Run, dict[str, Any]]:
+    """One load run with the CPU each process used during it."""
+    load_before = _loadavg()
+    cpu0, gen0 = _cpu_by_process(stack), process_cpu_seconds()
+    run = asyncio.run(drive(stack, orders, customers, duration, kills, base_url=base_url))
+    cpu1 = _cpu_by_process(stack)
+    cpu = {k: round(cpu1[k] - v, 1) for k, v in cpu0.items() if v is not None and cpu1.get(k) is not None}
+    summary = summarize(run, duration)
+    answered = summary["bot_answered_turns"]
+    return run, {"customers": customers, "duration_s": duration, **summary, "cpu_s_by_process": cpu,
+                 "cpu_ms_per_turn": round(1000 * sum(cpu.values()) / answered, 1) if answered else None,
+                 "rasa_cores_used": round(sum(v for k, v in cpu.items() if k.startswith("rasa")) / duration, 2),
+                 "generator_cpu_s": round(process_cpu_seconds() - gen0, 2),
+                 "loadavg_before": load_before, "loadavg_after": _loadavg()}
+
+
+def throughput(model: Path, customers: int, duration: float, rounds: int, tmp: Path) -> dict[str, Any]:
+    """Alternating runs: one hub + one Rasa (a hub outside the balancer whose RASA_URL names
+    only the first Rasa) and two hubs + two Rasa (the balancer), `rounds` times each."""
+    from bot.stack import HubService
+
+    with fresh_pg_database(PG_ADMIN, "kefu_scale") as pg_url:
+        orders = seed_orders(pg_url)
+        stack = start_scaled(model, 2, pg_url, REDIS_URL, tmp / "logs-throughput")
+        try:
+            solo = HubService({**scaled_env(pg_url, REDIS_URL), "RASA_URL": stack.rasa_urls[0]},
+                              tmp / "logs-throughput" / "hub-solo.log")
+            solo.name = "hub-solo"
+            stack.processes.append(solo)
+            solo.start(60)
+            asyncio.run(warm_up(stack, orders))
+            asyncio.run(warm_up(stack, orders, base_url=solo.url))
+            runs: dict[str, list[dict[str, Any]]] = {"1": [], "2": []}
+            for r in range(rounds):
+                for per_kind, base in (("1", solo.url), ("2", None)):
+                    _, figures = _timed_run(stack, orders, customers, duration, base_url=base)
+                    runs[per_kind].append(figures)  # idle processes (rasa-2 in a one-Rasa run) use ~0 CPU
+                    print(f"[scale]   round {r + 1}, {per_kind} hub + {per_kind} Rasa: {figures['turns_per_s']} turns/s, "
+                          f"p50 {figures['p50_ms']} ms, Rasa cores {figures['rasa_cores_used']}, "
+                          f"load {figures['loadavg_after']}", flush=True)
+        finally:
+            stack.stop()
+    mean = {k: round(sum(f["turns_per_s"] for f in v) / len(v), 1) for k, v in runs.items()}
+    return {"runs": runs, "mean_turns_per_s": mean,
+            "scaling_ratio_1_to_2": round(mean["2"] / mean["1"], 2) if mean["1"] else None,
+            "per_round_ratio": [round(b["turns_per_s"] / a["turns_per_s"], 2) if a["turns_per_s"] else None
+                                for a, b in zip(runs["1"], runs["2"], strict=True)]}
+
+
 def measure(model: Path, per_kind: int, customers: int, duration: float, kills: Sequence[tuple[str, float]],
             tmp: Path) -> dict[str, Any]:
     """Start a fresh scaled stack (own database), warm it, run the load, verify."""
@@ -324,15 +386,8 @@ def measure(model: Path, per_kind: int, customers: int, duration: float, kills: 
         stack = start_scaled(model, per_kind, pg_url, REDIS_URL, tmp / f"logs-{per_kind}-{len(kills)}")
         try:
             asyncio.run(warm_up(stack, orders))
-            cpu0, gen0 = _cpu_by_process(stack), process_cpu_seconds()
-            run = asyncio.run(drive(stack, orders, customers, duration, kills))
-            cpu1 = _cpu_by_process(stack)
-            result = {"processes_per_kind": per_kind, "customers": customers, "duration_s": duration,
-                      **summarize(run, duration),
-                      "cpu_s_by_process": {k: round(cpu1[k] - v, 1) for k, v in cpu0.items()
-                                           if v is not None and cpu1.get(k) is not None},
-                      "generator_cpu_s": round(process_cpu_seconds() - gen0, 2)}
-            result["check"] = verify(pg_url, run, stack.rasa_urls)
+            run, figures = _timed_run(stack, orders, customers, duration, kills)
+            result = {"processes_per_kind": per_kind, **figures, "check": verify(pg_url, run, stack.rasa_urls)}
         finally:
             stack.stop()
     return result
@@ -342,8 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--customers", type=int, default=30)
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of load per run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating throughput runs of each kind")
     ap.add_argument("--model", help="model archive (default: the current data's)")
-    ap.add_argument("--no-single", action="store_true", help="skip the one-of-each run")
+    ap.add_argument("--no-throughput", action="store_true", help="skip the throughput runs")
     ap.add_argument("--no-failover", action="store_true", help="skip the run with kills")
     args = ap.parse_args(argv)
     from bench.load_hub import pick_model
@@ -354,17 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: dict[str, Any] = {"model": model.name, "settings": {**HUB_TIMINGS, "redis": REDIS_URL}}
     with tempfile.TemporaryDirectory(prefix="kefu-scale-") as tmp_name:
         tmp = Path(tmp_name)
-        runs: dict[str, dict[str, Any]] = {}
-        for per_kind in ((2,) if args.no_single else (1, 2)):
-            print(f"[scale] {per_kind} of each: {args.customers} customers, {args.duration:.0f} s", flush=True)
-            runs[str(per_kind)] = measure(model, per_kind, args.customers, args.duration, (), tmp)
-            print(f"[scale]   {runs[str(per_kind)]['turns_per_s']} turns/s, p50 {runs[str(per_kind)]['p50_ms']} ms, "
-                  f"p99 {runs[str(per_kind)]['p99_ms']} ms; check {runs[str(per_kind)]['check']['outcome']}",
+        if not args.no_throughput:
+            print(f"[scale] throughput: {args.customers} customers, {args.rounds} x 2 runs of {args.duration:.0f} s",
                   flush=True)
-        out["throughput"] = runs
-        if "1" in runs and "2" in runs and runs["1"]["turns_per_s"]:
-            out["scaling_ratio_1_to_2"] = round(runs["2"]["turns_per_s"] / runs["1"]["turns_per_s"], 2)
-            print(f"[scale] scaling ratio 1 -> 2 of each: {out['scaling_ratio_1_to_2']}", flush=True)
+            out["throughput"] = throughput(model, args.customers, args.duration, args.rounds, tmp)
+            out["scaling_ratio_1_to_2"] = out["throughput"]["scaling_ratio_1_to_2"]
+            print(f"[scale] mean turns/s {out['throughput']['mean_turns_per_s']}, scaling ratio 1 -> 2: "
+                  f"{out['scaling_ratio_1_to_2']} (per round {out['throughput']['per_round_ratio']})", flush=True)
         if not args.no_failover:
             step = args.duration / (len(KILL_ORDER) + 1)
             kills = [(name, round(step * (i + 1), 1)) for i, name in enumerate(KILL_ORDER)]
