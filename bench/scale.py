@@ -339,7 +339,8 @@ def _timed_run(stack: Stack, orders: Sequence[tuple[str, str]], customers: int, 
     summary = summarize(run, duration)
     answered = summary["bot_answered_turns"]
     return run, {"customers": customers, "duration_s": duration, **summary, "cpu_s_by_process": cpu,
-                 "cpu_ms_per_turn": round(1000 * sum(cpu.values()) / answered, 1) if answered else None,
+                 # with kills, the killed processes' CPU is gone from /proc: no per-turn figure
+                 "cpu_ms_per_turn": round(1000 * sum(cpu.values()) / answered, 1) if answered and not kills else None,
                  "rasa_cores_used": round(sum(v for k, v in cpu.items() if k.startswith("rasa")) / duration, 2),
                  "generator_cpu_s": round(process_cpu_seconds() - gen0, 2),
                  "loadavg_before": load_before, "loadavg_after": _loadavg()}
