@@ -64,7 +64,8 @@ REFUND_REFUSED = {
 
 
 class ActionRefund(AskOrActAction):
-    """Refund progress for a question; the confirmation card for a request."""
+    """Refund progress for a question (the return window for delivered goods); the
+    confirmation card for a request."""
 
     def name(self) -> str:
         return "action_refund"
@@ -82,6 +83,10 @@ class ActionRefund(AskOrActAction):
                 name = "utter_refund_withdraw"  # the bot cannot call a refund back: a person can
             dispatcher.utter_message(response=name, **refund_variables(order_id, existing))
             return [SlotSet("pending", None)]
+        if mode == "ask" and view.status == "已签收":
+            # money back for delivered goods means sending them back: "这个还能退吗 没拆"
+            # is answered with the return window (open until when, or closed since when)
+            return ActionReturnExchange().respond(dispatcher, tracker, svc, order_id, "ask")
         refusal = refund_refusal(view.status, view.delivered_at, svc.now())
         variables = {
             **refund_variables(order_id, {"amount": view.total, "order_type": view.order_type}),
@@ -107,6 +112,7 @@ RETURN_REFUSED = {
     "window_expired": "utter_return_window_expired",
     "not_delivered": "utter_return_not_delivered",
     "refund_exists": "utter_return_refund_exists",
+    "exchange_exists": "utter_exchange_exists",
     "already_cancelled": "utter_return_cancelled",
     "not_found": "utter_order_not_found",
 }

@@ -37,6 +37,7 @@ COMMON_REFUSALS = {
     "refund_exists": "utter_changed_meanwhile",
     "conflict": "utter_changed_meanwhile",
     "invoice_exists": "utter_invoice_exists",
+    "exchange_exists": "utter_exchange_exists",
     "invalid_input": "utter_change_invalid",
 }
 
@@ -91,7 +92,8 @@ def done_response(op: str, order_id: str, outcome: Outcome, args: dict[str, Any]
         return name, {**refund_variables(order_id, d), "deadline": deadline}
     if op == "exchange":
         deadline = short_date(d.get("deadline")) or args.get("deadline", "")
-        return "utter_exchange_filed", {"order_id": order_id, "deadline": deadline}
+        return "utter_exchange_filed", {"order_id": order_id, "deadline": deadline,
+                                        "exchange_id": d.get("exchange_id", "")}
     if op == "modify":
         field = args.get("field", "address")
         name = "utter_modify_no_change" if outcome.code == "no_change" else "utter_modify_done"
@@ -105,17 +107,19 @@ def take_offer(
     dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, intent: Any
 ) -> list:
     """A yes to "需要为您申请吗？": the request's own confirmation card (never the change itself).
-    The invoice request first needs its form, which its action starts."""
+    The invoice request and an order change first need their form, which their action starts."""
     events = [SlotSet("pending", None), SlotSet("act_mode", "act"), SlotSet("topic", intent),
               SlotSet("order_id", order_id)]
-    if intent == "invoice":
-        return [*events, FollowupAction("action_invoice")]
+    # these requests first ask for details in a form, which their action starts
+    if intent in FORM_FIRST:
+        return [*events, FollowupAction(FORM_FIRST[intent])]
     action = OFFERED.get(intent)
     if action is None:
         return events
     return [*events, *action.respond(dispatcher, tracker, svc, order_id, "act")]
 
 
+FORM_FIRST = {"invoice": "action_invoice", "modify_order": "action_modify_order"}
 OFFERED = {"cancel_order": ActionCancelOrder(), "refund": ActionRefund(), "return_exchange": ActionReturnExchange()}
 
 

@@ -48,6 +48,7 @@ from bot.dialogue import (
     invoice_details,
     is_bare_pick,
     is_personal_title,
+    is_question,
     items_line,
     mask_email,
     mask_value,
@@ -56,7 +57,7 @@ from bot.dialogue import (
     wants_special_invoice,
     without_details,
 )
-from bot.orders.service import CANCELLABLE, OrderService
+from bot.orders.service import CANCELLABLE, OrderService, return_deadline
 
 # order status -> the suffix of its status response (utter_order_status_<code>)
 STATUS_CODE = {
@@ -70,12 +71,13 @@ STATUS_CODE = {
 }
 
 
-def status_response(view: Any) -> tuple[str, dict[str, Any]]:
-    """The response and its variables for an order's status (结论 + 原因 + 下一步)."""
+def status_response(view: Any, exchange: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The response and its variables for an order's status (结论 + 原因 + 下一步); a delivered
+    order with an open exchange (``svc.exchange_of``) says so instead of offering a return."""
     code = STATUS_CODE.get(view.status, "other")
     if code == "paid" and view.order_type == "presale":
         code = "paid_presale"  # a pre-sale ships on the date its page promised, not in 48 h
-    return f"utter_order_status_{code}", {
+    variables = {
         "order_id": view.order_id,
         "goods": items_line(view.items),
         "status": view.status,
@@ -83,6 +85,12 @@ def status_response(view: Any) -> tuple[str, dict[str, Any]]:
         "tracking_no": view.tracking_no or "暂无",
         "delivered": short_date(view.delivered_at),
     }
+    if code == "delivered" and exchange and exchange.get("open") and view.delivered_at is not None:
+        return "utter_order_status_exchanging", {
+            **variables, "exchange_id": exchange["exchange_id"], "exchange_status": exchange["exchange_status"],
+            "deadline": short_date(return_deadline(view.delivered_at)),
+        }
+    return f"utter_order_status_{code}", variables
 
 
 def offer(intent: str, order_id: str, tracker: Tracker) -> dict[str, Any]:
@@ -108,7 +116,8 @@ class ActionOrderStatus(OrderAction):
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
-        response, variables = status_response(view)
+        exchange = svc.exchange_of(order_id) if view.status == "已签收" else None
+        response, variables = status_response(view, exchange)
         dispatcher.utter_message(response=response, **variables)
         return []
 
@@ -192,18 +201,19 @@ class ActionCancelOrder(AskOrActAction):
 # ------------------------------------------------------------------ modify order
 
 
-class ActionModifyOrder(OrderAction):
-    """Checks that the order can still be changed, then starts the modify form
-    (``next_step`` = modify_form); field and new value are taken from the request if it
-    names them ("把地址改成…" goes straight to the confirmation card)."""
+class ActionModifyOrder(AskOrActAction):
+    """Checks that the order can still be changed. A question ("还来得及改地址吗") is answered
+    and offers the change; a request starts the modify form (``next_step`` = modify_form),
+    with field and new value taken from the request if it names them ("把地址改成…" goes
+    straight to the confirmation card)."""
 
     def name(self) -> str:
         return "action_modify_order"
 
     when_unverified = (SlotSet("next_step", None),)
 
-    def act(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str
+    def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
     ) -> list:
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
@@ -218,6 +228,13 @@ class ActionModifyOrder(OrderAction):
         field = detect_modify_field(request)
         stated = stated_new_value(request)
         value = clean_new_value(field, stated) if field and stated else None
+        if mode == "ask" and value is None and is_question(request):
+            dispatcher.utter_message(
+                response="utter_modify_possible",
+                buttons=[intent_button("修改收货信息", "modify_order", order_id=order_id, mode="act")],
+                order_id=order_id, status=view.status, label=MODIFY_FIELDS.get(field or "", "收货信息"),
+            )
+            return [SlotSet("next_step", None), SlotSet("pending", offer("modify_order", order_id, tracker))]
         return [
             SlotSet("next_step", "modify_form"),
             SlotSet("modify_field", field),

@@ -19,22 +19,28 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    HUMAN_BUTTON,
     ShopAction,
     current_order_id,
     customer_id_of,
     intent_button,
     latest_intent,
     latest_text,
+    user_message_ids,
     with_verified,
 )
 from actions.common import (
     service as order_service,
 )
+from bot.confirm import OFFER, is_fresh
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
+    cannot_give_tail,
+    faq_topic,
     general_answer,
     items_line,
+    keeps_topic,
     order_id_candidate,
     phone_tail_candidate,
     short_date,
@@ -121,6 +127,10 @@ class ActionVerifyGate(ShopAction):
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         intent = latest_intent(tracker)
         topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic")
+        if keeps_topic(intent, tracker.get_slot("topic"), latest_text(tracker)):
+            # "这是我老婆的单子" while asked for the phone tail says whose order it is; it does
+            # not turn "到哪了" into a status question
+            topic = tracker.get_slot("topic")
         mode = speech_act_of(tracker)
         events: list[dict[str, Any]] = [
             SlotSet("topic", topic), SlotSet("next_step", None), SlotSet("act_mode", mode)
@@ -136,7 +146,13 @@ class ActionVerifyGate(ShopAction):
             events.append(SlotSet("order_id", None))
         tail_now = tracker.get_latest_entity_values("phone_tail")
         tail = next(tail_now, None)
-        if next(tracker.get_latest_entity_values("order_id"), None) is None:
+        # right after an answer about one order that offered its request ("需要为您申请吗？"),
+        # "能换个新的吗" is about that order, not a general question
+        offered = tracker.get_slot("pending")
+        about_offer = is_fresh(offered, user_message_ids(tracker)) and offered.get("op") == OFFER
+        # ... and so is a remark made while the bot asks for the phone tail ("这是我老婆的单子")
+        verifying = (tracker.active_loop or {}).get("name") == "order_verification_form"
+        if next(tracker.get_latest_entity_values("order_id"), None) is None and not (about_offer or verifying):
             faq_key = faq_key_of(tracker)
             answer = general_answer(topic, latest_text(tracker), mode, faq_key)
             if answer:
@@ -182,13 +198,27 @@ class ActionVerifyGate(ShopAction):
         ]
 
 
-class ActionPickOrder(Action):
-    """A customer typed an order number instead of pressing one of the offered order buttons.
+def reread(tracker: Tracker, topic: str, mode: str, order_id: str | None) -> list[dict[str, Any]]:
+    """The latest message logged anew as `topic` about `order_id` in `mode`, so the same rules
+    verify and answer it. Done the way Rasa's two-stage fallback re-reads a clarified message:
+    revert the user turn, log it anew."""
+    latest = dict(tracker.latest_message or {})
+    entities = [e for e in latest.get("entities") or [] if e.get("entity") not in ("mode", "order_id")]
+    entities += [
+        {"entity": "order_id", "value": order_id, "extractor": "reread"},
+        {"entity": "mode", "value": mode, "extractor": "reread"},
+    ]
+    parse = {**latest, "intent": {"name": topic, "confidence": 1.0}, "entities": entities}
+    message = UserUttered(latest.get("text"), parse_data=parse, input_channel=tracker.get_latest_input_channel())
+    message["message_id"] = latest.get("message_id")
+    message["metadata"] = latest.get("metadata") or {}
+    return [UserUtteranceReverted(), ActionExecuted("action_listen"), message, SlotSet("order_id", order_id)]
 
-    The message is read again as the button would have sent it: the listed topic as its intent
-    and the list's ask/act mode, so the same rules verify and answer it. Done the way Rasa's
-    two-stage fallback re-reads a clarified message: revert the user turn, log it anew.
-    """
+
+class ActionPickOrder(Action):
+    """A customer typed an order number instead of pressing one of the offered order buttons:
+    the message is read again as the button would have sent it (the listed topic as its
+    intent, the list's ask/act mode)."""
 
     def name(self) -> str:
         return "action_pick_order"
@@ -196,22 +226,58 @@ class ActionPickOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        latest = dict(tracker.latest_message or {})
         topic = tracker.get_slot("topic") or "order_status"
         mode = tracker.get_slot("act_mode") or "act"
-        order_id = order_id_candidate(latest.get("text"))
-        entities = [e for e in latest.get("entities") or [] if e.get("entity") not in ("mode", "order_id")]
-        entities += [
-            {"entity": "order_id", "value": order_id, "extractor": self.name()},
-            {"entity": "mode", "value": mode, "extractor": self.name()},
-        ]
-        parse = {**latest, "intent": {"name": topic, "confidence": 1.0}, "entities": entities}
-        message = UserUttered(latest.get("text"), parse_data=parse,
-                              input_channel=tracker.get_latest_input_channel())
-        message["message_id"] = latest.get("message_id")
-        message["metadata"] = latest.get("metadata") or {}
-        return [UserUtteranceReverted(), ActionExecuted("action_listen"), message,
-                SlotSet("order_id", order_id)]
+        return reread(tracker, topic, mode, order_id_candidate((tracker.latest_message or {}).get("text")))
+
+
+class ActionApplyAnswer(Action):
+    """"那2025061800006是不是已经过了" right after the return policy: the policy just answered,
+    asked about that order (its return window from the order data). The message is read again
+    as the policy's order topic, a question unless it asks for the change."""
+
+    def name(self) -> str:
+        return "action_apply_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        topic = faq_topic(tracker.get_slot("last_faq")) or "order_status"
+        order_id = next(tracker.get_latest_entity_values("order_id"), None) or order_id_candidate(
+            (tracker.latest_message or {}).get("text")
+        )
+        speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
+        return reread(tracker, topic, "act" if speech_act == "act" else "ask", order_id)
+
+
+class ActionReadChange(Action):
+    """"2025061800002收货电话换成13900001111" that the classifiers were unsure about: a change of
+    an order field with its new value is a change request, read again as one (the card still
+    asks before anything is written)."""
+
+    def name(self) -> str:
+        return "action_read_change"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        text = (tracker.latest_message or {}).get("text")
+        return reread(tracker, "modify_order", "act", order_id_candidate(text) or tracker.get_slot("order_id"))
+
+
+class ActionFollowOrder(Action):
+    """"那我拒收可以吗" right after an answer about one order: the same order and topic, asked
+    (or requested) again in the message's own mode."""
+
+    def name(self) -> str:
+        return "action_follow_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
+        topic = tracker.get_slot("topic") or "order_status"
+        return reread(tracker, topic, "act" if speech_act == "act" else "ask", tracker.get_slot("order_id"))
 
 
 def _failed(
@@ -280,6 +346,10 @@ class ValidateOrderVerificationForm(FormValidationAction):
             return {}
         text = latest_text(tracker)
         tail = phone_tail_candidate(text)
+        if tail is None and cannot_give_tail(text):
+            # a husband ordering for his wife, a new phone: only a person can check otherwise
+            dispatcher.utter_message(response="utter_verify_tail_unknown", buttons=[HUMAN_BUTTON])
+            return {}
         if tail is None and any(ch.isdigit() for ch in text):
             tail = "".join(ch for ch in text if ch.isdigit())[:8]
         return {"phone_tail": tail} if tail else {}

@@ -34,6 +34,7 @@ TARGETS = {
     "agent_reply_p99_ms_max": 100.0,
     "wechat_callback_p99_ms_max": 1000.0,
     "training_s_max": 180.0,
+    "rasa_rss_mb_max": 800.0,
 }
 
 

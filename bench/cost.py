@@ -4,7 +4,10 @@
 
 `--train` runs a full `rasa train` (NLU + core) of the current data into a temporary folder
 (the models/ cache is left alone) and times it; without it the training figure is omitted.
-Load time is measured in a fresh interpreter: importing Rasa/TensorFlow, then `Agent.load`.
+Load time and resident memory are measured in a fresh interpreter (importing Rasa/TensorFlow,
+then `Agent.load`), once as stock Rasa and once with the launcher's `install()`, one after the
+other in the same run, so the memory the launcher saves (JAX not imported) is a like-for-like
+figure.
 Idle / under-load memory of the action server, Rasa server and hub come from the load test
 (bench/results/load_hub.json), measured there from /proc while the processes ran.
 """
@@ -25,22 +28,46 @@ from typing import Any
 from bench.common import REPO, RESULTS, TARGETS, machine_info, verdict, write_result
 
 LOAD_PROBE = """
-import json, os, time, asyncio
+import json, os, sys, time, asyncio
 t0 = time.perf_counter()
+applied = []
+if os.environ.get("BENCH_LAUNCHER") == "1":
+    from bot.rasa_server import install
+    applied = install()
 from rasa.core.agent import Agent
+from rasa.engine.graph import GraphNode
+def rss():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+rss_import = rss()
+components = {}
+load_component = GraphNode._load_component
+def measured_load(self, **kwargs):
+    before = rss()
+    load_component(self, **kwargs)
+    components[self._component_class.__name__] = round(rss() - before, 1)
+GraphNode._load_component = measured_load
 t1 = time.perf_counter()
 agent = Agent.load(os.environ["BENCH_MODEL"])
 t2 = time.perf_counter()
 asyncio.run(agent.parse_message("你好"))
 t3 = time.perf_counter()
-rss = 0
-with open("/proc/self/status") as fh:
-    for line in fh:
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) / 1024
+texts = json.loads(os.environ.get("BENCH_TEXTS", "[]"))
+async def parse_all():
+    return [await agent.parse_message(text) for text in texts]
+parses = asyncio.run(parse_all())
 print("BENCH_JSON" + json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_parse_s": t3 - t2,
-                                 "rss_after_load_mb": rss}))
+                                 "rss_after_load_mb": rss(), "rss_after_import_mb": rss_import,
+                                 "rss_per_component_mb": {k: v for k, v in components.items() if v >= 1},
+                                 "applied": applied,
+                                 "jax_imported": "jax" in sys.modules,
+                                 "parses": parses}, ensure_ascii=False, default=str))
 """
+
+# The launcher settings both probes share, so only the import of unused packages differs.
+PROBE_ENV = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
 
 
 def time_training(out_dir: Path) -> dict[str, Any]:
@@ -77,17 +104,27 @@ def adopt_model(trained: Path, hash_before: str) -> Path | None:
     return target
 
 
-def probe_load(model: Path) -> dict[str, Any]:
-    """Import + load + first parse of a model in a fresh interpreter."""
+def probe_load(model: Path, launcher: bool = False, texts: Sequence[str] = ()) -> dict[str, Any]:
+    """Import + load + first parse of a model in a fresh interpreter, stock Rasa or with the
+    launcher's `install()` (bot/rasa_server.py) first; `texts` are parsed after and returned
+    under "parses" (for comparing the two)."""
     import os
 
+    env = {**os.environ, **PROBE_ENV, "BENCH_MODEL": str(model), "BENCH_LAUNCHER": "1" if launcher else "0",
+           "BENCH_TEXTS": json.dumps(list(texts), ensure_ascii=False), "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", LOAD_PROBE], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "BENCH_MODEL": str(model)}, timeout=600)
+                          env=env, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_JSON"):
             data = json.loads(line[len("BENCH_JSON"):])
-            return {k: round(v, 2) for k, v in data.items()}
+            return {k: round(v, 2) if isinstance(v, float) else v for k, v in data.items()}
     return {"error": (proc.stderr or proc.stdout)[-1500:]}
+
+
+def probe_both(model: Path, texts: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Stock Rasa and the launcher loading the same model, one after the other (not in
+    parallel: two loads at once on two cores would distort the load times)."""
+    return {"stock": probe_load(model, False, texts), "launcher": probe_load(model, True, texts)}
 
 
 def memory_from_load_test(path: Path = RESULTS / "load_hub.json") -> dict[str, Any] | None:
@@ -118,11 +155,37 @@ def run(train: bool, model_arg: str | None) -> dict[str, Any]:
         model = Path(tmp) / "bench.tar.gz" if train and out["training"]["ok"] and not model_arg \
             else pick_model(model_arg)
         out["model"] = {"name": model.name, "size_mb": round(model.stat().st_size / 1e6, 1)}
-        out["load"] = probe_load(model)
+        both = probe_both(model)
+        out["load"] = both["launcher"]
+        out["load_stock"] = both["stock"]
+        for probe in both.values():
+            probe.pop("parses", None)
+        stock_rss, launcher_rss = both["stock"].get("rss_after_load_mb"), both["launcher"].get("rss_after_load_mb")
+        out["memory_after_load_mb"] = {"stock": stock_rss, "launcher": launcher_rss,
+                                       "saved": round(stock_rss - launcher_rss, 1)
+                                       if stock_rss and launcher_rss else None}
     print(f"[cost] model {out['model']['size_mb']} MB; load {out['load']}", flush=True)
+    print(f"[cost] resident after load (MB): {out['memory_after_load_mb']}", flush=True)
     out["memory"] = memory_from_load_test()
     print(f"[cost] memory (MB): {out['memory']}", flush=True)
+    if not train:
+        out["training"] = previous_training()
     return out
+
+
+def previous_training(path: Path = RESULTS / "cost.json") -> dict[str, Any] | None:
+    """The last measured training figure, kept (marked as such) when this run does not train."""
+    if not path.exists():
+        return None
+    old = json.loads(path.read_text(encoding="utf-8"))
+    training = old.get("training")
+    if not training:
+        return None
+    if "from" not in training:
+        training = {**training, "from": "previous run (full training not repeated)",
+                    "measured_at_utc": old.get("machine", {}).get("measured_at_utc"),
+                    "git_commit": old.get("machine", {}).get("git_commit")}
+    return training
 
 
 def main(argv: Sequence[str] | None = None) -> int:

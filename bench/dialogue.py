@@ -88,6 +88,7 @@ FINGERPRINT_QUERIES = (
     "SELECT COUNT(*) FROM shop_refunds",
     "SELECT COUNT(*) FROM shop_invoices",
     "SELECT COUNT(*) FROM shop_order_changes",
+    "SELECT id, order_id, status FROM shop_exchanges ORDER BY id",
 )
 
 

@@ -4,7 +4,8 @@
         [--samples 30] [--model PATH] [--rasa-workers 2]
 
 Order: NLU comparison (bench/nlu_compare.py, slow: trains two NLU models), cost (a full timed
-training whose model then serves the rest), load test, handoff latency, WeChat, plots. One
+training whose model then serves the rest), load test, handoff latency, WeChat, scale-out
+(bench/scale.py: needs PostgreSQL, Redis and haproxy), plots. One
 benchmark failing is recorded and the others still run; the exit code is 0 either way because
 benchmarks report figures, they do not pass or fail.
 """
@@ -61,6 +62,15 @@ def targets_table() -> list[tuple[str, str, str, str]]:
                  verdict(wc.get("callback", {}).get("p99_ms"), TARGETS["wechat_callback_p99_ms_max"])))
     tr = ((load("cost") or {}).get("training") or {})
     rows.append(("full training s", str(tr.get("wall_s")), "<= 180", tr.get("verdict", "n/a")))
+    sc = load("scale") or {}
+    rows.append(("throughput ratio, 2 vs 1 of each process", str(sc.get("scaling_ratio_1_to_2")), "-", "n/a"))
+    check = (sc.get("failover") or {}).get("check") or {}
+    rows.append(("failover: acknowledged messages lost / unanswered",
+                 f"{check.get('lost')} / {(check.get('outcome') or {}).get('unanswered')}", "0 / 0",
+                 "met" if check and check.get("lost") == 0 and check["outcome"]["unanswered"] == 0 else "n/a"))
+    rss = ((load("cost") or {}).get("memory_after_load_mb") or {}).get("launcher")
+    rows.append(("Rasa resident MB after model load (launcher)", str(rss), "<= 800",
+                 verdict(rss, TARGETS["rasa_rss_mb_max"])))
     nlu = load("nlu")
     if nlu:
         for key, fig in nlu_headline(nlu).items():
@@ -80,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100, 200])
     ap.add_argument("--samples", type=int, default=30, help="handoff samples per mode")
     ap.add_argument("--model", help="model archive for the servers (default: the current data's)")
+    ap.add_argument("--skip-scale", action="store_true", help="keep the existing bench/results/scale.json")
     ap.add_argument("--rasa-workers", type=int, default=2,
                     help="Rasa server processes behind the hub in the load and WeChat runs (one per core)")
     args = ap.parse_args(argv)
@@ -98,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _step("load_hub", lambda: load_hub.main(["--levels", *map(str, args.levels), *model, *workers]), failures)
     _step("handoff_latency", lambda: handoff_latency.main(["--samples", str(args.samples), *model]), failures)
     _step("wechat", lambda: wechat_load.main([*model, *workers]), failures)
+    if not args.skip_scale:
+        from bench import scale
+
+        _step("scale", lambda: scale.main(model), failures)
 
     def refresh_cost_memory() -> None:
         path = RESULTS / "cost.json"

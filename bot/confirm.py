@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.handoff import to_simplified
+from bot.nlu.pinyin import pinyin_to_hanzi
 
 OPS = ("cancel", "refund", "return", "exchange", "modify", "invoice")
 # an answer to a question that offered the request ("需要为您申请吗？"): a yes shows its card
@@ -57,6 +58,22 @@ def _plain(text: str | None) -> str:
     return _NOISE.sub("", to_simplified(text or "").lower())
 
 
+# a message of nothing but these emoji is an answer ("👌👌", "👍🏻", "🙅")
+_YES_EMOJI = frozenset("👌👍✅🆗✔☑🙆")
+_NO_EMOJI = frozenset("❌🙅✖⛔🚫👎")
+_EMOJI_MODIFIERS = re.compile("[\\s\ufe0f\u200d\u2640\u2642\U0001F3FB-\U0001F3FF]+")
+
+
+def _emoji_answer(raw: str) -> str | None:
+    """"yes"/"no" for a message made only of agreeing or refusing emoji (repeats allowed)."""
+    marks = set(_EMOJI_MODIFIERS.sub("", raw))
+    if marks and marks <= _YES_EMOJI:
+        return "yes"
+    if marks and marks <= _NO_EMOJI:
+        return "no"
+    return None
+
+
 def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -> str | None:
     """The customer's answer to a confirmation card: "yes", "no", or None (not an answer).
 
@@ -67,7 +84,10 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return "yes"
     if raw == "/deny" or raw.startswith("/deny{"):
         return "no"
-    t = _plain(raw)
+    emoji = _emoji_answer(raw)
+    if emoji:
+        return emoji
+    t = _plain(pinyin_to_hanzi(raw.lower()))
     if not t or len(t) > MAX_ANSWER or re.search(r"\d{6,}", t):
         return None
     if _NO.search(t):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
@@ -43,14 +44,37 @@ TOPIC_FAQ: dict[str, frozenset[str]] = {
     "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery"}),
     "cancel_order": frozenset({"faq/refund_time"}),
 }
+# the order topic whose answer an FAQ generalises: "那2025061800006呢" after the return policy
+# asks about that order's return window
+_FAQ_TOPIC = {
+    "faq/return_policy": "return_exchange", "faq/return_shipping": "return_exchange",
+    "faq/change_size": "return_exchange", "faq/warranty": "return_exchange",
+    "faq/missing_item": "return_exchange", "faq/refund_time": "refund",
+    "faq/price_protection": "refund", "faq/invoice_reissue": "invoice",
+    "faq/special_invoice": "invoice", "faq/delivery_time": "logistics",
+    "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status",
+}
+
+
+def faq_topic(faq_key: str | None) -> str | None:
+    return _FAQ_TOPIC.get(faq_key or "")
+
+
 # words that tie a question to one of the customer's own orders or refunds
 _OWN = re.compile(
     r"我的|我那|我这|我刚|我昨天|我前|我上|我买的|我退的|我申请的|我下的|我家|这单|这笔|这个订单|那个订单|那单|那笔|"
     r"订单号|单号|\d{6,}|到哪|进度|还没|怎么还|为什么还|咋还|啥时候能|什么时候能|到账了吗|退了吗|开了吗|发了吗|"
     # a lookup asked for ("帮我查下物流呗") or a state asked after ("钱退了没啊") is about their order
     r"(帮我|给我)?(查|看|瞅)(一下|下|查|看)?(我的|物流|快递|包裹|订单|单子|退款进度|到哪)|了没|好了吗|到了吗|"
-    r"啥情况|什么情况"
+    r"啥情况|什么情况|发我|发给我|\d{4}[-－—\s]\d{4}|"
+    # a mistake in their own order's delivery details reported ("收货地址填错了")
+    r"(地址|电话|手机|收货人|收件人|名字).{0,4}(填|写|留|弄|搞)错"
 )
+
+
+def about_own_order(text: str | None) -> bool:
+    """"我的退款怎么还没到" is about their own order; "退款一般几天到" is a general question."""
+    return bool(_OWN.search(to_simplified(text or "")))
 
 
 _WITHDRAW = re.compile(r"撤回|撤销|撤掉|不想退了|不退了|不要退了|取消退款|退款取消|别退了")
@@ -71,7 +95,7 @@ def general_answer(
     """(response, FAQ key it answers with) for a general question about `topic` — an FAQ answer
     or the topic's policy — or None when the message is about the customer's own order or is a
     request."""
-    if speech_act != "ask" or _OWN.search(to_simplified(text or "")):
+    if speech_act != "ask" or about_own_order(text):
         return None
     if faq_key and faq_key in TOPIC_FAQ.get(topic or "", ()):
         return f"utter_faq/{faq_key.removeprefix('faq/')}", faq_key
@@ -103,6 +127,44 @@ def picks_offered_order(text: str | None, intent: str | None, topic: str | None)
     return is_bare_pick(text) or intent in PICK_INTENTS
 
 
+# a follow-up that leans on the previous answer ("那预售的呢", "周末也在吗", "那现在有什么")
+# ... or names its subject by what the answer just described ("新的几天能开好" after the
+# answer about re-issuing an invoice)
+_ELLIPTICAL = re.compile(
+    r"^(那|那么|那如果|那要是|如果是|要是|那像|新的|新开的|重开的|重新开的|换开的|补开的|换好的|补发的)|"
+    r"(呢|也一样吗?|也是吗|也[^，,。吗]{1,4}吗|一样吗|也算吗)[?？]*$"
+)
+_CLAUSES = re.compile(r"[\s,，。.!！;；~～…]+")
+_STUCK = re.compile(r"^(那|那我|那这|那现在)?(该)?(怎么办|咋办|怎么弄|咋弄|咋整|怎么处理|如何是好)(呢|啊|呀|哇|嘛)?[?？!！]*$")
+
+
+def last_clause(text: str | None) -> str:
+    parts = [p for p in _CLAUSES.split(to_simplified((text or "").strip())) if p]
+    return parts[-1] if parts else ""
+
+
+_EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\ufe0f]+")
+
+
+def is_elliptical(text: str | None) -> bool:
+    """A short message (or a short last clause after "啊 结束了啊") that leans on what was said."""
+    t = _EMOJI.sub("", to_simplified((text or "").strip())).strip()
+    if not 0 < len(t) <= 16 or re.search(r"\d{6,}", t):
+        return False
+    return bool(_ELLIPTICAL.search(t) or _ELLIPTICAL.search(last_clause(t)))
+
+
+def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
+    """The response selector's FAQ key and confidence."""
+    response = (((parse or {}).get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    return response.get("intent_response_key"), float(response.get("confidence") or 0.0)
+
+
+def is_stuck(text: str | None) -> bool:
+    """"那怎么办啊": the customer does not know how to go on after the answer."""
+    return bool(_STUCK.match(last_clause(text)))
+
+
 _DIGIT_RUN = re.compile(r"\d+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
@@ -132,6 +194,46 @@ def phone_tail_candidate(text: str | None) -> str | None:
         if len(run) == 11 and run.startswith("1"):
             return run[-4:]
     return None
+
+
+_QUESTION = re.compile(
+    r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否|哪|什么|啥|怎么|如何"
+)
+
+
+def is_question(text: str | None) -> bool:
+    """"地址还来得及改吗" and "寄到哪个地址的" ask; "收货地址改成…" and "地址写错了" ask for the change."""
+    return bool(_QUESTION.search(to_simplified((text or "").strip())))
+
+
+_CANT_GIVE_TAIL = re.compile(
+    r"不知道|不记得|忘了|记不清|想不起|没有(她|他|我老婆|我老公)?的?手机|不是我的?手机|换了?手机|手机(号)?(丢|停|没)|截图|"
+    r"(她|他)的(手机|号)"
+)
+
+
+def keeps_topic(intent: str | None, topic: str | None, text: str | None) -> bool:
+    """A remark drawn as the generic ``order_status`` (no question, no order number) leaves
+    the order topic under way as it is."""
+    return (
+        intent == "order_status" and topic in ORDER_TOPICS and topic != intent
+        and not is_question(text) and order_id_candidate(text) is None
+    )
+
+
+def cannot_give_tail(text: str | None) -> bool:
+    """"我是她老公 手机尾号不知道", "那我把订单截图发你行不行": the tail asked for will not come."""
+    t = to_simplified(text or "")
+    return not re.search(r"\d{4}", t) and bool(_CANT_GIVE_TAIL.search(t))
+
+
+def states_a_change(text: str | None) -> bool:
+    """"收货电话换成13900001111": an order field, a change verb and an acceptable new value."""
+    from bot.confirm import stated_new_value
+
+    field = detect_modify_field(text)
+    stated = stated_new_value(text) if field else None
+    return bool(field and stated and clean_new_value(field, stated))
 
 
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}

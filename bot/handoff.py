@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from bot.nlu.pinyin import pinyin_to_hanzi
+
 REASONS = ("requested", "angry", "not_understood", "urgent", "verification_failed")
 PRIORITIES = ("normal", "high", "urgent")  # ascending
 SKILLS = ("orders", "refunds", "payments", "account", "general")
@@ -64,7 +66,8 @@ URGENT_SKILL = {"stolen_account": "account", "scam_report": "account", "double_c
 
 _STOLEN = re.compile(
     r"(被盗|盗号|盗了|被黑|被人(登录|登陆|登入|盗|改了?密码|冒用|用了)|(异地|外地|陌生设备|其他设备)登[录陆入]"
-    r"|不是我(本人)?(登录|登陆|登入|买|下的?单|操作)|登[录陆入].{0,12}不是我"
+    r"|不是我(本人)?(登录|登陆|登入|买|下的?订?单|操作)|登[录陆入].{0,12}不是我"
+    r"|(多了|多出|冒出).{0,8}(订单|单子).{0,8}不是我|我(从来)?没(下|买)过的(订单|单子)"
     r"|账号.{0,6}(被人|别人)(登|用|改)|(别人|陌生人).{0,6}(登录|登陆|盗用|冒用)我的?账"
     r"|(有人|别人|陌生人)(把|将|给)?我的?(账号|账户|帐号|帐户|手机号|绑定).{0,12}(换|改|绑|解绑)"
     r"|(账号|账户|帐号).{0,8}(绑定的?)?(手机号?|邮箱).{0,6}(被|让)(人|别人)?(换|改))"
@@ -123,7 +126,7 @@ def urgent_kind(text: str | None) -> str | None:
     """
     if not text:
         return None
-    t = _TYPOS.sub(lambda m: _TYPO_FIXES[m.group(0)], to_simplified(text))
+    t = pinyin_to_hanzi(_TYPOS.sub(lambda m: _TYPO_FIXES[m.group(0)], to_simplified(text)).lower())
     if _SCAM.search(t):
         return "scam_report"
     if _STOLEN.search(t):

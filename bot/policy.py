@@ -11,6 +11,12 @@
 - After ``action_handoff`` or ``action_confirm`` the bot listens: the handoff message is the
   bot's last word in that turn.
 
+Below those guarantees, ``ContextPolicy`` reads follow-ups in context: an elliptical message
+right after an FAQ answer or the promotions ("周末也在吗", "那现在有什么"), which the
+classifiers alone misread, goes back to that answer; "那怎么办" after an answer is offered a
+person; a question the intent classifier gave up on but the response selector is sure of is
+that FAQ.
+
 These are properties of the message and the slot ``pending``, not of an intent, so rules
 and stories cannot express them without copying every intent; the decision is a pure
 function over the tracker, tested directly.
@@ -28,13 +34,23 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
-from bot.dialogue import picks_offered_order
+from bot.dialogue import (
+    ORDER_TOPICS,
+    about_own_order,
+    faq_topic,
+    is_elliptical,
+    is_stuck,
+    picks_offered_order,
+    selector_key,
+    states_a_change,
+)
 from bot.handoff import to_simplified, urgent_kind
+from bot.nlu.short_reply import short_reply_intent
 
 HANDOFF_ACTION = "action_handoff"
 ANGRY = "angry"
@@ -57,6 +73,9 @@ _IMPATIENT = re.compile(
     r"又来|我问的是|不是这个|不是问这个|说不清|浪费时间|你到底|到底行不行|能不能行|牛头不对马嘴|"
     r"无语|服了|醉了|晕|[?？]{2,}|(啥|什么)(也|都)不会|破机器人|没用的机器人"
 )
+# Insulting the bot's competence is asking to get away from it, whatever the bot said before
+# ("什么破机器人 啥也不会" after it asked for an order number).
+_BOT_INSULT = re.compile(r"(破|垃圾|没用的?|蠢|笨)机器人|人工智障|(啥|什么)(也|都)不会|(啥|什么)(也|都)不懂")
 # "算了" alone is giving up ("哦那算了" after "we cannot check another shop's order"), not a
 # demand for a person; with impatience words it still counts through those words.
 
@@ -79,6 +98,10 @@ def asks_for_human(parse_data: dict[str, Any] | None) -> bool:
 
 def is_impatient(text: str | None) -> bool:
     return bool(_IMPATIENT.search(to_simplified(text or "")))
+
+
+def insults_the_bot(text: str | None) -> bool:
+    return bool(_BOT_INSULT.search(to_simplified(text or "")))
 
 
 def awaiting_first_response(tracker: DialogueStateTracker) -> bool:
@@ -127,7 +150,7 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     latest = tracker.latest_message
     parse = latest.parse_data if latest else None
     text = latest.text if latest else ""
-    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text):
+    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
         return HANDOFF_ACTION
@@ -147,16 +170,16 @@ def should_hand_off(tracker: DialogueStateTracker) -> bool:
     return guard_action(tracker) == HANDOFF_ACTION
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
-)
-class GuardPolicy(Policy):
-    """Predicts the guarded action with full confidence; abstains otherwise."""
+class TrackerRulePolicy(Policy):
+    """A policy that is pure logic over the tracker: nothing to train or persist; it predicts
+    the action `decide` names with full confidence and abstains otherwise."""
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        # Above RulePolicy (4): a guarded message must not be answered by a rule.
-        return {"priority": 6}
+    # An active form's happy-path prediction is a "no user" prediction, which the ensemble lets
+    # overrule everything else; a policy flagging its own the same way lets priority decide.
+    overrides_forms = False
+
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        raise NotImplementedError
 
     def train(
         self,
@@ -174,13 +197,10 @@ class GuardPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        action = guard_action(tracker)
+        action = self.decide(tracker)
         if action is not None and action in domain.action_names_or_texts:
             probabilities[domain.index_for_action(action)] = 1.0
-            # An active form's happy-path prediction is a "no user" prediction, which the
-            # ensemble lets overrule everything else; flag ours the same way so that priority
-            # decides and an angry customer is not asked for a phone tail again.
-            return self._prediction(probabilities, is_no_user_prediction=True)
+            return self._prediction(probabilities, is_no_user_prediction=self.overrides_forms)
         return self._prediction(probabilities)
 
     @classmethod
@@ -191,6 +211,139 @@ class GuardPolicy(Policy):
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> GuardPolicy:
+    ) -> TrackerRulePolicy:
         """Nothing was persisted: the policy is pure logic over the tracker."""
         return cls(config, model_storage, resource, execution_context)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class GuardPolicy(TrackerRulePolicy):
+    """Predicts the guarded action with full confidence; abstains otherwise."""
+
+    # an angry customer inside a form is not asked for a phone tail again
+    overrides_forms = True
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Above RulePolicy (4): a guarded message must not be answered by a rule.
+        return {"priority": 6}
+
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        return guard_action(tracker)
+
+
+# ------------------------------------------------------------------ follow-ups in context
+FAQ_ACTION = "action_answer_faq"
+PROMOTIONS_ACTION = "action_promotions"
+OFFER_HUMAN = "utter_offer_human"
+# re-reads "那2025061800006呢" after a policy answer as that policy's order topic, asked
+APPLY_ANSWER = "action_apply_answer"
+# re-reads "收货电话换成1390…" as the change request it states
+READ_CHANGE = "action_read_change"
+# re-reads "那我拒收可以吗" after an answer about one order as that order's topic
+FOLLOW_ORDER = "action_follow_order"
+ORDER_ACTIONS = frozenset({
+    "action_order_status", "action_logistics", "action_cancel_order", "action_modify_order",
+    "action_refund", "action_return_exchange", "action_invoice",
+})
+# short messages that are part of the conversation's mechanics, never a follow-up question
+_SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent", "bot_challenge"})
+# intents that mean "the classifiers did not really know": a follow-up may override them
+_WEAK = frozenset({"faq", "nlu_fallback", "out_of_scope", "product_inquiry", "promotion"})
+UNSURE = 0.5
+# the response selector is trusted this far to stay on the topic it just answered
+SURE = 0.5
+# the response selector alone is trusted this far when the intent classifier gave up
+SELECTOR_SURE = 0.8
+
+
+def _intent(parse: dict[str, Any] | None) -> tuple[str | None, float]:
+    intent = (parse or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def previous_turn(tracker: DialogueStateTracker) -> tuple[list[str], bool]:
+    """The bot's actions in the turn before the latest user message, and whether that turn
+    answered an FAQ (set ``last_faq``)."""
+    actions: list[str] = []
+    answered_faq = False
+    seen_user = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            seen_user += 1
+            if seen_user == 2:
+                break
+        elif seen_user == 1:
+            if isinstance(event, ActionExecuted) and event.action_name:
+                actions.append(event.action_name)
+            elif isinstance(event, SlotSet) and event.key == "last_faq" and event.value:
+                answered_faq = True
+    return actions, answered_faq
+
+
+def _social(intent: str | None, confidence: float, text: str) -> bool:
+    """A yes, no, thanks or greeting the classifier is sure of and the words bear out ("好的呢"
+    is a yes; "预售的呢" drawn as a greeting is not one)."""
+    if intent not in _SOCIAL or confidence < UNSURE:
+        return False
+    if intent in ("human_agent", "bot_challenge"):
+        return True
+    return short_reply_intent(re.sub(r"[呢吗呀啊哦哈嘛~～?？!！。,，\s]+$", "", text)) is not None
+
+
+def context_action(tracker: DialogueStateTracker) -> str | None:
+    """The action a follow-up calls for in context, or None to leave it to rules and stories."""
+    if tracker.active_loop_name:
+        return None
+    latest = tracker.latest_message
+    if latest is None:
+        return None
+    parse, text = latest.parse_data or {}, latest.text or ""
+    intent, confidence = _intent(parse)
+    if _social(intent, confidence, text):
+        return None
+    actions, answered_faq = previous_turn(tracker)
+    last_faq = tracker.get_slot("last_faq") if answered_faq else None
+    # a yes/thanks/greeting the words do not bear out is as good as no intent at all
+    weak = intent in _WEAK or intent in _SOCIAL or confidence < UNSURE
+    key, key_confidence = selector_key(parse)
+    asks = (parse.get("speech_act") or {}).get("name", "ask") == "ask"
+    if weak and intent != "modify_order" and states_a_change(text):
+        return READ_CHANGE
+    if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
+        # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
+        if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
+            return APPLY_ANSWER
+        return None
+    if last_faq and weak and is_elliptical(text):
+        return FAQ_ACTION
+    if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):
+        return PROMOTIONS_ACTION
+    if is_stuck(text) and actions:
+        return OFFER_HUMAN
+    if ORDER_ACTIONS & set(actions) and weak and intent not in ORDER_TOPICS and is_elliptical(text):
+        return FOLLOW_ORDER
+    # "一个订单能叠两张券吗" after the coupon answer: still that topic, not an order lookup
+    if last_faq and key == last_faq and key_confidence >= SURE and asks and not about_own_order(text):
+        return FAQ_ACTION
+    if intent == "nlu_fallback" and key and key_confidence >= SELECTOR_SURE:
+        return FAQ_ACTION
+    return None
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
+)
+class ContextPolicy(TrackerRulePolicy):
+    """Predicts the follow-up's action with full confidence on the turn's first decision."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Below GuardPolicy (6), above RulePolicy (4): a rule answering the drawn intent of a
+        # follow-up is the mistake this policy corrects.
+        return {"priority": 5}
+
+    def decide(self, tracker: DialogueStateTracker) -> str | None:
+        return context_action(tracker) if awaiting_first_response(tracker) else None

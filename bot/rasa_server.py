@@ -21,23 +21,61 @@ TensorFlow runs with one intra-op and one inter-op thread unless `TF_INTRA_OP_PA
 thread pools only add hand-offs, and with one Rasa process per core they would fight each other
 (measured: 59 -> 50 ms CPU per turn).
 
-The first two replace Rasa functions; when a Rasa upgrade removes one, `install()` stops the start
-(`PatchTargetMissing`) instead of running on silently without the speed-up.
+JAX is never imported: TensorFlow 2.12 imports it at start-up only for an optional TFLite
+converter entry point (`tensorflow/lite/python/util.py`, inside `try/except ImportError`), which
+Rasa never calls. TensorFlow's package requires it (so it stays installed), and importing it
+costs ~100 MB resident per Rasa process (bench/README.md, "Memory"). A finder at the front of
+`sys.meta_path` answers `ModuleNotFoundError` for `jax`/`jaxlib`, as if they were not
+installed, so TensorFlow takes its own fallback. It must be in place before TensorFlow is
+imported; in a process that already imported JAX it changes nothing.
+
+The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade removes one,
+`install()` stops the start (`PatchTargetMissing`) instead of running on silently without it.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 TF_THREADS = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
+UNUSED_PACKAGES = ("jax", "jaxlib")  # imported by TensorFlow at start-up, never used by Rasa
+
+
+class UnusedPackageBlocker(importlib.abc.MetaPathFinder):
+    """Makes `import jax` fail as if JAX were not installed (TensorFlow then skips it)."""
+
+    def __init__(self, packages: Sequence[str] = UNUSED_PACKAGES) -> None:
+        self.packages = frozenset(packages)
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname.partition(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not loaded in the Rasa server: "
+                                      "unused, ~100 MB resident)", name=fullname)
+        return None
+
+
+def block_unused_packages(packages: Sequence[str] = UNUSED_PACKAGES) -> str:
+    """Put an `UnusedPackageBlocker` first on `sys.meta_path` unless one is there or a package is
+    already imported (blocking later would only break its lazy submodule imports)."""
+    loaded = [name for name in packages if name in sys.modules]
+    if loaded:
+        return f"{', '.join(loaded)} already imported, not blocked"
+    if not any(isinstance(finder, UnusedPackageBlocker) for finder in sys.meta_path):
+        sys.meta_path.insert(0, UnusedPackageBlocker(packages))
+    return f"{', '.join(packages)} not imported"
 
 
 @lru_cache(maxsize=1)
@@ -107,7 +145,7 @@ def _require(owner: Any, *names: str) -> None:
 def install() -> list[str]:
     """Apply the speed-ups to this process; returns what was applied. Raises
     `PatchTargetMissing` when Rasa lacks a function one of them replaces."""
-    applied = []
+    applied = [block_unused_packages()]  # before anything below imports TensorFlow
     for name, value in TF_THREADS.items():  # read by Rasa when it sets TensorFlow up
         os.environ.setdefault(name, value)
     applied.append("TensorFlow threads intra {} / inter {}".format(

@@ -6,6 +6,7 @@ run reuses the model `make run` trained, and vice versa.
 
     python -m bot.runtime train      # train only if the data changed
     python -m bot.runtime run        # train if needed, seed, start Rasa + actions + hub
+    python -m bot.runtime serve-rasa # one Rasa server in a container (docker-compose.yml)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bot.stack import start_stack, venv_bin
+from bot.stack import rasa_command, start_stack, venv_bin, write_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -177,6 +178,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_rasa_argv(port: int, endpoints: Path, env: dict[str, str] | None = None) -> list[str]:
+    """The command of a containerised Rasa server: the model of this checkout's data, which the
+    image trained at build time (never here: a container must not train or download anything at
+    start), and endpoints written from the environment like `make run` writes them (`ACTION_URL`;
+    PostgreSQL trackers from `DATABASE_URL`, the Redis lock store from `REDIS_URL`)."""
+    env = dict(os.environ if env is None else env)
+    model = model_path()
+    if not model.exists():
+        raise SystemExit(f"{model} is missing: build the image (it trains at build time) or mount models/ "
+                         "trained from the same data (`make train`)")
+    write_endpoints(endpoints, env.get("ACTION_URL", "http://127.0.0.1:5055/webhook"), VAR / "trackers.db", env)
+    return rasa_command(model, port, endpoints)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.runtime")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -186,7 +201,20 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     p_run.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     p_run.add_argument("--hub-port", type=int, default=int(os.environ.get("HUB_PORT", 8000)))
+    p_serve = sub.add_parser("serve-rasa", help="one Rasa server for a container: endpoints from the "
+                                                "environment, the model built into the image")
+    p_serve.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    p_serve.add_argument("--endpoints", default=str(VAR / "endpoints.yml"))
+    p_serve.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     args = parser.parse_args(argv)
+    if args.cmd == "serve-rasa":
+        VAR.mkdir(exist_ok=True)
+        argv_rasa = serve_rasa_argv(args.port, Path(args.endpoints))
+        if args.dry_run:
+            print(" ".join(argv_rasa))
+            return 0
+        os.chdir(ROOT)
+        os.execv(argv_rasa[0], argv_rasa)  # Rasa becomes the container's main process (signals)
     if args.cmd == "hash":
         print(model_hash())
         return 0

@@ -308,7 +308,10 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
             found = False
         if not found:
             raise ApiError(404, "not_found", "No such file.")
-        return await file(target)
+        resp = await file(target)
+        if target.suffix == ".js":  # the widget's modules are imported by shop pages of any origin
+            resp.headers["Access-Control-Allow-Origin"] = "*"
+        return resp
 
     if wechat.enabled:  # after the hub's start listener: the channel needs the hub
         wechat_callback.register(app, wechat)

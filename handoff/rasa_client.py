@@ -1,6 +1,7 @@
 """Talks to Rasa's REST channel: one shared HTTP session, a bounded number of calls in flight,
 a deadline per call and one retry when the connection itself fails. With several Rasa servers
-each conversation always goes to the same one (see `pick_server`)."""
+each conversation goes to the same one (see `pick_server`) while it is reachable, and to the next
+one in its order while it is not (see `RasaClient`)."""
 
 from __future__ import annotations
 
@@ -43,25 +44,37 @@ def parse_rasa_urls(value: str | Sequence[str]) -> list[str]:
     return urls
 
 
-def pick_server(conversation_id: str, servers: Sequence[str]) -> int:
-    """Index of the Rasa server for a conversation: rendezvous hashing on (server, id).
-
-    Stable across hub processes and restarts (no per-process `hash()` salt), so one
-    conversation always reaches the same Rasa process; that matters because each Rasa keeps its
-    own lock store, and two processes working on one tracker at once would lose events. Adding
-    or removing a server moves only the conversations that hashed to it.
-    """
+def rank_servers(conversation_id: str, servers: Sequence[str]) -> list[int]:
+    """Indexes of the Rasa servers in a conversation's order of preference: rendezvous hashing
+    on (server, id), highest weight first. The first is `pick_server`; the next ones take the
+    conversation, in this order, while the ones before are unreachable."""
     if not servers:
         raise ValueError("no Rasa servers to pick from")
 
     def weight(server: str) -> bytes:
         return hashlib.blake2b(f"{server}\0{conversation_id}".encode(), digest_size=8).digest()
 
-    return max(range(len(servers)), key=lambda i: weight(servers[i]))
+    return sorted(range(len(servers)), key=lambda i: weight(servers[i]), reverse=True)
+
+
+def pick_server(conversation_id: str, servers: Sequence[str]) -> int:
+    """Index of the Rasa server for a conversation: rendezvous hashing on (server, id).
+
+    Stable across hub processes and restarts (no per-process `hash()` salt), so one
+    conversation always reaches the same Rasa process; that matters when each Rasa keeps its
+    own lock store, as two processes working on one tracker at once would lose events. Adding
+    or removing a server moves only the conversations that hashed to it.
+    """
+    return rank_servers(conversation_id, servers)[0]
 
 
 class _Retryable(Exception):
-    """The connection failed before Rasa answered (refused, reset, dropped keep-alive)."""
+    """The connection failed before Rasa answered (refused, reset, dropped keep-alive);
+    `refused`: it was never made, so that Rasa never saw the request."""
+
+    def __init__(self, reason: str, refused: bool = False) -> None:
+        super().__init__(reason)
+        self.refused = refused
 
 
 class RasaClient:
@@ -75,11 +88,19 @@ class RasaClient:
     server, so one slow server does not take the others' slots. A connection that fails fast
     is retried once (a restarting Rasa, a stale keep-alive); timeouts and HTTP errors are not,
     as retrying them only adds load when Rasa is already slow.
+
+    With several servers, a refused connection goes on to the conversation's next server
+    (`rank_servers`), and the refusing server is passed over for ``recheck_after`` seconds, so the
+    conversations of a dead Rasa are served by the others without a failed call each. That Rasa
+    never saw the request, and the Rasa processes share their trackers (SQL tracker store) and,
+    with Redis, their conversation locks, so any of them can take the turn. The call goes on
+    holding the first server's slot.
     """
 
     def __init__(
         self, base_url: str | Sequence[str], timeout: float, concurrency: int = 16,
         queue_wait: float | None = None, connect_timeout: float = 3.0, retry_delay: float = 0.3,
+        recheck_after: float = 5.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -91,6 +112,8 @@ class RasaClient:
         self.queue_wait = timeout if queue_wait is None else queue_wait
         self.connect_timeout = min(connect_timeout, timeout)
         self.retry_delay = retry_delay
+        self.recheck_after = recheck_after
+        self._down_until = [0.0] * len(self.urls)  # loop time until which a server is passed over
         self.in_flight = 0
         self.waiting = 0
         self._slots = [asyncio.Semaphore(concurrency) for _ in self.urls]
@@ -111,7 +134,8 @@ class RasaClient:
         if self._session is None:
             await self.start()
         body = {"sender": sender, "message": text, "metadata": metadata}
-        index = pick_server(sender, self.servers) if len(self.servers) > 1 else 0
+        order = rank_servers(sender, self.servers) if len(self.servers) > 1 else [0]
+        index = self._first_up(order)
         slots = self._slots[index]
         self.waiting += 1
         try:
@@ -123,26 +147,50 @@ class RasaClient:
             self.waiting -= 1
         self.in_flight += 1
         try:
-            return await self._send_with_retry(self.urls[index], body)
+            return await self._send_with_retry(index, order, body)
         finally:
             self.in_flight -= 1
             slots.release()
 
-    async def _send_with_retry(self, url: str, body: dict[str, Any]) -> RasaResult:
+    def _first_up(self, order: Sequence[int]) -> int:
+        """The first server in `order` not passed over after a failed connection (else the first)."""
+        now = asyncio.get_running_loop().time()
+        return next((i for i in order if self._down_until[i] <= now), order[0])
+
+    def _mark_down(self, index: int) -> None:
+        self._down_until[index] = asyncio.get_running_loop().time() + self.recheck_after
+
+    async def _send_with_retry(self, index: int, order: Sequence[int], body: dict[str, Any]) -> RasaResult:
+        """One server: a failed connection is retried once, after `retry_delay`. Several: a
+        refused connection (nobody listening) goes on at once to the next server in `order`; a
+        dropped one (a stale keep-alive, or a Rasa that died during the turn) is sent once more to
+        the same server, and if that is refused, on to the next."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        try:
-            return await self._post(url, body, self.timeout)
-        except _Retryable as exc:
-            log.info("rasa connection failed (%s), retrying once", exc)
-        await asyncio.sleep(self.retry_delay)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return RasaResult(None, "timeout")
-        try:
-            return await self._post(url, body, remaining)
-        except _Retryable as exc:
-            return RasaResult(None, f"unreachable: {exc}")
+        target, refused, resent = index, set(), False
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return RasaResult(None, "timeout")
+            try:
+                return await self._post(self.urls[target], body, remaining)
+            except _Retryable as exc:
+                failure = exc
+            if len(order) > 1 and failure.refused:
+                refused.add(target)
+                self._mark_down(target)
+                rest = [i for i in order if i not in refused]
+                if not rest:
+                    return RasaResult(None, f"unreachable: {failure}")
+                log.info("rasa %s refused the connection, sending to %s", self.servers[target],
+                         self.servers[self._first_up(rest)])
+                target = self._first_up(rest)
+                continue
+            if resent:
+                return RasaResult(None, f"unreachable: {failure}")
+            resent = True
+            log.info("rasa connection failed (%s), retrying once", failure)
+            await asyncio.sleep(self.retry_delay)
 
     async def _post(self, url: str, body: dict[str, Any], budget: float) -> RasaResult:
         assert self._session is not None
@@ -155,7 +203,8 @@ class RasaClient:
         except asyncio.TimeoutError:  # also aiohttp's connect timeout: a black hole is not retried
             return RasaResult(None, "timeout")
         except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-            raise _Retryable(type(exc).__name__) from exc
+            refused = isinstance(exc, (aiohttp.ClientConnectorError, ConnectionRefusedError))
+            raise _Retryable(type(exc).__name__, refused) from exc
         except (aiohttp.ClientError, OSError) as exc:
             return RasaResult(None, f"unreachable: {type(exc).__name__}")
         except ValueError:

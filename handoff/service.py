@@ -32,7 +32,7 @@ from handoff.rasa_client import RasaClient, RasaResult
 from handoff.realtime import Bus
 from handoff.router import SKILLS, Handoff, offer_leave_message, within_hours
 from handoff.settings import Settings
-from handoff.shapes import Author, customer_view, message_out
+from handoff.shapes import Author, agent_title, customer_view, message_out, wait_text
 from handoff.state import (
     Cause,
     IllegalTransition,
@@ -88,20 +88,6 @@ def bot_failure_summary(error: str | None) -> str:
     error = error or "unknown"
     label = next((text for prefix, text in BOT_FAILURES if error.startswith(prefix)), "智能助手无响应")
     return f"{label}（{error}）"
-
-
-def wait_text(seconds: float) -> str:
-    """The same wording as the widget's live queue banner, so the two never disagree."""
-    return "不到 1 分钟" if seconds < 60 else f"约 {math.ceil(seconds / 60)} 分钟"
-
-
-def agent_title(display_name: str) -> str:
-    """How the customer sees an agent: display names usually carry their title already
-    ("客服 小李", "主管 王敏"), so only a bare name ("小李") gets "客服" in front."""
-    name = display_name.strip()
-    if not name:
-        return "人工客服"
-    return name if name.startswith("客服") or " " in name else f"客服 {name}"
 
 
 def validate_text(text: Any, max_chars: int) -> str:

@@ -9,6 +9,7 @@ cannot drift from what is sent.
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -83,15 +84,36 @@ def new_conversation(conv: dict[str, Any], token: str) -> dict[str, Any]:
             "customer_id": conv["customer_id"]}
 
 
-def queue_place(position: int, eta_seconds: int) -> dict[str, int]:
-    return {"position": position, "eta_seconds": eta_seconds}
+def wait_text(seconds: float) -> str:
+    """How long a customer is told to wait. The only place this is worded: the widget's queue
+    banner shows the ``wait_text`` sent with each place, WeChat gets it in the queued notice."""
+    return "不到 1 分钟" if seconds < 60 else f"约 {math.ceil(seconds / 60)} 分钟"
+
+
+def agent_title(display_name: str) -> str:
+    """How the customer sees an agent: display names usually carry their title already
+    ("客服 小李", "主管 王敏"), so only a bare name ("小李") gets "客服" in front. The only place
+    this is decided: the widget shows the ``title`` sent with the agent."""
+    name = display_name.strip()
+    if not name:
+        return "人工客服"
+    return name if name.startswith("客服") or " " in name else f"客服 {name}"
+
+
+def customer_agent(display_name: str) -> dict[str, str]:
+    """The serving agent as the customer gets it."""
+    return {"display_name": display_name, "title": agent_title(display_name)}
+
+
+def queue_place(position: int, eta_seconds: int) -> dict[str, Any]:
+    return {"position": position, "eta_seconds": eta_seconds, "wait_text": wait_text(eta_seconds)}
 
 
 def conversation_state(conv: dict[str, Any], place: dict[str, int] | None,
                        agent: dict[str, Any] | None) -> dict[str, Any]:
     """What the widget needs to show a conversation as it is now (without its messages)."""
     return {"conversation_id": conv["id"], "mode": conv["mode"], "queue": place,
-            "agent": {"display_name": agent["display_name"]} if agent else None,
+            "agent": customer_agent(agent["display_name"]) if agent else None,
             "csat_pending": bool(conv["csat_pending"])}
 
 
@@ -243,7 +265,7 @@ def queue_place_event(place: dict[str, int]) -> dict[str, Any]:
 
 
 def agent_joined_event(display_name: str) -> dict[str, Any]:
-    return {"type": "agent_joined", "display_name": display_name}
+    return {"type": "agent_joined", **customer_agent(display_name)}
 
 
 def offline_event() -> dict[str, Any]:
@@ -331,6 +353,8 @@ def session_revoked_event() -> dict[str, Any]:
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _NSTR = {"type": "string", "nullable": True}
+_WAIT_TEXT = {"type": "string", "description": "the wait as the customer is told it, e.g. 约 3 分钟"}
+_AGENT_TITLE = {"type": "string", "description": "the agent as the customer sees them, e.g. 客服 小李"}
 _NINT = {"type": "integer", "nullable": True}
 
 
@@ -369,11 +393,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "client_msg_id": _NSTR, "internal": {"type": "boolean"}, "agent_id": _NINT,
         "channel": _NSTR}, ["id", "seq", "author", "text", "created_at"]),
     "NewConversation": _obj({"conversation_id": _STR, "token": _STR, "mode": _MODE, "customer_id": _NSTR}),
-    "QueuePlace": _obj({"position": _INT, "eta_seconds": _INT}),
+    "QueuePlace": _obj({"position": _INT, "eta_seconds": _INT, "wait_text": _WAIT_TEXT}),
     "ConversationState": _obj({
         "conversation_id": _STR, "mode": _MODE,
         "queue": {**_ref("QueuePlace"), "nullable": True},
-        "agent": {"type": "object", "nullable": True, "properties": {"display_name": _STR}},
+        "agent": {"type": "object", "nullable": True, "properties": {"display_name": _STR, "title": _AGENT_TITLE}},
         "csat_pending": {"type": "boolean"},
         "messages": {"type": "array", "items": _ref("Message")},
         "has_more": {"type": "boolean", "description": "more messages: read on with after"}}),
@@ -387,7 +411,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "conversation_id": _STR, "priority": {"type": "string", "enum": list(PRIORITIES)},
         "reason": _STR, "skill": _STR, "summary": _STR, "vip_level": _NINT,
         "waited_seconds": {"type": "number"}, "channel": _STR, "emotion": _NSTR,
-        "customer_name": _NSTR, "position": _INT, "eta_seconds": _INT, "in_my_groups": {"type": "boolean"}}),
+        "customer_name": _NSTR, "position": _INT, "eta_seconds": _INT, "wait_text": _WAIT_TEXT, "in_my_groups": {"type": "boolean"}}),
     "QueueList": _obj({"items": {"type": "array", "items": _ref("QueueItem")},
                        "agents": {"type": "array", "items": _ref("Agent")}, "online": _INT}),
     "ConversationSummary": _obj(_SUMMARY_PROPS),

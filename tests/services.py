@@ -32,6 +32,18 @@ def require_services() -> None:
         pytest.skip(f"{', '.join(missing)} not running")
 
 
+def require_haproxy() -> None:
+    """Fail under CI=true, skip elsewhere, when Debian's haproxy (.ci/run installs it) is missing."""
+    import shutil
+    from pathlib import Path
+
+    if shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("haproxy must be installed under CI=true (apt-get install haproxy)")
+    pytest.skip("haproxy not installed")
+
+
 def fresh_pg_database(prefix: str) -> AbstractContextManager[str]:
     """The URL of a new, empty PostgreSQL database; dropped (connections ended) afterwards."""
     return bench_fresh_pg_database(PG_ADMIN, prefix)

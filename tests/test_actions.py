@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from actions import common
@@ -41,7 +42,8 @@ from actions.orders import (
 )
 from actions.verification import ActionVerifyGate, ValidateOrderVerificationForm
 from bot.confirm import make_pending
-from bot.orders.models import Complaint, Invoice, Order, Refund
+from bot.dialogue import short_date
+from bot.orders.models import Complaint, Exchange, Invoice, Order, Refund
 from bot.orders.seed import DEMO_CUSTOMERS, DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
 
@@ -551,6 +553,71 @@ def test_exchange_request_is_confirmed_then_recorded(shop):
     )
     assert pending["op"] == "exchange" and responses(done) == ["utter_exchange_filed"]
     assert not refunds_of(shop, oid) and order_row(shop, oid).status == "已签收"
+    exchange = shop.exchange_of(oid)
+    assert exchange["exchange_status"] == "待处理" and exchange["size"] == "大一码"
+    assert exchange["exchange_id"] in texts(done)
+    assert_variables_given(done)
+
+
+def assert_variables_given(d: CollectingDispatcher) -> None:
+    """Every {variable} of the responses sent is filled (Rasa would show the braces)."""
+    for message in d.messages:
+        template = DOMAIN["responses"][message["response"]][0]["text"]
+        missing = {name for name in re.findall(r"{(\w+)}", template) if message.get(name) in (None, "")}
+        assert not missing, (message["response"], missing)
+
+
+def test_a_second_exchange_is_not_offered_and_says_why(shop):
+    oid = DEMO_ORDERS["delivered"]
+    first = shop.request_exchange(oid, reason="换XL码").data["exchange_id"]
+    for text, mode in [("想换个颜色", "act"), ("这单还能换吗", "ask")]:
+        events, d = run(ActionReturnExchange(), tracker(text, "return_exchange", slots=verified(oid, act_mode=mode)))
+        assert responses(d) == ["utter_exchange_exists"] and slots_of(events)["pending"] is None
+        assert oid in texts(d) and "换货" in texts(d) and "转人工" in texts(d)
+        assert_variables_given(d)
+    assert [shop.exchange_of(oid)["exchange_id"]] == [first] and not refunds_of(shop, oid)
+
+
+def test_an_exchange_filed_after_the_card_was_shown_is_not_filed_twice(shop):
+    oid = DEMO_ORDERS["delivered"]
+    request = ("尺码不合适 换货", "return_exchange")
+    events, card = run(ActionReturnExchange(), tracker(*request, slots=verified(oid, act_mode="act")))
+    assert responses(card) == ["utter_confirm_exchange"]
+    first = shop.request_exchange(oid, reason="换货").data["exchange_id"]  # from another chat meanwhile
+    t = tracker("确认", "affirm", slots=verified(oid, pending=slots_of(events)["pending"]), history=[request])
+    _, done = run(ActionConfirm(), t)
+    assert responses(done) == ["utter_exchange_exists"] and oid in texts(done)
+    assert_variables_given(done)
+    assert shop.exchange_of(oid)["exchange_id"] == first
+
+
+def test_money_back_is_refused_while_an_exchange_runs(shop):
+    oid = DEMO_ORDERS["delivered"]
+    shop.request_exchange(oid, reason="换大一码")
+    # asked: answered at once
+    _, d = run(ActionRefund(), tracker("这个还能退钱吗", "refund", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == ["utter_exchange_exists"]
+    # requested: the card, then the refusal instead of a refund
+    _, card, done = card_then_answer(ActionRefund(), ("我要退款", "refund"), ("确认", "affirm"), verified(oid))
+    assert responses(card) == ["utter_confirm_refund"] and responses(done) == ["utter_exchange_exists"]
+    assert not refunds_of(shop, oid) and order_row(shop, oid).status == "已签收"
+
+
+def test_order_status_mentions_a_running_exchange(shop):
+    oid = DEMO_ORDERS["delivered"]
+    _, d = run(ActionOrderStatus(), tracker("订单状态", "order_status", slots=verified(oid)))
+    assert responses(d) == ["utter_order_status_delivered"] and "换货" not in texts(d)
+    exchange = shop.request_exchange(oid, reason="换XL").data
+    _, d = run(ActionOrderStatus(), tracker("订单状态", "order_status", slots=verified(oid)))
+    reply = texts(d)
+    assert responses(d) == ["utter_order_status_exchanging"]
+    assert oid in reply and "已签收" in reply and exchange["exchange_id"] in reply and "待处理" in reply
+    assert short_date(exchange["deadline"]) in reply
+    assert_variables_given(d)
+    with Session(shop.engine) as s, s.begin():  # the after-sales team completes it
+        s.execute(update(Exchange).where(Exchange.id == exchange["exchange_id"]).values(status="已完成"))
+    _, d = run(ActionOrderStatus(), tracker("订单状态", "order_status", slots=verified(oid)))
+    assert responses(d) == ["utter_order_status_delivered"]
 
 
 def test_invoice_form_then_card_then_written(shop):
@@ -801,3 +868,78 @@ def test_withdrawing_a_running_refund_offers_a_person_and_changes_nothing(shop):
     oid = DEMO_ORDERS["refunding"]
     _, d = run(ActionRefund(), tracker("这个退款我不想退了 能撤回吗", "refund", slots=verified(oid, act_mode="ask")))
     assert responses(d) == ["utter_refund_withdraw"] and order_row(shop, oid).status == "退款中"
+
+
+def test_can_the_address_still_be_changed_is_answered_and_offers_the_change(shop):
+    oid = DEMO_ORDERS["paid"]
+    before = order_row(shop, oid).address
+    t = tracker(f"{oid} 的收货地址现在还来得及改吗", "modify_order", slots=verified(oid, act_mode="ask"))
+    events, d = run(ActionModifyOrder(), t)
+    s = slots_of(events)
+    assert responses(d) == ["utter_modify_possible"] and "来得及" in texts(d)
+    assert s["next_step"] is None and s["pending"]["op"] == "offer"
+    assert order_row(shop, oid).address == before
+
+
+def test_a_yes_to_the_change_offer_starts_the_form_not_the_change(shop):
+    oid = DEMO_ORDERS["paid"]
+    before = order_row(shop, oid).address
+    request = ("地址还能改吗", "modify_order")
+    events, _ = run(ActionModifyOrder(), tracker(*request, slots=verified(oid, act_mode="ask")))
+    pending = slots_of(events)["pending"]
+    answer = tracker("好的", "affirm", slots={**verified(oid), "pending": pending}, history=[request])
+    events, _ = run(ActionConfirm(), answer)
+    assert {"event": "followup", "name": "action_modify_order"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    assert slots_of(events)["act_mode"] == "act" and order_row(shop, oid).address == before
+
+
+@pytest.mark.parametrize("text", ["收货地址改成广州市天河区天河路385号", "地址写错了", "地址能改成上海市浦东新区世纪大道100号吗"])
+def test_a_stated_change_starts_the_form_even_when_tagged_ask(shop, text):
+    oid = DEMO_ORDERS["paid"]
+    s = slots_of(run(ActionModifyOrder(), tracker(text, "modify_order", slots=verified(oid, act_mode="ask")))[0])
+    assert s["next_step"] == "modify_form"
+
+
+@pytest.mark.parametrize(
+    ("role", "response"),
+    [("delivered", "utter_return_eligible"), ("delivered_old", "utter_return_window_expired")],
+)
+def test_can_i_get_my_money_back_for_delivered_goods_is_the_return_window(shop, role, response):
+    oid = DEMO_ORDERS[role]
+    events, d = run(ActionRefund(), tracker("这个还能退吗 没拆", "refund", slots=verified(oid, act_mode="ask")))
+    assert responses(d) == [response] and not refunds_of(shop, oid)
+
+
+async def test_a_policy_answer_applied_to_an_order_is_reread_as_its_topic_asked():
+    from actions.verification import ActionApplyAnswer
+
+    t = tracker("那2025061800006是不是已经过了", "nlu_fallback", entities={"order_id": "2025061800006"},
+                slots={"last_faq": "faq/return_policy"})
+    events, _ = await arun(ActionApplyAnswer(), t)
+    user = next(e for e in events if e.get("event") == "user")
+    assert [e["event"] for e in events][:2] == ["rewind", "action"]
+    assert user["parse_data"]["intent"]["name"] == "return_exchange"
+    values = {e["entity"]: e["value"] for e in user["parse_data"]["entities"]}
+    assert values == {"order_id": "2025061800006", "mode": "ask"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cannot"),
+    [("我是她老公 手机尾号不知道", True), ("那我把订单截图发你行不行", True), ("尾号是1234", False), ("1234", False)],
+)
+def test_a_tail_that_will_not_come_is_recognised(text, cannot):
+    from bot.dialogue import cannot_give_tail
+
+    assert cannot_give_tail(text) is cannot
+
+
+async def test_a_customer_without_the_tail_is_offered_a_person(shop):
+    from actions.verification import ValidateOrderVerificationForm
+
+    t = tracker("我是她老公 手机尾号不知道", "nlu_fallback", slots={"order_id": DEMO_ORDERS["delivered"],
+                "requested_slot": "phone_tail"}, active_loop="order_verification_form")
+    d = CollectingDispatcher()
+    found = await ValidateOrderVerificationForm().extract_phone_tail(d, t, {})
+    assert found == {} and responses(d) == ["utter_verify_tail_unknown"] and "人工" in texts(d)

@@ -131,3 +131,38 @@ def test_wechat_signature_and_answers() -> None:
     assert classify_answer(500, "x") == "http_500"
     xml = text_push("o1", "你好", 7)
     assert "<FromUserName><![CDATA[o1]]></FromUserName>" in xml and "<MsgId>7</MsgId>" in xml
+
+
+def test_the_shop_fingerprint_covers_every_table_a_chat_may_write(tmp_path) -> None:
+    """The end-to-end suites (tests/e2e/test_questions_change_nothing.py, the conversation
+    files' `db:` checks) compare this fingerprint: every shop table is either in it or named
+    here as one a chat never changes, and a new exchange or a change of its status shows."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from bench.dialogue import FINGERPRINT_QUERIES, shop_fingerprint
+    from bot.orders.db import make_engine
+    from bot.orders.models import Base, Exchange
+    from bot.orders.seed import DEMO_ORDERS, seed
+    from bot.orders.service import OrderService
+
+    never_written = {"shop_customers", "shop_order_items", "shop_tracking_events", "shop_promotions",
+                     "shop_complaints"}  # complaints are records of the contact, not shop data
+    queried = {t for t in Base.metadata.tables if any(f" {t}" in q for q in FINGERPRINT_QUERIES)}
+    assert queried == set(Base.metadata.tables) - never_written
+
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = make_engine(url)
+    seed(engine, now=now)
+    start = shop_fingerprint(url)
+    filed = OrderService(engine, now=lambda: now).request_exchange(DEMO_ORDERS["delivered"], reason="换XL")
+    assert filed.ok
+    with_exchange = shop_fingerprint(url)
+    assert with_exchange != start
+    with Session(engine) as s, s.begin():
+        s.execute(update(Exchange).where(Exchange.id == filed.data["exchange_id"]).values(status="处理中"))
+    assert shop_fingerprint(url) != with_exchange
+    engine.dispose()

@@ -44,6 +44,13 @@ from bot.confirm import is_fresh, make_pending, new_value_text, wants_exchange, 
         ("可以 就这么办", "affirm", "modify", "yes"),
         ("确认开票", None, "invoice", "yes"),
         ("对 就是这个", "affirm", "cancel", "yes"),
+        # a message of agreeing or refusing emoji only
+        ("👌👌", "affirm", "modify", "yes"),
+        ("👍🏻", None, "refund", "yes"),
+        ("🙅‍♀️", None, "cancel", "no"),
+        ("❌", "deny", "invoice", "no"),
+        ("👌❌", None, "cancel", None),
+        ("😀", "affirm", "cancel", None),
     ],
 )
 def test_yes_no(text, intent, op, answer):
@@ -82,3 +89,8 @@ def test_new_value_text(text, value):
 )
 def test_wants_exchange(text, exchange):
     assert wants_exchange(text) is exchange
+
+
+@pytest.mark.parametrize(("text", "answer"), [("queren", "yes"), ("que ding", "yes"), ("buyong", "no")])
+def test_a_yes_or_no_typed_in_pinyin(text, answer):
+    assert yes_no(text, None, "cancel") == answer

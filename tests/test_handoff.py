@@ -275,3 +275,10 @@ def test_invoice_values():
     assert clean_email("a.b@example.com") == "a.b@example.com"
     assert clean_email("not-an-email") is None
     assert mask_email("alice@example.com") == "a***@example.com"
+
+
+@pytest.mark.parametrize(
+    "text", ["我账户里多了几个不是我下的订单", "wo de zhanghao bei dao le", "订单列表冒出两单不是我买的"]
+)
+def test_strange_orders_and_pinyin_are_the_stolen_account_tier(text):
+    assert urgent_kind(text) == "stolen_account"

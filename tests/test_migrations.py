@@ -1,20 +1,25 @@
 """Migrations of the hub and shop databases, on SQLite and PostgreSQL.
 
 The baseline makes exactly what `create_all` made, the models and the migrations agree
-(autogenerate finds nothing to write), and a database the previous release made with
-`create_all` (tests/fixtures/schema/*_v0.*.sql) is adopted with its rows."""
+(autogenerate finds nothing to write), a database the previous release made with
+`create_all` (tests/fixtures/schema/*_v0.*.sql) is adopted with its rows, and a shop
+database at an earlier revision keeps its rows through the later ones."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Engine
 
-from bot.migrate import HUB, SHOP, Database, current, differences, head, upgrade
+from bot.migrate import HUB, SHOP, Database, config, current, differences, head, upgrade
+from bot.orders.service import OrderService
+from bot.orders.timeutil import UTC
 from tests.conftest import BACKENDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
@@ -179,3 +184,77 @@ def test_adoption_creates_what_an_older_create_all_lacked(tmp_path: Path) -> Non
     assert current(broken, HUB) is None  # not marked as migrated: the next start tries again
     engine.dispose()
     broken.dispose()
+
+
+# -- shop 0002: exchanges ------------------------------------------------------------------
+
+SHOP_0001_ROWS = [
+    *OLD_ROWS["shop"],
+    "INSERT INTO shop_orders (order_id, customer_id, status, order_type, total, created_at, delivered_at, "
+    "address, receiver_name, receiver_phone) VALUES ('2025061800005', 'C0001', '已签收', 'normal', 35900, "
+    "'2025-06-18 09:00:00', '2025-06-20 10:00:00', '杭州', '张伟', '13800001234')",
+    "INSERT INTO shop_refunds (id, order_id, amount, reason, status, created_at, expected_by) VALUES "
+    "('R2025061900000001', '2025061800001', 19900, '不想要了', '退款中', '2025-06-19 08:00:00', "
+    "'2025-06-22 08:00:00')",
+    # exchange requests as 0001's service recorded them: an audit row with the reason
+    "INSERT INTO shop_order_changes (id, order_id, field, old, new, at) VALUES "
+    "(1, '2025061800005', 'exchange_request', NULL, '尺码小了', '2025-06-20 12:00:00')",
+    "INSERT INTO shop_order_changes (id, order_id, field, old, new, at) VALUES "
+    "(2, '2025061800001', 'status', 'paid', '退款中', '2025-06-20 13:00:00')",
+    "INSERT INTO shop_order_changes (id, order_id, field, old, new, at) VALUES "
+    "(3, '2025061800005', 'exchange_request', NULL, '尺码小了，换XL', '2025-06-20 17:30:00')",
+]
+SHOP_0001_TABLES = ("shop_customers", "shop_orders", "shop_order_items", "shop_tracking_events", "shop_refunds",
+                    "shop_invoices", "shop_promotions", "shop_complaints", "shop_order_changes")
+
+
+def _contents(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {t: [tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1"))] for t in SHOP_0001_TABLES}
+
+
+def test_the_exchanges_revision_keeps_the_rows_of_0001(make_engine: Any) -> None:
+    """A shop database at 0001 with rows is upgraded to shop_exchanges: every row stays as it
+    was, each order's latest audited exchange request becomes an exchange 待处理, the models
+    agree with the result, and a downgrade gives 0001 back with the rows."""
+    engine = make_engine()
+    upgrade(engine, SHOP, "shop_0001")
+    with engine.begin() as conn:
+        for statement in SHOP_0001_ROWS:
+            conn.exec_driver_sql(statement)
+    assert current(engine, SHOP) == "shop_0001"
+    assert "shop_exchanges" not in sa.inspect(engine).get_table_names()
+    before = _contents(engine)
+
+    upgrade(engine, SHOP)
+    assert current(engine, SHOP) == head(SHOP) == "shop_0002"
+    assert _contents(engine) == before
+    assert differences(engine, SHOP) == []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT id, order_id, status, reason, size, notes, created_at, updated_at FROM shop_exchanges"
+        )).all()
+    # one exchange for the order (the latest request); its id carries the Shanghai date
+    assert [tuple(r)[:6] for r in rows] == [
+        ("HH2025062100000003", "2025061800005", "待处理", "尺码小了，换XL", None, None)
+    ]
+    assert str(rows[0].created_at).startswith("2025-06-20 17:30:00") and rows[0].updated_at == rows[0].created_at
+
+    # the upgraded database serves the exchange rules
+    svc = OrderService(engine, now=lambda: datetime(2025, 6, 21, tzinfo=UTC))
+    assert svc.request_exchange("2025061800005").code == "exchange_exists"
+    assert svc.exchange_of("2025061800005")["exchange_id"] == "HH2025062100000003"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO shop_exchanges (id, order_id, status, reason, created_at, updated_at) VALUES "
+            "('HH2', '2025061800005', '处理中', '', '2025-06-21 00:00:00', '2025-06-21 00:00:00')"
+        )
+
+    with engine.begin() as conn:
+        command.downgrade(config(SHOP, conn), "shop_0001")
+    assert current(engine, SHOP) == "shop_0001"
+    assert "shop_exchanges" not in sa.inspect(engine).get_table_names()
+    assert _contents(engine) == before
+    upgrade(engine, SHOP)  # and up again: the requests are adopted once more, with the same ids
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id FROM shop_exchanges")).scalars().all() == ["HH2025062100000003"]

@@ -351,3 +351,20 @@ def test_fingerprint_follows_resource_content(tmp_path) -> None:
     userdict.write_text("运费险 2000 n\n价保 1500 n\n", encoding="utf-8")
     assert ChineseTokenizer.fingerprint_addon({"userdict": str(userdict)}) != before
     assert AngerDetector.fingerprint_addon({}) and ChineseNormalizer.fingerprint_addon({})
+
+
+def test_a_dashed_order_number_without_a_cue_is_read_and_dates_and_phones_are_not():
+    from bot.nlu.entities import extract_entities
+
+    def values(text: str) -> list[str]:
+        return [e["value"] for e in extract_entities(text) if e["entity"] == "order_id"]
+
+    assert values("2025-0618-00004 快递到哪儿啦") == ["2025061800004"]
+    assert values("2025-06-18发的货") == [] and values("电话138-0000-1111") == []
+
+
+def test_an_order_number_with_marks_is_never_angry():
+    from bot.nlu.anger import only_a_number
+
+    assert only_a_number("📦📦 2025061800004 ？？") and only_a_number("2025061800004??")
+    assert not only_a_number("2025061800004 到底到哪了？？") and not only_a_number("？？？")

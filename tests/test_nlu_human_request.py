@@ -25,6 +25,7 @@ from bot.nlu.human_request import (
 # Requests for staff, a person rather than a machine, someone in charge: Traditional,
 # typos (转仁工, 人功), English, pinyin, inside long sentences.
 REQUESTS = [
+    "能帮我叫个同事过来吗",
     '转人工', '转人工！', '我要人工', '人工客服', '人工', '人工呢', '真人客服', '给我转真人', '转真人', '我要找客服', '帮我转人工吧',
     '能不能换个真人跟我聊', '找你们经理', '找你们主管', '叫你们领导出来', '我要找负责人', '让你们店长来跟我说', '找个能做主的人', '找个能做主的来',
     'human please', 'talk to a human', 'I want to speak to a real person', 'agent please', '轉人工',
@@ -46,6 +47,7 @@ REQUESTS = [
 # Not requests: identity questions (bot_challenge), opening hours (faq/working_hours),
 # past contacts, negated requests, 人工 as in 人工费/人工智能, ordinary messages.
 NOT_REQUESTS = [
+    "我同事说这个很好用",
     '你是机器人吗', '你是真人还是程序', '人工客服几点下班', '客服什么时候上班', '之前人工客服说给我退款', '你是真人吗', '你是人工还是智能',
     '是人工客服在回复吗还是自动的', '你是AI吗', '人工客服几点上班', '你们客服几点有人', '人工客服周末上班吗', '客服工作时间是几点到几点', '刚才客服说可以退款',
     '上次人工客服答应给我补偿', '客服说三天内发货 现在都一周了', '之前找过人工 没解决', '你好', '在吗', '客服在吗', '我要退款', '帮我取消订单',

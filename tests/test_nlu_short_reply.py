@@ -20,6 +20,9 @@ from bot.nlu.short_reply import ShortReplyClassifier, short_reply_intent
         ("goodbye👋", "goodbye"), ("拜拜", "goodbye"),
         # anything beyond the closed forms is for the classifiers
         ("嗯，是这个", None), ("不对不对，我是想问物流", None), ("好的确认取消", None), ("", None),
+        # hesitation that says nothing yet is not understood, whatever a classifier draws
+        ("呃那个嗯", "nlu_fallback"), ("就是那个啥来着", "nlu_fallback"), ("emmm", "nlu_fallback"),
+        ("就是这个", None), ("那个订单", None), ("呃 我想问下", None),
     ],
 )
 def test_short_reply_intent(text, intent):

@@ -17,6 +17,7 @@ from bot.orders.db import make_engine
 from bot.orders.models import (
     ORDER_STATUSES,
     Customer,
+    Exchange,
     Invoice,
     Order,
     OrderItem,
@@ -49,6 +50,7 @@ TABLES = [
     (Refund, Refund.id),
     (Invoice, Invoice.id),
     (Promotion, Promotion.id),
+    (Exchange, Exchange.id),
 ]
 
 
@@ -66,7 +68,8 @@ def dump(engine) -> dict[str, list[tuple]]:
 def test_build_is_deterministic() -> None:
     def flat(data) -> list:
         rows = []
-        for group in (data.customers, data.orders, data.items, data.events, data.refunds, data.invoices, data.promotions):
+        for group in (data.customers, data.orders, data.items, data.events, data.refunds, data.invoices, data.promotions,
+                      data.exchanges):
             for obj in group:
                 rows.append(tuple(getattr(obj, c.key) for c in obj.__table__.columns))
         return rows
@@ -74,6 +77,38 @@ def test_build_is_deterministic() -> None:
     assert flat(build_shop(FIXED_NOW)) == flat(build_shop(FIXED_NOW))
     other = build_shop(FIXED_NOW + timedelta(days=40))
     assert [c.phone for c in other.customers] == [c.phone for c in build_shop(FIXED_NOW).customers]
+
+
+@pytest.mark.parametrize("now", [FIXED_NOW, FIXED_NOW + timedelta(days=123, hours=17)])
+def test_the_shop_has_the_same_size_whenever_it_is_seeded(now) -> None:
+    """Docs and the conversation suite quote these counts; the exchanges came later and were
+    drawn last, so everything before them is what it was."""
+    data = build_shop(now)
+    sizes = {name: len(getattr(data, name)) for name in
+             ("customers", "orders", "items", "events", "refunds", "invoices", "promotions", "exchanges")}
+    assert sizes == {"customers": 80, "orders": 300, "items": 575, "events": 792, "refunds": 62,
+                     "invoices": 33, "promotions": 5, "exchanges": 2}
+
+
+def test_seeded_exchanges_are_consistent(seeded_engine, seed_now) -> None:
+    with Session(seeded_engine, future=True) as s:
+        exchanges = s.execute(select(Exchange)).scalars().all()
+        orders = {o.order_id: o for o in s.execute(select(Order)).scalars().all()}
+        refunded = set(s.execute(select(Refund.order_id)).scalars().all())
+    assert sorted(e.status for e in exchanges) == ["处理中", "已完成"]
+    svc = OrderService(seeded_engine, now=lambda: seed_now)
+    for e in exchanges:
+        order = orders[e.order_id]
+        assert e.id.startswith("HH") and e.reason
+        assert order.status == "已签收" and e.order_id not in refunded
+        assert order.order_id not in DEMO_ORDERS.values() and order.customer_id not in ("C0001", "C0002")
+        assert order.delivered_at <= e.created_at <= e.updated_at <= seed_now
+        assert e.created_at <= order.delivered_at + timedelta(days=7)  # asked inside the window
+        if e.status == "处理中":
+            assert svc.return_eligibility(e.order_id).code == "exchange_exists"
+            assert svc.exchange_of(e.order_id)["open"]
+    for oid in DEMO_ORDERS.values():
+        assert svc.exchange_of(oid) is None
 
 
 def test_same_data_on_both_backends(engine, tmp_path) -> None:

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.orders.db import DatabaseUnavailable, make_engine
-from bot.orders.models import Complaint, Invoice, Order, OrderChange, OrderItem, Refund
+from bot.orders.models import Complaint, Exchange, Invoice, Order, OrderChange, OrderItem, Refund
 from bot.orders.seed import DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import (
     OrderService,
@@ -23,6 +24,7 @@ from bot.orders.service import (
     return_window_open,
 )
 from bot.orders.timeutil import SHANGHAI, UTC, add_working_days, format_shanghai, to_shanghai
+from bot.orders.values import exchange_details
 
 JUNK = [
     None,
@@ -502,6 +504,246 @@ def test_return_window_closes_with_the_clock(seeded_engine, seed_now) -> None:
     assert later.return_eligibility(DEMO_ORDERS["delivered"]).code == "window_expired"
 
 
+# --------------------------------------------------------------------------- exchanges
+
+
+@pytest.mark.parametrize(
+    "text, size, notes",
+    [
+        ("尺码小了，想换大一码", "大一码", None),
+        ("换小半码", "小半码", None),
+        ("换成XL码的黑色", "XL", "颜色：黑色"),
+        ("要M号", "M", None),
+        ("换个 s", "S", None),
+        ("换2XL码", "2XL", None),
+        ("换成 ｘｘｌ", "XXL", None),  # full-width letters from a Chinese IME
+        ("鞋子42码的挤脚，换43", "43码", None),  # the size bought is not the size wanted
+        ("换成39.5码", "39.5码", None),
+        ("换货，42码", "42码", None),
+        ("颜色不喜欢，换成白色", None, "颜色：白色"),
+        ("黑色的太丑了想换白色", None, "颜色：白色"),
+        ("我要换货", None, None),
+        ("尺码不合适", None, None),
+        ("想换货 上次买的M码有点小", None, None),
+        ("我要换货，12月3号前能到吗", None, None),
+        ("我要换货，要求12号前寄到", None, None),
+        (None, None, None),
+        ("换" * 5000, None, None),
+    ],
+)
+def test_exchange_details(text: str, size: str | None, notes: str | None) -> None:
+    assert exchange_details(text) == (size, notes)
+
+
+def exchanges_of(engine, order_id: str) -> list[Exchange]:
+    with Session(engine, future=True, expire_on_commit=False) as s:
+        return s.execute(select(Exchange).where(Exchange.order_id == order_id).order_by(Exchange.created_at)).scalars().all()
+
+
+def close_exchange(engine, exchange_id: str, status: str = "已完成") -> None:
+    """What the after-sales team does when an exchange is over."""
+    with Session(engine, future=True) as s, s.begin():
+        s.execute(update(Exchange).where(Exchange.id == exchange_id).values(status=status))
+
+
+def test_exchange_request_opens_an_exchange(order_service: OrderService, seeded_engine, seed_now) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    out = order_service.request_exchange(oid, reason="尺码小了，想换大一码")
+    assert (out.ok, out.code) == (True, "done")
+    d = out.data
+    assert d["exchange_id"].startswith("HH" + format_shanghai(seed_now, "%Y%m%d")) and len(d["exchange_id"]) == 18
+    assert d["status"] == "待处理" and d["size"] == "大一码" and d["notes"] is None
+    assert d["deadline"] == d["delivered_at"] + timedelta(days=7) and d["days_left"] == 5
+    [row] = exchanges_of(seeded_engine, oid)
+    assert (row.id, row.status, row.reason, row.size) == (d["exchange_id"], "待处理", "尺码小了，想换大一码", "大一码")
+    assert row.created_at == row.updated_at == seed_now
+    # the audit entry names the exchange; the order itself does not change
+    with Session(seeded_engine, future=True) as s:
+        audit = s.execute(select(OrderChange).where(OrderChange.order_id == oid)).scalars().all()
+    assert [(c.field, c.old, c.new) for c in audit] == [("exchange", None, d["exchange_id"])]
+    assert order_row(seeded_engine, oid).status == "已签收"
+    assert count(seeded_engine, Refund, Refund.order_id == oid) == 0
+
+
+def test_exchange_row_and_audit_entry_are_one_transaction(order_service: OrderService, seeded_engine, monkeypatch) -> None:
+    oid = DEMO_ORDERS["delivered"]
+
+    def broken_audit(*_args, **_kwargs):
+        raise RuntimeError("audit write failed")
+
+    monkeypatch.setattr(order_service, "_audit", broken_audit)
+    with pytest.raises(RuntimeError):
+        order_service.request_exchange(oid, reason="换货")
+    assert exchanges_of(seeded_engine, oid) == []
+
+
+def test_a_second_exchange_is_refused_while_the_first_is_open(order_service: OrderService, seeded_engine) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    first = order_service.request_exchange(oid, reason="换XL码")
+    again = order_service.request_exchange(oid, reason="换XL码")
+    assert (again.ok, again.code) == (False, "exchange_exists")
+    assert again.data["exchange_id"] == first.data["exchange_id"] and again.data["exchange_status"] == "待处理"
+    assert again.data["status"] == "已签收"
+    assert len(exchanges_of(seeded_engine, oid)) == 1
+    assert count(seeded_engine, OrderChange, OrderChange.order_id == oid) == 1
+    close_exchange(seeded_engine, first.data["exchange_id"], "处理中")
+    assert order_service.request_exchange(oid).code == "exchange_exists"  # 处理中 is still open
+    # once it is over, the order may be exchanged again while the window is open
+    close_exchange(seeded_engine, first.data["exchange_id"], "已完成")
+    third = order_service.request_exchange(oid, reason="还是不合适，换成M码")
+    assert third.ok and third.data["size"] == "M"
+    assert [e.status for e in exchanges_of(seeded_engine, oid)] == ["已完成", "待处理"]
+
+
+@pytest.mark.parametrize(
+    "role, code",
+    [
+        ("delivered_old", "window_expired"),
+        ("shipped", "not_delivered"),
+        ("paid", "not_delivered"),
+        ("pending_payment", "not_delivered"),
+        ("cancelled", "already_cancelled"),
+        ("refunding", "refund_exists"),
+        ("refunded", "refund_exists"),
+    ],
+)
+def test_exchange_refused_like_a_return(order_service: OrderService, seeded_engine, role: str, code: str) -> None:
+    oid = DEMO_ORDERS[role]
+    before = count(seeded_engine, Exchange)
+    out = order_service.request_exchange(oid, reason="换货")
+    assert (out.ok, out.code) == (False, code)
+    assert out.code == order_service.return_eligibility(oid).code
+    assert count(seeded_engine, Exchange) == before and count(seeded_engine, OrderChange) == 0
+    assert order_row(seeded_engine, oid).status == _DEMO_STATUS[role]
+
+
+_DEMO_STATUS = {"delivered_old": "已签收", "shipped": "已发货", "paid": "待发货", "pending_payment": "待付款",
+                "cancelled": "已取消", "refunding": "退款中", "refunded": "已退款"}
+
+
+def test_exchange_unknown_and_junk(order_service: OrderService, seeded_engine) -> None:
+    before = count(seeded_engine, Exchange)
+    assert order_service.request_exchange("2099010100000").code == "not_found"
+    for junk in JUNK:
+        assert order_service.request_exchange(junk).code == "invalid_input"  # type: ignore[arg-type]
+        assert order_service.exchange_of(junk) is None  # type: ignore[arg-type]
+    assert order_service.request_exchange(DEMO_ORDERS["delivered"], reason=b"\xff").code == "invalid_input"  # type: ignore[arg-type]
+    assert order_service.request_exchange(DEMO_ORDERS["delivered"], size=42).code == "invalid_input"  # type: ignore[arg-type]
+    assert count(seeded_engine, Exchange) == before and count(seeded_engine, OrderChange) == 0
+    # a messy reason is cleaned and kept, not refused
+    out = order_service.request_exchange(DEMO_ORDERS["delivered"], "颜色\x00不对<b>" + "换" * 1000)
+    assert out.ok
+    [row] = exchanges_of(seeded_engine, DEMO_ORDERS["delivered"])
+    assert "\x00" not in row.reason and row.reason.startswith("颜色不对") and len(row.reason) == 500
+
+
+def test_exchange_takes_size_and_notes_given_or_named(order_service: OrderService, seeded_engine) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    out = order_service.request_exchange(oid, reason="换货", size=" 42码 ", notes="要黑色")
+    assert (out.data["size"], out.data["notes"]) == ("42码", "要黑色")
+    close_exchange(seeded_engine, out.data["exchange_id"])
+    out = order_service.request_exchange(oid, reason="不喜欢这个颜色，换成XL码的黑色")
+    assert (out.data["size"], out.data["notes"]) == ("XL", "颜色：黑色")
+    close_exchange(seeded_engine, out.data["exchange_id"])
+    out = order_service.request_exchange(oid, reason="")  # nothing said: the reason is 换货
+    assert (out.data["size"], out.data["notes"]) == (None, None)
+    assert exchanges_of(seeded_engine, oid)[-1].reason == "换货"
+
+
+def test_refund_is_refused_while_an_exchange_is_open(order_service: OrderService, seeded_engine) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    exchange = order_service.request_exchange(oid, reason="换大一码").data["exchange_id"]
+    for reason in ("申请退款", "7天无理由退货："):  # a refund, and a return (which is a refund)
+        out = order_service.request_refund(oid, reason=reason)
+        assert (out.ok, out.code) == (False, "exchange_exists")
+        assert out.data["exchange_id"] == exchange and out.data["status"] == "已签收"
+    assert order_service.return_eligibility(oid).code == "exchange_exists"
+    assert count(seeded_engine, Refund, Refund.order_id == oid) == 0
+    assert order_row(seeded_engine, oid).status == "已签收"
+    # a rejected or completed exchange no longer stands in the way
+    close_exchange(seeded_engine, exchange, "已拒绝")
+    assert order_service.return_eligibility(oid).ok
+    assert order_service.request_refund(oid).ok
+
+
+def test_exchange_is_refused_while_a_refund_is_open(order_service: OrderService, seeded_engine) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    assert order_service.request_refund(oid, reason="7天无理由退货：不想要了").ok
+    out = order_service.request_exchange(oid, reason="算了还是换货吧")
+    assert (out.ok, out.code) == (False, "refund_exists")
+    assert exchanges_of(seeded_engine, oid) == []
+
+
+def test_exchange_of(order_service: OrderService, seeded_engine) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    assert order_service.exchange_of(oid) is None
+    filed = order_service.request_exchange(oid, reason="换43码").data
+    got = order_service.exchange_of(oid)
+    assert got is not None
+    assert (got["exchange_id"], got["exchange_status"], got["open"], got["size"]) == (filed["exchange_id"], "待处理", True, "43码")
+    assert got["created_local"] == format_shanghai(order_service.now())
+    close_exchange(seeded_engine, filed["exchange_id"])
+    assert order_service.exchange_of(oid)["open"] is False
+    assert order_service.exchange_of("2099010100000") is None
+
+
+def test_one_open_exchange_per_order_is_also_kept_by_the_database(seeded_engine, seed_now) -> None:
+    oid = DEMO_ORDERS["delivered"]
+
+    def add(eid: str, status: str) -> None:
+        with Session(seeded_engine, future=True) as s, s.begin():
+            s.add(Exchange(id=eid, order_id=oid, status=status, reason="换货", created_at=seed_now, updated_at=seed_now))
+
+    add("HH1", "已完成")
+    add("HH2", "已拒绝")
+    add("HH3", "待处理")
+    with pytest.raises(sa_exc.IntegrityError):
+        add("HH4", "处理中")
+    assert [e.id for e in exchanges_of(seeded_engine, oid)] == ["HH1", "HH2", "HH3"]
+
+
+def _race(seeded_engine, seed_now, calls) -> list[Outcome]:
+    barrier = threading.Barrier(len(calls))
+    results: list[Outcome] = []
+
+    def worker(call) -> None:
+        svc = OrderService(seeded_engine, now=lambda: seed_now)
+        barrier.wait()
+        results.append(call(svc))
+
+    threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_exchange_requests_open_one_exchange(seeded_engine, seed_now) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    results = _race(seeded_engine, seed_now, [lambda svc: svc.request_exchange(oid, reason="换货")] * 4)
+    assert sum(r.ok for r in results) == 1
+    assert {r.code for r in results if not r.ok} <= {"exchange_exists", "conflict"}
+    assert len(exchanges_of(seeded_engine, oid)) == 1
+    assert count(seeded_engine, OrderChange, OrderChange.order_id == oid) == 1
+
+
+def test_concurrent_refund_and_exchange_leave_one_open(seeded_engine, seed_now) -> None:
+    oid = DEMO_ORDERS["delivered"]
+    for _ in range(3):
+        with Session(seeded_engine, future=True) as s, s.begin():  # back to the seeded state
+            s.execute(Exchange.__table__.delete().where(Exchange.order_id == oid))
+            s.execute(Refund.__table__.delete().where(Refund.order_id == oid))
+            s.execute(update(Order).where(Order.order_id == oid).values(status="已签收"))
+        results = _race(seeded_engine, seed_now, [
+            lambda svc: svc.request_exchange(oid, reason="换货"),
+            lambda svc: svc.request_refund(oid, reason="退货"),
+        ] * 2)
+        assert sum(r.ok for r in results) == 1, [r.code for r in results]
+        refunds = count(seeded_engine, Refund, Refund.order_id == oid)
+        assert refunds + len(exchanges_of(seeded_engine, oid)) == 1
+
+
 # --------------------------------------------------------------------------- invoices
 
 
@@ -653,3 +895,10 @@ def test_times_are_aware_utc(order_service: OrderService) -> None:
     for t in (view.created_at, view.paid_at, view.shipped_at, view.delivered_at):
         assert t.tzinfo is not None and t.utcoffset() == timedelta(0)
     assert view.delivered_at.astimezone(timezone(timedelta(hours=8))) == to_shanghai(view.delivered_at)
+
+
+@pytest.mark.parametrize("text", ["哦 对的 没问题", "放在这里就好谢谢", "我知道了没问题的"])
+def test_chatter_typed_where_the_address_was_asked_is_not_an_address(text):
+    from bot.orders.values import clean_address
+
+    assert clean_address(text) is None

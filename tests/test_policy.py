@@ -10,7 +10,14 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import make_pending
-from bot.policy import GuardPolicy, guard_action, is_angry, should_hand_off
+from bot.policy import (
+    GuardPolicy,
+    awaiting_first_response,
+    context_action,
+    guard_action,
+    is_angry,
+    should_hand_off,
+)
 
 ANGRY = {"name": "angry", "confidence": 0.93}
 CALM = {"name": "neutral", "confidence": 0.88}
@@ -74,6 +81,8 @@ def test_is_angry(parse, expected):
         ([user("啊啊啊", intent="nlu_fallback"), ActionExecuted("utter_ask_rephrase"),
           ActionExecuted("action_listen"), user("你到底听不听得懂", intent="nlu_fallback")], True),
         ([user("你到底听不听得懂", intent="nlu_fallback")], False),
+        # insulting the bot's competence hands off whatever the bot said before
+        ([user("什么破机器人 啥也不会", intent="faq")], True),
     ],
 )
 def test_should_hand_off(events, expected):
@@ -171,3 +180,81 @@ def test_impatience_after_a_failure_hands_off_but_giving_up_does_not(text, expec
     t = tracker(user("我在别家买的能查吗", intent="out_of_scope", msg_id="m1"), ActionExecuted("utter_out_of_scope"),
                 ActionExecuted("action_listen"), user(text, intent="deny", msg_id="m2"))
     assert guard_action(t) == expected
+
+
+# ------------------------------------------------------------------ follow-ups in context
+
+
+def parsed(text: str, intent: str, confidence: float, faq: tuple[str, float] | None = None,
+           entities: list | None = None) -> UserUttered:
+    parse = {"intent": {"name": intent, "confidence": confidence}, "entities": entities or [], "text": text}
+    if faq:
+        parse["response_selector"] = {"faq": {"response": {"intent_response_key": faq[0], "confidence": faq[1]}}}
+    return UserUttered(text, parse["intent"], parse["entities"], parse_data=parse)
+
+
+FAQ_SLOTS = Domain.from_yaml(
+    "version: '3.1'\nslots:\n  last_faq:\n    type: any\n    mappings: [{type: custom}]\n"
+).slots
+
+
+def after(answer: list, message: UserUttered) -> DialogueStateTracker:
+    """A tracker whose previous turn ran `answer` (actions and slot events) before `message`."""
+    return DialogueStateTracker.from_events(
+        "c1", [ActionExecuted("action_listen"), user("前一个问题", intent="faq"), *answer,
+               ActionExecuted("action_listen"), message], slots=FAQ_SLOTS,
+    )
+
+
+FAQ_ANSWER = [ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/working_hours")]
+PROMOTIONS = [ActionExecuted("action_promotions")]
+RETURN_POLICY = [ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/return_policy")]
+ORDER = [{"entity": "order_id", "value": "2025061800006"}]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "expected"),
+    [
+        # an elliptical follow-up the classifiers are unsure about goes back to the answer
+        (FAQ_ANSWER, parsed("周末也在吗", "faq", 0.3, ("faq/coupon", 0.11)), "action_answer_faq"),
+        (FAQ_ANSWER, parsed("口红拆封了呢", "product_inquiry", 0.34), "action_answer_faq"),
+        (PROMOTIONS, parsed("啊 结束了啊 那现在有什么", "goodbye", 0.39), "action_promotions"),
+        (PROMOTIONS, parsed("特价的也打折吗", "faq", 0.34), "action_promotions"),
+        # ... but not a confident new topic, a message with an order number, or a plain yes
+        (FAQ_ANSWER, parsed("那退货呢", "return_exchange", 0.92), None),
+        (FAQ_ANSWER, parsed("那2025061800002呢", "order_status", 0.4,
+                            entities=[{"entity": "order_id", "value": "2025061800002"}]), None),
+        (FAQ_ANSWER, parsed("好的呢", "affirm", 0.95), None),
+        (FAQ_ANSWER, parsed("预售的呢🤔", "greet", 0.93), "action_answer_faq"),
+        # the topic just answered, asked further without ellipsis
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/coupon")],
+         parsed("一个订单能叠两张券吗", "order_status", 0.7, ("faq/coupon", 0.9)), "action_answer_faq"),
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/refund_time")],
+         parsed("我的退款怎么还没到", "refund", 0.9, ("faq/refund_time", 0.9)), None),
+        # nor an elliptical message out of the blue
+        ([ActionExecuted("utter_greet")], parsed("周末也在吗", "faq", 0.3), None),
+        # a policy answer applied to an order: that order's data, asked
+        (RETURN_POLICY, parsed("那2025061800006是不是已经过了", "nlu_fallback", 0.5, entities=ORDER),
+         "action_apply_answer"),
+        (RETURN_POLICY, parsed("2025061800006 帮我退货", "return_exchange", 0.9, entities=ORDER), None),
+        (RETURN_POLICY, parsed("那把2025061800006退了吧", "refund", 0.45, entities=ORDER), None),
+        # stuck after an answer: a person is offered
+        ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_offer_human"),
+        # a follow-up on the order just answered about; a change stated in full
+        ([ActionExecuted("action_cancel_order")], parsed("那我拒收可以吗", "nlu_fallback", 0.5), "action_follow_order"),
+        ([ActionExecuted("utter_greet")], parsed("2025061800002收货电话换成13900001111", "nlu_fallback", 0.5),
+         "action_read_change"),
+        # the selector is sure of an FAQ the intent classifier gave up on
+        ([ActionExecuted("utter_greet")], parsed("一个订单能叠两张券吗", "nlu_fallback", 0.5, ("faq/coupon", 0.9)),
+         "action_answer_faq"),
+        ([ActionExecuted("utter_greet")], parsed("啊啊啊", "nlu_fallback", 0.5, ("faq/coupon", 0.3)), None),
+    ],
+)
+def test_follow_ups_are_read_in_context(answer, message, expected):
+    assert context_action(after(answer, message)) == expected
+
+
+def test_context_policy_abstains_once_the_bot_has_answered():
+    t = after(FAQ_ANSWER, parsed("周末也在吗", "faq", 0.3))
+    t.update(ActionExecuted("action_answer_faq"))
+    assert not awaiting_first_response(t)

@@ -1,16 +1,22 @@
 """The Rasa launcher's speed-ups keep Rasa's behaviour: the same action answers pass or fail
-validation, SQLite tracker engines get a pool, and RASA_WORKERS is read strictly."""
+validation, SQLite tracker engines get a pool, JAX is not imported while every parse stays the
+same, and RASA_WORKERS is read strictly."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import ValidationError, validate
 
 from bot import rasa_server
-from bot.stack import rasa_workers
+from bot.stack import ROOT, rasa_workers
 
 GOOD = [
     {"events": [{"event": "slot", "name": "order_id", "value": "2025061800004", "timestamp": None}],
@@ -79,6 +85,7 @@ def undo_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # drops the JAX blocker afterwards
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
     monkeypatch.setattr(tracker_store, "create_engine_kwargs", tracker_store.create_engine_kwargs)
     for name in rasa_server.TF_THREADS:
@@ -98,7 +105,7 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     from sqlalchemy.pool import QueuePool
 
     applied = rasa_server.install()
-    assert len(applied) == 3
+    assert len(applied) == 4
     assert RemoteAction._validate_action_result is rasa_server.validate_action_result
     assert hasattr(tracker_store.create_engine_kwargs, "__wrapped__")
     assert event.contains(Engine, "connect", rasa_server._sqlite_on_connect)
@@ -128,3 +135,80 @@ def test_a_missing_patch_target_stops_the_start(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delattr(owner, name)
     with pytest.raises(rasa_server.PatchTargetMissing, match=name):
         rasa_server.install()
+
+
+BLOCK_PROBE = """
+import importlib, json, sys
+from bot.rasa_server import block_unused_packages
+first = block_unused_packages()
+again = block_unused_packages()
+out = {"first": first, "again": again, "blockers": sum(type(f).__name__ == "UnusedPackageBlocker"
+                                                       for f in sys.meta_path)}
+for name in ("jax", "jaxlib", "jax.numpy"):
+    try:
+        importlib.import_module(name)
+        out[name] = "imported"
+    except ModuleNotFoundError as exc:
+        out[name] = exc.name
+import tensorflow as tf
+from tensorflow.lite.python import util
+out["tf_xla_computation"] = util._xla_computation is None
+out["tf_works"] = float(tf.reduce_sum(tf.constant([1.0, 2.0])).numpy())
+out["jax_loaded"] = sorted(m for m in sys.modules if m.partition(".")[0] in ("jax", "jaxlib"))
+print(json.dumps(out))
+"""
+
+
+def test_jax_looks_uninstalled_and_tensorflow_takes_its_fallback() -> None:
+    """TensorFlow imports JAX only inside `try/except ImportError`; blocked, it keeps
+    `_xla_computation = None` and works; the blocker goes in once."""
+    proc = subprocess.run([sys.executable, "-c", BLOCK_PROBE], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["first"] == out["again"] == "jax, jaxlib not imported"
+    assert out["blockers"] == 1
+    assert (out["jax"], out["jaxlib"], out["jax.numpy"]) == ("jax", "jaxlib", "jax")  # the parent fails first
+    assert out["tf_xla_computation"] is True and out["tf_works"] == 3.0
+    assert out["jax_loaded"] == []
+
+
+def test_already_imported_packages_are_not_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setitem(sys.modules, "fake_unused_pkg", object())
+    assert rasa_server.block_unused_packages(("fake_unused_pkg",)) == "fake_unused_pkg already imported, not blocked"
+    assert not any(isinstance(f, rasa_server.UnusedPackageBlocker) for f in sys.meta_path)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_model_loads_without_jax_and_parses_identically(trained_model: Path) -> None:
+    """The shipped model loaded by the launcher (JAX blocked) and by stock Rasa: JAX is only in
+    the stock process, and 150 held-out messages parse the same (intent ranking, confidences
+    to 6 decimals, entities, FAQ key, emotion, speech act, scope)."""
+    from bench.cost import probe_both
+
+    rows = [line.split("\t")[0] for line in
+            (Path(__file__).parent / "data" / "nlu_test.tsv").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    texts = rows[:150]
+    both = probe_both(trained_model, texts)
+    stock, launcher = both["stock"], both["launcher"]
+    assert "error" not in stock and "error" not in launcher, (stock.get("error"), launcher.get("error"))
+    assert stock["jax_imported"] is True  # the lever is real: stock TensorFlow imports it
+    assert launcher["jax_imported"] is False
+    assert launcher["applied"][0] == "jax, jaxlib not imported"
+    assert len(launcher["parses"]) == len(texts)
+    for text, a, b in zip(texts, stock["parses"], launcher["parses"], strict=True):
+        assert _rounded(a) == _rounded(b), text
+    print(f"resident after load: stock {stock['rss_after_load_mb']} MB, "
+          f"launcher {launcher['rss_after_load_mb']} MB")

@@ -277,8 +277,8 @@ class AngerDetector(StoredModelComponent):
         texts = [m.get(ORIGINAL_TEXT) or m.get(TEXT) for m in todo]
         signals = [m.get(TEXT_SIGNALS) or text_signals(t) for m, t in zip(todo, texts, strict=True)]
         threshold = self._config["threshold" if self._model else "lexicon_threshold"]
-        for message, p in zip(todo, self.p_angry(texts, signals), strict=True):
-            name, confidence = decide(p, threshold)
+        for message, text, p in zip(todo, texts, self.p_angry(texts, signals), strict=True):
+            name, confidence = decide(0.0 if only_a_number(text) else p, threshold)
             message.set(EMOTION, {"name": name, "confidence": confidence}, add_to_output=True)
             if message.get(ORIGINAL_TEXT) is not None:
                 message.set(TEXT, message.get(ORIGINAL_TEXT))
@@ -288,6 +288,15 @@ class AngerDetector(StoredModelComponent):
             if message.get(EMOTION) is None:
                 message.set(EMOTION, {"name": NEUTRAL, "confidence": 1.0}, add_to_output=True)
         return messages
+
+
+_WORDLESS = re.compile(r"[\d\s\W_]+")
+
+
+def only_a_number(text: str) -> bool:
+    """"2025061800004??" or "📦📦 2025061800004 ？？": an order number with marks, no words —
+    a lookup, whatever punctuation comes with it."""
+    return bool(re.search(r"\d{6,}", text or "")) and not _WORDLESS.sub("", text or "")
 
 
 __all__ = [

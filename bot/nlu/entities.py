@@ -76,6 +76,9 @@ def _patterns() -> list[dict[str, Any]]:
         {"label": ORDER_ID, "pattern": [{"TEXT": {"REGEX": rf"^\d{{{ORDER_MIN_DIGITS},{ORDER_MAX_DIGITS}}}$"}}]}
     ]
     pats += [{"label": ORDER_ID, "pattern": cue + [_SEP] + grouped} for cue in cue_order]
+    # written in dash-separated groups without a cue ("2025-0618-00004 快递到哪儿啦"); dates and
+    # phone numbers have too few digits and are dropped by the length check
+    pats += [{"label": ORDER_ID, "pattern": [_DIGITS, {"ORTH": "-"}, *grouped[2:]]}]
     cue_tail = [[{"ORTH": "尾"}, {"ORTH": "号"}], [{"ORTH": "末"}, {"ORTH": "尾"}, {"ORTH": "号"}]]
     cue_tail += [[{"ORTH": {"IN": ["后", "末"]}}, {"ORTH": {"IN": ["四", "4"]}}, {"ORTH": "位"}]]
     pats += [

@@ -27,6 +27,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu._fingerprint import files_fingerprint
+from bot.nlu.pinyin import PINYIN_WORDS  # noqa: F401 - part of this module's interface
+from bot.nlu.pinyin import pinyin_to_hanzi as _pinyin_to_hanzi
 
 ORIGINAL_TEXT = "original_text"
 NORMALIZED_TEXT = "normalized_text"
@@ -55,44 +57,7 @@ TYPO_MAP: dict[str, str] = {
 assert all(len(k) == len(v) for k, v in TYPO_MAP.items()), "typo fixes must keep length"
 _TYPO_RE = re.compile("|".join(sorted(map(re.escape, TYPO_MAP), key=len, reverse=True)))
 
-# Shop words typed in pinyin ("tuikuan", "dingdan zhuangtai", "wu liu"): customers on a phone
-# without a Chinese keyboard do. Multi-syllable words only, matched as whole Latin words with or
-# without spaces between syllables; the characters are padded with spaces to keep the length.
-PINYIN_WORDS: dict[str, str] = {
-    "tui kuan": "退款", "tui huo": "退货", "tui qian": "退钱", "huan huo": "换货", "ding dan": "订单",
-    "zhuang tai": "状态", "wu liu": "物流", "kuai di": "快递", "fa huo": "发货", "shou huo": "收货",
-    "dao huo": "到货", "fa piao": "发票", "ke fu": "客服", "ren gong": "人工", "zhen ren": "真人",
-    "zhang hao": "账号", "mi ma": "密码", "deng lu": "登录", "qu xiao": "取消", "di zhi": "地址",
-    "you hui quan": "优惠券", "zhi fu": "支付", "fu kuan": "付款", "dao zhang": "到账",
-    "ji qi ren": "机器人", "tou su": "投诉", "yun fei": "运费", "bao you": "包邮", "hui yuan": "会员",
-    "ji fen": "积分", "bao xiu": "保修", "xie xie": "谢谢", "zai jian": "再见", "ni hao": "你好",
-    "bei dao": "被盗", "zen me": "怎么", "wei shen me": "为什么", "shen me shi hou": "什么时候",
-    "duo jiu": "多久", "cha xun": "查询", "dao na le": "到哪了", "jing li": "经理", "ni shi": "你是",
-    "zhi fu bao": "支付宝", "wei xin": "微信", "hua bei": "花呗", "shou hou": "售后", "huan ma": "换码",
-}
-_PINYIN_RE = re.compile(
-    r"(?<![a-z])("
-    + "|".join(k.replace(" ", " ?") for k in sorted(PINYIN_WORDS, key=len, reverse=True))
-    + r")(?![a-z])"
-)
 
-
-def _pinyin_to_hanzi(text: str) -> str:
-    def word(m: re.Match[str]) -> str:
-        hanzi = PINYIN_WORDS[" ".join(_syllables(m.group(0)))]
-        return hanzi + " " * (len(m.group(0)) - len(hanzi))
-
-    return _PINYIN_RE.sub(word, text)
-
-
-@lru_cache(maxsize=4096)
-def _syllables(spelled: str) -> tuple[str, ...]:
-    """Split a matched word back into its syllables, whether or not it had spaces."""
-    compact = spelled.replace(" ", "")
-    for key in PINYIN_WORDS:
-        if key.replace(" ", "") == compact:
-            return tuple(key.split(" "))
-    raise KeyError(spelled)
 
 
 _PUNCT_RUN_RE = re.compile(r"([!?。,.~…])\1+|[!?]{2,}")

@@ -41,10 +41,24 @@ _STRIP = re.compile(r"[\s,，。.!！?？~～…、:：;；'\"“”‘’()（�
 SHORT_REPLY = "short_reply"
 
 
+# hesitation that says nothing yet ("呃那个嗯", "就是那个啥来着"): not understood, whatever a
+# classifier draws for it (affirm, complaint)
+_FILLER = re.compile(r"(呃|额|嗯|恩|唔|啊|哦|噢|诶|欸|那个|这个|那啥|就是|啥|来着|什么|怎么说|emm+|em|hmm+|um+|uh+)+")
+_HESITATION = re.compile(r"呃|额|唔|那个|那啥|来着|怎么说|emm|hmm|um|uh")
+FALLBACK = "nlu_fallback"
+
+
 def short_reply_intent(text: str | None) -> str | None:
-    """The intent of a message that is one of the lexicon's forms as a whole, else None."""
+    """The intent of a message that is one of the lexicon's forms as a whole, ``nlu_fallback``
+    for pure hesitation, else None."""
     key = _STRIP.sub("", normalize(text or "")).replace("thank you", "thankyou")
-    return _LOOKUP.get(key) or _LOOKUP.get(key.replace(" ", ""))
+    known = _LOOKUP.get(key) or _LOOKUP.get(key.replace(" ", ""))
+    if known:
+        return known
+    compact = key.replace(" ", "").lower()
+    if compact and _HESITATION.search(compact) and not _FILLER.sub("", compact):
+        return FALLBACK
+    return None
 
 
 @DefaultV1Recipe.register(

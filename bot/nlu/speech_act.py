@@ -65,6 +65,10 @@ _IMPERATIVE_START = re.compile(
 )
 _WANT_WRITE = re.compile(rf"(要|想|想要|得|需要){_WRITE}")
 _WRITE_AT_END = re.compile(rf"{_WRITE}(一下|下|吧|掉|掉吧|了吧|一单)$")
+# the customer's decision after an answer: "那我退货", "那我就退了吧", "我还是取消吧"
+_DECIDE = re.compile(
+    rf"^(好|行|嗯)?((那我就|那我还是|那我|那就|我就|我还是)(直接)?{_WRITE}(了|吧|了吧|掉|掉吧)?|我(直接)?{_WRITE}(吧|掉吧)?)$"
+)
 # an order number and what to do with it: "2025061800002退款", "订单…取消"
 _ORDER_THEN_WRITE = re.compile(rf"\d{{6,}}\D{{0,4}}{_WRITE}$")
 # After a leading verb these make a report, not an order: "退款被驳回了", "退款只退了一部分".
@@ -111,6 +115,8 @@ def clause_act(clause: str) -> tuple[str, float]:
         return ACT, 0.7  # "买错了取消一下", "地址改一下"
     if _WANT_WRITE.search(clause):
         return ACT, 0.65  # "订单…要退货", "东西不喜欢想退"
+    if _DECIDE.match(clause) and not (clause.startswith("我") and clause.endswith("了")):
+        return ACT, 0.7  # "那我退货"; "我退了" reports what was done
     if _ORDER_THEN_WRITE.search(clause):
         return ACT, 0.65  # "2025061800002退款"
     if clause.endswith("吧") and re.search(_WRITE, clause):

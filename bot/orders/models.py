@@ -32,6 +32,8 @@ ORDER_TYPES: tuple[str, ...] = ("normal", "presale")
 REFUND_STATUSES: tuple[str, ...] = ("退款中", "已退款", "已拒绝")
 INVOICE_STATUSES: tuple[str, ...] = ("待开具", "已开具", "已作废")
 COMPLAINT_STATUSES: tuple[str, ...] = ("待处理", "处理中", "已解决")
+EXCHANGE_STATUSES: tuple[str, ...] = ("待处理", "处理中", "已完成", "已拒绝")
+EXCHANGE_OPEN: tuple[str, ...] = ("待处理", "处理中")  # at most one of these per order
 
 _CENT = Decimal("0.01")
 
@@ -152,6 +154,31 @@ class Refund(Base):
     status = Column(String(8), nullable=False)  # one of REFUND_STATUSES
     created_at = Column(UTCDateTime, nullable=False)
     expected_by = Column(UTCDateTime, nullable=False)
+
+
+class Exchange(Base):
+    """An exchange request (换货): the goods go back and the same item, in another size or
+    colour if asked, comes out; no money moves and the order keeps its status. At most one
+    open (待处理/处理中) exchange per order, kept by a partial unique index as well as by the
+    service."""
+
+    __tablename__ = "shop_exchanges"
+
+    id = Column(String(24), primary_key=True)  # "HH…"
+    order_id = Column(String(20), ForeignKey("shop_orders.order_id"), nullable=False, index=True)
+    status = Column(String(8), nullable=False)  # one of EXCHANGE_STATUSES
+    reason = Column(String(500), nullable=False, default="")
+    size = Column(String(16))  # the size asked for, when the request names one ("XL", "42码", "大一码")
+    notes = Column(String(200))  # anything else the request asks for (colour)
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index(
+            "uq_shop_exchanges_open_order", "order_id", unique=True,
+            sqlite_where=status.in_(EXCHANGE_OPEN), postgresql_where=status.in_(EXCHANGE_OPEN),
+        ),
+    )
 
 
 class Invoice(Base):

@@ -26,6 +26,7 @@ from .models import (
     ORDER_STATUSES,
     Base,
     Customer,
+    Exchange,
     Invoice,
     Order,
     OrderItem,
@@ -33,7 +34,7 @@ from .models import (
     Refund,
     TrackingEvent,
 )
-from .service import mask_phone, refund_eta
+from .service import mask_phone, refund_eta, return_window_open
 from .timeutil import as_utc, format_shanghai, utcnow
 
 SEED = 20250618
@@ -157,6 +158,7 @@ class ShopData:
     refunds: list[Refund] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
 
 
 class _Builder:
@@ -387,6 +389,36 @@ class _Builder:
                 )
             )
 
+    def build_exchanges(self) -> None:
+        """Two exchanges, neither on a demo order nor on a demo customer's: one still running
+        (its order inside the return window), and a size exchange of clothes or shoes completed
+        long ago. Drawn after everything else, so the rest of the shop is as it was before."""
+        delivered = sorted(
+            (o for o in self.data.orders
+             if o.status == "已签收" and o.delivered_at is not None
+             and o.order_id not in DEMO_ORDERS.values() and o.customer_id not in DEMO_CUSTOMERS),
+            key=lambda o: o.order_id,
+        )
+        sized = {i.order_id for i in self.data.items if i.sku.startswith(("CL-", "SH-"))}
+        running = [o for o in delivered if return_window_open(o.delivered_at, self.now)]
+        done = [o for o in delivered
+                if o.order_id in sized and o.delivered_at <= self.now - timedelta(days=10)]
+        if running:
+            order = self.rng.choice(running)
+            at = self.later(order.delivered_at, 1, 12)
+            self.data.exchanges.append(Exchange(
+                id=self.doc_id("HH", at), order_id=order.order_id, status="处理中",
+                reason="收到的商品有瑕疵，换一件新的", created_at=at, updated_at=self.later(at, 1, 12),
+            ))
+        if done:
+            order = self.rng.choice(done)
+            at = self.later(order.delivered_at, 12, 120)
+            self.data.exchanges.append(Exchange(
+                id=self.doc_id("HH", at), order_id=order.order_id, status="已完成",
+                reason="尺码偏小，想换大一码", size="大一码", created_at=at,
+                updated_at=self.later(at, 72, 120),
+            ))
+
     def build(self) -> ShopData:
         self.build_customers()
         self.build_demo()
@@ -399,6 +431,7 @@ class _Builder:
             self.build_order(status, otype, self.rng.choice(customer_ids))
         self.build_invoices()
         self.build_promotions()
+        self.build_exchanges()
         return self.data
 
     def build_demo(self) -> None:
@@ -443,12 +476,13 @@ def seed(engine: Engine, now: datetime | None = None) -> dict[str, int]:
         s.flush()
         s.add_all(data.orders)
         s.flush()
-        for rows in (data.items, data.events, data.refunds, data.invoices, data.promotions):
+        for rows in (data.items, data.events, data.refunds, data.invoices, data.promotions, data.exchanges):
             s.add_all(rows)
     return {
         "customers": len(data.customers), "orders": len(data.orders), "items": len(data.items),
         "tracking_events": len(data.events), "refunds": len(data.refunds),
         "invoices": len(data.invoices), "promotions": len(data.promotions),
+        "exchanges": len(data.exchanges),
     }
 
 

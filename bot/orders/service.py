@@ -4,7 +4,9 @@ customer-facing text: the actions word the replies.
 Every public method accepts untrusted input (slot values, free text): malformed input
 gives None / [] / Outcome(ok=False, code="invalid_input") and never reaches SQL. State
 changes run in one transaction with a compare-and-set on the order status (so two
-concurrent requests cannot both cancel or refund) and write an OrderChange audit row."""
+concurrent requests cannot both cancel or refund) and write an OrderChange audit row.
+A refund (or return) and an exchange are never open on one order at the same time: each
+refuses while the other is open."""
 
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from .db import DatabaseUnavailable, get_engine
 from .models import (
+    EXCHANGE_OPEN,
     Complaint,
     Customer,
+    Exchange,
     Invoice,
     Order,
     OrderChange,
@@ -42,6 +46,7 @@ from .values import (
     clean_invoice_title,
     clean_order_field,
     clean_tax_id,
+    exchange_details,
 )
 
 log = logging.getLogger(__name__)
@@ -270,9 +275,68 @@ class OrderService:
 
     @staticmethod
     def _load_for_update(session: Session, order_id: str) -> Order | None:
+        """The order, locked until the transaction ends. PostgreSQL locks the row (FOR UPDATE);
+        SQLite has no row locks, so a write that changes nothing takes the database's write
+        lock first. Either way what is checked next (an open refund or exchange) cannot be
+        changed by another request before this one commits."""
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(
+                update(Order)
+                .where(Order.order_id == order_id)
+                .values(status=Order.status)
+                .execution_options(synchronize_session=False)
+            )
         return session.execute(
             select(Order).where(Order.order_id == order_id).with_for_update()
         ).scalar_one_or_none()
+
+    @staticmethod
+    def _open_exchange(session: Session, order_id: str) -> Exchange | None:
+        return session.execute(
+            select(Exchange)
+            .where(Exchange.order_id == order_id, Exchange.status.in_(EXCHANGE_OPEN))
+            .order_by(Exchange.created_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def _exchange_data(exchange: Exchange) -> dict:
+        return {
+            "exchange_id": exchange.id,
+            "exchange_status": exchange.status,
+            "open": exchange.status in EXCHANGE_OPEN,
+            "size": exchange.size,
+            "notes": exchange.notes,
+            "reason": exchange.reason,
+            "created_at": exchange.created_at,
+            "created_local": format_shanghai(exchange.created_at),
+            "updated_at": exchange.updated_at,
+        }
+
+    def _return_check(self, session: Session, order: Order, now: datetime) -> Outcome:
+        """Can the delivered goods of `order` go back (return or exchange) now? ok ("eligible")
+        with the window's deadline, or the refusal; an open exchange refuses as exchange_exists."""
+        oid, status, delivered_at = order.order_id, order.status, order.delivered_at
+        if status in ("退款中", "已退款"):
+            return _refused("refund_exists", order_id=oid, status=status)
+        if status == "已取消":
+            return _refused("already_cancelled", order_id=oid, status=status)
+        if status != "已签收" or delivered_at is None:
+            return _refused("not_delivered", order_id=oid, status=status)
+        deadline = return_deadline(delivered_at)
+        data = {
+            "order_id": oid,
+            "delivered_at": delivered_at,
+            "deadline": deadline,
+            "deadline_local": format_shanghai(deadline),
+        }
+        exchange = self._open_exchange(session, oid)
+        if exchange is not None:
+            return _refused("exchange_exists", **data, status=status, **self._exchange_data(exchange))
+        if not return_window_open(delivered_at, now):
+            return _refused("window_expired", **data)
+        data["days_left"] = max(0, (deadline - now).days)
+        return Outcome(ok=True, code="eligible", data=data)
 
     @staticmethod
     def _view(order: Order, customer: Customer | None) -> OrderView:
@@ -461,6 +525,21 @@ class OrderService:
         refund, order_type = row
         return {**self._refund_data(refund, order_type), "status": refund.status}
 
+    def exchange_of(self, order_id: str) -> dict | None:
+        """The order's latest exchange (exchange_id, exchange_status, open, size, notes,
+        reason, created_at, created_local, updated_at), or None."""
+        oid = normalize_order_id(order_id)
+        if oid is None:
+            return None
+        with self._session() as s:
+            exchange = s.execute(
+                select(Exchange)
+                .where(Exchange.order_id == oid)
+                .order_by(Exchange.created_at.desc(), Exchange.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return self._exchange_data(exchange) if exchange is not None else None
+
     def invoice_of(self, order_id: str) -> dict | None:
         """The order's invoice request that is not voided (id, status, title), or None."""
         oid = normalize_order_id(order_id)
@@ -479,20 +558,61 @@ class OrderService:
 
     # ---- changes
 
-    def request_exchange(self, order_id: str, reason: str = "") -> Outcome:
-        """Record an exchange request (换货) for a delivered order inside the 7-day window.
+    def request_exchange(
+        self, order_id: str, reason: str = "", *, size: str | None = None, notes: str | None = None
+    ) -> Outcome:
+        """Open an exchange (换货, status 待处理) for a delivered order inside the 7-day window.
 
-        The order keeps its status (the goods are swapped, no money moves); the request is an
-        audit row the after-sales team works from. Refused like return_eligibility."""
-        check = self.return_eligibility(order_id)
-        if not check.ok:
-            return check
-        why = clean_text(reason if reason is not None else "", 500) or "换货"
-        oid = check.data["order_id"]
-        with self._session(write=True) as s:
-            self._audit(s, oid, "exchange_request", None, why)
-        log.info("exchange requested for order %s", oid)
-        return Outcome(ok=True, code="done", data=check.data)
+        The order keeps its status (the goods are swapped, no money moves); the exchange row and
+        its audit entry are written in one transaction. `size` and `notes` (colour, …) are what
+        the request asks for; when not given they are read from `reason` if it names them.
+
+        data: exchange_id, status (待处理), size, notes, delivered_at, deadline (aware UTC),
+        deadline_local, days_left. Refused like return_eligibility (not_found, refund_exists,
+        already_cancelled, not_delivered, window_expired) and exchange_exists (an open exchange
+        on the order: data carries its exchange_id and exchange_status)."""
+        oid = normalize_order_id(order_id)
+        why = clean_text(reason if reason is not None else "", 500)
+        if oid is None or why is None:
+            return INVALID
+        if size is None and notes is None:
+            size, notes = exchange_details(why)
+        else:
+            size = clean_text(size, 16) if size is not None else None
+            notes = clean_text(notes, 200) if notes is not None else None
+            if size is None and notes is None:
+                return _refused("invalid_input", field="size")
+        now = self.now()
+        try:
+            with self._session(write=True) as s:
+                order = self._load_for_update(s, oid)
+                if order is None:
+                    return _refused("not_found", order_id=oid)
+                check = self._return_check(s, order, now)
+                if not check.ok:
+                    return check
+                exchange = Exchange(
+                    id=_new_id("HH", now),
+                    order_id=oid,
+                    status="待处理",
+                    reason=why or "换货",
+                    size=size or None,
+                    notes=notes or None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(exchange)
+                self._audit(s, oid, "exchange", None, exchange.id)
+        except sa_exc.IntegrityError:
+            # the open-exchange index refused a second one that slipped past the check
+            return _refused("conflict", order_id=oid)
+        log.info("exchange %s opened for order %s", exchange.id, oid)
+        return Outcome(
+            ok=True,
+            code="done",
+            data={**check.data, "exchange_id": exchange.id, "status": "待处理",
+                  "size": exchange.size, "notes": exchange.notes},
+        )
 
     def cancel_order(self, order_id: str, reason: str = "") -> Outcome:
         """待付款/待发货 → 已取消; a paid order also gets a refund (data carries it)."""
@@ -588,7 +708,8 @@ class OrderService:
 
         data: refund_id, amount, expected_by (aware UTC), expected_by_local, order_type.
         Refused: not_paid (待付款), already_cancelled, refund_exists (退款中/已退款 or open
-        refund), window_expired (signed for more than 7 days ago)."""
+        refund), exchange_exists (an open exchange: the goods are being swapped),
+        window_expired (signed for more than 7 days ago)."""
         oid = normalize_order_id(order_id)
         why = clean_text(reason if reason is not None else "", 500)
         if oid is None or why is None:
@@ -611,6 +732,10 @@ class OrderService:
                     data.update(self._refund_data(existing, order.order_type))
                     data["refund_status"] = existing.status
                 return _refused("refund_exists", **data)
+            exchange = self._open_exchange(s, oid)
+            if exchange is not None:
+                return _refused("exchange_exists", order_id=oid, status=status,
+                                **self._exchange_data(exchange))
             refusal = refund_refusal(status, order.delivered_at, now)
             if refusal == "window_expired":
                 return _refused(refusal, order_id=oid, status=status,
@@ -628,9 +753,12 @@ class OrderService:
         return Outcome(ok=True, code="done", data=data)
 
     def return_eligibility(self, order_id: str) -> Outcome:
-        """7-day no-reason return: ok ("eligible") for 已签收 within 7 days of sign-off.
+        """7-day no-reason return or exchange: ok ("eligible") for 已签收 within 7 days of
+        sign-off and no open exchange.
 
-        data: deadline (aware UTC), deadline_local, days_left."""
+        data: deadline (aware UTC), deadline_local, days_left. Refused: not_found,
+        refund_exists, already_cancelled, not_delivered, exchange_exists (with the exchange's
+        id and status), window_expired (with the deadline)."""
         oid = normalize_order_id(order_id)
         if oid is None:
             return INVALID
@@ -639,24 +767,7 @@ class OrderService:
             order = s.get(Order, oid)
             if order is None:
                 return _refused("not_found", order_id=oid)
-            status, delivered_at = order.status, order.delivered_at
-        if status in ("退款中", "已退款"):
-            return _refused("refund_exists", order_id=oid, status=status)
-        if status == "已取消":
-            return _refused("already_cancelled", order_id=oid, status=status)
-        if status != "已签收" or delivered_at is None:
-            return _refused("not_delivered", order_id=oid, status=status)
-        deadline = return_deadline(delivered_at)
-        data = {
-            "order_id": oid,
-            "delivered_at": delivered_at,
-            "deadline": deadline,
-            "deadline_local": format_shanghai(deadline),
-        }
-        if not return_window_open(delivered_at, now):
-            return _refused("window_expired", **data)
-        data["days_left"] = max(0, (deadline - now).days)
-        return Outcome(ok=True, code="eligible", data=data)
+            return self._return_check(s, order, now)
 
     def request_invoice(
         self,

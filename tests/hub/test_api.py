@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from handoff.identity import sign_identity
+from handoff.service import agent_title, wait_text
 
 from .conftest import (
     IDENTITY_SECRET,
@@ -122,6 +123,8 @@ async def test_queue_order_position_and_agent_view(hub: HubProcess, session) -> 
     assert positions == sorted(positions) and len(set(positions)) == 3
     eta = [(await c.state())["queue"]["eta_seconds"] for c in (urgent, normal)]
     assert 0 < eta[0] < eta[1]
+    # the hub words the estimate; the widget shows it as it is
+    assert (await normal.state())["queue"]["wait_text"] == wait_text(eta[1])
     for c in (normal, angry, urgent):
         await sup.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")
 
@@ -141,6 +144,7 @@ async def test_claim_race_exactly_one_wins(hub: HubProcess, session) -> None:
     winner = next(a for (code, _), a in zip(results, (a1, a2, a1, a2), strict=True) if code == 200)
     state = await customer.state()
     assert state["mode"] == "agent" and state["agent"]["display_name"] == winner.info["display_name"]
+    assert state["agent"]["title"] == agent_title(winner.info["display_name"])
     await winner.call("POST", f"/api/agent/conversations/{customer.id}/close")
 
 
@@ -160,6 +164,7 @@ async def test_agent_conversation_end_to_end_over_websockets(hub: HubProcess, ra
         assert code == 200
         joined = await next_event(cws, "agent_joined")
         assert joined["display_name"] == agent.info["display_name"]
+        assert joined["title"] == "客服 小李"  # how the widget names the agent: the hub's agent_title
         notice = await next_event(cws, "message", where=lambda e: e["message"]["author"] == "system"
                                   and "已接入" in e["message"]["text"])
         assert notice["message"]["text"] == "客服 小李 已接入，很高兴为您服务。"  # not "客服 客服 小李"
@@ -426,6 +431,14 @@ async def test_static_pages_and_health(hub: HubProcess, session) -> None:
         assert r.status == 200 and (await r.json())["database"] == "ok"
     async with session.get(hub.url + "/static/../../pyproject.toml") as r:
         assert r.status == 404
+    # ES modules: a JavaScript type, and CORS on every script (shop pages import the widget's modules)
+    for path in ("/widget.js", "/static/widget/main.js", "/static/shared/socket.js", "/static/console/main.js"):
+        async with session.get(hub.url + path) as r:
+            assert r.status == 200, path
+            assert "javascript" in r.headers["Content-Type"], path
+            assert r.headers["Access-Control-Allow-Origin"] == "*", path
+    async with session.get(hub.url + "/static/console.css") as r:
+        assert r.status == 200 and "Access-Control-Allow-Origin" not in r.headers
     async with session.get(hub.url + "/api/nothing-here") as r:
         assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
 
@@ -454,7 +467,7 @@ async def test_waiting_customer_sees_place_move_up(hub: HubProcess, session) -> 
         assert (await next_event(ws, "queue"))["position"] == 2
         await sup.call("POST", f"/api/agent/conversations/{first.id}/claim")
         moved = await next_event(ws, "queue", where=lambda e: e["position"] == 1)
-        assert moved["eta_seconds"] > 0
+        assert moved["eta_seconds"] > 0 and moved["wait_text"] == wait_text(moved["eta_seconds"])
     for c in (first, second):
         await sup.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")
 
@@ -482,3 +495,64 @@ async def test_manual_claim_respects_max_concurrent_chats(hub: HubProcess, sessi
     sup = await login(session, hub.url, "supervisor")
     for c in customers:
         await sup.call("POST", f"/api/agent/conversations/{c.id}/return_to_bot")
+
+
+def _documented(spec: dict, schema: dict) -> set[str]:
+    """Property names of a schema of /openapi.json ($ref and allOf followed)."""
+    if "$ref" in schema:
+        return _documented(spec, spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= _documented(spec, part)
+    return names
+
+
+async def test_front_end_shapes_are_the_documented_ones(hub: HubProcess, session) -> None:
+    """Every field the console and the widget read comes in a documented shape: nothing sent is
+    missing from /openapi.json (the front ends read only what the description names)."""
+    async with session.get(hub.url + "/openapi.json") as r:
+        spec = await r.json()
+    schemas = spec["components"]["schemas"]
+
+    def ref(name: str) -> set[str]:
+        return _documented(spec, {"$ref": f"#/components/schemas/{name}"})
+
+    await _all_presence(session, hub, "online")
+    sup = await login(session, hub.url, "supervisor")
+    customer = await open_customer(session, hub.url, sign_identity("C8", IDENTITY_SECRET, name="钱八"))
+    await customer.send("我要转人工")
+    state = await customer.state()
+    assert set(state) <= ref("ConversationState")
+    assert set(state["queue"]) == set(schemas["ConversationState"]["properties"]["queue"]["properties"])
+    for m in state["messages"]:
+        assert set(m) <= ref("Message")
+
+    _, queue = await sup.call("GET", "/api/agent/queue")
+    assert set(queue) <= _documented(spec, spec["paths"]["/api/agent/queue"]["get"]["responses"]["200"]
+                                     ["content"]["application/json"]["schema"])
+    assert queue["items"] and all(set(i) <= ref("QueueItem") for i in queue["items"])
+    assert all(set(a) <= ref("Agent") for a in queue["agents"])
+
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/claim")
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/messages", {"text": "备注", "internal": True})
+    _, listed = await sup.call("GET", "/api/agent/conversations?scope=all")
+    assert listed["conversations"] and all(set(c) == ref("ConversationSummary") for c in listed["conversations"])
+    _, conv = await sup.call("GET", f"/api/agent/conversations/{customer.id}")
+    assert set(conv) == ref("AgentConversation")
+    handoff = schemas["AgentConversation"]["allOf"][1]["properties"]
+    assert set(conv["handoff"]) == set(handoff["handoff"]["properties"])
+    assert set(conv["agent"]) == set(handoff["agent"]["properties"])
+    assert set(conv["customer"]) == set(handoff["customer"]["properties"])
+    assert all(set(o) <= ref("Order") for o in conv["orders"])
+    assert conv["notes"] and all(set(m) <= ref("Message") for m in conv["messages"] + conv["notes"])
+    state = await customer.state()
+    assert set(state["agent"]) == set(schemas["ConversationState"]["properties"]["agent"]["properties"])
+    await sup.call("POST", f"/api/agent/conversations/{customer.id}/close")
+
+    _, stats = await sup.call("GET", "/api/supervisor/stats")
+    assert set(stats) == ref("Stats")
+    assert set(stats["first_response_seconds"]) == set(schemas["Stats"]["properties"]["first_response_seconds"]
+                                                      ["properties"])
+    assert set(stats["csat"]) == set(schemas["Stats"]["properties"]["csat"]["properties"])
+    _, tickets = await sup.call("GET", "/api/agent/tickets")
+    assert all(set(t) <= ref("Ticket") for t in tickets["items"])

@@ -621,3 +621,88 @@ def test_console_second_tab_and_logout(browser, hub_no_rasa: Hub) -> None:
         expect(agent.locator("#login-error")).to_have_text("账号或密码错误")
     finally:
         ctx.close()
+
+
+class PageProblems:
+    """Everything that would show a broken page: script errors, console errors, failed or refused
+    file loads. API refusals the pages handle (401 before login, 409 on a lost claim) are not
+    problems; Chromium logs those as "Failed to load resource" against an /api/ address."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+        self.scripts: dict[str, dict[str, str]] = {}
+
+    def watch(self, page, name: str):  # type: ignore[no-untyped-def]
+        def on_console(msg) -> None:  # type: ignore[no-untyped-def]
+            url = (msg.location or {}).get("url", "")
+            if msg.type == "error" and not (msg.text.startswith("Failed to load resource") and "/api/" in url):
+                self.found.append(f"{name}: console {msg.type}: {msg.text} ({url})")
+
+        def on_response(res) -> None:  # type: ignore[no-untyped-def]
+            if res.request.resource_type == "script":
+                self.scripts[res.url] = {"status": str(res.status), **res.headers}
+            if res.status >= 400 and "/api/" not in res.url:
+                self.found.append(f"{name}: {res.status} {res.url}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda err: self.found.append(f"{name}: uncaught {err}"))
+        page.on("requestfailed", lambda req: self.found.append(f"{name}: failed {req.url} {req.failure}"))
+        page.on("response", on_response)
+        return page
+
+
+def test_module_pages_load_without_errors(browser, hub_no_rasa: Hub, shop: str) -> None:
+    """Console (every view, as a supervisor), the demo shop and a third-party shop: the ES modules
+    load (the widget's across origins) and nothing errs on the way."""
+    hub = hub_no_rasa
+    problems = PageProblems()
+    sctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    cctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    dctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    try:
+        sup = problems.watch(sctx.new_page(), "console")
+        sup.goto(f"{hub.url}/console")
+        expect(sup.locator("#login")).to_be_visible()
+        sup.locator("#login-user").fill("supervisor")
+        sup.locator("#login-pass").fill(PASSWORDS["supervisor"])
+        sup.locator("#login-submit").click()
+        expect(sup.locator("#app")).to_be_visible()
+        expect(sup.locator("#conn")).to_have_class(re.compile(r"\bok\b"), timeout=SLOW)
+
+        customer = problems.watch(cctx.new_page(), "third-party shop")
+        customer.goto(shop)
+        customer.locator("[data-role=launcher]").click()
+        customer_send(customer, "页面能正常加载吗")
+        expect(customer.locator("[data-role=queue]")).to_contain_text(re.compile(r"第 \d+ 位.*预计等待"), timeout=SLOW)
+        cid = customer.evaluate("() => window.__kefuWidget.state().conversation_id")
+        item = sup.locator(f"[data-role=queue-item][data-id='{cid}']")
+        expect(item).to_be_visible(timeout=SLOW)
+        item.click()
+        expect(sup.locator("#transcript")).to_contain_text("页面能正常加载吗")
+        for view, ready in (("tickets", "#tickets-table"), ("canned", "#canned-list"), ("stats", "[data-role=kpi]"),
+                            ("chats", "#queue-list")):
+            sup.locator(f".rail-btn[data-view={view}]").click()
+            expect(sup.locator(ready).first).to_be_visible()
+
+        demo = problems.watch(dctx.new_page(), "demo shop")
+        demo.goto(f"{hub.url}/")
+        demo.locator("[data-role=launcher]").click()
+        expect(demo.locator("[data-role=panel]")).to_be_visible()
+        expect(demo.locator("[data-role=system]").first).to_be_visible(timeout=SLOW)  # the greeting
+
+        sup.locator(f"[data-role=queue-item][data-id='{cid}'] [data-role=claim]").click()
+        expect(customer.locator("[data-role=subtitle]")).to_contain_text("为您服务", timeout=SLOW)
+        sup.locator("#btn-return").click()
+        expect(customer.locator("[data-role=subtitle]")).to_contain_text("智能客服", timeout=SLOW)
+    finally:
+        sctx.close()
+        cctx.close()
+        dctx.close()
+    assert problems.found == []
+    loaded = {url.split("/static/", 1)[-1] for url in problems.scripts if "/static/" in url}
+    assert {"console/main.js", "console/live.js", "widget/main.js", "widget/conversation.js",
+            "shared/http.js", "shared/socket.js", "shared/format.js", "shared/dom.js"} <= loaded
+    for url, headers in problems.scripts.items():
+        assert headers["status"] == "200", url
+        if "/static/widget/" in url or "/static/shared/" in url:
+            assert headers.get("access-control-allow-origin") == "*", url

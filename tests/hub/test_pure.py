@@ -181,7 +181,7 @@ def test_agent_title_never_doubles_the_title() -> None:
     assert TEXT_AGENT_JOINED.format(title=agent_title("客服 小李")) == "客服 小李 已接入，很高兴为您服务。"
 
 
-def test_wait_text_matches_the_widget_banner() -> None:
+def test_wait_text_is_what_the_widget_banner_shows() -> None:
     assert [wait_text(s) for s in (0, 59, 60, 61, 180)] == [
         "不到 1 分钟", "不到 1 分钟", "约 1 分钟", "约 2 分钟", "约 3 分钟"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from handoff.rasa_client import RasaClient, parse_rasa_urls, pick_server
+from handoff.rasa_client import RasaClient, parse_rasa_urls, pick_server, rank_servers
 
 from .conftest import ROOT, RasaStandIn
 
@@ -107,3 +107,73 @@ async def test_one_held_server_does_not_take_the_other_ones_slots(
     finally:
         a.release()
         await client.close()
+
+
+def test_rank_starts_with_the_pick_and_lists_every_server_once() -> None:
+    for c in (f"conv-{i}" for i in range(200)):
+        order = rank_servers(c, SERVERS)
+        assert order[0] == pick_server(c, SERVERS) and sorted(order) == [0, 1, 2]
+    # the second choice spreads too: a dead server's conversations do not all land on one other
+    dead = 0
+    second = Counter(rank_servers(c, SERVERS)[1] for c in (f"conv-{i}" for i in range(3000))
+                     if pick_server(c, SERVERS) == dead)
+    assert set(second) == {1, 2} and min(second.values()) > sum(second.values()) * 0.35
+
+
+async def test_conversations_of_a_dead_server_go_to_the_next_one(
+        two_rasas: tuple[RasaStandIn, RasaStandIn]) -> None:
+    """A refused connection goes on at once to the conversation's next server, and the dead one
+    is passed over afterwards; its conversations come back when it answers again."""
+    from bot.stack import free_port
+
+    a, b = two_rasas
+    dead = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    client = RasaClient([dead, a.url, b.url], timeout=5, concurrency=4, recheck_after=60)
+    ids = [f"conv-{i}" for i in range(60)]
+    of_dead = [c for c in ids if pick_server(c, client.servers) == 0]
+    try:
+        results = await asyncio.gather(*(client.send(c, "你好", METADATA) for c in ids))
+        assert all(r.ok for r in results), [r.error for r in results]
+        assert of_dead
+        for c in of_dead:  # served by its second choice, the others by their first
+            second = client.servers[rank_servers(c, client.servers)[1]]
+            stand_in = a if second == a.url else b
+            assert [r["message"] for r in stand_in.for_sender(c)] == ["你好"]
+        for c in set(ids) - set(of_dead):
+            first = a if client.servers[pick_server(c, client.servers)] == a.url else b
+            assert len(first.for_sender(c)) == 1
+        assert len(a.requests) + len(b.requests) == len(ids)
+        # passed over now: no connection attempt, so no retry delay either
+        assert client._first_up(rank_servers(of_dead[0], client.servers)) != 0
+        client.recheck_after = 0
+        client._down_until = [0.0] * 3
+        assert client._first_up(rank_servers(of_dead[0], client.servers)) == 0
+    finally:
+        await client.close()
+
+
+async def test_every_server_down_is_unreachable_not_a_hang() -> None:
+    from bot.stack import free_port
+
+    client = RasaClient([f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"],
+                        timeout=5, concurrency=2)
+    try:
+        result = await asyncio.wait_for(client.send("conv-x", "你好", METADATA), 5)
+    finally:
+        await client.close()
+    assert not result.ok and result.error.startswith("unreachable")
+
+
+async def test_a_dropped_connection_is_resent_to_the_same_server(
+        two_rasas: tuple[RasaStandIn, RasaStandIn]) -> None:
+    """A drop may be a stale keep-alive of a live Rasa: the same server gets it again, so two
+    live Rasa processes never work on one conversation at once."""
+    a, b = two_rasas
+    client = RasaClient([a.url, b.url], timeout=10, concurrency=2)
+    to_a = next(c for c in (f"c{i}" for i in range(100)) if pick_server(c, client.servers) == 0)
+    try:
+        result = await client.send(to_a, "断线", METADATA)
+    finally:
+        await client.close()
+    assert result.ok, result.error
+    assert len(a.for_sender(to_a)) == 2 and b.for_sender(to_a) == []

@@ -1,0 +1,49 @@
+"""Shop words typed in pinyin, as characters: kept apart from the Rasa components so the
+action server's keyword rules (the urgent tier) read pinyin the same way without loading Rasa."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Shop words typed in pinyin ("tuikuan", "dingdan zhuangtai", "wu liu"): customers on a phone
+# without a Chinese keyboard do. Multi-syllable words only, matched as whole Latin words with or
+# without spaces between syllables; the characters are padded with spaces to keep the length.
+PINYIN_WORDS: dict[str, str] = {
+    "tui kuan": "退款", "tui huo": "退货", "tui qian": "退钱", "huan huo": "换货", "ding dan": "订单",
+    "zhuang tai": "状态", "wu liu": "物流", "kuai di": "快递", "fa huo": "发货", "shou huo": "收货",
+    "dao huo": "到货", "fa piao": "发票", "ke fu": "客服", "ren gong": "人工", "zhen ren": "真人",
+    "zhang hao": "账号", "mi ma": "密码", "deng lu": "登录", "qu xiao": "取消", "di zhi": "地址",
+    "you hui quan": "优惠券", "zhi fu": "支付", "fu kuan": "付款", "dao zhang": "到账",
+    "ji qi ren": "机器人", "tou su": "投诉", "yun fei": "运费", "bao you": "包邮", "hui yuan": "会员",
+    "ji fen": "积分", "bao xiu": "保修", "xie xie": "谢谢", "zai jian": "再见", "ni hao": "你好",
+    "bei dao": "被盗", "zen me": "怎么", "wei shen me": "为什么", "shen me shi hou": "什么时候",
+    "duo jiu": "多久", "cha xun": "查询", "dao na le": "到哪了", "jing li": "经理", "ni shi": "你是",
+    "que ren": "确认", "que ding": "确定", "hao de": "好的", "shi de": "是的", "dui de": "对的",
+    "ke yi": "可以", "bu yong": "不用", "bu yao": "不要", "suan le": "算了",
+    "zhi fu bao": "支付宝", "wei xin": "微信", "hua bei": "花呗", "shou hou": "售后", "huan ma": "换码",
+}
+_PINYIN_RE = re.compile(
+    r"(?<![a-z])("
+    + "|".join(k.replace(" ", " ?") for k in sorted(PINYIN_WORDS, key=len, reverse=True))
+    + r")(?![a-z])"
+)
+
+
+def pinyin_to_hanzi(text: str) -> str:
+    """Pinyin shop words in `text` as characters, padded with spaces to keep the length."""
+    def word(m: re.Match[str]) -> str:
+        hanzi = PINYIN_WORDS[" ".join(_syllables(m.group(0)))]
+        return hanzi + " " * (len(m.group(0)) - len(hanzi))
+
+    return _PINYIN_RE.sub(word, text)
+
+
+@lru_cache(maxsize=4096)
+def _syllables(spelled: str) -> tuple[str, ...]:
+    """Split a matched word back into its syllables, whether or not it had spaces."""
+    compact = spelled.replace(" ", "")
+    for key in PINYIN_WORDS:
+        if key.replace(" ", "") == compact:
+            return tuple(key.split(" "))
+    raise KeyError(spelled)
