@@ -417,13 +417,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ConversationSummary": _obj(_SUMMARY_PROPS),
     "AgentConversation": _obj({
         **_SUMMARY_PROPS,
-        "handoff": {"type": "object", "nullable": True},
+        "handoff": {"type": "object", "nullable": True, "properties": {
+            "reason": _STR, "priority": _STR, "skill": _STR, "summary": _NSTR, "emotion": _NSTR}},
         "agent": {"type": "object", "nullable": True, "properties": {"id": _INT, "display_name": _STR}},
         "messages": {"type": "array", "items": _ref("Message")},
         "notes": {"type": "array", "items": _ref("Message")},
         "customer": {"type": "object", "nullable": True, "properties": {
             "id": _STR, "name": _NSTR, "phone_masked": _NSTR, "vip_level": _NINT}},
-        "orders": {"type": "array", "items": {"type": "object"}}}),
+        "orders": {"type": "array", "items": _ref("Order")}}),
+    "Order": {"type": "object", "description": "the customer panel's view of a shop order", "properties": {
+        "order_id": _STR, "status": {**_STR, "description": "as the shop words it, e.g. 已发货"},
+        "order_type": {"type": "string", "enum": ["normal", "presale"]}, "total": {"type": "number"},
+        "items": {"type": "array", "items": _STR},
+        "created_at": {"type": "string", "format": "date-time", "nullable": True},
+        "shipped_at": {"type": "string", "format": "date-time", "nullable": True},
+        "delivered_at": {"type": "string", "format": "date-time", "nullable": True},
+        "carrier": _NSTR, "tracking_no": _NSTR}},
     "Canned": _obj({"id": _INT, "title": _STR, "text": _STR}),
     "Ticket": _obj({
         "id": _INT, "conversation_id": _NSTR, "customer_id": _NSTR, "contact": _NSTR, "text": _STR,
@@ -436,7 +445,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": _INT,
         "handoffs_today": _INT,
         "handoffs_by_reason": {"type": "object", "additionalProperties": _INT},
-        "first_response_seconds": {"type": "object"}, "csat": {"type": "object"}}),
+        "first_response_seconds": {"type": "object", "properties": {
+            "avg": {"type": "number", "nullable": True}, "p90": {"type": "number", "nullable": True}, "count": _INT}},
+        "csat": {"type": "object", "properties": {"avg": {"type": "number", "nullable": True}, "count": _INT}}}),
 }
 
 # The websocket events (documented in the OpenAPI description's text, checked by the same test).
