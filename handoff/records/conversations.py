@@ -102,6 +102,12 @@ class Conversations(Repository):
             )
             return row_dict(res.first())
 
+    @threaded
+    def discard(self, conversation_id: str) -> None:
+        """Delete a conversation just created that lost a race to another one (it has no messages)."""
+        with self.engine.begin() as conn:
+            conn.execute(m.conversations.delete().where(m.conversations.c.id == conversation_id))
+
     @reads
     def find_by_external(self, channel: str, external_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

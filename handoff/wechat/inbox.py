@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from handoff import models as m
 from handoff.auth import new_token, token_hash
 from handoff.db import Repository
 from handoff.models import wechat_inbound as inbound
@@ -118,11 +117,9 @@ class Inbox(Repository):
     def _current(self, openid: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         with self.engine.connect() as conn:
             link = conn.execute(select(users).where(users.c.openid == openid)).first()
-            if link is None:
-                return None, None
-            conv = conn.execute(select(m.conversations).where(
-                m.conversations.c.id == link.conversation_id)).first()
-            return dict(link._mapping), (dict(conv._mapping) if conv is not None else None)
+        if link is None:
+            return None, None
+        return dict(link._mapping), self.conversations.get.sync(self.conversations, link.conversation_id)
 
     def _conversation_for(self, openid: str, create: bool) -> dict[str, Any] | None:
         for _ in range(5):
@@ -148,6 +145,5 @@ class Inbox(Repository):
                 return new
             except (IntegrityError, _Conflict):
                 # another hub created it at the same moment: drop ours (it has no messages)
-                with self.engine.begin() as conn:
-                    conn.execute(m.conversations.delete().where(m.conversations.c.id == new["id"]))
+                self.conversations.discard.sync(self.conversations, new["id"])
         raise RuntimeError("could not settle the conversation of a WeChat user")

@@ -339,3 +339,21 @@ async def test_auto_assignment_runs_on_presence_events_once(auto_engine: Engine)
 
 async def _note(calls: list[None]) -> None:
     calls.append(None)
+
+
+async def test_announced_places_are_written_for_a_long_queue_at_once(engine: Engine) -> None:
+    from sqlalchemy import update
+
+    from handoff import models as m
+    from handoff.records.queue import ANNOUNCE_CHUNK
+
+    ids = [(await engine.store.conversations.create("web", "t"))["id"] for _ in range(2 * ANNOUNCE_CHUNK + 50)]
+    with engine.store.engine.begin() as conn:  # a long queue, without a broadcast per entry
+        conn.execute(update(m.conversations).where(m.conversations.c.id.in_(ids[1:])).values(mode="queued"))
+    await engine.store.queue.announce_places([(cid, i + 1, 60 * (i + 1)) for i, cid in enumerate(ids)])
+    rows = {r["id"]: r for r in await engine.store.queue.queued()}
+    assert len(rows) == len(ids) - 1
+    assert all((rows[cid]["queue_position"], rows[cid]["queue_eta"]) == (i + 1, 60 * (i + 1))
+               for i, cid in enumerate(ids) if cid in rows)
+    first = await engine.store.conversations.get(ids[0])
+    assert first["queue_position"] is None  # not waiting: nothing announced
