@@ -23,14 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, machine_info, write_result
+from bench.common import NO_CUSTOMER_LIMITS, RESULTS, machine_info, write_result
 from bot.stack import ROOT
 
-# The load generators are one client address: the customer-side limits per address and per
-# customer (added after the last full bench run) would refuse most of their conversations and
-# queue entries, so they are off here, for both checkouts (the hubs inherit this environment).
-NO_CUSTOMER_LIMITS = {f"HUB_{kind}_PER_{who}": "0" for kind in ("OPEN", "QUEUE", "TICKETS", "TYPING")
-                      for who in ("ADDRESS", "CUSTOMER")}
+# bench.common.hub_env switches the customer-side limits off; the base checkout's does not, so
+# they are also switched off in the environment both checkouts' hubs inherit.
 
 SUITES: dict[str, tuple[list[str], str]] = {  # module arguments, result file
     "hub_queue": (["--waiting", "20", "100", "--out", "hub_queue_{label}"], "hub_queue_{label}"),

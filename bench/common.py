@@ -148,10 +148,17 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path = RESULTS) ->
 BENCH_PASSWORDS = {"supervisor": "bench-super-pw", "agent1": "bench-agent1-pw", "agent2": "bench-agent2-pw"}
 
 
+# The load generators are one client address: the customer-side limits per address and per
+# customer would refuse most of their conversations and queue entries (they are tested in tests/hub).
+NO_CUSTOMER_LIMITS = {f"HUB_{kind}_PER_{who}": "0" for kind in ("OPEN", "QUEUE", "TICKETS", "TYPING")
+                      for who in ("ADDRESS", "CUSTOMER")}
+
+
 def hub_env(hub_db_url: str, orders_db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for bench hubs: known agent passwords, always open, no per-customer rate
-    limit in the way of a load test (the limit is tested in tests/hub)."""
+    limit or customer-side limit in the way of a load test (the limits are tested in tests/hub)."""
     return {
+        **NO_CUSTOMER_LIMITS,
         "DATABASE_URL": orders_db_url,
         "HUB_DATABASE_URL": hub_db_url,
         "HUB_SUPERVISOR_PASSWORD": BENCH_PASSWORDS["supervisor"],

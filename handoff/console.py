@@ -83,10 +83,7 @@ async def login(request: Request) -> HTTPResponse:
     agent = await authenticate(request, username, password)
     token, csrf = new_token(), new_token()
     await hub.store.sessions.create(token_hash(token), agent["id"], csrf, hub.settings.session_ttl_seconds)
-    body: dict[str, Any] = {"agent": shapes.agent_public(agent), "csrf_token": csrf}
-    if data.get("bearer") is True:
-        body["token"] = token
-    resp = json_response(body)
+    resp = json_response(shapes.login_result(agent, csrf, token if data.get("bearer") is True else None))
     resp.cookies[SESSION_COOKIE] = token
     cookie = resp.cookies[SESSION_COOKIE]
     cookie["httponly"] = True
@@ -120,7 +117,7 @@ async def me(request: Request) -> HTTPResponse:
     load = next((int(a["load"]) for a in loads if a["id"] == agent["id"]), 0)
     # The CSRF token of this session: a console reloaded with only its cookie needs it to post.
     # Same-origin only (no CORS on /api/agent, SameSite=Strict cookie), so other sites cannot read it.
-    return json_response({"agent": shapes.agent_public(agent, load), "csrf_token": request.ctx.csrf_token})
+    return json_response(shapes.me(agent, load, request.ctx.csrf_token))
 
 
 @bp.post("/api/agent/presence")

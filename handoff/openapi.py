@@ -190,8 +190,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "/api/agent/logout": {"post": _agent("Log out", {"200": OK})},
             "/api/agent/me": {"get": _agent(
                 "The logged-in agent and the session's CSRF token (send it as X-CSRF-Token with the cookie)",
-                {"200": _json({"type": "object", "properties": {"agent": _ref("Agent"),
-                                                                "csrf_token": {"type": "string"}}})})},
+                {"200": _json(_ref("Me"))})},
             "/api/agent/agents": {"get": _agent("All agents with load and presence", {"200": _json(
                 {"type": "object", "properties": {"agents": {"type": "array", "items": _ref("Agent")}}})})},
             "/api/agent/presence": {

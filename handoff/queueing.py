@@ -58,6 +58,8 @@ def place_after(ordered: list[dict[str, Any]], candidate: dict[str, Any]) -> int
 
 
 class Queue:
+    """Subscribes to the domain events: broadcasts the queue and runs auto-assignment."""
+
     def __init__(self, settings: Settings, store: Store, delivery: Delivery) -> None:
         self.settings = settings
         self.store = store
@@ -96,15 +98,15 @@ class Queue:
         """Consoles get the queue; waiting customers whose place changed get their new place."""
         snap = await self.snapshot()
         await self.delivery.to_agents(shapes.queue_event(snap.ordered, snap.loads, time.time()))
-        changed = [item for item in snap.ordered
+        changed = [(item, snap.places[item["id"]]) for item in snap.ordered
                    if (item.get("queue_position"), item.get("queue_eta"))
                    != (snap.places[item["id"]]["position"], snap.places[item["id"]]["eta_seconds"])]
         if not changed:
             return
-        await self.store.queue.announce_places([(item["id"], snap.places[item["id"]]["position"],
-                                           snap.places[item["id"]]["eta_seconds"]) for item in changed])
-        for item in changed:
-            await self.delivery.to_customer(item, shapes.queue_place_event(snap.places[item["id"]]))
+        await self.store.queue.announce_places(
+            [(item["id"], place["position"], place["eta_seconds"]) for item, place in changed])
+        for item, place in changed:
+            await self.delivery.to_customer(item, shapes.queue_place_event(place))
 
     async def auto_assign(self) -> None:
         """With ``HUB_ASSIGN=auto``: give queued chats to the least busy online agent of their

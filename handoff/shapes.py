@@ -184,6 +184,19 @@ def agent_public(agent: dict[str, Any], load: int | None = None) -> dict[str, An
     return out
 
 
+def login_result(agent: dict[str, Any], csrf: str, token: str | None) -> dict[str, Any]:
+    """``POST /api/agent/login``: the token only for an API client that asked (``bearer``)."""
+    body: dict[str, Any] = {"agent": agent_public(agent), "csrf_token": csrf}
+    if token is not None:
+        body["token"] = token
+    return body
+
+
+def me(agent: dict[str, Any], load: int, csrf: str) -> dict[str, Any]:
+    """``GET /api/agent/me``: the agent with their load, and the session's CSRF token."""
+    return {"agent": agent_public(agent, load), "csrf_token": csrf}
+
+
 def agents_view(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every agent's presence and load (offline ones too), so consoles see who can take chats."""
     return [
@@ -250,6 +263,19 @@ def ticket_out(row: dict[str, Any], with_transcript: bool = True) -> dict[str, A
 
 
 # -- websocket events: to the customer ---------------------------------------------------------
+
+
+def state_events(state: dict[str, Any], joined: bool, csat: bool) -> list[dict[str, Any]]:
+    """The frames that bring a widget up to ``conversation_state``: on connect (with who
+    joined) and after a bus outage (with a pending rating request)."""
+    events = [mode_event(state["mode"])]
+    if state["queue"]:
+        events.append(queue_place_event(state["queue"]))
+    if joined and state["agent"]:
+        events.append(agent_joined_event(state["agent"]["display_name"]))
+    if csat and state["csat_pending"]:
+        events.append(csat_request_event())
+    return events
 
 
 def customer_message_event(msg: dict[str, Any]) -> dict[str, Any]:
@@ -407,6 +433,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Agent": _obj(_AGENT_PROPS),
     "Login": _obj({"agent": _ref("Agent"), "csrf_token": _STR,
                    "token": {**_STR, "description": "only with bearer: true"}}),
+    "Me": _obj({"agent": _ref("Agent"), "csrf_token": _STR}),
     "QueueItem": _obj({
         "conversation_id": _STR, "priority": {"type": "string", "enum": list(PRIORITIES)},
         "reason": _STR, "skill": _STR, "summary": _STR, "vip_level": _NINT,

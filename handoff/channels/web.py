@@ -206,11 +206,8 @@ async def _catch_up(hub: Hub, ws: Any, conversation_id: str, delivered: Delivere
             conv = await hub.store.conversations.get(conversation_id)
             if conv is not None:
                 state = await conversation_state(hub, conv)
-                await ws.send(json.dumps(shapes.mode_event(state["mode"])))
-                if state["queue"]:
-                    await ws.send(json.dumps(shapes.queue_place_event(state["queue"])))
-                if state["csat_pending"]:
-                    await ws.send(json.dumps(shapes.csat_request_event()))
+                for event in shapes.state_events(state, joined=False, csat=True):
+                    await ws.send(json.dumps(event, ensure_ascii=False))
             return
         except SQLAlchemyError as exc:
             log.warning("catch-up after a bus outage failed (%s); retrying", type(exc).__name__)
@@ -236,11 +233,8 @@ async def ws_customer(request: Request, ws: Any) -> None:
     pump = asyncio.get_running_loop().create_task(_pump(sub, ws, hub, conv))
     try:
         state = await conversation_state(hub, conv)
-        await ws.send(json.dumps(shapes.mode_event(state["mode"])))
-        if state["queue"]:
-            await ws.send(json.dumps(shapes.queue_place_event(state["queue"])))
-        if state["agent"]:
-            await ws.send(json.dumps(shapes.agent_joined_event(state["agent"]["display_name"]), ensure_ascii=False))
+        for event in shapes.state_events(state, joined=True, csat=False):
+            await ws.send(json.dumps(event, ensure_ascii=False))
         while True:
             raw = await ws.recv()
             if raw is None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from handoff import models as m
 from handoff.db import Repository, reads, threaded
 from handoff.db import now as _now
 from handoff.state import Mode
 
-ANNOUNCE_CHUNK = 200  # places per statement (3 bound values each, well inside every driver's limit)
+_c = m.conversations.c
+ANNOUNCE = (update(m.conversations)  # built once: compiled once, then cached
+            .where(and_(_c.id == bindparam("b_id"), _c.mode == Mode.QUEUED.value))
+            .values(queue_position=bindparam("b_pos"), queue_eta=bindparam("b_eta")))
 
 
 class QueueRecords(Repository):
@@ -30,17 +33,13 @@ class QueueRecords(Repository):
     @threaded
     def announce_places(self, places: list[tuple[str, int, int]]) -> None:
         """Remember the (position, ETA) just sent to each of these waiting customers, so the next
-        broadcast skips those whose place did not change (on every hub process). One UPDATE per
-        chunk (a CASE per column), not one per customer: a move at the head of a long queue
-        changes every place."""
-        c = m.conversations.c
+        broadcast skips those whose place did not change (on every hub process). One statement
+        run for many rows (on PostgreSQL batched into few round trips, ``db.make_engine``): a
+        move at the head of a long queue changes every place."""
+        if not places:
+            return
         with self.engine.begin() as conn:
-            for start in range(0, len(places), ANNOUNCE_CHUNK):
-                chunk = places[start:start + ANNOUNCE_CHUNK]
-                conn.execute(update(m.conversations)
-                             .where(and_(c.id.in_([cid for cid, _, _ in chunk]), c.mode == Mode.QUEUED.value))
-                             .values(queue_position=case({cid: pos for cid, pos, _ in chunk}, value=c.id),
-                                     queue_eta=case({cid: eta for cid, _, eta in chunk}, value=c.id)))
+            conn.execute(ANNOUNCE, [{"b_id": cid, "b_pos": pos, "b_eta": eta} for cid, pos, eta in places])
 
     @threaded
     def mark_first_response(self, handoff_id: int) -> None:

@@ -88,6 +88,9 @@ BUILT = [
     ("Agent", lambda: shapes.agent_public(AGENT)),
     ("Agent", lambda: shapes.agent_public(AGENT, AGENT["load"])),
     ("Agent", lambda: shapes.agents_view([AGENT])[0]),
+    ("Login", lambda: shapes.login_result(AGENT, "csrf", None)),
+    ("Login", lambda: shapes.login_result(AGENT, "csrf", "token")),
+    ("Me", lambda: shapes.me(AGENT, 2, "csrf")),
     ("QueueList", _queue_list),
     ("ConversationSummary", lambda: shapes.conversation_summary(CONVERSATION)),
     ("AgentConversation", lambda: shapes.agent_conversation(CONVERSATION, [MESSAGE_ROW], AGENT, None, [])),
@@ -116,6 +119,9 @@ def test_websocket_events_are_the_documented_ones() -> None:
                shapes.presence_event(2, "away", auto=True), shapes.ticket_event(7, "open", "c" * 32),
                shapes.queue_event([CONVERSATION], [AGENT], NOW), shapes.resync_event()]
     assert {e["type"] for e in customer} == set(shapes.CUSTOMER_EVENTS)
+    state = shapes.conversation_state({**CONVERSATION, "mode": "agent", "csat_pending": True}, None, AGENT)
+    assert [e["type"] for e in shapes.state_events(state, joined=True, csat=False)] == ["mode", "agent_joined"]
+    assert [e["type"] for e in shapes.state_events(state, joined=False, csat=True)] == ["mode", "csat_request"]
     assert {e["type"] for e in console} == set(shapes.CONSOLE_EVENTS) - {"error"}
     conforms(shapes.queue_event([CONVERSATION], [AGENT], NOW)["items"][0], {"$ref": "#/components/schemas/QueueItem"})
     for event in customer[:2] + console[:1]:

@@ -345,9 +345,7 @@ async def test_announced_places_are_written_for_a_long_queue_at_once(engine: Eng
     from sqlalchemy import update
 
     from handoff import models as m
-    from handoff.records.queue import ANNOUNCE_CHUNK
-
-    ids = [(await engine.store.conversations.create("web", "t"))["id"] for _ in range(2 * ANNOUNCE_CHUNK + 50)]
+    ids = [(await engine.store.conversations.create("web", "t"))["id"] for _ in range(450)]
     with engine.store.engine.begin() as conn:  # a long queue, without a broadcast per entry
         conn.execute(update(m.conversations).where(m.conversations.c.id.in_(ids[1:])).values(mode="queued"))
     await engine.store.queue.announce_places([(cid, i + 1, 60 * (i + 1)) for i, cid in enumerate(ids)])
