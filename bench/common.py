@@ -6,6 +6,7 @@ versions, git commit) because figures from a shared 2-core box mean nothing with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -127,10 +128,74 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int, children: bool = False) -> float | None:
+    """utime + stime of one process from /proc (Linux), in seconds, with its reaped children's
+    when `children`; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def process_cpu_seconds() -> float:
     """CPU time (user + system) of this process: the load generator reports its own cost."""
     t = os.times()
     return round(t.user + t.system, 2)
+
+
+class LocalWebApp:
+    """A small aiohttp app on a free loopback port (stand-ins for Rasa or WeChat's API);
+    subclasses add their routes in `routes`."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._runner: Any = None
+
+    def routes(self, app: Any) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def wait_event(ws: Any, match: Callable[[dict], bool], timeout: float = 15.0) -> float | None:
+    """perf_counter time at which a JSON event matching `match` arrived on an aiohttp
+    websocket; None on timeout or close."""
+    import aiohttp
+
+    deadline = time.perf_counter() + timeout
+    while (left := deadline - time.perf_counter()) > 0:
+        try:
+            msg = await ws.receive(timeout=left)
+        except asyncio.TimeoutError:
+            return None
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return None
+        try:
+            event = json.loads(msg.data)
+        except ValueError:
+            continue
+        if match(event):
+            return time.perf_counter()
+    return None
+
+
+def queued(cid: str) -> Callable[[dict], bool]:
+    """Matches the console's queue event once it lists conversation `cid`."""
+    return lambda e: e.get("type") == "queue" and cid in [i.get("conversation_id") for i in e.get("items", [])]
 
 
 def write_result(name: str, payload: dict[str, Any], out_dir: Path = RESULTS) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -32,9 +31,11 @@ from bench.common import (
     fresh_pg_database,
     hub_env,
     machine_info,
+    queued,
     seed_orders,
     summarize_ms,
     verdict,
+    wait_event,
     write_result,
 )
 from bot.stack import ROOT, HubService, start_stack
@@ -43,33 +44,6 @@ ANGRY = ("气死我了！你们这什么垃圾服务，等了三天还没发货�
          "你们是骗子吧？！钱扣了订单却没有，气死了！！")
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-EVENT_TIMEOUT = 15.0
-
-
-async def wait_event(ws: aiohttp.ClientWebSocketResponse, match: Callable[[dict], bool],
-                     timeout: float = EVENT_TIMEOUT) -> float | None:
-    """perf_counter time at which a matching JSON event arrived; None on timeout/close."""
-    deadline = time.perf_counter() + timeout
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None
-        try:
-            msg = await ws.receive(timeout=left)
-        except asyncio.TimeoutError:
-            return None
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            return None
-        try:
-            event = json.loads(msg.data)
-        except ValueError:
-            continue
-        if match(event):
-            return time.perf_counter()
-
-
-def queued(cid: str) -> Callable[[dict], bool]:
-    return lambda e: e.get("type") == "queue" and cid in [i.get("conversation_id") for i in e.get("items", [])]
 
 
 def agent_message(text: str) -> Callable[[dict], bool]:

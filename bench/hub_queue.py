@@ -38,7 +38,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import BENCH_PASSWORDS, hub_env, machine_info, summarize_ms, write_result
+from bench.common import (
+    BENCH_PASSWORDS,
+    LocalWebApp,
+    cpu_seconds,
+    hub_env,
+    machine_info,
+    queued,
+    summarize_ms,
+    wait_event,
+    write_result,
+)
 from bot.stack import ROOT, HubService
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -48,13 +58,12 @@ ROOMY = {"HUB_OPEN_PER_ADDRESS": "0", "HUB_QUEUE_PER_ADDRESS": "0", "HUB_TICKETS
          "HUB_TYPING_PER_ADDRESS": "0", "HUB_RATE_LIMIT": "100000", "HUB_AGENT_AWAY_AFTER": "0"}
 
 
-class StandInBot:
+class StandInBot(LocalWebApp):
     """Answers like Rasa's REST channel, at once: a short text and a handoff payload for
     转人工, an echo with a button for anything else."""
 
-    def __init__(self) -> None:
-        self.url = ""
-        self._runner: web.AppRunner | None = None
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/webhooks/rest/webhook", self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -65,24 +74,6 @@ class StandInBot:
             {"recipient_id": body["sender"], "text": "好的，正在为您转接人工客服。"},
             {"recipient_id": body["sender"], "custom": {"handoff": {
                 "reason": "requested", "priority": "normal", "skill": "general", "summary": "客户要求人工"}}}])
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/webhooks/rest/webhook", self._webhook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Waiting:
@@ -153,21 +144,6 @@ class Run:
                 who.task.cancel()
 
 
-async def wait_console(ws: aiohttp.ClientWebSocketResponse, cid: str, timeout: float = 15.0) -> float | None:
-    deadline = time.perf_counter() + timeout
-    while (left := deadline - time.perf_counter()) > 0:
-        try:
-            msg = await ws.receive(timeout=left)
-        except asyncio.TimeoutError:
-            return None
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            return None
-        event = json.loads(msg.data)
-        if event.get("type") == "queue" and cid in [i["conversation_id"] for i in event.get("items", [])]:
-            return time.perf_counter()
-    return None
-
-
 async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
     while True:
         try:
@@ -219,7 +195,7 @@ async def manual_run(hub: HubService, waiting: int) -> dict[str, Any]:
             who = await run.join()
             t0 = time.perf_counter()
             send = asyncio.create_task(run.hand_off(who))
-            seen = await wait_console(console, who.cid)
+            seen = await wait_event(console, queued(who.cid))
             await send
             return seen - t0 if seen is not None else None
 
@@ -333,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tree", type=Path, default=ROOT, help="checkout whose hub runs (default: this one)")
     ap.add_argument("--out", default="hub_queue", help="result file name (bench/results/<out>.json)")
     args = ap.parse_args(argv)
+    if min(args.waiting) < 2 * ACTIONS:  # tail and head leaves each take ACTIONS customers away
+        ap.error(f"--waiting must be at least {2 * ACTIONS}")
     print(f"[hub_queue] machine: {machine_info()['cpu_count']} cores, load {machine_info()['loadavg_1_5_15']}")
     path = write_result(args.out, run(args.waiting, args.stores, args.tree.resolve()))
     print(f"[hub_queue] -> {path}")

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, hub_env, seed_orders, write_result
+from bench.common import RESULTS, cpu_seconds, hub_env, seed_orders, write_result
 from bench.load_hub import build_scripts, pick_model, run_level
 from bot.stack import start_stack
 
@@ -91,16 +91,6 @@ def breakdown(collapsed_lines: Iterable[str]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of one process (and its reaped children) from /proc, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(x) for x in fields[11:15]) / ticks
-
-
 def _format(counts: dict[str, int], header: str) -> str:
     total = sum(counts.values()) or 1
     lines = [header, f"{'bucket':<48} {'samples':>8} {'share':>7}"]
@@ -129,11 +119,11 @@ def run(model: Path, customers: int, duration: float, env_extra: dict[str, str],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for fmt, out in (("raw", raw), ("flamegraph", svg))
             ] if py_spy else []
-            cpu0 = {"rasa": cpu_seconds(rasa_pid), "actions": cpu_seconds(actions_pid)}
+            cpu0 = {"rasa": cpu_seconds(rasa_pid, children=True), "actions": cpu_seconds(actions_pid, children=True)}
             t0 = time.monotonic()
             row = asyncio.run(run_level("rasa", stack.rasa_url, scripts, duration))
             wall = time.monotonic() - t0
-            cpu1 = {"rasa": cpu_seconds(rasa_pid), "actions": cpu_seconds(actions_pid)}
+            cpu1 = {"rasa": cpu_seconds(rasa_pid, children=True), "actions": cpu_seconds(actions_pid, children=True)}
             for spy in spies:
                 spy.wait(timeout=120)
         finally:

@@ -41,6 +41,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
+    cpu_seconds,
     fresh_pg_database,
     hub_env,
     machine_info,
@@ -171,16 +172,6 @@ async def _kill_later(stack: Stack, name: str, at: float, run: Run) -> None:
     run.kills[name] = round(run.now(), 2)
     await asyncio.get_running_loop().run_in_executor(None, stack.service(name).kill)
     print(f"[scale] t={run.kills[name]:.1f} s: killed {name}", flush=True)
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of one process from /proc (Linux)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 async def drive(stack: Stack, orders: Sequence[tuple[str, str]], customers: int, duration: float,
@@ -318,7 +309,7 @@ def summarize(run: Run, duration: float) -> dict[str, Any]:
 
 
 def _cpu_by_process(stack: Stack) -> dict[str, float | None]:
-    return {s.name: _cpu_seconds(s.pid) for s in stack.processes if s.proc is not None and s.poll() is None}
+    return {s.name: cpu_seconds(s.pid) for s in stack.processes if s.proc is not None and s.poll() is None}
 
 
 def _loadavg() -> list[float] | None:

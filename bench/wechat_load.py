@@ -31,6 +31,7 @@ from aiohttp import web
 
 from bench.common import (
     TARGETS,
+    LocalWebApp,
     hub_env,
     machine_info,
     process_cpu_seconds,
@@ -70,13 +71,16 @@ def classify_answer(status: int, body: str) -> str:
     return "passive" if "<Content>" in text else "unexpected_body"
 
 
-class FakeCustomerServiceApi:
+class FakeCustomerServiceApi(LocalWebApp):
     """WeChat's access-token and customer-service message endpoints, counting what is sent."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.sent = 0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/cgi-bin/token", self._token)
+        app.router.add_post("/cgi-bin/message/custom/send", self._send)
 
     async def _token(self, _request: web.Request) -> web.Response:
         return web.json_response({"access_token": "bench-token", "expires_in": 7200})
@@ -85,20 +89,6 @@ class FakeCustomerServiceApi:
         await request.read()
         self.sent += 1
         return web.json_response({"errcode": 0, "errmsg": "ok"})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/cgi-bin/token", self._token)
-        app.router.add_post("/cgi-bin/message/custom/send", self._send)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 async def _user(session: aiohttp.ClientSession, callback: str, turns: list[str], ids: Any,
