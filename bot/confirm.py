@@ -90,6 +90,9 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     t = _plain(pinyin_to_hanzi(raw.lower()))
     if not t or len(t) > MAX_ANSWER or re.search(r"\d{6,}", t):
         return None
+    said = _double_negative(t)
+    if said is not None:
+        return _corrected(said, op)
     if _NO.search(t):
         return "no"
     if t in ("取消", "取消吧") and op != "cancel":
@@ -106,6 +109,25 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     if intent == "deny" and len(t) <= 8:
         return "no"
     return None
+
+
+# "不是不取消 是取消", "我没说不要 是要": the clause after the correction is the answer
+_CORRECTION = re.compile(r"^(?:不是|我?没说|我?没有说)(.+?)是(.+)$")
+
+
+def _double_negative(plain: str) -> str | None:
+    """B of "not not-A but B" ("不是不取消 是取消"), or None when the message is no such correction."""
+    m = _CORRECTION.match(plain)
+    return m.group(2) if m and re.search(r"不|别|没", m.group(1)) else None
+
+
+def _corrected(said: str, op: str | None) -> str | None:
+    """The answer carried by the corrected clause: the card's own action ("是取消" at the cancel
+    card) is a yes, anything else is read as an answer on its own."""
+    said = re.sub(r"^(就|真的?|确实)+", "", said)
+    if op in _OP_WORDS and re.fullmatch(f"要?(?:{_OP_WORDS[op]})(?:吧|的|啊|呀|了)*", said):
+        return "yes"
+    return yes_no(said, op=op)
 
 
 def _left_over(plain: str, op: str | None) -> str:

@@ -94,3 +94,17 @@ def test_wants_exchange(text, exchange):
 @pytest.mark.parametrize(("text", "answer"), [("queren", "yes"), ("que ding", "yes"), ("buyong", "no")])
 def test_a_yes_or_no_typed_in_pinyin(text, answer):
     assert yes_no(text, None, "cancel") == answer
+
+
+@pytest.mark.parametrize(("text", "op", "answer"), [
+    ("不是不取消 是取消", "cancel", "yes"),
+    ("我没说不取消，是要取消", "cancel", "yes"),
+    ("不是不要 是要", "refund", "yes"),
+    ("不是不退 是退", "refund", "yes"),
+    ("不是取消 是不取消", "cancel", "no"),
+    ("不是不取消是修改", "cancel", None),  # corrected to something this card does not do
+    ("不是 不取消", "cancel", "no"),
+    ("不是的", "cancel", "no"),
+])
+def test_a_double_negative_is_read_by_its_corrected_clause(text, op, answer):
+    assert yes_no(text, op=op) == answer
