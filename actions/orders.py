@@ -40,6 +40,7 @@ from bot.dialogue import (
     clean_invoice_title,
     clean_new_value,
     clean_tax_id,
+    corrected_change,
     detect_modify_field,
     drops_the_request,
     find_email,
@@ -300,15 +301,38 @@ class ActionSubmitModify(ShopAction):
         field, value = tracker.get_slot("modify_field"), tracker.get_slot("modify_value")
         if order_id is None or field not in MODIFY_FIELDS or not value:
             return reset
-        view = find_or_say(dispatcher, svc, order_id)
-        if view is None:
-            return reset
-        dispatcher.utter_message(
-            response="utter_confirm_modify", order_id=order_id, goods=goods_of(view),
-            label=MODIFY_FIELDS[field], value=mask_value(field, value),
-        )
-        pending = make_pending("modify", order_id, latest_user_message_id(tracker), field=field, value=value)
-        return [*reset, SlotSet("pending", pending)]
+        return [*reset, *modify_card(dispatcher, tracker, svc, order_id, field, value)]
+
+
+def modify_card(dispatcher: CollectingDispatcher, tracker: Tracker, svc: Any, order_id: str,
+                field: str, value: str) -> list:
+    """The confirmation card for changing `field` of an order to `value`, and its pending slot."""
+    view = find_or_say(dispatcher, svc, order_id)
+    if view is None:
+        return []
+    dispatcher.utter_message(
+        response="utter_confirm_modify", order_id=order_id, goods=goods_of(view),
+        label=MODIFY_FIELDS[field], value=mask_value(field, value),
+    )
+    return [SlotSet("pending", make_pending("modify", order_id, latest_user_message_id(tracker),
+                                            field=field, value=value))]
+
+
+class ActionCorrectChange(ShopAction):
+    """A value corrected at the change card ("等一下 门牌号不对 是中关村大街29号"): the card
+    again with the corrected value; nothing is written until its yes."""
+
+    def name(self) -> str:
+        return "action_correct_change"
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        pending = tracker.get_slot("pending") or {}
+        value = corrected_change(pending, latest_text(tracker)) if isinstance(pending, dict) else None
+        field, order_id = (pending.get("args") or {}).get("field"), pending.get("order_id") or ""
+        if not value or field not in MODIFY_FIELDS or not order_id:
+            dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
+            return [SlotSet("pending", None)]
+        return modify_card(dispatcher, tracker, service(), order_id, field, value)
 
 
 # ------------------------------------------------------------------ invoice

@@ -11,6 +11,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from bot.confirm import new_value_text
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
@@ -281,6 +282,53 @@ def clean_new_value(field: str, raw: str | None) -> str | None:
         raw = name_before_remark(raw)
     return clean_order_field(field, raw)
 
+
+
+# a correction typed at the change card: "等一下 门牌号不对 是中关村大街29号", "号码错了 应该是139…"
+_CORRECTION_CUE = re.compile(r"不对|错了|写错|打错|输错|填错|搞错|弄错|等一下|等下|等等|不是|应该是|改一下|重新|再改")
+_CORRECTED_PART = re.compile(r"(?:应该是|改成|改为|换成|而是|是|为)[:：]?\s*(.+)$")
+
+
+def corrected_value(field: str, old: str | None, text: str | None) -> str | None:
+    """The whole new value when a message at the card for changing `field` to `old` corrects
+    it, else None. A corrected address may be a fragment of the old one ("中关村大街29号"):
+    it replaces the old address from the first place they share on."""
+    raw = to_simplified(text or "").strip()
+    if not old or not _CORRECTION_CUE.search(raw):
+        return None
+    match = _CORRECTED_PART.search(raw)
+    part = new_value_text(match.group(1)) if match else ""
+    if not part:
+        return None
+    if field != "address":
+        value = clean_new_value(field, part)
+        return value if value and value != old else None
+    value = _splice_address(old, part)
+    return value if value and value != old else None
+
+
+def corrected_change(pending: dict[str, Any], text: str | None) -> str | None:
+    """The corrected value for the pending order-field change, or None."""
+    args = pending.get("args") or {}
+    return corrected_value(str(args.get("field") or ""), args.get("value"), text)
+
+
+def _splice_address(old: str, part: str) -> str | None:
+    """`part` as a whole address: itself when it starts with a region the old one lacks or
+    is long, else the old address up to where `part`'s first words occur, then `part`; a bare
+    house number ("29号") replaces the old one."""
+    number = re.fullmatch(r"(\d+号)(.*)", part)
+    olds = list(re.finditer(r"\d+号", old))
+    if number and olds:
+        last = olds[-1]
+        return clean_new_value("address", old[:last.start()] + number.group(1) + (number.group(2) or old[last.end():]))
+    for size in range(min(len(part), 8), 1, -1):
+        at = old.find(part[:size])
+        if at > 0:
+            return clean_new_value("address", old[:at] + part)
+        if at == 0:
+            break
+    return clean_new_value("address", part) if len(part) >= 8 else None
 
 # ------------------------------------------------------------------ invoice details
 

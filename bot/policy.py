@@ -42,6 +42,7 @@ from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
 from bot.dialogue import (
     ORDER_TOPICS,
     about_own_order,
+    corrected_change,
     faq_topic,
     is_elliptical,
     is_stuck,
@@ -59,6 +60,8 @@ HUMAN_INTENT = "human_agent"
 VERIFY_GATE = "action_verify_gate"
 # re-reads a typed choice from the offered order list as the listed topic (button-equivalent)
 PICK_ACTION = "action_pick_order"
+# shows the change card again with a value corrected at the card ("不对 是29号")
+CORRECT_ACTION = "action_correct_change"
 
 # Actions that run between a user message and the bot's first real decision; they do not
 # count as "the bot already answered this message".
@@ -66,7 +69,7 @@ _TRANSPARENT_ACTIONS = {ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME, "action
 # Bot answers that mean "I did not get it": impatience right after one of them hands off.
 FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
 # After these the bot has said its last word for the turn.
-FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION})
+FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION})
 
 _IMPATIENT = re.compile(
     r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
@@ -157,6 +160,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     pending = tracker.get_slot("pending")
     if is_fresh(pending, user_message_ids(tracker)):
         intent = ((parse or {}).get("intent") or {}).get("name")
+        if pending.get("op") == "modify" and corrected_change(pending, text):
+            return CORRECT_ACTION
         if yes_no(text, intent, pending.get("op")) is not None:
             return CONFIRM_ACTION
     if previous_bot_action(tracker) == VERIFY_GATE and tracker.get_slot("verification") == "choose":

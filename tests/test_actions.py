@@ -30,6 +30,7 @@ from actions.confirm import ActionConfirm
 from actions.handoff import ActionHandoff
 from actions.orders import (
     ActionCancelOrder,
+    ActionCorrectChange,
     ActionInvoice,
     ActionLogistics,
     ActionModifyOrder,
@@ -482,6 +483,23 @@ def test_new_address_declined_is_not_written(shop):
     t = tracker("算了先不改了", "deny", slots=verified(oid, pending=slots_of(events)["pending"]), history=[(new, "out_of_scope")])
     _, d = run(ActionConfirm(), t)
     assert responses(d) == ["utter_change_dropped"] and order_row(shop, oid).address != new
+
+
+def test_an_address_corrected_at_the_card_gets_a_new_card_and_only_its_yes_writes(shop):
+    oid = DEMO_ORDERS["paid"]
+    old = "北京市海淀区中关村大街27号"
+    slots = verified(oid, modify_field="address", modify_value=old)
+    events, _ = run(ActionSubmitModify(), tracker(old, "out_of_scope", slots=slots))
+    fix = "等一下 门牌号不对 是中关村大街29号"
+    t = tracker(fix, "deny", slots=verified(oid, pending=slots_of(events)["pending"]), history=[(old, "out_of_scope")])
+    events, card = run(ActionCorrectChange(), t)
+    assert responses(card) == ["utter_confirm_modify"] and "北京市海淀区中关村大街29号" in texts(card)
+    assert order_row(shop, oid).address not in (old, "北京市海淀区中关村大街29号")
+    pending = slots_of(events)["pending"]
+    assert pending["args"]["value"] == "北京市海淀区中关村大街29号"
+    t = tracker("确认", "affirm", slots=verified(oid, pending=pending), history=[(old, "out_of_scope"), (fix, "deny")])
+    run(ActionConfirm(), t)
+    assert order_row(shop, oid).address == "北京市海淀区中关村大街29号"
 
 
 # ------------------------------------------------------------------ after-sales

@@ -116,6 +116,22 @@ def test_only_the_very_next_yes_or_no_goes_to_the_card(answer, intent, history, 
     assert guard_action(t) == expected
 
 
+ADDRESS_CARD = make_pending("modify", "2025061800002", "m1", field="address", value="北京市海淀区中关村大街27号")
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ("等一下 门牌号不对 是中关村大街29号", "action_correct_change"),  # "等一下" alone would be a no
+    ("错了 是29号", "action_correct_change"),
+    ("确认", "action_confirm"),
+    ("等一下", "action_confirm"),  # a no: the card lapses
+    ("地址不对吗", "action_confirm"),  # names no new value: not a correction
+])
+def test_a_value_corrected_at_the_change_card_shows_the_card_again(answer, expected):
+    earlier = [user("北京市海淀区中关村大街27号", intent="inform", msg_id="m1"), ActionExecuted("action_listen")]
+    t = tracker(*earlier, user(answer, intent="deny", msg_id="m2"), slots={"pending": ADDRESS_CARD})
+    assert guard_action(t) == expected
+
+
 def test_anger_wins_over_a_pending_card():
     earlier = [user("取消订单", intent="cancel_order", msg_id="m1"), ActionExecuted("action_listen")]
     t = tracker(*earlier, user("好的个屁!!", ANGRY, intent="affirm", msg_id="m2"), slots={"pending": CARD})
