@@ -23,6 +23,7 @@ from actions.common import (
     ShopAction,
     act_mode,
     answers_side_questions,
+    customer_id_of,
     goods_of,
     intent_button,
     last_text_with_intent,
@@ -36,6 +37,7 @@ from actions.common import (
 from bot.confirm import OFFER, make_pending, new_value_text, stated_new_value
 from bot.dialogue import (
     MODIFY_FIELDS,
+    asks_current_value,
     clean_email,
     clean_invoice_title,
     clean_new_value,
@@ -229,6 +231,8 @@ class ActionModifyOrder(AskOrActAction):
         field = detect_modify_field(request)
         stated = stated_new_value(request)
         value = clean_new_value(field, stated) if field and stated else None
+        if mode == "ask" and value is None and asks_current_value(request):
+            return self._current_value(dispatcher, tracker, svc, view, field or "address")
         if mode == "ask" and value is None and is_question(request):
             dispatcher.utter_message(
                 response="utter_modify_possible",
@@ -242,6 +246,22 @@ class ActionModifyOrder(AskOrActAction):
             SlotSet("modify_value", value),
             SlotSet("pending", None),
         ]
+
+    @staticmethod
+    def _current_value(dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService,
+                       view: Any, field: str) -> list:
+        """The order's delivery detail asked about: in full for the signed-in owner, masked
+        for a customer verified by phone tail. The change is a button, never a pending yes:
+        "对的 没问题" after it confirms the address, not a change."""
+        details = svc.delivery_details(view.order_id, customer_id_of(tracker))
+        masked = {"address": view.address_masked, "phone": view.phone_masked, "receiver_name": "（为保护隐私不显示）"}
+        value = details[field] if details else masked[field]
+        dispatcher.utter_message(
+            response="utter_modify_current", order_id=view.order_id, label=MODIFY_FIELDS[field],
+            value=mask_value(field, value) if field == "phone" else value,
+            buttons=[intent_button("修改收货信息", "modify_order", order_id=view.order_id, mode="act")],
+        )
+        return [SlotSet("next_step", None)]
 
 
 ASK_VALUE = {

@@ -208,6 +208,18 @@ def is_question(text: str | None) -> bool:
     return bool(_QUESTION.search(to_simplified((text or "").strip())))
 
 
+_ASKS_CURRENT = re.compile(
+    r"(寄|送|发|邮)(到|去|往)(哪|什么地方)|哪个(地址|电话|号码|手机)|什么(地址|电话|号码)|"
+    r"(地址|电话|号码|手机号?|收货人|收件人)(是|写的是|填的是|留的是)(什么|多少|哪|谁)|收(货|件)人是谁|留的(哪|什么)"
+)
+
+
+def asks_current_value(text: str | None) -> bool:
+    """"寄到哪个地址的", "收货电话留的哪个": asks what the order's delivery details are, not
+    whether they can change."""
+    return bool(_ASKS_CURRENT.search(to_simplified(text or "")))
+
+
 _CANT_GIVE_TAIL = re.compile(
     r"不知道|不记得|忘了|记不清|想不起|没有(她|他|我老婆|我老公)?的?手机|不是我的?手机|换了?手机|手机(号)?(丢|停|没)|截图|"
     r"(她|他)的(手机|号)"

@@ -899,6 +899,24 @@ def test_can_the_address_still_be_changed_is_answered_and_offers_the_change(shop
     assert order_row(shop, oid).address == before
 
 
+def test_where_an_order_is_sent_shows_the_address_in_full_only_to_its_signed_in_owner(shop):
+    oid = DEMO_ORDERS["paid"]
+    row = order_row(shop, oid)
+    owner, other = row.customer_id, ("C0002" if row.customer_id != "C0002" else "C0001")
+    ask = f"{oid} 寄到哪个地址的"
+    events, d = run(ActionModifyOrder(), tracker(ask, "modify_order", slots=verified(oid, act_mode="ask"),
+                                                 metadata={"customer_id": owner}))
+    assert responses(d) == ["utter_modify_current"] and row.address in texts(d)
+    assert slots_of(events).get("pending") is None  # "对的 没问题" after it is no yes to a change
+    _, d = run(ActionModifyOrder(), tracker(ask, "modify_order", slots=verified(oid, act_mode="ask"),
+                                            metadata={"customer_id": other}))
+    assert row.address not in texts(d) and "****" in texts(d)  # verified by phone tail only: masked
+    _, d = run(ActionModifyOrder(), tracker(f"{oid} 收货电话留的哪个", "modify_order",
+                                            slots=verified(oid, act_mode="ask"), metadata={"customer_id": owner}))
+    assert row.receiver_phone not in texts(d) and row.receiver_phone[-4:] in texts(d)
+    assert order_row(shop, oid).address == row.address
+
+
 def test_a_yes_to_the_change_offer_starts_the_form_not_the_change(shop):
     oid = DEMO_ORDERS["paid"]
     before = order_row(shop, oid).address

@@ -437,6 +437,22 @@ class OrderService:
             )
             return [self._view(o, customer) for o in orders]
 
+    def delivery_details(self, order_id: str, customer_id: str | None) -> dict[str, str] | None:
+        """Full receiver, phone and address, for the signed-in customer who owns the order
+        only; None otherwise (a phone tail proves less than a login: others get the masked
+        view of `find_order`)."""
+        oid, cid = normalize_order_id(order_id), _normalize_customer_id(customer_id or "")
+        if oid is None or cid is None:
+            return None
+        with self._session() as s:
+            row = s.execute(
+                select(Order.address, Order.receiver_name, Order.receiver_phone)
+                .where(Order.order_id == oid, Order.customer_id == cid)
+            ).one_or_none()
+        if row is None:
+            return None
+        return {"address": row.address, "receiver_name": row.receiver_name, "phone": row.receiver_phone}
+
     def order_belongs_to(self, order_id: str, customer_id: str) -> bool:
         oid = normalize_order_id(order_id)
         cid = _normalize_customer_id(customer_id)
