@@ -11,7 +11,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from bot.confirm import new_value_text
+from bot.confirm import new_value_text, stated_new_value
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
@@ -241,13 +241,21 @@ def cannot_give_tail(text: str | None) -> bool:
     return not re.search(r"\d{4}", t) and bool(_CANT_GIVE_TAIL.search(t))
 
 
+_MISTAKE = re.compile(r"(留|填|写|打|输|弄|搞)错|错了|不对")
+
+
 def states_a_change(text: str | None) -> bool:
     """"收货电话换成13900001111": an order field, a change verb and an acceptable new value."""
-    from bot.confirm import stated_new_value
-
     field = detect_modify_field(text)
     stated = stated_new_value(text) if field else None
     return bool(field and stated and clean_new_value(field, stated))
+
+
+def reports_field_mistake(text: str | None) -> bool:
+    """"2025061800002 电话留错了": a delivery detail reported wrong, which asks for its change
+    (a question about it, "地址填错了还能改吗", is not a report)."""
+    t = to_simplified(text or "")
+    return bool(detect_modify_field(t) and _MISTAKE.search(t)) and not is_question(t)
 
 
 MODIFY_FIELDS = {"address": "收货地址", "phone": "联系电话", "receiver_name": "收货人"}

@@ -47,6 +47,7 @@ from bot.dialogue import (
     is_elliptical,
     is_stuck,
     picks_offered_order,
+    reports_field_mistake,
     selector_key,
     states_a_change,
 )
@@ -316,6 +317,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     key, key_confidence = selector_key(parse)
     asks = (parse.get("speech_act") or {}).get("name", "ask") == "ask"
     if weak and intent != "modify_order" and states_a_change(text):
+        return READ_CHANGE
+    # "2025061800002 电话留错了" drawn as the order's status: the detail reported wrong is to change
+    if intent in (*_WEAK, "order_status", "logistics") and reports_field_mistake(text):
         return READ_CHANGE
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order

@@ -260,6 +260,11 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
         ([ActionExecuted("action_cancel_order")], parsed("那我拒收可以吗", "nlu_fallback", 0.5), "action_follow_order"),
         ([ActionExecuted("utter_greet")], parsed("2025061800002收货电话换成13900001111", "nlu_fallback", 0.5),
          "action_read_change"),
+        # a detail reported wrong, drawn as the order's status: its change, not the status
+        ([ActionExecuted("utter_greet")], parsed("2025061800002 电话留错了", "logistics", 0.9,
+                                                 entities=[{"entity": "order_id", "value": "2025061800002"}]),
+         "action_read_change"),
+        ([ActionExecuted("utter_greet")], parsed("地址填错了还能改吗", "order_status", 0.9), None),
         # the selector is sure of an FAQ the intent classifier gave up on
         ([ActionExecuted("utter_greet")], parsed("一个订单能叠两张券吗", "nlu_fallback", 0.5, ("faq/coupon", 0.9)),
          "action_answer_faq"),
