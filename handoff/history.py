@@ -207,8 +207,8 @@ async def search(request: Request) -> HTTPResponse:
     if not supervisor and query.agent_id is not None and query.agent_id != agent["id"]:
         raise ApiError(403, "supervisor_only", "Agents search their own conversations only. 客服只能查询自己接待过的会话。")
     hub = hub_of(request)
-    since, until, _, _ = day_range(hub.settings.timezone, query.date_from, query.date_to,
-                                   MAX_TEXT_RANGE_DAYS if query.q else MAX_RANGE_DAYS)
+    since, until, first, last = day_range(hub.settings.timezone, query.date_from, query.date_to,
+                                          MAX_TEXT_RANGE_DAYS if query.q else MAX_RANGE_DAYS)
     filters = Filters(since=since, until=until, customer=query.customer, order=query.order,
                       phone_tail=query.phone_tail, agent_id=query.agent_id, reason=query.reason,
                       rating=query.rating, text=query.q, viewer=None if supervisor else agent["id"],
@@ -228,7 +228,7 @@ async def search(request: Request) -> HTTPResponse:
         gate.release()
     names = await _names(request)
     return json_response(shapes.history_page([shapes.history_item(r, names, _scorable(r)) for r in rows],
-                                             _cursor_text(cursor)))
+                                             _cursor_text(cursor), first.isoformat(), last.isoformat()))
 
 
 async def _may_read(request: Request, agent: dict[str, Any], conv: dict[str, Any]) -> bool:

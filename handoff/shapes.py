@@ -525,9 +525,10 @@ def history_item(row: dict[str, Any], names: dict[int, str], scorable: bool) -> 
     }
 
 
-def history_page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    """``GET /api/agent/history``: newest activity first; ``next_cursor`` reads the next page."""
-    return {"items": items, "next_cursor": next_cursor}
+def history_page(items: list[dict[str, Any]], next_cursor: str | None, since: str, until: str) -> dict[str, Any]:
+    """``GET /api/agent/history``: newest activity first; ``next_cursor`` reads the next page;
+    ``from``/``to``: the days searched, in the shop's time zone (what the defaults came to)."""
+    return {"items": items, "next_cursor": next_cursor, "from": since, "to": until}
 
 
 def _handoff_out(h: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
@@ -594,7 +595,8 @@ SCHEMAS.update({
         "qa": {"type": "object", "properties": {"count": _INT, "avg": _NNUM}},
         "scorable": {"type": "boolean", "description": "closed with an agent: a supervisor may score it"}}),
     "HistoryPage": _obj({"items": {"type": "array", "items": _ref("HistoryItem")},
-                         "next_cursor": {**_NSTR, "description": "pass as cursor for the next page"}}),
+                         "next_cursor": {**_NSTR, "description": "pass as cursor for the next page"},
+                         "from": {**_STR, "format": "date"}, "to": {**_STR, "format": "date"}}),
     "Transcript": _obj({
         **_SUMMARY_PROPS, "created_at": _NUM, "openid": _NSTR,
         "messages": {"type": "array", "items": _ref("Message")},

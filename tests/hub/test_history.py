@@ -212,6 +212,23 @@ async def test_a_result_says_who_when_why_and_how_it_went(world: World, sup: Age
     assert live["mode"] == "agent" and live["scorable"] is False and live["rating"] is None
 
 
+async def test_answers_are_the_documented_shapes(world: World, sup: Agent, agent1: Agent) -> None:
+    """Real answers against the schemas /openapi.json publishes (the strict check of test_shapes)."""
+    from .test_shapes import conforms
+
+    def check(value: dict, name: str) -> None:
+        conforms(value, {"$ref": f"#/components/schemas/{name}"})
+
+    page = await _search(sup)
+    check(page, "HistoryPage")
+    today = datetime.now(TZ).date()
+    assert page["to"] == today.isoformat() and page["from"] == (today - timedelta(days=29)).isoformat()
+    check(await _ok(sup, "GET", f"/api/agent/history/{world.ids['a1']}"), "Transcript")
+    check(await _ok(sup, "GET", f"/api/agent/history/{world.ids['b']}"), "Transcript")
+    check(await _ok(agent1, "GET", f"/api/agent/conversations/{world.ids['a2']}/customer_history"), "CustomerHistory")
+    check(await _ok(sup, "GET", "/api/supervisor/qa/agents"), "QaAgents")
+
+
 async def test_like_wildcards_are_literal(world: World, sup: Agent) -> None:
     b = world.ids["b"]
     assert await _found(sup, q="%") == [b]
