@@ -180,6 +180,13 @@ async def _names(request: Request) -> dict[int, str]:
     return {int(a["id"]): a["display_name"] for a in await hub_of(request).store.agents.loads()}
 
 
+def _own_scores(row: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+    """An agent sees the 质检 scores given to them, not colleagues'; supervisors see all."""
+    if scope.is_supervisor(agent):
+        return row
+    return {**row, "qa": [s for s in row.get("qa", []) if s["agent_id"] == agent["id"]]}
+
+
 def _scorable(row: dict[str, Any]) -> bool:
     return closed_for_qa(row) and any(h.get("closed_at") is not None for h in row.get("handoffs", []))
 
@@ -227,6 +234,7 @@ async def search(request: Request) -> HTTPResponse:
     finally:
         gate.release()
     names = await _names(request)
+    rows = [_own_scores(r, agent) for r in rows]
     return json_response(shapes.history_page([shapes.history_item(r, names, _scorable(r)) for r in rows],
                                              _cursor_text(cursor), first.isoformat(), last.isoformat()))
 
@@ -271,10 +279,7 @@ async def customer_history(request: Request, conversation_id: str) -> HTTPRespon
                                             "仅当前接待的客服可查看该客户的历史。")
     data = await hub_of(request).store.history.customer_history(conv)
     names = await _names(request)
-    items = [shapes.history_item(r, names, _scorable(r)) for r in data["conversations"]]
-    for item in items:
-        if not scope.is_supervisor(agent):
-            item["qa"] = {"count": 0, "avg": None}  # scores are the supervisors' business
+    items = [shapes.history_item(_own_scores(r, agent), names, _scorable(r)) for r in data["conversations"]]
     return json_response(shapes.customer_history(data["link"], items, data["tickets"]))
 
 

@@ -365,6 +365,10 @@ async def test_scoring_a_closed_conversation_and_the_agent_averages(world: World
     assert (await _ok(sup, "GET", f"/api/supervisor/qa/agents?from={yesterday}&to={yesterday}"))["items"] == []
     [item] = (await _search(sup, order=ORDER))["items"]
     assert item["qa"] == {"count": 1, "avg": 4.5}
+    [own] = (await _search(agent2, order=ORDER))["items"]
+    assert own["qa"] == {"count": 1, "avg": 4.5}  # the scored agent sees their score
+    side = await _ok(agent1, "GET", f"/api/agent/conversations/{world.ids['a2']}/customer_history")
+    assert side["conversations"][0]["qa"] == {"count": 0, "avg": None}  # a colleague's score stays hidden
     # the scored agent sees the score in the transcript; another agent (serving the customer) does not
     assert [s["greeting"] for s in (await _ok(agent2, "GET", f"/api/agent/history/{world.ids['a1']}"))["qa"]] == [5]
     assert (await _ok(agent1, "GET", f"/api/agent/history/{world.ids['a1']}"))["qa"] == []

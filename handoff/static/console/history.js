@@ -312,7 +312,7 @@ export function renderCustomerHistory(side, conv) {
       const card = el("div", { class: "order hist-prev", "data-role": "previous-conversation", "data-id": c.conversation_id,
         tabindex: "0" });
       const top = el("div", "order-top");
-      top.appendChild(el("span", null, when(c.updated_at)));
+      top.appendChild(el("span", null, (c.reasons || []).map((r) => label("reason", r)).join("、") || "机器人接待"));
       top.appendChild(el("span", "order-status", c.rating != null ? c.rating + "★" : label("channel", c.channel)));
       card.appendChild(top);
       if (row.snippet) card.appendChild(el("div", "item-summary", row.snippet));
