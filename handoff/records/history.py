@@ -136,6 +136,48 @@ def customer_key(conv: dict[str, Any]) -> tuple[str, Any] | None:
     return None
 
 
+def search_query(f: Filters) -> Any:
+    """The SELECT of one search page (one row more than the page: is there a next one?).
+
+    Order numbers, phone tails and agents narrow through ``hub_conversation_refs``' primary key
+    (an IN over a few ids); the date range and the order are ``ix_hub_conv_updated``; text is
+    looked for only in the messages of conversations that passed everything else."""
+    c = m.conversations.c
+    r = m.conversation_refs.c
+    cond = [c.updated_at >= f.since, c.created_at < f.until, c.last_seq > 0]
+
+    def by_ref(kind: str, value: str) -> Any:
+        return c.id.in_(select(r.conversation_id).where(and_(r.kind == kind, r.value == value)))
+
+    if f.customer:
+        cond.append(or_(c.customer_id == f.customer, c.external_id == f.customer,
+                        c.customer_name.ilike(like_pattern(f.customer), escape="\\")))
+    if f.order:
+        cond.append(by_ref(REF_ORDER, f.order))
+    if f.phone_tail:
+        cond.append(by_ref(REF_PHONE_TAIL, f.phone_tail))
+    for agent_id in (f.agent_id, f.viewer):
+        if agent_id is not None:
+            h = m.handoffs.c
+            cond.append(or_(by_ref(REF_AGENT, str(agent_id)),
+                            c.id.in_(select(h.conversation_id).where(h.agent_id == agent_id))))
+    if f.reason:
+        h = m.handoffs.c
+        cond.append(exists().where(and_(h.conversation_id == c.id, h.reason == f.reason)))
+    if f.rating is not None:
+        s = m.csat.c
+        cond.append(exists().where(and_(s.conversation_id == c.id, s.score == f.rating)))
+    if f.text:
+        msg = m.messages.c
+        pattern = like_pattern(f.text)
+        cond.append(exists().where(and_(msg.conversation_id == c.id, or_(
+            msg.text.ilike(pattern, escape="\\"), msg.title.ilike(pattern, escape="\\")))))
+    if f.before is not None:
+        at, cid = f.before
+        cond.append(or_(c.updated_at < at, and_(c.updated_at == at, c.id < cid)))
+    return select(m.conversations).where(and_(*cond)).order_by(c.updated_at.desc(), c.id.desc()).limit(f.limit + 1)
+
+
 class History(Repository):
     """Reads over past conversations; nothing here changes a conversation."""
 
@@ -155,34 +197,7 @@ class History(Repository):
     @reads
     def search(self, f: Filters, seconds: float = 5.0) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
         """One page of conversations, newest activity first, and the cursor of the next page."""
-        c = m.conversations.c
-        cond = [c.updated_at >= f.since, c.created_at < f.until, c.last_seq > 0]
-        if f.customer:
-            cond.append(or_(c.customer_id == f.customer, c.external_id == f.customer,
-                            c.customer_name.ilike(like_pattern(f.customer), escape="\\")))
-        if f.order:
-            cond.append(_ref(REF_ORDER, f.order))
-        if f.phone_tail:
-            cond.append(_ref(REF_PHONE_TAIL, f.phone_tail))
-        if f.agent_id is not None:
-            cond.append(_handled_by(f.agent_id))
-        if f.viewer is not None:
-            cond.append(_handled_by(f.viewer))
-        if f.reason:
-            h = m.handoffs.c
-            cond.append(exists().where(and_(h.conversation_id == c.id, h.reason == f.reason)))
-        if f.rating is not None:
-            s = m.csat.c
-            cond.append(exists().where(and_(s.conversation_id == c.id, s.score == f.rating)))
-        if f.text:
-            msg = m.messages.c
-            pattern = like_pattern(f.text)
-            cond.append(exists().where(and_(msg.conversation_id == c.id, or_(
-                msg.text.ilike(pattern, escape="\\"), msg.title.ilike(pattern, escape="\\")))))
-        if f.before is not None:
-            at, cid = f.before
-            cond.append(or_(c.updated_at < at, and_(c.updated_at == at, c.id < cid)))
-        q = select(m.conversations).where(and_(*cond)).order_by(c.updated_at.desc(), c.id.desc()).limit(f.limit + 1)
+        q = search_query(f)
         try:
             with self.engine.begin() as conn:
                 self._bounded(conn, seconds)
