@@ -43,6 +43,10 @@ test("timeline: handoff events between the messages at their times, events first
   const kinds = transcriptTimeline(t).map((x) => (x.kind === "event" ? x.text : x.message.seq));
   assert.deepEqual(kinds, [1, "转人工 · 客户情绪激动 · 退款组 · 高优先级", 2, "客服 小陈 接入", 3, "人工服务结束"]);
   assert.deepEqual(transcriptTimeline({}), []);
+  // a notice stored with the handoff (same instant, its ISO time cut to the millisecond) comes after the event
+  const tie = transcriptTimeline({ messages: [{ seq: 5, created_at: "2026-01-01T00:00:10.123Z" }],
+    handoffs: [{ reason: "requested", skill: "orders", priority: "normal", queued_at: 1767225610.1239 }] });
+  assert.deepEqual(tie.map((x) => x.kind), ["event", "message"]);
 });
 
 test("score form: every rubric item 1–5, comment trimmed, the mean", () => {

@@ -60,7 +60,9 @@ export function transcriptTimeline(t) {
     if (h.assigned_at != null) out.push({ kind: "event", at: h.assigned_at, order: 1, text: (who || "客服") + " 接入" });
     if (h.closed_at != null) out.push({ kind: "event", at: h.closed_at, order: 2, text: "人工服务结束" });
   });
-  return out.sort((a, b) => (a.at - b.at) || rank(a) - rank(b));
+  // message times come in milliseconds (ISO), handoff times in finer epoch seconds: compare by the millisecond
+  const ms = (x) => Math.floor(x.at * 1000);
+  return out.sort((a, b) => (ms(a) - ms(b)) || rank(a) - rank(b));
 }
 
 function rank(x) {
