@@ -212,3 +212,44 @@ wechat_users = Table(  # openid -> its one open conversation, handoff/wechat/inb
     Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# -- history and quality inspection (handoff/history.py, handoff/records/history.py) ----------
+
+conversation_refs = Table(  # what a past conversation is found by, filled as its messages are stored
+    "hub_conversation_refs",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # order | phone_tail | agent
+    Column("value", String(32), primary_key=True),  # a 13-digit order number, 4 digits, an agent id
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+qa_scores = Table(  # 质检: one score per conversation and supervisor, editable
+    "hub_qa_scores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("supervisor_id", Integer, ForeignKey("hub_agents.id"), nullable=False),
+    Column("agent_id", Integer, ForeignKey("hub_agents.id"), nullable=False),  # the agent scored
+    Column("handoff_id", Integer),  # the human part scored (the last closed one when scoring)
+    Column("served_at", Float, nullable=False),  # when that part closed: averages go by this date
+    Column("greeting", Integer, nullable=False),  # 问候与规范用语 1–5
+    Column("correct", Integer, nullable=False),  # 回答正确 1–5
+    Column("resolved", Integer, nullable=False),  # 问题解决 1–5
+    Column("attitude", Integer, nullable=False),  # 服务态度 1–5
+    Column("comment", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("conversation_id", "supervisor_id", name="uq_hub_qa_conv_supervisor"),
+)
+Index("ix_hub_qa_agent_served", qa_scores.c.agent_id, qa_scores.c.served_at)
+
+# what the history search filters by and sorts on, so a search reads index ranges, not tables
+Index("ix_hub_conv_updated", conversations.c.updated_at)
+Index("ix_hub_conv_customer", conversations.c.customer_id)
+Index("ix_hub_conv_external_id", conversations.c.external_id)
+Index("ix_hub_handoffs_conv", handoffs.c.conversation_id)
+Index("ix_hub_handoffs_agent", handoffs.c.agent_id)
+Index("ix_hub_csat_conv", csat.c.conversation_id)
+Index("ix_hub_tickets_conv", tickets.c.conversation_id)
+Index("ix_hub_tickets_customer", tickets.c.customer_id)

@@ -298,6 +298,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "schemas": copy.deepcopy(shapes.SCHEMAS),
         },
     }
+    spec["paths"].update(_history_paths())
     if wechat_path:
         spec["paths"][wechat_path] = {
             "get": _op("WeChat server verification (signature check)", {"200": {"description": "echostr"},
@@ -314,3 +315,52 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             if method != "options" and "parameters" in op:
                 op["responses"].setdefault("400", ERR)
     return spec
+
+
+def _history_paths() -> dict[str, Any]:
+    """History search, transcripts, the sidebar's customer history and 质检 (handoff/history.py)."""
+    from handoff.history import MAX_PAGE, MAX_RANGE_DAYS, MAX_TEXT_RANGE_DAYS, REASONS
+
+    def q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": schema, "description": description}
+
+    day = {"type": "string", "format": "date"}
+    dates = [q("from", day, f"first day (shop time zone); default 30 days before to; at most {MAX_RANGE_DAYS} "
+                            f"days ({MAX_TEXT_RANGE_DAYS} with q)"),
+             q("to", day, "last day, default today")]
+    score = {"type": "integer", "minimum": 1, "maximum": 5}
+    return {
+        "/api/agent/history": {"get": _agent(
+            "Search past conversations, newest activity first. Supervisors: all; agents: the ones they "
+            "handled. 429 when too many searches run; 503 search_timeout when one runs past its time budget",
+            {"200": _json(_ref("HistoryPage")), "400": ERR, "429": LIMITED, "503": ERR},
+            params=[q("customer", {"type": "string", "maxLength": 128}, "customer id, WeChat openid, or part of the name"),
+                    q("order", {"type": "string", "pattern": r"^\d{13}$"}, "order number mentioned in the conversation"),
+                    q("phone_tail", {"type": "string", "pattern": r"^\d{4}$"}, "last 4 digits of a phone number"),
+                    q("agent_id", {"type": "integer", "minimum": 1}, "agent who handled it (agents: only themselves)"),
+                    q("reason", {"type": "string", "enum": list(REASONS)}, "handoff reason"),
+                    q("rating", score, "CSAT score"),
+                    q("q", {"type": "string", "minLength": 1, "maxLength": 100},
+                      "text in any message (bot part and notes included); no full phone numbers"),
+                    *dates,
+                    q("cursor", {"type": "string", "maxLength": 80}, "next_cursor of the previous page"),
+                    q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 20}, "page size")])},
+        "/api/agent/history/{id}": {"get": _agent(
+            "Full transcript, read-only: messages (notes marked internal; mobile numbers masked), handoffs, "
+            "ratings, tickets, 质检 scores (agents: their own)", {"200": _json(_ref("Transcript")), "404": ERR},
+            params=[CONV_ID])},
+        "/api/agent/conversations/{id}/customer_history": {"get": _agent(
+            "The customer's earlier conversations and tickets (the agent serving the chat, or a supervisor)",
+            {"200": _json(_ref("CustomerHistory")), "404": ERR}, params=[CONV_ID])},
+        "/api/supervisor/qa/scores/{id}": {"put": _op(
+            "Score a closed conversation (质检): one score per supervisor, scoring again edits it",
+            {"200": _json(_ref("QaScore")), "400": ERR, "401": ERR, "403": ERR, "404": ERR, "409": ERR},
+            tags=["supervisor"], security=AGENT, params=[CONV_ID],
+            body=_body({**{k: score for k in shapes.QA_RUBRIC},
+                        "comment": {"type": "string", "maxLength": 1000, "nullable": True}}, list(shapes.QA_RUBRIC)))},
+        "/api/supervisor/qa/agents": {"get": _op(
+            "质检 per agent: count and average of each rubric item, by the day the scored chat closed",
+            {"200": _json(_ref("QaAgents")), "400": ERR, "401": ERR, "403": ERR},
+            tags=["supervisor"], security=AGENT, params=dates)},
+    }
+

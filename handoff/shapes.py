@@ -482,3 +482,138 @@ CUSTOMER_EVENTS = ("message", "mode", "queue", "agent_joined", "typing", "csat_r
                    "error")
 CONSOLE_EVENTS = ("queue", "message", "mode", "typing", "assigned", "requeued", "ticket", "presence", "resync",
                   "error")
+
+
+# -- history and quality inspection (handoff/history.py) ---------------------------------------
+
+QA_RUBRIC = ("greeting", "correct", "resolved", "attitude")  # 问候与规范用语 · 回答正确 · 问题解决 · 服务态度
+
+
+def _agent_ref(agent_id: int | None, names: dict[int, str]) -> dict[str, Any] | None:
+    return None if agent_id is None else {"id": int(agent_id), "display_name": names.get(int(agent_id), "客服")}
+
+
+def qa_score_out(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """One supervisor's 质检 score of a conversation."""
+    return {"conversation_id": row["conversation_id"], "supervisor": _agent_ref(row["supervisor_id"], names),
+            "agent": _agent_ref(row["agent_id"], names), **{k: int(row[k]) for k in QA_RUBRIC},
+            "comment": row.get("comment"), "served_at": row["served_at"], "updated_at": row["updated_at"]}
+
+
+def _qa_summary(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    if not scores:
+        return {"count": 0, "avg": None}
+    total = sum(int(s[k]) for s in scores for k in QA_RUBRIC)
+    return {"count": len(scores), "avg": round(total / (len(scores) * len(QA_RUBRIC)), 2)}
+
+
+def history_item(row: dict[str, Any], names: dict[int, str], scorable: bool) -> dict[str, Any]:
+    """A past conversation in a result list: who, when, why handed off, who served, the rating,
+    a snippet (the first match of a text search, else what the customer came with)."""
+    reasons: list[str] = []
+    for h in row.get("handoffs", []):
+        if h["reason"] not in reasons:
+            reasons.append(h["reason"])
+    return {
+        "conversation_id": row["id"], "channel": row["channel"], "mode": row["mode"],
+        "customer_id": row["customer_id"], "customer_name": row["customer_name"],
+        "openid": row["external_id"] if row["channel"] == "wechat" else None,
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "reasons": reasons, "agents": [_agent_ref(a, names) for a in sorted(row.get("agent_ids", ()))],
+        "rating": row["ratings"][-1] if row.get("ratings") else None,
+        "snippet": row.get("snippet"), "qa": _qa_summary(row.get("qa", [])), "scorable": scorable,
+    }
+
+
+def history_page(items: list[dict[str, Any]], next_cursor: str | None, since: str, until: str) -> dict[str, Any]:
+    """``GET /api/agent/history``: newest activity first; ``next_cursor`` reads the next page;
+    ``from``/``to``: the days searched, in the shop's time zone (what the defaults came to)."""
+    return {"items": items, "next_cursor": next_cursor, "from": since, "to": until}
+
+
+def _handoff_out(h: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    return {"id": h["id"], "reason": h["reason"], "priority": h["priority"], "skill": h["skill"],
+            "queued_at": h["queued_at"], "assigned_at": h["assigned_at"], "closed_at": h["closed_at"],
+            "agent": _agent_ref(h["agent_id"], names)}
+
+
+def transcript(conv: dict[str, Any], data: dict[str, Any], messages: list[dict[str, Any]], names: dict[int, str],
+               qa: list[dict[str, Any]], scorable: bool) -> dict[str, Any]:
+    """``GET /api/agent/history/{id}``: the whole conversation, read-only: customer, bot and agent
+    messages with internal notes marked (``internal``), handoffs, ratings, 质检 scores, tickets."""
+    refs = data["refs"]
+    return {
+        **conversation_summary(conv),
+        "created_at": conv["created_at"],
+        "openid": conv["external_id"] if conv["channel"] == "wechat" else None,
+        "messages": messages,
+        "handoffs": [_handoff_out(h, names) for h in data["handoffs"]],
+        "ratings": [{"score": int(r["score"]), "comment": r["comment"], "created_at": r["created_at"],
+                     "agent": _agent_ref(r["agent_id"], names)} for r in data["ratings"]],
+        "qa": qa,
+        "tickets": [ticket_out(t, with_transcript=False) for t in data["tickets"]],
+        "order_numbers": [r["value"] for r in refs if r["kind"] == "order"],
+        "phone_tails": [r["value"] for r in refs if r["kind"] == "phone_tail"],
+        "scorable": scorable,
+    }
+
+
+def customer_history(link: str | None, items: list[dict[str, Any]], tickets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chat sidebar: the customer's earlier conversations and their tickets. ``link`` says how
+    they are tied to this customer: customer (signed identity), wechat (openid), browser (the
+    widget's visitor id: same browser, identity not verified), or null (nothing to tie by)."""
+    return {"link": link, "conversations": items, "tickets": [ticket_out(t, with_transcript=False) for t in tickets]}
+
+
+def qa_agents(rows: list[dict[str, Any]], since: str, until: str) -> dict[str, Any]:
+    """``GET /api/supervisor/qa/agents``: per agent, the count and average of each rubric item."""
+    items = []
+    for r in rows:
+        avgs = {k: round(float(r[k]), 2) for k in QA_RUBRIC}
+        items.append({"agent_id": int(r["agent_id"]), "display_name": r["display_name"], "count": int(r["count"]),
+                      **avgs, "overall": round(sum(avgs.values()) / len(QA_RUBRIC), 2)})
+    return {"from": since, "to": until, "items": items}
+
+
+_NUM = {"type": "number"}
+_NNUM = {"type": "number", "nullable": True}
+_AGENT_REF = {"type": "object", "nullable": True, "properties": {"id": _INT, "display_name": _STR}}
+_SCORE = {"type": "integer", "minimum": 1, "maximum": 5}
+_TICKET_BRIEF = {"type": "object", "properties": {
+    k: v for k, v in SCHEMAS["Ticket"]["properties"].items() if k != "transcript"}}
+
+SCHEMAS.update({
+    "QaScore": _obj({"conversation_id": _STR, "supervisor": _AGENT_REF, "agent": _AGENT_REF,
+                     **{k: _SCORE for k in QA_RUBRIC}, "comment": _NSTR, "served_at": _NUM, "updated_at": _NUM}),
+    "HistoryItem": _obj({
+        "conversation_id": _STR, "channel": _STR, "mode": _MODE, "customer_id": _NSTR, "customer_name": _NSTR,
+        "openid": {**_NSTR, "description": "WeChat openid (WeChat conversations only)"},
+        "created_at": _NUM, "updated_at": _NUM, "reasons": {"type": "array", "items": _STR},
+        "agents": {"type": "array", "items": _AGENT_REF}, "rating": {**_NINT, "description": "last CSAT score"},
+        "snippet": {**_NSTR, "description": "first match of the text search, else the customer's first message; "
+                                            "mobile numbers masked"},
+        "qa": {"type": "object", "properties": {"count": _INT, "avg": _NNUM}},
+        "scorable": {"type": "boolean", "description": "closed with an agent: a supervisor may score it"}}),
+    "HistoryPage": _obj({"items": {"type": "array", "items": _ref("HistoryItem")},
+                         "next_cursor": {**_NSTR, "description": "pass as cursor for the next page"},
+                         "from": {**_STR, "format": "date"}, "to": {**_STR, "format": "date"}}),
+    "Transcript": _obj({
+        **_SUMMARY_PROPS, "created_at": _NUM, "openid": _NSTR,
+        "messages": {"type": "array", "items": _ref("Message")},
+        "handoffs": {"type": "array", "items": {"type": "object", "properties": {
+            "id": _INT, "reason": _STR, "priority": _STR, "skill": _STR, "queued_at": _NUM,
+            "assigned_at": _NNUM, "closed_at": _NNUM, "agent": _AGENT_REF}}},
+        "ratings": {"type": "array", "items": {"type": "object", "properties": {
+            "score": _INT, "comment": _NSTR, "created_at": _NUM, "agent": _AGENT_REF}}},
+        "qa": {"type": "array", "items": _ref("QaScore")},
+        "tickets": {"type": "array", "items": _TICKET_BRIEF},
+        "order_numbers": {"type": "array", "items": _STR},
+        "phone_tails": {"type": "array", "items": _STR},
+        "scorable": {"type": "boolean"}}),
+    "CustomerHistory": _obj({
+        "link": {"type": "string", "nullable": True, "enum": ["customer", "wechat", "browser"]},
+        "conversations": {"type": "array", "items": _ref("HistoryItem")},
+        "tickets": {"type": "array", "items": _TICKET_BRIEF}}),
+    "QaAgents": _obj({"from": _STR, "to": _STR, "items": {"type": "array", "items": _obj({
+        "agent_id": _INT, "display_name": _STR, "count": _INT, **{k: _NUM for k in QA_RUBRIC}, "overall": _NUM})}}),
+})

@@ -10,6 +10,8 @@
     store.canned          canned replies                                 records/tickets.py
     store.ratings         CSAT ratings                                   records/csat.py
     store.liveness        console heartbeats (presence)                  records/presence.py
+    store.history         past conversations: search, transcripts        records/history.py
+    store.qa              quality inspection (质检) scores                records/qa.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -23,7 +25,9 @@ from handoff.db import Database, make_engine, sync_url
 from handoff.records.agents import Agents, Logins, Sessions
 from handoff.records.conversations import AlreadyWaiting, Conversations, Duplicate, Messages
 from handoff.records.csat import Ratings
+from handoff.records.history import History
 from handoff.records.presence import Liveness
+from handoff.records.qa import QaScores
 from handoff.records.queue import QueueRecords
 from handoff.records.tickets import Canned, Tickets
 
@@ -43,6 +47,8 @@ class Store(Database):
         self.canned = Canned(self)
         self.ratings = Ratings(self)
         self.liveness = Liveness(self)
+        self.history = History(self)
+        self.qa = QaScores(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from handoff import models as m
 from handoff.db import Repository, reads, row_dict, threaded
 from handoff.db import now as _now
+from handoff.records.history import index_messages
 from handoff.state import Mode, Move
 
 
@@ -61,6 +62,7 @@ def insert_messages(conn: Connection, conversation_id: str, channel: str, items:
         for offset, item in enumerate(items)
     ]
     conn.execute(m.messages.insert(), rows)
+    index_messages(conn, rows)  # order numbers, phone tails, agents: what history search finds it by
     return rows
 
 

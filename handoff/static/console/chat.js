@@ -5,6 +5,7 @@ import { initial, when } from "../shared/format.js";
 import { onlyRequestErrors } from "../shared/http.js";
 import { api, conversationPath } from "./api.js";
 import { openCanned } from "./canned.js";
+import { renderCustomerHistory } from "./history.js";
 import { claimConversation, refreshMine, renderMine, renderQueue, tagNodes } from "./inbox.js";
 import { TRANSFER_SKILLS, label } from "./labels.js";
 import { sendFrame } from "./live.js";
@@ -160,6 +161,8 @@ function renderSide() {
       side.appendChild(sb);
     }
   }
+
+  renderCustomerHistory(side, c);  // earlier conversations and tickets, filled in when they arrive
 
   side.appendChild(el("h3", null, "最近订单"));
   const orders = c.orders || [];

@@ -4,7 +4,8 @@
  * customer-provided text is inserted with textContent.
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
- * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, present.js and
+ * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, history.js (历史 and 质检;
+ * history_view.js pure), present.js and
  * labels.js (what is shown, pure), notify.js (toasts, sound, title), state.js.
  */
 
@@ -14,6 +15,7 @@ import { api, hasCsrf, onSessionEnded, storeCsrf } from "./api.js";
 import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
 import { loadStats } from "./dashboard.js";
+import { initHistory, showHistory } from "./history.js";
 import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
@@ -21,7 +23,7 @@ import { initNotify, toast, unlockAudio } from "./notify.js";
 import { $, S, isSupervisor } from "./state.js";
 import { initTickets, loadTickets } from "./tickets.js";
 
-const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板" };
+const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", history: "历史会话与质检" };
 
 function showLogin(msg) {
   $("app").hidden = true;
@@ -77,12 +79,13 @@ function switchView(v) {
   if (v === "stats" && !isSupervisor()) v = "chats";
   S.view = v;
   document.querySelectorAll(".rail-btn").forEach((b) => b.classList.toggle("active", b.dataset.view === v));
-  ["chats", "tickets", "canned", "stats"].forEach((name) => { $("view-" + name).hidden = name !== v; });
+  ["chats", "tickets", "canned", "stats", "history"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
   if (v === "stats") { loadStats(); S.statsTimer = setInterval(loadStats, 5000); }
   if (v === "tickets") loadTickets();
   if (v === "canned") renderCannedList();
+  if (v === "history") showHistory();
 }
 
 function init() {
@@ -91,6 +94,7 @@ function init() {
   initChat();
   initCanned();
   initTickets();
+  initHistory(switchView);
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
