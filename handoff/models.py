@@ -179,7 +179,7 @@ silence_alerts = Table(  # a customer left waiting on an agent's reply (handoff/
     Column("skill", String(16)),
     Column("created_at", Float, nullable=False),
     Column("resolved_at", Float),
-    Column("resolution", String(16)),  # answered | taken_back | left (closed, transferred, …)
+    Column("resolution", String(16)),  # ended (answered, closed, transferred …) | taken_back
     # one alert per breach and level, whichever hub process sees it first
     UniqueConstraint("conversation_id", "level", "since", name="uq_hub_silence_breach"),
 )

@@ -10,6 +10,8 @@
     store.canned          canned replies                                 records/tickets.py
     store.ratings         CSAT ratings                                   records/csat.py
     store.liveness        console heartbeats (presence)                  records/presence.py
+    store.ticket_threads  ticket work: assignee, thread, web replies     records/ticket_threads.py
+    store.silence         silent-agent alerts, per-team limits           records/silence.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -25,6 +27,8 @@ from handoff.records.conversations import AlreadyWaiting, Conversations, Duplica
 from handoff.records.csat import Ratings
 from handoff.records.presence import Liveness
 from handoff.records.queue import QueueRecords
+from handoff.records.silence import SilenceRecords
+from handoff.records.ticket_threads import TicketThreads
 from handoff.records.tickets import Canned, Tickets
 
 __all__ = ["AlreadyWaiting", "Duplicate", "Store", "sync_url"]
@@ -43,6 +47,8 @@ class Store(Database):
         self.canned = Canned(self)
         self.ratings = Ratings(self)
         self.liveness = Liveness(self)
+        self.ticket_threads = TicketThreads(self)
+        self.silence = SilenceRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:
