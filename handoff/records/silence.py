@@ -21,17 +21,22 @@ class SilenceRecords(Repository):
         """Chats with an agent, with the times their wait is judged by: the agent's last reply,
         when the current agent joined (the notice of the claim or transfer names them) and the
         first customer message after that reply. ``handoff.silence.waiting_since`` decides."""
-        c, msg = m.conversations, m.messages
+        c = m.conversations
 
         def latest(*cond: Any) -> Any:
-            return (select(func.max(msg.c.created_at)).where(and_(msg.c.conversation_id == c.c.id, *cond))
-                    .scalar_subquery())
+            msg = m.messages.alias()
+            return (select(func.max(msg.c.created_at))
+                    .where(and_(msg.c.conversation_id == c.c.id, *(f(msg) for f in cond)))
+                    .correlate(c).scalar_subquery())
 
-        replied = latest(msg.c.author == "agent", msg.c.internal.is_(False))
-        joined = latest(msg.c.author == "system", msg.c.agent_id == c.c.assigned_agent_id)
-        asked = (select(func.min(msg.c.created_at))
-                 .where(and_(msg.c.conversation_id == c.c.id, msg.c.author == "customer",
-                             msg.c.created_at > func.coalesce(replied, 0.0))).scalar_subquery())
+        replied = latest(lambda x: x.c.author == "agent", lambda x: x.c.internal.is_(False))
+        joined = latest(lambda x: x.c.author == "system", lambda x: x.c.agent_id == c.c.assigned_agent_id)
+        later = m.messages.alias()
+        asked = (select(func.min(later.c.created_at))
+                 .where(and_(later.c.conversation_id == c.c.id, later.c.author == "customer",
+                             later.c.created_at > func.coalesce(
+                                 latest(lambda x: x.c.author == "agent", lambda x: x.c.internal.is_(False)), 0.0)))
+                 .correlate(c).scalar_subquery())
         q = (select(c.c.id, c.c.assigned_agent_id, c.c.skill, replied.label("replied"), joined.label("joined"),
                     asked.label("asked"))
              .where(and_(c.c.mode == Mode.AGENT.value, c.c.assigned_agent_id.isnot(None))))
