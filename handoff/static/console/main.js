@@ -5,11 +5,13 @@
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
  * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, present.js and
- * labels.js (what is shown, pure), notify.js (toasts, sound, title), state.js.
+ * labels.js (what is shown, pure), notify.js (toasts, sound, title), alerts.js (silent-agent
+ * alerts, waiting timers, browser notifications), waits.js (their pure rules), state.js.
  */
 
 import { initial } from "../shared/format.js";
 import { onlyRequestErrors } from "../shared/http.js";
+import { askNotificationPermission, initAlerts, loadSilence } from "./alerts.js";
 import { api, hasCsrf, onSessionEnded, storeCsrf } from "./api.js";
 import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
@@ -53,6 +55,7 @@ function startApp(agent) {
   refreshMine();
   loadCanned();
   loadTickets();
+  loadSilence();
   connectLive(onLoggedOut);
   switchView(S.view);
 }
@@ -91,11 +94,13 @@ function init() {
   initChat();
   initCanned();
   initTickets();
+  initAlerts();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     unlockAudio();
+    askNotificationPermission();
     const btn = $("login-submit");
     btn.disabled = true;
     $("login-error").textContent = "";
