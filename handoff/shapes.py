@@ -553,7 +553,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "SilenceAlert": _obj({
         "id": _INT, "conversation_id": _STR, "level": {"type": "string", "enum": list(SILENCE_LEVELS)},
         "since": {"type": "number"}, "agent_id": _NINT, "skill": _NSTR, "created_at": {"type": "number"}}),
-    "Waiting": _obj({"conversation_id": _STR, "agent_id": _INT, "skill": _NSTR,
+    "Waiting": _obj({"conversation_id": _STR, "agent_id": _INT, "skill": _NSTR, "customer_name": _NSTR,
                      "since": {"type": "number", "description": "the customer waits on the agent since"}}),
     "TeamLimits": _obj({"skill": _STR, "silence_alerts": {"type": "boolean"}, "agent_after": {"type": "number"},
                         "supervisor_after": {"type": "number"},

@@ -107,7 +107,8 @@ class SilenceWatcher:
             since = waiting_since(row)
             if since is not None:
                 out.append({"conversation_id": row["id"], "agent_id": int(row["assigned_agent_id"]),
-                            "skill": row["skill"], "since": since})
+                            "skill": row["skill"], "since": since,
+                            "customer_name": row["customer_name"] or row["customer_id"]})
         return out
 
     async def check(self, now: float | None = None) -> None:

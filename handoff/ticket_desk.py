@@ -41,6 +41,7 @@ WECHAT_WINDOW_HOURS = 48.0
 MAX_DUE_AHEAD = 366 * 86400  # a due time within a year from now
 TEXT_WEB_REPLY = "关于您的留言（工单号 {ticket_id}），客服回复如下：\n{text}"
 WECHAT_OFF = "微信渠道未启用，无法发送"
+WEB_UNKNOWN = "客户未登录，也没有浏览器标识，网页上无法送达；请通过留下的联系方式回复"
 WINDOW_CLOSED = "客户最后一条消息已超过 48 小时，微信不允许再主动发消息；回复未发送，已保存为未送达"
 
 
@@ -211,6 +212,9 @@ async def reply(request: Request, ticket_id: int) -> HTTPResponse:
 async def _send(hub: Hub, row: dict[str, Any], text: str) -> tuple[str, str | None]:
     """Send a reply where the ticket came from: (delivery, detail) for the thread."""
     if row.get("channel") != "wechat":
+        conv = await hub.store.ticket_threads.conversation(row.get("conversation_id"))
+        if not row.get("customer_id") and not (conv or {}).get("external_id"):
+            return "failed", WEB_UNKNOWN  # no browser id, no signed customer: no visit will match
         return "pending", "客户下次打开网页客服时可见"
     from handoff.channels.wechat import UNDELIVERED
     from handoff.wechat.api import WeChatApiError

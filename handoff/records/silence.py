@@ -37,7 +37,7 @@ class SilenceRecords(Repository):
                              later.c.created_at > func.coalesce(
                                  latest(lambda x: x.c.author == "agent", lambda x: x.c.internal.is_(False)), 0.0)))
                  .correlate(c).scalar_subquery())
-        q = (select(c.c.id, c.c.assigned_agent_id, c.c.skill, replied.label("replied"), joined.label("joined"),
+        q = (select(c.c.id, c.c.assigned_agent_id, c.c.skill, c.c.customer_name, c.c.customer_id, replied.label("replied"), joined.label("joined"),
                     asked.label("asked"))
              .where(and_(c.c.mode == Mode.AGENT.value, c.c.assigned_agent_id.isnot(None))))
         with self.engine.connect() as conn:

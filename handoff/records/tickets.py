@@ -64,16 +64,6 @@ class Tickets(Repository):
             res = conn.execute(self._with_channel().where(m.tickets.c.id == ticket_id))
             return row_dict(res.first())
 
-    @threaded
-    def update(self, ticket_id: int, status: str, agent_id: int) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(m.tickets)
-                .where(m.tickets.c.id == ticket_id)
-                .values(status=status, agent_id=agent_id, updated_at=_now())
-            )
-            return res.rowcount == 1
-
 
 class Canned(Repository):
     """Canned replies supervisors edit."""

@@ -37,6 +37,23 @@ if not chromium_available():
     pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
+# Records each browser notification the page shows (permission granted by the test).
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  if (!Real) return;
+  window.__notifications = [];
+  function Recorded(title, options) {
+    window.__notifications.push(title);
+    try { return new Real(title, options); } catch (e) { return { close() {} }; }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...a) => Real.requestPermission(...a);
+  window.Notification = Recorded;
+})();
+"""
+
+
 @pytest.fixture(scope="module")
 def hub_off_duty(tmp_path_factory: pytest.TempPathFactory, shop_db_url: str) -> Iterator[Hub]:
     with run_hub(tmp_path_factory.mktemp("hub-desk-offline"), closed_url(), shop_db_url,
@@ -112,6 +129,9 @@ def test_silent_agent_alerted_then_supervisor_takes_the_chat_back(browser, hub_q
     sctx, sup = login_console(browser, hub, "supervisor")
     for ctx in (actx, sctx):
         ctx.grant_permissions(["notifications"], origin=hub.url)
+        ctx.add_init_script(RECORD_NOTIFICATIONS)
+    agent.reload()  # now with notifications recorded
+    expect(agent.locator("#app")).to_be_visible()
     try:
         customer_send(customer, "在吗，订单有问题")  # the bot is down: the chat is queued
         item = agent.locator("[data-role=queue-item]").first
@@ -123,6 +143,8 @@ def test_silent_agent_alerted_then_supervisor_takes_the_chat_back(browser, hub_q
         expect(mine.locator("[data-role=waiting]")).to_contain_text("客户等待", timeout=SLOW)
         expect(agent.locator("[data-role=silence-toast]")).to_be_visible(timeout=SLOW)
         expect(mine.locator("[data-role=waiting]")).to_have_class(re.compile(r"\blate\b"))
+        titles = agent.evaluate("window.__notifications")
+        assert titles[:1] == ["新客户排队"] and "客户等待回复" in titles, titles
         bar = sup.locator("[data-role=silence-alert]")
         expect(bar).to_be_visible(timeout=SLOW)
         expect(bar).to_contain_text("未获回复")

@@ -110,7 +110,8 @@ BUILT = [
                                                   shapes.wechat_window(NOW - 3600, NOW))),
     ("TicketReply", lambda: shapes.reply_result(TICKET, ENTRY)),
     ("SilenceState", lambda: shapes.silence_state(
-        [{"conversation_id": "c" * 32, "agent_id": 2, "skill": "orders", "since": NOW - 40}], [ALERT],
+        [{"conversation_id": "c" * 32, "agent_id": 2, "skill": "orders", "since": NOW - 40,
+          "customer_name": "张伟"}], [ALERT],
         {"orders": shapes.team_limits("orders", True, 30.0, 120.0, False)})),
     ("TeamLimits", lambda: shapes.team_limits("refunds", False, 45.0, 90.0, True)),
     ("Stats", lambda: shapes.stats(queue_figures([CONVERSATION], NOW), handoff_figures([]), {"avg": None, "count": 0},

@@ -211,3 +211,16 @@ async def test_unauthenticated_and_cross_site(desk, session) -> None:
     customer = await open_customer(session, hub.url)
     async with session.get(f"{hub.url}/api/agent/tickets/{ticket_id}", headers=customer.headers) as r:
         assert r.status == 401
+
+
+async def test_web_reply_nobody_could_see_is_not_promised(desk, session) -> None:
+    """A ticket from an API client with neither a browser id nor a signed customer: no visit can
+    ever match it, so the reply is recorded as not delivered rather than waiting for ever."""
+    hubs, _ = desk
+    customer = await open_customer(session, _pick(hubs, 0).url)  # no visitor, no identity
+    code, body = await customer.post("leave_message", {"text": "请打电话给我", "contact": "13900003333"})
+    assert code == 201
+    sup = await login(session, _pick(hubs, 1).url, "supervisor")
+    code, body = await sup.call("POST", f"/api/agent/tickets/{body['ticket_id']}/replies", {"text": "已致电"})
+    assert code == 201 and body["entry"]["delivery"] == "failed" and "联系方式" in body["entry"]["delivery_detail"]
+    assert body["ticket"]["outcome"] == "undelivered" and body["ticket"]["status"] == "open"

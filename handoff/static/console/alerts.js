@@ -8,6 +8,7 @@
 import { el } from "../shared/dom.js";
 import { onlyRequestErrors } from "../shared/http.js";
 import { api } from "./api.js";
+import { openConversation } from "./chat.js";
 import { alertTitle, beep, toast } from "./notify.js";
 import { $, S, agentName, isSupervisor } from "./state.js";
 import { alertText, waitLevel } from "./waits.js";
@@ -30,7 +31,8 @@ export function notify(title, body, tag) {
 
 function customerOf(cid) {
   const c = S.mine.find((x) => x.conversation_id === cid) || S.queue.find((x) => x.conversation_id === cid);
-  return (c && (c.customer_name || c.customer_id)) || "客户";
+  const w = S.waiting[cid];
+  return (c && (c.customer_name || c.customer_id)) || (w && w.customer_name) || "客户";
 }
 
 function limitsOf(skill) {
@@ -98,6 +100,11 @@ export function renderAlerts() {
       btn.setAttribute("data-role", "take-back");
       btn.addEventListener("click", () => takeBack(a.conversation_id));
       row.appendChild(btn);
+    } else {
+      const go = el("button", "btn small", "去回复");
+      go.setAttribute("data-role", "go-reply");
+      go.addEventListener("click", () => openConversation(a.conversation_id));
+      row.appendChild(go);
     }
     bar.appendChild(row);
   });
