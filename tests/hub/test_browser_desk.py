@@ -161,3 +161,31 @@ def test_silent_agent_alerted_then_supervisor_takes_the_chat_back(browser, hub_q
         cctx.close()
         actx.close()
         sctx.close()
+
+
+def test_supervisor_sets_team_limits(browser, hub_quick_alerts: Hub) -> None:  # noqa: F811
+    sctx, sup = login_console(browser, hub_quick_alerts, "supervisor")
+    actx, agent = login_console(browser, hub_quick_alerts, "agent1")
+    try:
+        expect(agent.locator(".rail-btn[data-view=stats]")).to_be_hidden()  # supervisors only
+        sup.locator(".rail-btn[data-view=stats]").click()
+        row = sup.locator("[data-role=team-row][data-skill=refunds]")
+        expect(row).to_be_visible()
+        row.locator("input[type=checkbox]").uncheck()
+        row.locator("input[type=number]").nth(0).fill("45")
+        row.locator("input[type=number]").nth(1).fill("200")
+        row.locator("[data-role=team-save]").click()
+        expect(sup.locator("[data-role=toast]", has_text="提醒设置已保存")).to_be_visible()
+        row.locator("input[type=number]").nth(1).fill("10")  # below the agent's limit: refused
+        row.locator("[data-role=team-save]").click()
+        expect(sup.locator("[data-role=toast]", has_text="保存失败")).to_be_visible()
+        sup.reload()
+        sup.locator(".rail-btn[data-view=stats]").click()
+        row = sup.locator("[data-role=team-row][data-skill=refunds]")
+        expect(row.locator("input[type=checkbox]")).not_to_be_checked()
+        expect(row.locator("input[type=number]").nth(0)).to_have_value("45")
+        expect(row.locator("input[type=number]").nth(1)).to_have_value("200")
+        save_screenshot(sup, "console-team-limits.png")
+    finally:
+        sctx.close()
+        actx.close()

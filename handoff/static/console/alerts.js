@@ -11,6 +11,7 @@ import { api } from "./api.js";
 import { openConversation } from "./chat.js";
 import { alertTitle, beep, toast } from "./notify.js";
 import { $, S, agentName, isSupervisor } from "./state.js";
+import { renderTeams } from "./teams.js";
 import { alertText, waitLevel } from "./waits.js";
 
 /** Ask for notification permission: only from a user gesture (the login click). */
@@ -45,6 +46,7 @@ export function loadSilence() {
     b.waiting.forEach((w) => { S.waiting[w.conversation_id] = w; });
     S.alerts = b.alerts;
     S.teams = b.teams;
+    renderTeams();
     renderAlerts();
     tickWaiting();
   }).catch(onlyRequestErrors);
