@@ -30,7 +30,10 @@ from handoff.rasa_client import RasaClient
 from handoff.realtime import Bus, RedisBus
 from handoff.service import Hub
 from handoff.settings import ROOT, Settings
+from handoff.silence import SilenceWatcher
+from handoff.silence import bp as silence_bp
 from handoff.store import Store
+from handoff.ticket_desk import bp as ticket_desk_bp
 from handoff.wechat import callback as wechat_callback
 from handoff.wechat import config as wechat_config
 
@@ -150,6 +153,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.blueprint(web_bp)
     app.blueprint(console_bp)
     app.blueprint(history_bp)
+    app.blueprint(ticket_desk_bp)
+    app.blueprint(silence_bp)
     install_log_redaction()
 
     @app.before_server_start
@@ -169,6 +174,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         app.ctx.store, app.ctx.bus, app.ctx.hub = store, bus, hub
         app.ctx.presence = PresenceTracker(hub, settings.agent_away_after, settings.away_requeue_after)
         await app.ctx.presence.start()
+        app.ctx.silence = SilenceWatcher(hub)
+        await app.ctx.silence.start()
         app.ctx.turn_sweep = asyncio.get_running_loop().create_task(hub.sweep_turns())
         await asyncio.to_thread(_stand_in_hash)  # so the first unknown username is not the slow one
 
@@ -176,6 +183,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     async def _stop(app: Sanic, _loop: Any) -> None:
         app.ctx.turn_sweep.cancel()
         await app.ctx.presence.stop()
+        await app.ctx.silence.stop()
         await app.ctx.hub.rasa.close()
         await app.ctx.bus.stop()
         await app.ctx.store.close()

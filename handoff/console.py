@@ -1,4 +1,5 @@
-"""The agent console API and websocket: login, queue, claims, replies, canned replies, tickets."""
+"""The agent console API and websocket: login, queue, claims, replies, canned replies
+(tickets: ``handoff.ticket_desk``; silent-agent alerts: ``handoff.silence``)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ from handoff.errors import ApiError
 from handoff.realtime import RESYNC
 from handoff.service import Hub
 from handoff.state import HUMAN, Mode
-from handoff.tickets import validate_status
 from handoff.validation import clean_text, db_int, is_blank, parse_object
 
 log = logging.getLogger("handoff.console")
@@ -293,30 +293,6 @@ async def delete_canned(request: Request, canned_id: int) -> HTTPResponse:
     if not await hub_of(request).store.canned.delete(canned_id):
         raise ApiError(404, "not_found", "No such canned reply. 话术不存在。")
     return json_response({"ok": True})
-
-
-@bp.get("/api/agent/tickets")
-async def list_tickets(request: Request) -> HTTPResponse:
-    await current_agent(request)
-    status = request.args.get("status")
-    if status is not None:
-        validate_status(status)
-    rows = await hub_of(request).store.tickets.find(status)
-    return json_response({"items": [shapes.ticket_out(r) for r in rows]})
-
-
-@bp.patch("/api/agent/tickets/<ticket_id:int>")
-async def update_ticket(request: Request, ticket_id: int) -> HTTPResponse:
-    agent = await current_agent(request)
-    ticket_id = db_int(ticket_id, "ticket_id")
-    hub = hub_of(request)
-    status = validate_status(body_of(request).get("status"))
-    if not await hub.store.tickets.update(ticket_id, status, agent["id"]):
-        raise ApiError(404, "not_found", "No such ticket. 工单不存在。")
-    row = await hub.store.tickets.get(ticket_id)
-    assert row is not None
-    await hub.to_agents(shapes.ticket_event(ticket_id, status))
-    return json_response({"ticket": shapes.ticket_out(row)})
 
 
 @bp.get("/api/supervisor/stats")

@@ -96,5 +96,5 @@ class Delivery:
             await self.to_agents(shapes.assigned_event(conv["id"], event.agent["id"]))
         if event.before in HUMAN:
             await self.to_agents(shapes.console_mode_event(conv))
-        if event.cause is Cause.AGENT_AWAY:
-            await self.to_agents(shapes.requeued_event(conv["id"], event.by_agent, Cause.AGENT_AWAY.value))
+        if event.cause in (Cause.AGENT_AWAY, Cause.TAKE_BACK):
+            await self.to_agents(shapes.requeued_event(conv["id"], event.by_agent, event.cause.value))

@@ -141,6 +141,59 @@ tickets = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
+    # the agent working on it (NULL: unassigned); set by a supervisor, or an agent taking it
+    Column("assignee_id", Integer),
+    # contact outcome: NULL until an agent answers; answered | undelivered (WeChat window closed)
+    Column("outcome", String(16)),
+    Column("answered_at", Float),
+)
+Index("ix_hub_tickets_assignee", tickets.c.assignee_id)
+
+ticket_events = Table(  # a ticket's thread: replies, notes, status/assignment/due changes (handoff/ticket_desk.py)
+    "hub_ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("hub_tickets.id"), nullable=False),
+    Column("kind", String(12), nullable=False),  # reply | note | status | assign | due
+    Column("agent_id", Integer, ForeignKey("hub_agents.id")),
+    Column("text", Text),
+    Column("value", String(64)),  # the new status, assignee id or due time of a change
+    # replies: pending (web, shown on the customer's next visit) | shown | sent (WeChat) |
+    # window_closed | failed; NULL for other kinds
+    Column("delivery", String(16)),
+    Column("delivery_detail", String(200)),
+    Column("shown_in", String(32)),  # the conversation the web reply was shown in
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_hub_ticket_events_ticket", ticket_events.c.ticket_id)
+Index("ix_hub_ticket_events_delivery", ticket_events.c.delivery)
+
+silence_alerts = Table(  # a customer left waiting on an agent's reply (handoff/silence.py)
+    "hub_silence_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("level", String(12), nullable=False),  # agent | supervisor
+    Column("since", Float, nullable=False),  # when the customer started waiting (the breach's identity)
+    Column("agent_id", Integer),  # the assigned agent who stayed silent
+    Column("skill", String(16)),
+    Column("created_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("resolution", String(16)),  # ended (answered, closed, transferred …) | taken_back
+    # one alert per breach and level, whichever hub process sees it first
+    UniqueConstraint("conversation_id", "level", "since", name="uq_hub_silence_breach"),
+)
+Index("ix_hub_silence_open", silence_alerts.c.resolved_at)
+
+team_settings = Table(  # per skill group: the silent-agent limits (NULL: the hub's defaults)
+    "hub_team_settings",
+    metadata,
+    Column("skill", String(16), primary_key=True),
+    Column("silence_alerts", Boolean, nullable=False, default=True),
+    Column("agent_after", Float),
+    Column("supervisor_after", Float),
+    Column("updated_by", Integer),
+    Column("updated_at", Float, nullable=False),
 )
 
 canned = Table(

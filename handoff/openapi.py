@@ -260,15 +260,59 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                 "delete": _agent("Delete a canned reply (supervisor)", {"200": OK, "404": ERR}, params=[NUM_ID]),
             },
             "/api/agent/tickets": {
-                "get": _agent("Tickets, due first", {"200": _json({"type": "object", "properties": {
-                    "items": {"type": "array", "items": _ref("Ticket")}}})},
+                "get": _agent("Tickets, due first (every agent sees every ticket)", {"200": _json({
+                    "type": "object", "properties": {"items": {"type": "array", "items": _ref("Ticket")}}})},
                     params=[{"name": "status", "in": "query",
-                             "schema": {"type": "string", "enum": list(shapes.TICKET_STATUSES)}}])
+                             "schema": {"type": "string", "enum": list(shapes.TICKET_STATUSES)}},
+                            {"name": "assignee", "in": "query", "schema": {"type": "string", "enum": ["me", "none"]}}])
             },
             "/api/agent/tickets/{id}": {
-                "patch": _agent("Change a ticket's status", {"200": _json({"type": "object", "properties": {
-                    "ticket": _ref("Ticket")}}), "400": ERR, "404": ERR}, params=[NUM_ID],
-                    body=_body({"status": {"type": "string", "enum": list(shapes.TICKET_STATUSES)}}, ["status"]))
+                "get": _agent("A ticket with its thread (replies, notes, status, assignment and due changes) "
+                              "and, for WeChat, whether the 48 h window is open",
+                              {"200": _json(_ref("TicketDetail")), "404": ERR}, params=[NUM_ID]),
+                "patch": _agent("Change a ticket's status (its assignee, or a supervisor; an unassigned ticket "
+                                "is taken) or due time (supervisors)", {"200": _json({"type": "object", "properties": {
+                                    "ticket": _ref("Ticket")}}), "400": ERR, "404": ERR}, params=[NUM_ID],
+                                body=_body({"status": {"type": "string", "enum": list(shapes.TICKET_STATUSES)},
+                                            "due_at": {"type": "number", "description": "epoch seconds"}})),
+            },
+            "/api/agent/tickets/{id}/assign": {
+                "post": _agent("Assign (supervisors: anyone or null; an agent: take an unassigned ticket, or give "
+                               "back their own with null)", {"200": _json({"type": "object", "properties": {
+                                   "ticket": _ref("Ticket")}}), "404": ERR, "409": ERR}, params=[NUM_ID],
+                               body=_body({"agent_id": {"type": "integer", "nullable": True}}))
+            },
+            "/api/agent/tickets/{id}/replies": {
+                "post": _agent("Reply to the customer: WeChat through the customer-service API while the 48 h "
+                               "window is open (else kept as window_closed, not sent); web shown on the "
+                               "customer's next widget visit", {"201": _json(_ref("TicketReply")), "404": ERR,
+                                                                 "409": ERR},
+                               params=[NUM_ID], body=_body({"text": text}, ["text"]))
+            },
+            "/api/agent/tickets/{id}/notes": {
+                "post": _agent("Internal note on the ticket (never shown to the customer)",
+                               {"201": _json(_ref("TicketReply")), "404": ERR}, params=[NUM_ID],
+                               body=_body({"text": text}, ["text"]))
+            },
+            "/api/agent/silence": {
+                "get": _agent("Customers waiting on an agent's reply (an agent: their own chats), open "
+                              "silent-agent alerts, each team's limits", {"200": _json(_ref("SilenceState"))})
+            },
+            "/api/supervisor/teams/{skill}": {
+                "put": _op("A team's silent-agent limits in seconds (null: the hub's default), or alerts off",
+                           {"200": _json(_ref("TeamLimits")), "401": ERR, "403": ERR, "404": ERR},
+                           tags=["supervisor"], security=AGENT,
+                           params=[{"name": "skill", "in": "path", "required": True,
+                                    "schema": {"type": "string", "enum": list(SKILLS)}}],
+                           body=_body({"silence_alerts": {"type": "boolean"},
+                                       "agent_after": {"type": "number", "nullable": True},
+                                       "supervisor_after": {"type": "number", "nullable": True}},
+                                      ["silence_alerts"]))
+            },
+            "/api/supervisor/conversations/{id}/take_back": {
+                "post": _op("Take a chat from its agent back into the queue at its original place",
+                            {"200": _json(_ref("ConversationSummary")), "401": ERR, "403": ERR, "404": ERR,
+                             "409": ERR}, tags=["supervisor"], security=AGENT, params=[CONV_ID])
             },
             "/api/supervisor/stats": {
                 "get": _op("Queue, agents, handoffs, first response, CSAT", {"200": _json(_ref("Stats")),

@@ -104,6 +104,11 @@ class Settings:
     db_busy_timeout: float = 2.0  # SQLite: longest wait for the write lock before answering 503
     bot_retry_every: float = 5.0  # how often unanswered customer messages are looked for
     away_requeue_after: float = 120.0  # seconds an automatically away agent keeps open chats; 0: always
+    # A customer waiting on an agent's reply: the agent is alerted after the first limit (the
+    # seeds' 30 s first response), supervisors after the second; per team in hub_team_settings.
+    silence_agent_after: float = 30.0  # 0: no silent-agent alerts at all
+    silence_supervisor_after: float = 120.0
+    silence_check_every: float = 5.0
     trusted_proxies: tuple[str, ...] = ()  # proxy addresses/networks whose X-Forwarded-For is believed
     # Customer-side limits, per client address and per customer (signed customer, browser, WeChat
     # user): counts per limit_window seconds (typing: per rate_limit_window); 0 switches one off.
@@ -146,6 +151,10 @@ class Settings:
                                          self.typing_per_address, self.typing_per_customer) < 0:
             raise ValueError("HUB_LIMIT_WINDOW must be positive and the HUB_*_PER_* limits ≥ 0 (0: off)")
         parse_networks(",".join(self.trusted_proxies))
+        if self.silence_agent_after < 0 or self.silence_supervisor_after < self.silence_agent_after \
+                or self.silence_check_every <= 0:
+            raise ValueError("HUB_SILENCE_AGENT_AFTER must be ≥ 0 (0: off), HUB_SILENCE_SUPERVISOR_AFTER not "
+                             "below it, and HUB_SILENCE_CHECK_EVERY positive")
         if self.agent_away_after < 0:
             raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
@@ -200,6 +209,9 @@ class Settings:
             "db_busy_timeout": _env_float(env, "HUB_DB_BUSY_TIMEOUT", 2.0),
             "bot_retry_every": _env_float(env, "HUB_BOT_RETRY_EVERY", 5.0),
             "away_requeue_after": _env_float(env, "HUB_AWAY_REQUEUE_AFTER", 120.0),
+            "silence_agent_after": _env_float(env, "HUB_SILENCE_AGENT_AFTER", 30.0),
+            "silence_supervisor_after": _env_float(env, "HUB_SILENCE_SUPERVISOR_AFTER", 120.0),
+            "silence_check_every": _env_float(env, "HUB_SILENCE_CHECK_EVERY", 5.0),
             "trusted_proxies": tuple(p.strip() for p in env.get("HUB_TRUSTED_PROXIES", "").split(",") if p.strip()),
             "limit_window": _env_float(env, "HUB_LIMIT_WINDOW", 600.0),
             "open_per_address": _env_int(env, "HUB_OPEN_PER_ADDRESS", 60),

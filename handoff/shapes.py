@@ -256,10 +256,76 @@ def ticket_out(row: dict[str, Any], with_transcript: bool = True) -> dict[str, A
         "updated_at": row["updated_at"],
         "due_at": row["due_at"],
         "overdue": row["status"] != "solved" and row["due_at"] < time.time(),
+        "channel": row.get("channel"),
+        "assignee_id": row.get("assignee_id"),
+        "outcome": row.get("outcome"),
+        "answered_at": row.get("answered_at"),
     }
     if with_transcript:
         out["transcript"] = json.loads(row["transcript"] or "[]")
     return out
+
+
+TICKET_ENTRY_KINDS = ("reply", "note", "status", "assign", "due")
+REPLY_DELIVERIES = ("pending", "shown", "sent", "window_closed", "failed")
+
+
+def ticket_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """One entry of a ticket's thread: who did what, when (and how a reply went out)."""
+    return {"id": row["id"], "kind": row["kind"], "agent_id": row.get("agent_id"), "text": row.get("text"),
+            "value": row.get("value"), "delivery": row.get("delivery"),
+            "delivery_detail": row.get("delivery_detail"), "created_at": row["created_at"]}
+
+
+def wechat_window(last_message_at: float | None, now: float, hours: float = 48.0) -> dict[str, Any]:
+    """WeChat's customer-service window: open for 48 h after the customer's last message."""
+    closes = last_message_at + hours * 3600 if last_message_at is not None else None
+    return {"open": closes is not None and now < closes, "last_message_at": last_message_at, "closes_at": closes}
+
+
+def ticket_detail(row: dict[str, Any], thread: list[dict[str, Any]],
+                  window: dict[str, Any] | None) -> dict[str, Any]:
+    """``GET /api/agent/tickets/{id}``: the ticket with its thread; ``wechat_window`` for WeChat tickets."""
+    return {"ticket": ticket_out(row), "thread": [ticket_entry(e) for e in thread], "wechat_window": window}
+
+
+def reply_result(row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    return {"ticket": ticket_out(row), "entry": ticket_entry(entry)}
+
+
+# -- silent agents --------------------------------------------------------------------------------
+
+
+SILENCE_LEVELS = ("agent", "supervisor")
+
+
+def silence_alert(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "conversation_id": row["conversation_id"], "level": row["level"],
+            "since": row["since"], "agent_id": row.get("agent_id"), "skill": row.get("skill"),
+            "created_at": row["created_at"]}
+
+
+def silence_event(row: dict[str, Any]) -> dict[str, Any]:
+    """A customer waits too long on an agent: to that agent and the supervisors (``scope``)."""
+    return {"type": "silence", "alert": silence_alert(row), "conversation_id": row["conversation_id"],
+            "assigned_agent_id": row.get("agent_id")}
+
+
+def silence_resolved_event(row: dict[str, Any], resolution: str) -> dict[str, Any]:
+    return {"type": "silence_resolved", "alert_id": row["id"], "conversation_id": row["conversation_id"],
+            "resolution": resolution, "assigned_agent_id": row.get("agent_id")}
+
+
+def silence_state(waiting: list[dict[str, Any]], alerts: list[dict[str, Any]],
+                  limits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``GET /api/agent/silence``: who waits on which agent since when, the open alerts, the limits."""
+    return {"waiting": waiting, "alerts": [silence_alert(a) for a in alerts], "teams": list(limits.values())}
+
+
+def team_limits(skill: str, enabled: bool, agent_after: float, supervisor_after: float,
+                custom: bool) -> dict[str, Any]:
+    return {"skill": skill, "silence_alerts": enabled, "agent_after": agent_after,
+            "supervisor_after": supervisor_after, "custom": custom}
 
 
 # -- websocket events: to the customer ---------------------------------------------------------
@@ -466,7 +532,35 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "status": {"type": "string", "enum": list(TICKET_STATUSES)}, "agent_id": _NINT,
         "created_at": {"type": "number"}, "updated_at": {"type": "number"},
         "due_at": {"type": "number"}, "overdue": {"type": "boolean"},
+        "channel": {**_NSTR, "description": "web or wechat: where a reply goes"},
+        "assignee_id": _NINT,
+        "outcome": {"type": "string", "nullable": True, "enum": ["answered", "undelivered"],
+                    "description": "the contact's outcome: answered once a reply reached or will reach the customer"},
+        "answered_at": {"type": "number", "nullable": True},
         "transcript": {"type": "array", "items": {"type": "object"}}}),
+    "TicketEntry": _obj({
+        "id": _INT, "kind": {"type": "string", "enum": list(TICKET_ENTRY_KINDS)}, "agent_id": _NINT,
+        "text": _NSTR, "value": {**_NSTR, "description": "new status, assignee id or due time"},
+        "delivery": {"type": "string", "nullable": True, "enum": list(REPLY_DELIVERIES),
+                     "description": "replies: pending (web, shown on the customer's next visit), shown, sent "
+                                    "(WeChat), window_closed (WeChat's 48 h passed: not sent), failed"},
+        "delivery_detail": _NSTR, "created_at": {"type": "number"}}),
+    "WeChatWindow": _obj({"open": {"type": "boolean"}, "last_message_at": {"type": "number", "nullable": True},
+                          "closes_at": {"type": "number", "nullable": True}}),
+    "TicketDetail": _obj({"ticket": _ref("Ticket"), "thread": {"type": "array", "items": _ref("TicketEntry")},
+                          "wechat_window": {**_ref("WeChatWindow"), "nullable": True}}),
+    "TicketReply": _obj({"ticket": _ref("Ticket"), "entry": _ref("TicketEntry")}),
+    "SilenceAlert": _obj({
+        "id": _INT, "conversation_id": _STR, "level": {"type": "string", "enum": list(SILENCE_LEVELS)},
+        "since": {"type": "number"}, "agent_id": _NINT, "skill": _NSTR, "created_at": {"type": "number"}}),
+    "Waiting": _obj({"conversation_id": _STR, "agent_id": _INT, "skill": _NSTR, "customer_name": _NSTR,
+                     "since": {"type": "number", "description": "the customer waits on the agent since"}}),
+    "TeamLimits": _obj({"skill": _STR, "silence_alerts": {"type": "boolean"}, "agent_after": {"type": "number"},
+                        "supervisor_after": {"type": "number"},
+                        "custom": {"type": "boolean", "description": "false: the hub's defaults"}}),
+    "SilenceState": _obj({"waiting": {"type": "array", "items": _ref("Waiting")},
+                          "alerts": {"type": "array", "items": _ref("SilenceAlert")},
+                          "teams": {"type": "array", "items": _ref("TeamLimits")}}),
     "Stats": _obj({
         "queue_length": _INT, "longest_wait_seconds": {"type": "number"},
         "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": _INT,
@@ -481,6 +575,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 CUSTOMER_EVENTS = ("message", "mode", "queue", "agent_joined", "typing", "csat_request", "offline", "ack",
                    "error")
 CONSOLE_EVENTS = ("queue", "message", "mode", "typing", "assigned", "requeued", "ticket", "presence", "resync",
+                  "silence", "silence_resolved",
                   "error")
 
 

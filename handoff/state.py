@@ -82,6 +82,7 @@ class Cause(str, Enum):
     RETURN = "return_to_bot"  # an agent hands back to the bot
     TICKET = "ticket"  # nobody can answer now: a ticket instead of the wait
     UNSUBSCRIBE = "unsubscribe"  # WeChat: the customer unfollowed
+    TAKE_BACK = "take_back"  # a supervisor takes a chat from a silent agent: back to its place in the queue
 
     def __str__(self) -> str:
         return self.value
@@ -97,6 +98,7 @@ RULES: dict[Cause, tuple[frozenset[Mode], Mode]] = {
     Cause.RETURN: (HUMAN, Mode.BOT),
     Cause.TICKET: (HUMAN, Mode.BOT),
     Cause.UNSUBSCRIBE: (frozenset({Mode.BOT, Mode.QUEUED, Mode.AGENT}), Mode.CLOSED),
+    Cause.TAKE_BACK: (frozenset({Mode.AGENT}), Mode.QUEUED),
 }
 
 

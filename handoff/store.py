@@ -12,6 +12,8 @@
     store.liveness        console heartbeats (presence)                  records/presence.py
     store.history         past conversations: search, transcripts        records/history.py
     store.qa              quality inspection (质检) scores                records/qa.py
+    store.ticket_threads  ticket work: assignee, thread, web replies     records/ticket_threads.py
+    store.silence         silent-agent alerts, per-team limits           records/silence.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -29,6 +31,8 @@ from handoff.records.history import History
 from handoff.records.presence import Liveness
 from handoff.records.qa import QaScores
 from handoff.records.queue import QueueRecords
+from handoff.records.silence import SilenceRecords
+from handoff.records.ticket_threads import TicketThreads
 from handoff.records.tickets import Canned, Tickets
 
 __all__ = ["AlreadyWaiting", "Duplicate", "Store", "sync_url"]
@@ -49,6 +53,8 @@ class Store(Database):
         self.liveness = Liveness(self)
         self.history = History(self)
         self.qa = QaScores(self)
+        self.ticket_threads = TicketThreads(self)
+        self.silence = SilenceRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

@@ -84,3 +84,15 @@ def clean_text(text: str) -> str:
 def is_blank(text: str) -> bool:
     """Whitespace and invisible format characters only (zero-width space, joiners, BOM, …)."""
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+
+
+def parse_model(data: dict[str, Any], model: Any) -> Any:
+    """A pydantic (v1) model of an already checked body, or 400 naming the first bad field."""
+    from pydantic import ValidationError
+
+    try:
+        return model.parse_obj(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(400, f"invalid_{field}", f"{field}: {first['msg']}. 参数无效。") from None

@@ -77,6 +77,12 @@ async def addressed_conversation(request: Request, conversation_id: str) -> dict
     return conv
 
 
+async def show_ticket_replies(hub: Hub, conv: dict[str, Any]) -> None:
+    from handoff.ticket_desk import show_replies  # the ticket desk imports this module
+
+    await show_replies(hub, conv)
+
+
 async def conversation_state(hub: Hub, conv: dict[str, Any]) -> dict[str, Any]:
     place = agent = None
     if is_waiting(conv):
@@ -95,8 +101,9 @@ async def create_conversation(request: Request) -> HTTPResponse:
     identity = data.get("identity")
     if identity is not None and not isinstance(identity, str):
         raise ApiError(400, "invalid_identity", "identity must be a string. 身份格式错误。")
-    conv, token = await hub_of(request).open_conversation(channel, identity or None, client_address(request),
-                                                          visitor_of(data))
+    hub = hub_of(request)
+    conv, token = await hub.open_conversation(channel, identity or None, client_address(request), visitor_of(data))
+    await show_ticket_replies(hub, conv)
     return json_response(shapes.new_conversation(conv, token), status=201)
 
 
@@ -104,6 +111,8 @@ async def create_conversation(request: Request) -> HTTPResponse:
 async def get_conversation(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
     hub = hub_of(request)
+    if "after" not in request.args:  # a visit (open or reload), not a catch-up: replies to tickets join
+        await show_ticket_replies(hub, conv)
     state = await conversation_state(hub, conv)
     rows = await hub.store.messages.read(conv["id"], after=after_arg(request), limit=PAGE + 1)
     return json_response({**state, **shapes.message_page(rows, PAGE, customer=True)})

@@ -37,11 +37,23 @@ class Tickets(Repository):
                 text=text, transcript=row["transcript"], updated_at=row["created_at"]))
             return int(current["id"])
 
+    @staticmethod
+    def _with_channel() -> Any:
+        """Tickets with the channel of their conversation (where a reply goes)."""
+        c = m.conversations
+        return select(m.tickets, c.c.channel).select_from(
+            m.tickets.outerjoin(c, c.c.id == m.tickets.c.conversation_id))
+
     @reads
-    def find(self, status: str | None = None) -> list[dict[str, Any]]:
-        q = select(m.tickets)
+    def find(self, status: str | None = None, assignee: int | None = None,
+             unassigned: bool = False) -> list[dict[str, Any]]:
+        q = self._with_channel()
         if status:
             q = q.where(m.tickets.c.status == status)
+        if assignee is not None:
+            q = q.where(m.tickets.c.assignee_id == assignee)
+        if unassigned:
+            q = q.where(m.tickets.c.assignee_id.is_(None))
         with self.engine.connect() as conn:
             res = conn.execute(q.order_by(m.tickets.c.due_at, m.tickets.c.id))
             return [dict(r._mapping) for r in res]
@@ -49,18 +61,8 @@ class Tickets(Repository):
     @reads
     def get(self, ticket_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            res = conn.execute(select(m.tickets).where(m.tickets.c.id == ticket_id))
+            res = conn.execute(self._with_channel().where(m.tickets.c.id == ticket_id))
             return row_dict(res.first())
-
-    @threaded
-    def update(self, ticket_id: int, status: str, agent_id: int) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(m.tickets)
-                .where(m.tickets.c.id == ticket_id)
-                .values(status=status, agent_id=agent_id, updated_at=_now())
-            )
-            return res.rowcount == 1
 
 
 class Canned(Repository):

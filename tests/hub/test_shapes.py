@@ -32,6 +32,11 @@ TICKET = {"id": 7, "conversation_id": "c" * 32, "customer_id": None, "contact": 
           "transcript": json.dumps([{"author": "customer", "text": "在吗", "created_at": NOW}]), "status": "open",
           "agent_id": None, "created_at": NOW, "updated_at": NOW, "due_at": NOW + 86400}
 
+ENTRY = {"id": 3, "ticket_id": 7, "kind": "reply", "agent_id": 2, "text": "已为您补发", "value": None,
+         "delivery": "pending", "delivery_detail": None, "shown_in": None, "created_at": NOW}
+ALERT = {"id": 5, "conversation_id": "c" * 32, "level": "agent", "since": NOW - 40, "agent_id": 2, "skill": "orders",
+         "created_at": NOW, "resolved_at": None, "resolution": None}
+
 SCHEMAS = build_spec()["components"]["schemas"]
 
 
@@ -97,6 +102,18 @@ BUILT = [
     ("Canned", lambda: shapes.canned_out({"id": 1, "title": "问候", "text": "您好", "updated_by": None,
                                           "updated_at": NOW})),
     ("Ticket", lambda: shapes.ticket_out(TICKET)),
+    ("Ticket", lambda: shapes.ticket_out({**TICKET, "channel": "wechat", "assignee_id": 2, "outcome": "answered",
+                                          "answered_at": NOW})),
+    ("TicketDetail", lambda: shapes.ticket_detail({**TICKET, "channel": "web"}, [ENTRY], None)),
+    ("TicketDetail", lambda: shapes.ticket_detail(TICKET, [ENTRY, {**ENTRY, "kind": "status", "text": None,
+                                                                   "value": "pending", "delivery": None}],
+                                                  shapes.wechat_window(NOW - 3600, NOW))),
+    ("TicketReply", lambda: shapes.reply_result(TICKET, ENTRY)),
+    ("SilenceState", lambda: shapes.silence_state(
+        [{"conversation_id": "c" * 32, "agent_id": 2, "skill": "orders", "since": NOW - 40,
+          "customer_name": "张伟"}], [ALERT],
+        {"orders": shapes.team_limits("orders", True, 30.0, 120.0, False)})),
+    ("TeamLimits", lambda: shapes.team_limits("refunds", False, 45.0, 90.0, True)),
     ("Stats", lambda: shapes.stats(queue_figures([CONVERSATION], NOW), handoff_figures([]), {"avg": None, "count": 0},
                                    [AGENT])),
 ]
@@ -117,7 +134,8 @@ def test_websocket_events_are_the_documented_ones() -> None:
                shapes.console_typing_event(CONVERSATION), shapes.console_mode_event(CONVERSATION),
                shapes.assigned_event("c" * 32, 2), shapes.requeued_event("c" * 32, 2, "agent_away"),
                shapes.presence_event(2, "away", auto=True), shapes.ticket_event(7, "open", "c" * 32),
-               shapes.queue_event([CONVERSATION], [AGENT], NOW), shapes.resync_event()]
+               shapes.queue_event([CONVERSATION], [AGENT], NOW), shapes.resync_event(),
+               shapes.silence_event(ALERT), shapes.silence_resolved_event(ALERT, "taken_back")]
     assert {e["type"] for e in customer} == set(shapes.CUSTOMER_EVENTS)
     state = shapes.conversation_state({**CONVERSATION, "mode": "agent", "csat_pending": True}, None, AGENT)
     assert [e["type"] for e in shapes.state_events(state, joined=True, csat=False)] == ["mode", "agent_joined"]

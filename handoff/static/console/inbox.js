@@ -4,6 +4,7 @@ import { el } from "../shared/dom.js";
 import { badgeCount, duration, when } from "../shared/format.js";
 import { onlyRequestErrors } from "../shared/http.js";
 import { api, conversationPath } from "./api.js";
+import { notify, tickWaiting } from "./alerts.js";
 import { openConversation } from "./chat.js";
 import { alertTitle, beep, pruneQueueToasts, queueToastText, stopTitleAlert, toast } from "./notify.js";
 import { customerName, tags } from "./present.js";
@@ -24,6 +25,8 @@ export function setQueue(snapshot) {
       beep();
       alertTitle("新会话");
       toast(queueToastText(fresh.length)).setAttribute("data-queue-ids", fresh.join(" "));
+      const first = items.find((q) => q.conversation_id === fresh[0]);
+      notify("新客户排队", queueToastText(fresh.length) + (first && first.summary ? "：" + first.summary : ""), "queue");
     }
   }
   S.knownQueue = {};
@@ -152,6 +155,7 @@ export function renderMine() {
     item.addEventListener("click", () => openConversation(id));
     box.appendChild(item);
   });
+  tickWaiting();
 }
 
 export function updateChatBadge() {

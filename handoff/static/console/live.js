@@ -4,6 +4,7 @@
  */
 
 import { LiveSocket } from "../shared/socket.js";
+import { loadSilence, onSilence, onSilenceResolved } from "./alerts.js";
 import { appendToTranscript, openConversation } from "./chat.js";
 import { loadStats } from "./dashboard.js";
 import { refreshMine, refreshQueue, renderMine, setQueue } from "./inbox.js";
@@ -24,6 +25,7 @@ function setConn(state) {
 function reloadAll() {
   refreshQueue();
   refreshMine();
+  loadSilence();
   if (S.currentId) openConversation(S.currentId);
 }
 
@@ -84,6 +86,7 @@ function handleEvent(ev) {
       }
       S.mine.forEach((c) => { if (c.conversation_id === cid) c.last_message = ev.message; });
       renderMine();
+      if (ev.message.author === "customer" || ev.message.author === "agent") loadSilence();
       break;
     case "mode":
       if (cid === S.currentId) openConversation(cid);
@@ -108,6 +111,12 @@ function handleEvent(ev) {
       break;
     case "ticket":
       loadTickets();
+      break;
+    case "silence":
+      onSilence(ev);
+      break;
+    case "silence_resolved":
+      onSilenceResolved(ev);
       break;
     case "presence":
       // another tab of this agent switched presence, or a colleague did: keep switch and dashboard true

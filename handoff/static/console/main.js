@@ -5,12 +5,14 @@
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
  * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, history.js (历史 and 质检;
- * history_view.js pure), present.js and
- * labels.js (what is shown, pure), notify.js (toasts, sound, title), state.js.
+ * history_view.js pure), present.js and labels.js (what is shown, pure), notify.js (toasts,
+ * sound, title), alerts.js (silent-agent alerts, waiting timers, browser notifications),
+ * waits.js (their pure rules), state.js.
  */
 
 import { initial } from "../shared/format.js";
 import { onlyRequestErrors } from "../shared/http.js";
+import { askNotificationPermission, initAlerts, loadSilence } from "./alerts.js";
 import { api, hasCsrf, onSessionEnded, storeCsrf } from "./api.js";
 import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
@@ -55,6 +57,7 @@ function startApp(agent) {
   refreshMine();
   loadCanned();
   loadTickets();
+  loadSilence();
   connectLive(onLoggedOut);
   switchView(S.view);
 }
@@ -95,11 +98,13 @@ function init() {
   initCanned();
   initTickets();
   initHistory(switchView);
+  initAlerts();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     unlockAudio();
+    askNotificationPermission();
     const btn = $("login-submit");
     btn.disabled = true;
     $("login-error").textContent = "";

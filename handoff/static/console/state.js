@@ -6,7 +6,8 @@ export const S = {
   queue: [], queueAt: Date.now(), knownQueue: null,
   mine: [], unread: {},
   current: null, currentId: null, justClaimed: null,
-  canned: [], tickets: [],
+  canned: [], tickets: [], ticketId: null,
+  waiting: {}, alerts: [], teams: [],  // silent-agent timers and alerts (alerts.js)
   view: "chats", tab: "queue",
   composeMode: "reply",
   pollTimer: null, statsTimer: null,
