@@ -205,14 +205,19 @@ async def take_back(request: Request, conversation_id: str) -> HTTPResponse:
         raise ApiError(404, "not_found", "Conversation not found. 会话不存在。")
     if conv["mode"] != Mode.AGENT.value:
         raise ApiError(409, "not_with_agent", "The chat is not with an agent. 该会话不在人工服务中。")
+    # The alerts are closed as taken back before the move: a watcher on any process that saw
+    # the chat leave its agent first would close them as merely ended.
+    alerts = [a for a in await hub.store.silence.open_alerts() if a["conversation_id"] == conv["id"]]
+    closed = set(await hub.store.silence.resolve([a["id"] for a in alerts], "taken_back", time.time()))
     try:
         event = await hub.state.transition(conv, Mode.QUEUED, Cause.TAKE_BACK, by_agent=conv["assigned_agent_id"],
                                            notices=(notice(TEXT_TRANSFERRED),))
     except IllegalTransition:
         event = None
     if event is None:
+        await hub.store.silence.reopen(sorted(closed), "taken_back")
         raise ApiError(409, "conflict", "The conversation changed meanwhile; reload. 会话状态已变化。")
-    now = time.time()
-    alerts = [a for a in await hub.store.silence.open_alerts() if a["conversation_id"] == conv["id"]]
-    await resolve(hub, alerts, "taken_back", now)
+    for alert in alerts:
+        if alert["id"] in closed:
+            await hub.to_agents(shapes.silence_resolved_event(alert, "taken_back"))
     return json_response({"ok": True, **shapes.conversation_summary(event.conversation)})

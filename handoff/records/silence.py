@@ -73,6 +73,15 @@ class SilenceRecords(Repository):
                     closed.append(aid)
         return closed
 
+    @threaded
+    def reopen(self, alert_ids: list[int], resolution: str) -> None:
+        """Undo `resolve` for these alerts when the move they were closed for did not happen."""
+        if not alert_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(a).where(and_(a.c.id.in_(alert_ids), a.c.resolution == resolution))
+                         .values(resolved_at=None, resolution=None))
+
     @reads
     def teams(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:
