@@ -22,6 +22,7 @@ from handoff.channels.web import bp as web_bp
 from handoff.console import bp as console_bp
 from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
+from handoff.figures import bp as figures_bp
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
 from handoff.presence import PresenceTracker
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.ctx.settings = settings
     app.blueprint(web_bp)
     app.blueprint(console_bp)
+    app.blueprint(figures_bp)
     install_log_redaction()
 
     @app.before_server_start

@@ -51,6 +51,9 @@ conversations = Table(
     # the place last announced to the waiting customer: a queue broadcast skips unchanged ones
     Column("queue_position", Integer),
     Column("queue_eta", Integer),
+    # when this customer last complained (an angry handoff) in the 7 days before this chat was
+    # queued; the console flags the chat "近期投诉" (handoff/quality.py)
+    Column("recent_complaint_at", Float),
 )
 Index("ix_hub_conv_mode", conversations.c.mode)
 Index("ix_hub_conv_external", conversations.c.channel, conversations.c.external_id)
@@ -124,6 +127,9 @@ handoffs = Table(
     Column("agent_id", Integer),
     Column("first_response_at", Float),
     Column("closed_at", Float),
+    # the state machine's cause of the move that ended it (close, return_to_bot, ticket, …):
+    # the quality figures tell an agent's close from a customer who left
+    Column("end_cause", String(16)),
 )
 Index("ix_hub_handoffs_queued", handoffs.c.queued_at)
 
@@ -161,6 +167,7 @@ csat = Table(
     Column("handoff_id", Integer),
     Column("agent_id", Integer),
     Column("score", Integer, nullable=False),
+    Column("nps", Integer),  # the optional 0–10 "推荐意愿" answer given with the stars
     Column("comment", Text),
     Column("created_at", Float, nullable=False),
 )
@@ -210,5 +217,14 @@ wechat_users = Table(  # openid -> its one open conversation, handoff/wechat/inb
     metadata,
     Column("openid", String(64), primary_key=True),
     Column("conversation_id", String(32), ForeignKey("hub_conversations.id"), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+quality_targets = Table(  # supervisor-set targets of the quality figures; absent keys keep the defaults
+    "hub_quality_targets",
+    metadata,
+    Column("key", String(40), primary_key=True),  # handoff.quality.TARGETS
+    Column("value", Float),  # NULL: this figure has no target
+    Column("updated_by", Integer),
     Column("updated_at", Float, nullable=False),
 )
