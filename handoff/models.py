@@ -167,9 +167,9 @@ csat = Table(
     Column("handoff_id", Integer),
     Column("agent_id", Integer),
     Column("score", Integer, nullable=False),
-    Column("nps", Integer),  # the optional 0–10 "推荐意愿" answer given with the stars
     Column("comment", Text),
     Column("created_at", Float, nullable=False),
+    Column("nps", Integer),  # the optional 0–10 "推荐意愿" answer given with the stars
 )
 
 login_counters = Table(

@@ -19,7 +19,15 @@ from tests.conftest import BACKENDS
 from tests.services import fresh_pg_database, require_services
 
 from .conftest import PASSWORDS, HubProcess
-from .quality_day import EXPECTED_AGENTS, EXPECTED_DAY, EXPECTED_SIDES, HOURS, TZ, build_known_day, known_day
+from .quality_day import (
+    EXPECTED_AGENTS,
+    EXPECTED_DAY,
+    EXPECTED_SIDES,
+    HOURS,
+    TZ,
+    build_known_day,
+    known_day,
+)
 
 pytestmark = [pytest.mark.slow]
 
