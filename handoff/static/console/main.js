@@ -4,7 +4,8 @@
  * customer-provided text is inserted with textContent.
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
- * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, present.js and
+ * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js (live figures),
+ * figures.js and quality.js (quality figures by day and agent, charts, CSV), present.js and
  * labels.js (what is shown, pure), notify.js (toasts, sound, title), state.js.
  */
 
@@ -14,6 +15,7 @@ import { api, hasCsrf, onSessionEnded, storeCsrf } from "./api.js";
 import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
 import { loadStats } from "./dashboard.js";
+import { initFigures, showFigures } from "./figures.js";
 import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
@@ -80,7 +82,7 @@ function switchView(v) {
   ["chats", "tickets", "canned", "stats"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
-  if (v === "stats") { loadStats(); S.statsTimer = setInterval(loadStats, 5000); }
+  if (v === "stats") { loadStats(); showFigures(); S.statsTimer = setInterval(loadStats, 5000); }
   if (v === "tickets") loadTickets();
   if (v === "canned") renderCannedList();
 }
@@ -91,6 +93,7 @@ function init() {
   initChat();
   initCanned();
   initTickets();
+  initFigures();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
