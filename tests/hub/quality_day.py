@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -183,7 +184,13 @@ def build_known_day(url: str, day: date) -> dict[str, str]:
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    return _run(run)
+
+
+def _run(make: Any) -> Any:
+    """Run a coroutine on a fresh loop in its own thread (a browser test's thread has a loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def fig(value: float | None, count: int, target: float | None, met: bool | None) -> dict[str, Any]:
@@ -251,3 +258,29 @@ EXPECTED_SIDES: dict[int, dict[str, Any]] = {
     -1: {"conversations": 1, "handoffs": 1, "first_response_avg": 20.0, "handling_avg": 2 * 3600 + 5 * 60 + 50},
     1: {"conversations": 1, "handoffs": 1, "first_response_avg": 20.0, "handling_avg": 600.0},
 }
+
+
+def build_complaint(url: str, customer_id: str, at: float) -> None:
+    """One angry handoff of ``customer_id`` queued at ``at`` (epoch), served by agent2 and closed."""
+
+    async def run() -> None:
+        store = Store.from_url(url)
+        try:
+            with clocked() as clock:
+                agent = await store.agents.by_username("agent2")
+                sm = StateMachine(store, None)  # type: ignore[arg-type]
+                clock.t = at
+                conv = await store.conversations.create("web", "0" * 64, customer_id, None)
+                await store.messages.add(conv["id"], "web", [{"author": "customer", "text": "太气人了，我要投诉"}])
+                for to, cause, extra, later in ((Mode.QUEUED, Cause.HANDOFF, {
+                        "handoff": Handoff("angry", "high", "refunds", "投诉"),
+                        "customer": (customer_id, "web", None)}, 0),
+                        (Mode.AGENT, Cause.CLAIM, {"agent": agent}, 10), (Mode.BOT, Cause.CLOSE, {}, 300)):
+                    clock.t = at + later
+                    fresh = await store.conversations.get(conv["id"])
+                    assert fresh is not None
+                    assert await store.conversations.apply_move(sm.plan(fresh, to, cause, now=clock.t, **extra))
+        finally:
+            await store.close()
+
+    _run(run)

@@ -1,7 +1,7 @@
 /**
  * The supervisor's quality figures in the 看板 view: a date range, the range's figures against
- * their targets (a missed one is marked), charts by day and by agent (Chart.js, vendored under
- * /static/vendor), tables, CSV export and the targets form. What is shown is quality.js (pure).
+ * their targets (a missed one is marked), charts by day and by agent (Chart.js 4, its UMD build
+ * vendored under /static/vendor with its licence), tables, CSV export and the targets form. What is shown is quality.js (pure).
  */
 
 import { el } from "../shared/dom.js";
@@ -13,12 +13,18 @@ import { agentChart, columns, csvHref, dayChart, figuresPath, isRateTarget, pars
 import { $ } from "./state.js";
 
 const charts = {};
+let chartLoading = null;
 let loadedOnce = false;
 let targets = [];
 
-function drawChart(id, type, data, yMax) {
-  const Chart = window.Chart;
-  if (!Chart) return;
+/** Chart.js's UMD build, loaded on first use (agents never need it); it sets globalThis.Chart. */
+function chartLibrary() {
+  if (!chartLoading) chartLoading = import("../vendor/chart.umd.min.js").then(() => globalThis.Chart);
+  return chartLoading;
+}
+
+async function drawChart(id, type, data, yMax) {
+  const Chart = await chartLibrary();
   if (charts[id]) charts[id].destroy();
   charts[id] = new Chart($(id), {
     type,
@@ -75,8 +81,10 @@ function render(report) {
   $("fig-csv-agent").href = csvHref(report.from, report.to, "agent");
   $("fig-status").textContent = report.from + " 至 " + report.to + "（" + report.timezone + "）";
   renderTiles(report);
-  drawChart("fig-chart-days", "line", dayChart(report), 100);
-  drawChart("fig-chart-agents", "bar", agentChart(report), 100);
+  Promise.all([drawChart("fig-chart-days", "line", dayChart(report), 100),
+    drawChart("fig-chart-agents", "bar", agentChart(report), 100)]).catch((err) => {
+    $("fig-status").textContent = "图表加载失败：" + err.message;
+  });
   renderTable("fig-days", report, report.days, false);
   renderTable("fig-agents", report, report.agents, true);
   targets = report.targets;
