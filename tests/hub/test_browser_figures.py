@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -157,7 +158,28 @@ def test_recent_complaint_is_flagged_for_agents(browser, tmp_path: Path, shop_db
                 item.locator("[data-role=claim]").click()
                 expect(agent.locator("#chat-tags")).to_contain_text("近期投诉")
                 expect(agent.locator("[data-role=recent-complaint]")).to_contain_text("曾投诉")
+
+                # the customer rates with stars and the optional 推荐意愿 (NPS) question
+                agent.locator("#composer-input").fill("您好，我来为您处理退款")
+                agent.locator("#composer-input").press("Enter")
+                agent.locator("#btn-close").click()
+                csat = customer.locator("[data-role=csat]")
+                expect(csat).to_be_visible(timeout=SLOW)
+                csat.locator("[data-score='4']").click()
+                csat.locator("[data-nps='9']").click()
+                expect(csat.locator("[data-nps='9']")).to_have_class("on")
+                csat.locator("button.btn").click()
+                expect(customer.locator("[data-role=csat-done]")).to_contain_text("4 星")
                 assert errors == []
             finally:
                 cctx.close()
                 actx.close()
+        sup = hub.api("POST", "/api/agent/login", {"username": "supervisor", "password": PASSWORDS["supervisor"],
+                                                    "bearer": True})["token"]
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        q = f"?from={(today - timedelta(days=2)).isoformat()}&to={today.isoformat()}"
+        figures = hub.api("GET", "/api/supervisor/figures" + q, token=sup)["totals"]["figures"]
+        assert figures["nps"] == {"value": 100.0, "count": 1, "target": 30.0, "met": True}
+        assert figures["csat_avg"]["value"] == 4.0 and figures["csat_avg"]["count"] == 1
+        assert figures["repeat_complaint_rate"]["count"] == 1  # yesterday's complaint; today's chat was no complaint
+
