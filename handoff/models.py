@@ -57,6 +57,7 @@ conversations = Table(
 )
 Index("ix_hub_conv_mode", conversations.c.mode)
 Index("ix_hub_conv_external", conversations.c.channel, conversations.c.external_id)
+Index("ix_hub_conv_created", conversations.c.created_at)  # the quality figures read a range of days
 
 messages = Table(
     "hub_messages",

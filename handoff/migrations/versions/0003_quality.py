@@ -1,4 +1,5 @@
-"""Quality figures: how each handoff ended, the NPS answer, recent complaints, targets.
+"""Quality figures: how each handoff ended, the NPS answer, recent complaints, targets, and an
+index on when conversations started (the figures read ranges of days).
 
 Revision ID: hub_0003
 Revises: hub_0002
@@ -24,6 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('nps', sa.Integer(), nullable=True))
     with op.batch_alter_table('hub_conversations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recent_complaint_at', sa.Float(), nullable=True))
+    op.create_index('ix_hub_conv_created', 'hub_conversations', ['created_at'], unique=False)
     op.create_table('hub_quality_targets',
                     sa.Column('key', sa.String(length=40), nullable=False),
                     sa.Column('value', sa.Float(), nullable=True),
@@ -34,6 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('hub_quality_targets')
+    op.drop_index('ix_hub_conv_created', table_name='hub_conversations')
     with op.batch_alter_table('hub_conversations', schema=None) as batch_op:
         batch_op.drop_column('recent_complaint_at')
     with op.batch_alter_table('hub_csat', schema=None) as batch_op:
