@@ -204,3 +204,16 @@ def test_bad_ranges_are_refused(day_hub: tuple[HubProcess, date, dict[str, str]]
     path = "/api/supervisor/figures.csv" if "by" in query else "/api/supervisor/figures"
     r = requests.get(hub.url + path, params=query, headers=sup, timeout=10)
     assert r.status_code in (400, 414), (query, r.text)
+
+
+def test_the_nps_answer_is_checked_before_anything_is_stored(day_hub: tuple[HubProcess, date, dict[str, str]]) -> None:
+    hub, _, _ = day_hub
+    conv = requests.post(f"{hub.url}/api/conversations", json={"channel": "web"}, timeout=10).json()
+    auth = {"Authorization": f"Bearer {conv['token']}"}
+    url = f"{hub.url}/api/conversations/{conv['conversation_id']}/csat"
+    for nps in ("9", True, 11, -1, 10**30, 9.5, [9]):
+        r = requests.post(url, json={"score": 5, "nps": nps}, headers=auth, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_nps", (nps, r.text)
+    # a valid answer, but no rating was asked for this conversation: refused, nothing stored
+    for body in ({"score": 5, "nps": 0}, {"score": 5, "nps": None}, {"score": 5}):
+        assert requests.post(url, json=body, headers=auth, timeout=10).status_code == 409
