@@ -168,6 +168,7 @@ def test_recent_complaint_is_flagged_for_agents(browser, tmp_path: Path, shop_db
                 csat.locator("[data-score='4']").click()
                 csat.locator("[data-nps='9']").click()
                 expect(csat.locator("[data-nps='9']")).to_have_class("on")
+                save_screenshot(customer, "widget-nps.png")
                 csat.locator("button.btn").click()
                 expect(customer.locator("[data-role=csat-done]")).to_contain_text("4 星")
                 assert errors == []

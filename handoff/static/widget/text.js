@@ -11,7 +11,7 @@ export const GREETING = "您好，欢迎光临！我是智能客服，请问有�
 export const STAR_LABELS = ["", "非常不满意", "不满意", "一般", "满意", "非常满意"];
 
 /** The optional 推荐意愿 question after the stars (NPS: 0–10). */
-export const NPS_QUESTION = "您有多大可能向朋友推荐我们？（选填，0 = 不可能，10 = 非常可能）";
+export const NPS_QUESTION = "您有多大可能向朋友推荐我们？（选填）";
 
 /** The rating as sent: the NPS answer only when one was picked. */
 export function ratingBody(score, comment, nps) {
