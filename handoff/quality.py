@@ -310,7 +310,10 @@ def report(facts: dict[str, Any], first: date, last: date, tz: str, hours: tuple
         return out
 
     h_day, r_day, c_day = by_day(handoffs, "queued_at"), by_day(ratings, "created_at"), by_day(conversations, "created_at")
-    days = [{"date": d.isoformat(), **block(h_day[d], r_day[d], c_day[d], later, targets, online, now)}
+    def final(until: date) -> bool:  # every follow-up window of these days has passed
+        return now >= day_start(until + timedelta(days=1), tz) + COMPLAINT_WINDOW
+
+    days = [{"date": d.isoformat(), "final": final(d), **block(h_day[d], r_day[d], c_day[d], later, targets, online, now)}
             for d in days_of(first, last)]
     names = {a["id"]: a["display_name"] for a in agents}
     h_agent: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -321,7 +324,7 @@ def report(facts: dict[str, Any], first: date, last: date, tz: str, hours: tuple
     for r in ratings:
         if r.get("agent_id") is not None:
             r_agent[r["agent_id"]].append(r)
-    by_agent = [{"agent_id": aid, "display_name": names.get(aid, f"#{aid}"),
+    by_agent = [{"agent_id": aid, "display_name": names.get(aid, f"#{aid}"), "final": final(last),
                  **block(h_agent[aid], r_agent[aid], None, later, targets, online, now)}
                 for aid in sorted(set(h_agent) | set(r_agent))]
     return {
@@ -329,7 +332,7 @@ def report(facts: dict[str, Any], first: date, last: date, tz: str, hours: tuple
         "targets": targets_out(targets),
         "figures": [{"key": f.key, "label": f.label, "unit": f.unit, "target": f.target,
                      "at_least": f.at_least} for f in FIGURES],
-        "totals": block(handoffs, ratings, conversations, later, targets, online, now),
+        "totals": {"final": final(last), **block(handoffs, ratings, conversations, later, targets, online, now)},
         "days": days,
         "agents": by_agent,
     }

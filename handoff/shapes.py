@@ -430,6 +430,8 @@ _FIGURE_BLOCK = {
     "agent_id": {**_INT, "description": "agents only"}, "display_name": {**_STR, "description": "agents only"},
     "conversations": {**_INT, "description": "conversations in which the customer wrote (not for agents)"},
     "handoffs": _INT,
+    "final": {"type": "boolean", "description": "false: a customer may still come back or complain "
+                                                "again within the windows, so resolution and repeat complaints can change"},
     "figures": {"type": "object", "description": "by figure key (see figures)",
                 "additionalProperties": {"$ref": "#/components/schemas/FigureValue"}},
     "handoffs_by_reason": {"type": "object", "description": "share of conversations handed off for each reason",

@@ -199,6 +199,7 @@ def fig(value: float | None, count: int, target: float | None, met: bool | None)
 
 # Worked out by hand from the table above (day D only).
 EXPECTED_DAY: dict[str, Any] = {
+    "final": True,  # D is ten days ago: nobody can come back within the windows any more
     "conversations": 8,  # conv1–conv8 (conv9: nothing written; conv0 on D-1)
     "handoffs": 6,  # conv2–conv7
     "handoffs_by_reason": {"requested": {"count": 3, "rate": 3 / 8}, "angry": {"count": 2, "rate": 2 / 8},
@@ -225,6 +226,7 @@ EXPECTED_DAY: dict[str, Any] = {
 
 EXPECTED_AGENTS: dict[str, dict[str, Any]] = {
     "agent1": {  # conv2, conv4, conv7
+        "final": True,
         "handoffs": 3,
         "figures": {
             "first_response_avg": fig((20 + 15) / 2, 2, 30.0, True),
@@ -238,6 +240,7 @@ EXPECTED_AGENTS: dict[str, dict[str, Any]] = {
         "missed": [],
     },
     "agent2": {  # conv3, conv6
+        "final": True,
         "handoffs": 2,
         "figures": {
             "first_response_avg": fig(45.0, 2, 30.0, False),

@@ -143,3 +143,7 @@ def test_report_by_day_and_agent_and_its_shape() -> None:
     empty = quality.report({"handoffs": [], "ratings": [], "conversations": []}, d, d, tz, ALWAYS,
                            quality.targets_with({}), [], t0)
     assert empty["totals"]["missed"] == [] and empty["days"][0]["figures"]["nps"]["value"] is None
+    # until 7 days after a day, a customer may still come back: its figures are not final
+    assert empty["totals"]["final"] is False and rep["totals"]["final"] is True
+    assert [x["final"] for x in quality.report(facts, d, date(2026, 6, 19), tz, ALWAYS, quality.targets_with({}),
+                                               agents, quality.day_start(date(2026, 6, 27), tz) - 1)["days"]] == [True, False]

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { tags } from "../../handoff/static/console/present.js";
 import { agentChart, columns, csvHref, dayChart, figuresPath, formatTarget, formatValue, parseTarget, row,
-  targetText, tiles } from "../../handoff/static/console/quality.js";
+  statusText, targetText, tiles } from "../../handoff/static/console/quality.js";
 import { ratingBody } from "../../handoff/static/widget/text.js";
 
 const FIGURES = [
@@ -91,4 +91,10 @@ test("a recent complaint is tagged; the rating sends NPS only when picked", () =
   assert.deepEqual(ratingBody(5, " 好 ", null), { score: 5, comment: "好" });
   assert.deepEqual(ratingBody(4, "", 0), { score: 4, comment: "", nps: 0 });
   assert.deepEqual(ratingBody(4, "", 11), { score: 4, comment: "" });
+});
+
+test("the status line says when the last days can still change", () => {
+  const r = { from: "2026-06-17", to: "2026-06-18", timezone: "Asia/Shanghai", totals: { final: false } };
+  assert.equal(statusText(r), "2026-06-17 至 2026-06-18（Asia/Shanghai） · 近 7 天的解决率、重复投诉率仍可能变化");
+  assert.equal(statusText({ ...r, totals: { final: true } }), "2026-06-17 至 2026-06-18（Asia/Shanghai）");
 });

@@ -8,8 +8,8 @@ import { el } from "../shared/dom.js";
 import { onlyRequestErrors } from "../shared/http.js";
 import { api } from "./api.js";
 import { toast } from "./notify.js";
-import { agentChart, columns, csvHref, dayChart, figuresPath, isRateTarget, parseTarget, row, targetText, tiles }
-  from "./quality.js";
+import { agentChart, columns, csvHref, dayChart, figuresPath, isRateTarget, parseTarget, row, statusText, targetText,
+  tiles } from "./quality.js";
 import { $ } from "./state.js";
 
 const charts = {};
@@ -79,7 +79,7 @@ function render(report) {
   $("fig-to").value = report.to;
   $("fig-csv-day").href = csvHref(report.from, report.to, "day");
   $("fig-csv-agent").href = csvHref(report.from, report.to, "agent");
-  $("fig-status").textContent = report.from + " 至 " + report.to + "（" + report.timezone + "）";
+  $("fig-status").textContent = statusText(report);
   renderTiles(report);
   Promise.all([drawChart("fig-chart-days", "line", dayChart(report), 100),
     drawChart("fig-chart-agents", "bar", agentChart(report), 100)]).catch((err) => {

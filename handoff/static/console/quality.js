@@ -138,3 +138,10 @@ export function targetText(value, key) {
   if (value == null) return "";
   return isRateTarget(key) ? String(Math.round(value * 1000) / 10) : String(value);
 }
+
+/** The line above the figures: the range, and whether its last days can still change. */
+export function statusText(report) {
+  const base = report.from + " 至 " + report.to + "（" + report.timezone + "）";
+  const open = report.totals && report.totals.final === false;
+  return open ? base + " · 近 7 天的解决率、重复投诉率仍可能变化" : base;
+}
