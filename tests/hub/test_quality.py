@@ -191,6 +191,11 @@ def test_only_supervisors_get_figures(day_hub: tuple[HubProcess, date, dict[str,
         assert r.status_code == 403, (path, r.text)
         assert r.json()["error"]["code"] == "forbidden"
         assert requests.request(method, hub.url + path, params=q, json=body, timeout=10).status_code == 401
+    # a customer's conversation token opens their conversation, nothing of the agents'
+    conv = requests.post(f"{hub.url}/api/conversations", json={"channel": "web"}, timeout=10).json()
+    r = requests.get(f"{hub.url}/api/supervisor/figures", params=q, timeout=10,
+                     headers={"Authorization": f"Bearer {conv['token']}"})
+    assert r.status_code == 401
     sup = token(hub, "supervisor")
     assert requests.get(f"{hub.url}/api/supervisor/targets", headers=sup, timeout=10).json()["targets"][4]["value"] == 4.5
 

@@ -108,3 +108,11 @@ async def test_two_hubs_count_the_same_figures(hubs: list[HubProcess], session) 
     [row] = reports[0]["agents"]
     assert row["display_name"] == "客服 小陈" and row["handoffs"] == 2
     assert {"csat_avg", "resolution_rate", "repeat_complaint_rate", "nps"} <= set(totals["missed"])
+
+    # a target set on one hub is the target on the other
+    sup1, sup2 = await login(session, hub1.url, "supervisor"), await login(session, hub2.url, "supervisor")
+    code, _ = await sup1.call("PUT", "/api/supervisor/targets", {"targets": {"csat_avg": 3.5}})
+    assert code == 200
+    code, rep = await sup2.call("GET", "/api/supervisor/figures" + q)
+    assert rep["totals"]["figures"]["csat_avg"] == {"value": 3.5, "count": 2, "target": 3.5, "met": True}
+    assert "csat_avg" not in rep["totals"]["missed"]
