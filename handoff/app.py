@@ -23,6 +23,7 @@ from handoff.console import bp as console_bp
 from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
 from handoff.history import bp as history_bp
+from handoff.figures import bp as figures_bp
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
 from handoff.presence import PresenceTracker
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.blueprint(history_bp)
     app.blueprint(ticket_desk_bp)
     app.blueprint(silence_bp)
+    app.blueprint(figures_bp)
     install_log_redaction()
 
     @app.before_server_start

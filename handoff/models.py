@@ -51,9 +51,13 @@ conversations = Table(
     # the place last announced to the waiting customer: a queue broadcast skips unchanged ones
     Column("queue_position", Integer),
     Column("queue_eta", Integer),
+    # when this customer last complained (an angry handoff) in the 7 days before this chat was
+    # queued; the console flags the chat "近期投诉" (handoff/quality.py)
+    Column("recent_complaint_at", Float),
 )
 Index("ix_hub_conv_mode", conversations.c.mode)
 Index("ix_hub_conv_external", conversations.c.channel, conversations.c.external_id)
+Index("ix_hub_conv_created", conversations.c.created_at)  # the quality figures read a range of days
 
 messages = Table(
     "hub_messages",
@@ -124,6 +128,9 @@ handoffs = Table(
     Column("agent_id", Integer),
     Column("first_response_at", Float),
     Column("closed_at", Float),
+    # the state machine's cause of the move that ended it (close, return_to_bot, ticket, …):
+    # the quality figures tell an agent's close from a customer who left
+    Column("end_cause", String(16)),
 )
 Index("ix_hub_handoffs_queued", handoffs.c.queued_at)
 
@@ -216,6 +223,7 @@ csat = Table(
     Column("score", Integer, nullable=False),
     Column("comment", Text),
     Column("created_at", Float, nullable=False),
+    Column("nps", Integer),  # the optional 0–10 "推荐意愿" answer given with the stars
 )
 
 login_counters = Table(
@@ -306,3 +314,11 @@ Index("ix_hub_handoffs_agent", handoffs.c.agent_id)
 Index("ix_hub_csat_conv", csat.c.conversation_id)
 Index("ix_hub_tickets_conv", tickets.c.conversation_id)
 Index("ix_hub_tickets_customer", tickets.c.customer_id)
+quality_targets = Table(  # supervisor-set targets of the quality figures; absent keys keep the defaults
+    "hub_quality_targets",
+    metadata,
+    Column("key", String(40), primary_key=True),  # handoff.quality.TARGETS
+    Column("value", Float),  # NULL: this figure has no target
+    Column("updated_by", Integer),
+    Column("updated_at", Float, nullable=False),
+)

@@ -35,6 +35,10 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 CONV_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
 NUM_ID = {"name": "id", "in": "path", "required": True, "schema": INT}
+RANGE = [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+          "description": "first day (shop time zone); default: 6 days before to"},
+         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+          "description": "last day, included; default: today"}]
 
 
 def _op(summary: str, responses: dict[str, Any], *, tags: list[str], security: list | None = None,
@@ -160,6 +164,8 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                     "Rate the agent service (once, after close)", {"200": OK, "400": ERR, "409": ERR},
                     params=[CONV_ID],
                     body=_body({"score": {"type": "integer", "minimum": 1, "maximum": 5},
+                                "nps": {"type": "integer", "minimum": 0, "maximum": 10, "nullable": True,
+                                        "description": "optional 推荐意愿: how likely to recommend us, 0–10"},
                                 "comment": {"type": "string", "maxLength": 1000}}, ["score"]),
                 ),
                 "options": PREFLIGHT_ID,
@@ -313,6 +319,30 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                 "post": _op("Take a chat from its agent back into the queue at its original place",
                             {"200": _json(_ref("ConversationSummary")), "401": ERR, "403": ERR, "404": ERR,
                              "409": ERR}, tags=["supervisor"], security=AGENT, params=[CONV_ID])
+            },
+            "/api/supervisor/figures": {
+                "get": _op("Quality figures for a range of the shop's days: the whole range, each day, each "
+                           "agent; each figure with its target and whether it was met",
+                           {"200": _json(_ref("Figures")), "400": ERR, "401": ERR, "403": ERR},
+                           tags=["supervisor"], security=AGENT, params=RANGE)
+            },
+            "/api/supervisor/figures.csv": {
+                "get": _op("The same figures as CSV (UTF-8 with BOM, for Excel), by day or by agent",
+                           {"200": {"description": "CSV file", "content": {"text/csv": {"schema": STR}}},
+                            "400": ERR, "401": ERR, "403": ERR},
+                           tags=["supervisor"], security=AGENT,
+                           params=RANGE + [{"name": "by", "in": "query",
+                                            "schema": {"type": "string", "enum": ["day", "agent"]}}])
+            },
+            "/api/supervisor/targets": {
+                "get": _op("Targets of the quality figures (the seeds' defaults unless changed)",
+                           {"200": _json(_ref("Targets")), "401": ERR, "403": ERR}, tags=["supervisor"],
+                           security=AGENT),
+                "put": _op("Change targets: a number, or null for no target",
+                           {"200": _json(_ref("Targets")), "400": ERR, "401": ERR, "403": ERR},
+                           tags=["supervisor"], security=AGENT,
+                           body=_body({"targets": {"type": "object", "additionalProperties": {
+                               "type": "number", "nullable": True}}}, ["targets"])),
             },
             "/api/supervisor/stats": {
                 "get": _op("Queue, agents, handoffs, first response, CSAT", {"200": _json(_ref("Stats")),

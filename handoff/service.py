@@ -456,13 +456,15 @@ class Hub:
         await self.to_agents(shapes.ticket_event(ticket_id, "open", conv["id"]))
         return ticket_id
 
-    async def add_csat(self, conv: dict[str, Any], score: Any, comment: Any) -> None:
+    async def add_csat(self, conv: dict[str, Any], score: Any, comment: Any, nps: Any = None) -> None:
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
             raise ApiError(400, "invalid_score", "score must be an integer 1..5. 评分须为 1–5 的整数。")
+        if nps is not None and (not isinstance(nps, int) or isinstance(nps, bool) or not 0 <= nps <= 10):
+            raise ApiError(400, "invalid_nps", "nps must be an integer 0..10 or left out. 推荐意愿须为 0–10 的整数。")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
             raise ApiError(400, "invalid_comment", "comment must be a string of ≤1000 characters.")
         comment = clean_text(comment) if comment else None
-        if not await self.store.ratings.add(conv["id"], score, comment or None):
+        if not await self.store.ratings.add(conv["id"], score, comment or None, nps):
             raise ApiError(409, "no_csat_pending", "No rating is requested for this conversation. 当前无需评价。")
 
     # -- agent side ------------------------------------------------------------------------

@@ -143,6 +143,7 @@ def conversation_summary(conv: dict[str, Any]) -> dict[str, Any]:
         "vip_level": conv["vip_level"],
         "queued_at": conv["queued_at"],
         "updated_at": conv["updated_at"],
+        "recent_complaint_at": conv.get("recent_complaint_at"),
     }
 
 
@@ -223,6 +224,7 @@ def queue_item(item: dict[str, Any], now: float) -> dict[str, Any]:
         "channel": item["channel"],
         "emotion": item["emotion"],
         "customer_name": item.get("customer_name"),
+        "recent_complaint_at": item.get("recent_complaint_at"),
     }
 
 
@@ -237,6 +239,18 @@ def stats(queue_figures: dict[str, Any], handoff_figures: dict[str, Any], csat: 
     """The supervisor's figures (``handoff.metrics`` computes them)."""
     agents = agents_view(loads)
     return {**queue_figures, **handoff_figures, "csat": csat, "agents": agents, "agents_online": online_count(agents)}
+
+
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """``GET /api/supervisor/figures``: the range's figures, each day's, each agent's
+    (``handoff.quality.report`` counts them; each figure says whether it ``met`` its target)."""
+    keys = ("from", "to", "timezone", "targets", "figures", "totals", "days", "agents")
+    return {k: report[k] for k in keys}
+
+
+def targets(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``/api/supervisor/targets``: every target with its seeds' default."""
+    return {"targets": items}
 
 
 def canned_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -472,7 +486,24 @@ _SUMMARY_PROPS = {
     "conversation_id": _STR, "mode": _MODE, "channel": _STR, "customer_id": _NSTR, "customer_name": _NSTR,
     "assigned_agent_id": _NINT, "reason": _NSTR, "priority": _NSTR, "skill": _NSTR, "summary": _NSTR,
     "emotion": _NSTR, "vip_level": _NINT, "queued_at": {"type": "number", "nullable": True},
-    "updated_at": {"type": "number"}}
+    "updated_at": {"type": "number"},
+    "recent_complaint_at": {"type": "number", "nullable": True,
+                            "description": "the customer complained (an angry handoff) then, within 7 days "
+                                           "before this chat was queued: the console shows 近期投诉"}}
+_NNUM = {"type": "number", "nullable": True}
+_FIGURE_BLOCK = {
+    "date": {**_STR, "description": "a day of the shop (days only)"},
+    "agent_id": {**_INT, "description": "agents only"}, "display_name": {**_STR, "description": "agents only"},
+    "conversations": {**_INT, "description": "conversations in which the customer wrote (not for agents)"},
+    "handoffs": _INT,
+    "final": {"type": "boolean", "description": "false: a customer may still come back or complain "
+                                                "again within the windows, so resolution and repeat complaints can change"},
+    "figures": {"type": "object", "description": "by figure key (see figures)",
+                "additionalProperties": {"$ref": "#/components/schemas/FigureValue"}},
+    "handoffs_by_reason": {"type": "object", "description": "share of conversations handed off for each reason",
+                           "additionalProperties": {"type": "object", "properties": {
+                               "count": _INT, "rate": {"type": "number"}}}},
+    "missed": {"type": "array", "items": _STR, "description": "keys of the figures that missed their target"}}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Button": _obj({"title": _STR, "payload": _STR}),
@@ -504,7 +535,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "conversation_id": _STR, "priority": {"type": "string", "enum": list(PRIORITIES)},
         "reason": _STR, "skill": _STR, "summary": _STR, "vip_level": _NINT,
         "waited_seconds": {"type": "number"}, "channel": _STR, "emotion": _NSTR,
-        "customer_name": _NSTR, "position": _INT, "eta_seconds": _INT, "wait_text": _WAIT_TEXT, "in_my_groups": {"type": "boolean"}}),
+        "customer_name": _NSTR, "recent_complaint_at": _NNUM, "position": _INT, "eta_seconds": _INT, "wait_text": _WAIT_TEXT, "in_my_groups": {"type": "boolean"}}),
     "QueueList": _obj({"items": {"type": "array", "items": _ref("QueueItem")},
                        "agents": {"type": "array", "items": _ref("Agent")}, "online": _INT}),
     "ConversationSummary": _obj(_SUMMARY_PROPS),
@@ -527,6 +558,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "delivered_at": {"type": "string", "format": "date-time", "nullable": True},
         "carrier": _NSTR, "tracking_no": _NSTR}},
     "Canned": _obj({"id": _INT, "title": _STR, "text": _STR}),
+    "FigureValue": _obj({
+        "value": {**_NNUM, "description": "seconds, a share 0–1, a score 1–5 or NPS −100–100; null: no data"},
+        "count": {**_INT, "description": "what the value is counted over"},
+        "target": _NNUM, "met": {"type": "boolean", "nullable": True,
+                                 "description": "false: the target is missed; null: no value or no target"}}),
+    "FigureBlock": _obj(_FIGURE_BLOCK),
+    "Target": _obj({"key": _STR, "label": _STR, "value": _NNUM, "default": _NNUM, "low": {"type": "number"},
+                    "high": {"type": "number"}, "nullable": {"type": "boolean"}}),
+    "Targets": _obj({"targets": {"type": "array", "items": _ref("Target")}}),
+    "Figures": _obj({
+        "from": _STR, "to": _STR, "timezone": _STR,
+        "targets": {"type": "array", "items": _ref("Target")},
+        "figures": {"type": "array", "items": _obj({
+            "key": _STR, "label": _STR, "unit": {"type": "string", "enum": ["seconds", "rate", "score", "nps"]},
+            "target": _STR, "at_least": {"type": "boolean"}})},
+        "totals": _ref("FigureBlock"),
+        "days": {"type": "array", "items": _ref("FigureBlock")},
+        "agents": {"type": "array", "items": _ref("FigureBlock")}}),
     "Ticket": _obj({
         "id": _INT, "conversation_id": _NSTR, "customer_id": _NSTR, "contact": _NSTR, "text": _STR,
         "status": {"type": "string", "enum": list(TICKET_STATUSES)}, "agent_id": _NINT,

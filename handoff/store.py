@@ -14,6 +14,7 @@
     store.qa              quality inspection (质检) scores                records/qa.py
     store.ticket_threads  ticket work: assignee, thread, web replies     records/ticket_threads.py
     store.silence         silent-agent alerts, per-team limits           records/silence.py
+    store.quality         quality figures' events and targets            records/quality.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -30,6 +31,7 @@ from handoff.records.csat import Ratings
 from handoff.records.history import History
 from handoff.records.presence import Liveness
 from handoff.records.qa import QaScores
+from handoff.records.quality import QualityRecords
 from handoff.records.queue import QueueRecords
 from handoff.records.silence import SilenceRecords
 from handoff.records.ticket_threads import TicketThreads
@@ -55,6 +57,7 @@ class Store(Database):
         self.qa = QaScores(self)
         self.ticket_threads = TicketThreads(self)
         self.silence = SilenceRecords(self)
+        self.quality = QualityRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

@@ -151,7 +151,7 @@ async def customer_typing(request: Request, conversation_id: str) -> HTTPRespons
 async def post_csat(request: Request, conversation_id: str) -> HTTPResponse:
     conv = await customer_conversation(request, conversation_id)
     data = body_of(request)
-    await hub_of(request).add_csat(conv, data.get("score"), data.get("comment"))
+    await hub_of(request).add_csat(conv, data.get("score"), data.get("comment"), data.get("nps"))
     return json_response({"ok": True})
 
 

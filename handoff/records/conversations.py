@@ -17,6 +17,7 @@ from handoff import models as m
 from handoff.db import Repository, reads, row_dict, threaded
 from handoff.db import now as _now
 from handoff.records.history import index_messages
+from handoff.records.quality import last_complaint
 from handoff.state import Mode, Move
 
 
@@ -165,10 +166,11 @@ class Conversations(Repository):
                     raise AlreadyWaiting
                 return None
             if move.open_handoff is not None:
+                complained = last_complaint(conn, move.conversation_id, move.customer, now)
                 ins = conn.execute(m.handoffs.insert().values(conversation_id=move.conversation_id,
                                                               **move.open_handoff))
                 conn.execute(update(m.conversations).where(c.id == move.conversation_id)
-                             .values(handoff_id=int(ins.inserted_primary_key[0])))
+                             .values(handoff_id=int(ins.inserted_primary_key[0]), recent_complaint_at=complained))
             hid = conn.execute(select(c.handoff_id).where(c.id == move.conversation_id)).scalar_one()
             if move.agent_id is not None:
                 if hid is not None:
@@ -177,7 +179,8 @@ class Conversations(Repository):
                                  .values(assigned_at=now, agent_id=move.agent_id))
                 conn.execute(update(m.agents).where(m.agents.c.id == move.agent_id).values(last_assigned_at=now))
             if move.close_handoff and hid is not None:
-                conn.execute(update(m.handoffs).where(m.handoffs.c.id == hid).values(closed_at=now))
+                conn.execute(update(m.handoffs).where(m.handoffs.c.id == hid)
+                             .values(closed_at=now, end_cause=move.cause.value))
             notices = (insert_messages(conn, move.conversation_id, move.channel, list(move.notices), now)
                        if move.notices else [])
             after = row_dict(conn.execute(select(m.conversations).where(c.id == move.conversation_id)).first())

@@ -13,8 +13,9 @@ class Ratings(Repository):
     """Ratings and the pending request they answer."""
 
     @threaded
-    def add(self, conversation_id: str, score: int, comment: str | None) -> bool:
-        """One rating per request: only while the conversation awaits one."""
+    def add(self, conversation_id: str, score: int, comment: str | None, nps: int | None = None) -> bool:
+        """One rating per request: only while the conversation awaits one. ``nps``: the optional
+        0–10 answer to "would you recommend us" given with the stars."""
         with self.engine.begin() as conn:
             conv = row_dict(
                 (
@@ -48,6 +49,7 @@ class Ratings(Repository):
                     handoff_id=conv.get("handoff_id"),
                     agent_id=agent_id,
                     score=score,
+                    nps=nps,
                     comment=comment,
                     created_at=_now(),
                 )

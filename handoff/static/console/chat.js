@@ -126,6 +126,10 @@ function renderSide() {
   if (cust && cust.vip_level) nm.appendChild(el("span", "tag vip", "VIP" + cust.vip_level));
   head.appendChild(nm);
   side.appendChild(head);
+  if (c.recent_complaint_at) {
+    side.appendChild(el("div", { class: "complaint-note", "data-role": "recent-complaint" },
+      "近期投诉：该客户 " + when(c.recent_complaint_at) + " 曾投诉（7 天内），请优先安抚"));
+  }
   let kv = el("dl", "kv");
   function row(k, v) {
     if (v == null || v === "") return null;

@@ -4,10 +4,11 @@
  * customer-provided text is inserted with textContent.
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
- * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, history.js (历史 and 质检;
- * history_view.js pure), present.js and labels.js (what is shown, pure), notify.js (toasts,
- * sound, title), alerts.js (silent-agent alerts, waiting timers, browser notifications),
- * waits.js (their pure rules), state.js.
+ * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js (live figures),
+ * figures.js and quality.js (quality figures by day and agent, charts, CSV), history.js (历史
+ * and 质检; history_view.js pure), present.js and labels.js (what is shown, pure), notify.js
+ * (toasts, sound, title), alerts.js (silent-agent alerts, waiting timers, browser
+ * notifications), waits.js (their pure rules), state.js.
  */
 
 import { initial } from "../shared/format.js";
@@ -18,6 +19,7 @@ import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
 import { loadStats } from "./dashboard.js";
 import { initHistory, showHistory } from "./history.js";
+import { initFigures, showFigures } from "./figures.js";
 import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
@@ -85,7 +87,7 @@ function switchView(v) {
   ["chats", "tickets", "canned", "stats", "history"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
-  if (v === "stats") { loadStats(); S.statsTimer = setInterval(loadStats, 5000); }
+  if (v === "stats") { loadStats(); showFigures(); S.statsTimer = setInterval(loadStats, 5000); }
   if (v === "tickets") loadTickets();
   if (v === "canned") renderCannedList();
   if (v === "history") showHistory();
@@ -99,6 +101,7 @@ function init() {
   initTickets();
   initHistory(switchView);
   initAlerts();
+  initFigures();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {

@@ -15,6 +15,7 @@ export function customerName(c) {
 export function tags(c) {
   const out = [];
   if (c.priority) out.push(["tag p-" + c.priority, label("priority", c.priority) + "优先级"]);
+  if (c.recent_complaint_at) out.push(["tag complaint", "近期投诉"]);
   if (c.vip_level) out.push(["tag vip", "VIP" + c.vip_level]);
   if (c.reason) out.push(["tag reason", label("reason", c.reason)]);
   if (c.emotion && c.emotion !== "neutral") out.push(["tag angry", "情绪：" + label("emotion", c.emotion)]);

@@ -3,7 +3,7 @@
 
 import { el } from "../shared/dom.js";
 import { onlyRequestErrors } from "../shared/http.js";
-import { STAR_LABELS, validContact } from "./text.js";
+import { NPS_QUESTION, STAR_LABELS, ratingBody, validContact } from "./text.js";
 import { appendNode } from "./view.js";
 
 export function showCsat(w) {
@@ -33,11 +33,27 @@ export function showCsat(w) {
     btns.push(b);
     stars.appendChild(b);
   }
+  // optional: would they recommend the shop (NPS), picked again to unpick
+  let nps = null;
+  const npsQ = el("div", { class: "nps-q" }, NPS_QUESTION);
+  const npsRow = el("div", { class: "nps", role: "radiogroup", "aria-label": "推荐意愿", "data-role": "nps" });
+  const npsBtns = [];
+  for (let n = 0; n <= 10; n++) {
+    const b = el("button", { type: "button", role: "radio", "data-nps": String(n), "aria-label": "推荐意愿 " + n }, String(n));
+    b.addEventListener("click", () => {
+      nps = nps === n ? null : n;
+      npsBtns.forEach((x, i) => { x.className = i === nps ? "on" : ""; x.setAttribute("aria-checked", String(i === nps)); });
+    });
+    npsBtns.push(b);
+    npsRow.appendChild(b);
+  }
+  const npsEnds = el("div", { class: "nps-ends" });
+  npsEnds.append(el("span", null, "不可能"), el("span", null, "非常可能"));
   submit.addEventListener("click", () => {
     if (!score) return;
     submit.disabled = true;
     err.textContent = "";
-    w.api("POST", "/api/conversations/" + state.conversationId + "/csat", { score, comment: comment.value.trim() })
+    w.api("POST", "/api/conversations/" + state.conversationId + "/csat", ratingBody(score, comment.value, nps))
       .then(() => {
         state.csatDone = true;
         w.actions.persist();
@@ -50,7 +66,7 @@ export function showCsat(w) {
         submit.disabled = false;
       });
   });
-  card.append(stars, label, comment, err, submit);
+  card.append(stars, label, npsQ, npsRow, npsEnds, comment, err, submit);
   appendNode(w.ui, card);
 }
 

@@ -10,6 +10,16 @@ export const DEFAULT_TITLE = "在线客服";
 export const GREETING = "您好，欢迎光临！我是智能客服，请问有什么可以帮您？\n可以问我：退款多久到账、七天无理由退货、运费、发票……";
 export const STAR_LABELS = ["", "非常不满意", "不满意", "一般", "满意", "非常满意"];
 
+/** The optional 推荐意愿 question after the stars (NPS: 0–10). */
+export const NPS_QUESTION = "您有多大可能向朋友推荐我们？（选填）";
+
+/** The rating as sent: the NPS answer only when one was picked. */
+export function ratingBody(score, comment, nps) {
+  const body = { score, comment: String(comment || "").trim() };
+  if (Number.isInteger(nps) && nps >= 0 && nps <= 10) body.nps = nps;
+  return body;
+}
+
 /** The queue banner: place, and the hub's wait estimate when it gave one. */
 export function queueBanner(position, waitText) {
   const text = position <= 1 ? "正在为您接入人工客服，您是下一位" : "正在排队，您前面还有 " + (position - 1) + " 位";
