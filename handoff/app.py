@@ -22,8 +22,8 @@ from handoff.channels.web import bp as web_bp
 from handoff.console import bp as console_bp
 from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
-from handoff.history import bp as history_bp
 from handoff.figures import bp as figures_bp
+from handoff.history import bp as history_bp
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
 from handoff.presence import PresenceTracker
