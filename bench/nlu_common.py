@@ -40,7 +40,7 @@ CONTRACT_FAQ_KEYS: tuple[str, ...] = (
     # added: the questions shops get beyond the first eight
     "faq/return_shipping", "faq/special_invoice", "faq/invoice_reissue", "faq/coupon",
     "faq/price_protection", "faq/missing_item", "faq/change_size", "faq/contact_merchant",
-    "faq/remote_delivery", "faq/courier",
+    "faq/remote_delivery",
 )
 CONTRACT_LABELS: frozenset[str] = frozenset(CONTRACT_INTENTS + CONTRACT_FAQ_KEYS)
 

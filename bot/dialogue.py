@@ -41,9 +41,8 @@ TOPIC_FAQ: dict[str, frozenset[str]] = {
     "return_exchange": frozenset({"faq/return_policy", "faq/change_size", "faq/return_shipping",
                                   "faq/missing_item", "faq/warranty"}),
     "invoice": frozenset({"faq/invoice_reissue", "faq/special_invoice"}),
-    "logistics": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/shipping_fee", "faq/missing_item",
-                            "faq/courier"}),
-    "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/courier"}),
+    "logistics": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/shipping_fee", "faq/missing_item"}),
+    "order_status": frozenset({"faq/delivery_time", "faq/remote_delivery"}),
     "cancel_order": frozenset({"faq/refund_time"}),
 }
 # the order topic whose answer an FAQ generalises: "那2025061800006呢" after the return policy
@@ -54,7 +53,7 @@ _FAQ_TOPIC = {
     "faq/missing_item": "return_exchange", "faq/refund_time": "refund",
     "faq/price_protection": "refund", "faq/invoice_reissue": "invoice",
     "faq/special_invoice": "invoice", "faq/delivery_time": "logistics",
-    "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status", "faq/courier": "logistics",
+    "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status",
 }
 
 

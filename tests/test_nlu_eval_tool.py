@@ -60,7 +60,7 @@ HELD_OUT = (DEV, TEST, HELDOUT_DEV, HELDOUT_TEST)
 NEWER_FAQ_KEYS = {
     "faq/return_shipping", "faq/special_invoice", "faq/invoice_reissue", "faq/coupon",
     "faq/price_protection", "faq/missing_item", "faq/change_size", "faq/contact_merchant",
-    "faq/remote_delivery", "faq/courier",
+    "faq/remote_delivery",
 }
 
 

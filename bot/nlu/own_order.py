@@ -36,7 +36,6 @@ ORDER_TOPIC_OF_FAQ: dict[str, str] = {
     "faq/missing_item": "return_exchange",
     "faq/delivery_time": "logistics",
     "faq/remote_delivery": "logistics",
-    "faq/courier": "logistics",
     "faq/special_invoice": "invoice",
     "faq/invoice_reissue": "invoice",
 }
