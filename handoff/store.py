@@ -10,6 +10,7 @@
     store.canned          canned replies                                 records/tickets.py
     store.ratings         CSAT ratings                                   records/csat.py
     store.liveness        console heartbeats (presence)                  records/presence.py
+    store.review          messages the bot did not understand, labels    records/review.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -25,6 +26,7 @@ from handoff.records.conversations import AlreadyWaiting, Conversations, Duplica
 from handoff.records.csat import Ratings
 from handoff.records.presence import Liveness
 from handoff.records.queue import QueueRecords
+from handoff.records.review import ReviewRecords
 from handoff.records.tickets import Canned, Tickets
 
 __all__ = ["AlreadyWaiting", "Duplicate", "Store", "sync_url"]
@@ -43,6 +45,7 @@ class Store(Database):
         self.canned = Canned(self)
         self.ratings = Ratings(self)
         self.liveness = Liveness(self)
+        self.review = ReviewRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:
