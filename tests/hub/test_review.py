@@ -74,7 +74,7 @@ class NluStandIn:
                         payload = [{"recipient_id": sender, "text": "正在为您转接人工客服。"},
                                    {"recipient_id": sender, "custom": {"handoff": {
                                        "reason": reason, "priority": "normal", "skill": "general",
-                                       "summary": "机器人无法理解"}}}]
+                                       "summary": "机器人无法理解" if reason == "not_understood" else "客户要求人工"}}}]
                 raw = json.dumps(payload, ensure_ascii=False).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
