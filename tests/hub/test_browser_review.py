@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from tests.hub.browser_support import Hub, run_hub, save_screenshot
-from tests.hub.test_browser import SLOW, browser, claim_first, customer_send, login_console, open_widget  # noqa: F401
+from tests.hub.test_browser import (  # noqa: F401
+    SLOW,
+    browser,
+    claim_first,
+    customer_send,
+    login_console,
+    open_widget,
+)
 from tests.hub.test_review import NluStandIn, copy_bot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
