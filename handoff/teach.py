@@ -4,8 +4,9 @@ Pure functions and file reads only (no Rasa import: the hub must stay light). Th
 read from ``HUB_BOT_DIR`` (the project folder: ``domain.yml``, ``data/nlu/``, ``tests/data/``):
 
 * the intents and FAQ keys a supervisor may label with, and the FAQ answers agent assist offers;
-* the texts of the training and held-out sets, so a reviewed example never duplicates a training
-  example nor leaks a held-out one into training (the review data and the test sets stay apart);
+* the texts of the training and test sets, so a reviewed example never duplicates a training
+  example nor leaks a tested one into training (``texts_under_test``: the review data and the test sets
+  stay apart);
 * ``data/nlu/reviewed.yml``, rendered from every label in the hub's database: phone numbers are
   masked, order numbers replaced by one placeholder (annotated as the ``order_id`` entity, as the
   project's own examples are), other long digit runs zeroed.
@@ -161,7 +162,7 @@ def render_reviewed(labels: Iterable[dict[str, Any]], answers: dict[str, str], k
     lines = ['version: "3.1"', "",
              "# Written by the hub's review page (学习) from supervisors' labels; do not edit by hand,",
              "# the next label rewrites it. Phone numbers are masked and order numbers replaced by a",
-             "# placeholder. Texts of the held-out and test sets (tests/data) are never written here.", ""]
+             "# placeholder. Texts the project tests on (tests/data, tests/conversations) are never written here.", ""]
     new_keys = sorted(k for k in answers if f"{RETRIEVAL_INTENT}/{k}" in by_label
                       and f"{RETRIEVAL_INTENT}/{k}" not in knowledge.file_faq_answers)
     if by_label:
@@ -201,12 +202,23 @@ def write_atomically(path: Path, text: str) -> None:
 # -- the bot's data -------------------------------------------------------------------------------
 
 
-def _held_out_texts(folder: Path) -> list[str]:
+def texts_under_test(bot_dir: Path) -> list[str]:
+    """Every customer text the project tests on: the held-out NLU sets (``tests/data/*.tsv``)
+    and the turns of the whole-conversation suite (``tests/conversations/*.yml``)."""
     texts = []
-    for path in sorted(folder.glob("*.tsv")):
+    for path in sorted((bot_dir / "tests" / "data").glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
                 texts.append(line.split("\t", 1)[0])
+    for path in sorted((bot_dir / "tests" / "conversations").glob("*.yml")):
+        try:
+            cases = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        except (OSError, yaml.YAMLError):
+            continue
+        for case in cases if isinstance(cases, list) else []:
+            for turn in (case.get("turns") or []) if isinstance(case, dict) else []:
+                if isinstance(turn, dict) and isinstance(turn.get("say"), str):
+                    texts.append(turn["say"])
     return texts
 
 
@@ -244,7 +256,8 @@ class Knowledge:
     @staticmethod
     def files(bot_dir: Path) -> list[Path]:
         return ([bot_dir / "domain.yml"] + sorted((bot_dir / "data" / "nlu").glob("*.yml"))
-                + sorted((bot_dir / "tests" / "data").glob("*.tsv")))
+                + sorted((bot_dir / "tests" / "data").glob("*.tsv"))
+                + sorted((bot_dir / "tests" / "conversations").glob("*.yml")))
 
     @classmethod
     def stamp_of(cls, bot_dir: Path) -> tuple[Any, ...]:
@@ -282,6 +295,6 @@ class Knowledge:
                     answers.setdefault(key, text)
                     if not reviewed:
                         file_answers.setdefault(key, text)
-        held = _held_out_texts(bot_dir / "tests" / "data")
+        held = texts_under_test(bot_dir)
         return cls(intents, answers, file_answers, frozenset(training),
                    frozenset(match_key(t) for t in held), stamp)
