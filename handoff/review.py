@@ -1,11 +1,13 @@
 """Teaching the bot: what it did not understand, grouped for a supervisor to label.
 
-Capture. After each bot turn the hub knows the handoff reason (``not_understood``) for free; for
-fallbacks, out-of-scope answers and weak parses it asks Rasa's ``/model/parse`` for the message,
-in a task of its own after the customer has the reply, only when a parse slot is free (a busy
-Rasa skips it) and never while parses are paused after a failure. That costs one NLU pass per
-bot turn (``HUB_REVIEW_CAPTURE=parse``, the default); ``handoff`` records only the handoffs (no
-extra call), ``off`` nothing.
+Capture. After each bot turn the hub knows, for free, a handoff for ``not_understood`` and a
+reply that is the bot's own "not understood" (``utter_ask_rephrase``, ``utter_offer_human``,
+``utter_default``: fallback) or "out of scope" (``utter_out_of_scope``) text. Only for a weak
+parse the bot answered anyway it must ask Rasa's ``/model/parse``: in a task of its own after
+the customer has the reply, and only while Rasa has room (fewer than half the hub's turn slots in
+use and a parse slot free; never while parses are paused after a failure), so under load the
+hub skips it rather than slow the customers' turns. ``HUB_REVIEW_CAPTURE``: ``parse`` (default),
+``replies`` (no extra call), ``off``.
 
 Review. Open items are grouped by wording (``handoff.teach.normalise``, character n-gram TF-IDF,
 average-linkage clustering on cosine distance); a supervisor labels a group with an intent or FAQ
@@ -58,7 +60,7 @@ GROUP_DISTANCE = 0.7  # average cosine distance below which wordings join one gr
 
 @dataclass(frozen=True)
 class ReviewSettings:
-    """``HUB_REVIEW_CAPTURE`` parse|handoff|off, ``HUB_REVIEW_CONFIDENCE`` (below it a parse is
+    """``HUB_REVIEW_CAPTURE`` parse|replies|off, ``HUB_REVIEW_CONFIDENCE`` (below it a parse is
     weak), ``HUB_BOT_DIR`` (the bot project whose ``data/nlu/reviewed.yml`` is written)."""
 
     capture: str = "parse"
@@ -69,8 +71,8 @@ class ReviewSettings:
     def from_env(cls, env: dict[str, str] | None = None) -> ReviewSettings:
         env = dict(os.environ if env is None else env)
         capture = env.get("HUB_REVIEW_CAPTURE") or "parse"
-        if capture not in ("parse", "handoff", "off"):
-            raise ValueError(f"HUB_REVIEW_CAPTURE must be parse, handoff or off, got {capture!r}")
+        if capture not in ("parse", "replies", "off"):
+            raise ValueError(f"HUB_REVIEW_CAPTURE must be parse, replies or off, got {capture!r}")
         try:
             confidence = float(env.get("HUB_REVIEW_CONFIDENCE") or 0.6)
         except ValueError as exc:
@@ -121,32 +123,44 @@ def classify(parse: dict[str, Any], threshold: float) -> tuple[str | None, str |
 class Capture:
     """The hub's turn watcher: records what the bot did not understand, off the customer's path."""
 
-    def __init__(self, hub: Any, settings: ReviewSettings) -> None:
-        self.hub, self.settings = hub, settings
+    def __init__(self, hub: Any, settings: ReviewSettings, bot_data: BotData) -> None:
+        self.hub, self.settings, self.bot_data = hub, settings, bot_data
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def __call__(self, conv: dict[str, Any], msg: dict[str, Any], handoff: Handoff | None) -> None:
+    def __call__(self, conv: dict[str, Any], msg: dict[str, Any], handoff: Handoff | None,
+                 replies: list[str]) -> None:
         if self.settings.capture == "off" or msg.get("author") != "customer":
             return
         if handoff is not None and handoff.reason != "not_understood":
             return  # understood well enough to hand off (asked for a person, angry, urgent …)
-        if handoff is None and self.settings.capture != "parse":
-            return
-        task = asyncio.get_running_loop().create_task(self._record(conv, msg, handoff))
+        task = asyncio.get_running_loop().create_task(self._record(conv, msg, handoff, replies))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _record(self, conv: dict[str, Any], msg: dict[str, Any], handoff: Handoff | None) -> None:
+    def _rasa_has_room(self) -> bool:
+        rasa = self.hub.rasa
+        return rasa.in_flight < max(1, rasa.concurrency // 2) and rasa.waiting == 0
+
+    async def _record(self, conv: dict[str, Any], msg: dict[str, Any], handoff: Handoff | None,
+                      replies: list[str]) -> None:
+        review = self.hub.store.review
         try:
             if handoff is not None:
-                await self.hub.store.review.add(msg["id"], conv["id"], msg["text"], "not_understood")
+                await review.add(msg["id"], conv["id"], msg["text"], "not_understood")
+                return
+            failures = (await self.bot_data.current()).failure_replies
+            said = next((failures[r] for r in replies if r in failures), None)
+            if said is not None:
+                await review.add(msg["id"], conv["id"], msg["text"], said)
+                return
+            if self.settings.capture != "parse" or not self._rasa_has_room():
                 return
             parse = await self.hub.rasa.parse(msg["text"], conv["id"], wait=False)
             if parse is None:
                 return
             kind, intent, confidence = classify(parse, self.settings.confidence)
             if kind is not None:
-                await self.hub.store.review.add(msg["id"], conv["id"], msg["text"], kind, intent, confidence)
+                await review.add(msg["id"], conv["id"], msg["text"], kind, intent, confidence)
         except Exception as exc:  # a lost record must never disturb the chat
             log.warning("review capture failed: %s", type(exc).__name__)
 
@@ -325,5 +339,5 @@ def install(app: Any) -> None:
     async def _start_review(app: Any, _loop: Any) -> None:
         app.ctx.review_settings = settings
         app.ctx.bot_data = BotData(settings.bot_dir)
-        app.ctx.review_capture = Capture(app.ctx.hub, settings)
+        app.ctx.review_capture = Capture(app.ctx.hub, settings, app.ctx.bot_data)
         app.ctx.hub.turn_watchers.append(app.ctx.review_capture)

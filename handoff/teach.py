@@ -31,6 +31,9 @@ import yaml
 REVIEWED_FILE = "reviewed.yml"
 RETRIEVAL_INTENT = "faq"
 NOT_LABELS = frozenset({"nlu_fallback", RETRIEVAL_INTENT})  # "faq" is labelled by its keys
+# The bot's words when it did not understand: its reply alone tells the hub, at no cost.
+FAILURE_REPLIES = {"utter_ask_rephrase": "fallback", "utter_offer_human": "fallback", "utter_default": "fallback",
+                   "utter_out_of_scope": "out_of_scope"}
 FAQ_KEY = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 PLACEHOLDER_ORDER = "2025010100001"
 MASKED_PHONE = "138****0000"
@@ -244,6 +247,7 @@ class Knowledge:
     file_faq_answers: dict[str, str]  # the same without reviewed.yml: keys that exist without the review
     training_keys: frozenset[str]
     held_out_keys: frozenset[str]
+    failure_replies: dict[str, str] = field(default_factory=dict)  # reply text -> review kind
     stamp: tuple[Any, ...] = ()
 
     @property
@@ -276,6 +280,9 @@ class Knowledge:
         domain_path = bot_dir / "domain.yml"
         domain = yaml.safe_load(domain_path.read_text(encoding="utf-8")) if domain_path.exists() else {}
         intents = [i if isinstance(i, str) else next(iter(i)) for i in (domain or {}).get("intents") or []]
+        responses = (domain or {}).get("responses") or {}
+        failures = {str(v.get("text")): kind for name, kind in FAILURE_REPLIES.items()
+                    for v in responses.get(name) or [] if isinstance(v, dict) and v.get("text")}
         answers: dict[str, str] = {}
         file_answers: dict[str, str] = {}
         training: set[str] = set()
@@ -297,4 +304,4 @@ class Knowledge:
                         file_answers.setdefault(key, text)
         held = texts_under_test(bot_dir)
         return cls(intents, answers, file_answers, frozenset(training),
-                   frozenset(match_key(t) for t in held), stamp)
+                   frozenset(match_key(t) for t in held), failures, stamp)

@@ -27,6 +27,8 @@ from tests.services import REDIS_URL, fresh_pg_database, require_services
 
 from .conftest import ROOT, HubProcess, hub_processes, login, open_customer
 
+OUT_OF_SCOPE = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))[
+    "responses"]["utter_out_of_scope"][0]["text"]
 SELECTOR = {"faq": {"response": {"intent_response_key": "faq/shipping_fee", "confidence": 0.9},
                     "ranking": [{"intent_response_key": "faq/shipping_fee", "confidence": 0.9},
                                 {"intent_response_key": "faq/delivery_time", "confidence": 0.06}]}}
@@ -69,6 +71,8 @@ class NluStandIn:
                 else:
                     text, sender = body.get("message", ""), body["sender"]
                     payload = [{"recipient_id": sender, "text": f"收到：{text}"}]
+                    if "天气" in normalise(text):  # the bot's own out-of-scope answer
+                        payload = [{"recipient_id": sender, "text": OUT_OF_SCOPE}]
                     if "听不懂" in text or "人工" in text:
                         reason = "not_understood" if "听不懂" in text else "requested"
                         payload = [{"recipient_id": sender, "text": "正在为您转接人工客服。"},
@@ -153,7 +157,7 @@ def _group_with(groups: list[dict[str, Any]], word: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs) -> None:  # type: ignore[no-untyped-def]
+def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs, nlu) -> None:  # type: ignore[no-untyped-def]
     procs, bot_dir = hubs
     first, last = procs[0], procs[-1]
 
@@ -173,6 +177,7 @@ def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs
             assert rmb["count"] == 3, groups  # Traditional, emoji and a phone number do not split it
             assert rmb["kinds"] == {"fallback": 3}
             assert _group_with(groups, "天气")["kinds"] == {"out_of_scope": 1}
+            assert "今天天气怎么样" not in nlu.parses  # the bot's reply said it: no parse needed
             assert _group_with(groups, "随便问问")["kinds"] == {"low_confidence": 1}
             assert _group_with(groups, "听不懂")["kinds"] == {"not_understood": 1}
 
@@ -377,3 +382,51 @@ def test_reviewed_yml_passes_rasa_data_validate(hubs) -> None:  # type: ignore[n
     assert {e.get("intent_response_key") or e.get("intent") for e in data.intent_examples} >= {"faq/digital_rmb"}
     assert "utter_faq/digital_rmb" in data.responses
 
+
+
+def test_capture_reads_the_reply_first_and_parses_only_while_rasa_has_room(tmp_path: Path) -> None:
+    """The capture's decisions without a hub process: what it records and whether it asks Rasa."""
+    from types import SimpleNamespace
+
+    from handoff.review import BotData, Capture, ReviewSettings
+    from handoff.router import Handoff
+
+    class Review:
+        def __init__(self) -> None:
+            self.added: list[tuple[str, str]] = []
+
+        async def add(self, message_id: str, _conv: str, text: str, kind: str, *_: Any) -> bool:
+            self.added.append((text, kind))
+            return True
+
+    class Rasa:
+        concurrency, waiting = 16, 0
+
+        def __init__(self) -> None:
+            self.in_flight, self.asked = 0, []
+
+        async def parse(self, text: str, _sender: str, wait: bool = True) -> dict[str, Any]:
+            self.asked.append(text)
+            return parse_of(text)
+
+    hub = SimpleNamespace(store=SimpleNamespace(review=Review()), rasa=Rasa())
+    capture = Capture(hub, ReviewSettings(bot_dir=ROOT), BotData(ROOT))
+    conv = {"id": "c" * 32}
+
+    async def turn(text: str, handoff: Handoff | None = None, replies: tuple[str, ...] = ("好的",)) -> None:
+        capture(conv, {"id": text, "author": "customer", "text": text}, handoff, list(replies))
+        await asyncio.gather(*capture.tasks)
+
+    async def run() -> None:
+        await turn("今天天气怎么样", replies=(OUT_OF_SCOPE,))
+        await turn("有人吗", Handoff("requested", "normal", "general", ""))
+        await turn("这个听不懂", Handoff("not_understood", "normal", "general", ""))
+        await turn("随便问问")
+        await turn("我的快递到哪了")
+        hub.rasa.in_flight = 8  # half the turn slots busy: no parse, the turn matters more
+        await turn("随便问问看")
+
+    asyncio.run(run())
+    assert hub.store.review.added == [("今天天气怎么样", "out_of_scope"), ("这个听不懂", "not_understood"),
+                                      ("随便问问", "low_confidence")]
+    assert hub.rasa.asked == ["随便问问", "我的快递到哪了"]
