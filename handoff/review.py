@@ -25,6 +25,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, ConstrainedInt, ConstrainedStr, ValidationError, conlist
@@ -325,7 +326,12 @@ async def review_label(request: Request) -> HTTPResponse:
     count = await hub.store.review.label(sorted(set(body.item_ids)), label, agent["id"], answer)
     if count == 0:
         raise ApiError(409, "already_labelled", "These messages were labelled already. 这些消息已被标注。")
-    rendered = await write_reviewed(hub, bot_data) if label != IGNORE else None
+    try:
+        rendered = await write_reviewed(hub, bot_data) if label != IGNORE else None
+    except OSError as exc:  # the labels are stored: the next label, or --export, writes the file
+        log.error("review: %s not written: %s", bot_data.reviewed_path, exc)
+        raise ApiError(500, "write_failed", "Labels saved, but data/nlu/reviewed.yml could not be written "
+                       "(see the hub's log). 标注已保存，但训练文件写入失败，请检查目录权限。") from None
     log.info("review: %d messages labelled %s by %s", count, label, agent["username"])
     return json_response(shapes.review_label_result(count, label, rendered, REVIEWED_FILE))
 
@@ -341,3 +347,38 @@ def install(app: Any) -> None:
         app.ctx.bot_data = BotData(settings.bot_dir)
         app.ctx.review_capture = Capture(app.ctx.hub, settings, app.ctx.bot_data)
         app.ctx.hub.turn_watchers.append(app.ctx.review_capture)
+
+
+def export(database_url: str, bot_dir: Path) -> Any:
+    """Write ``reviewed.yml`` from a hub database, e.g. on the machine that trains when the hubs
+    run elsewhere (``python -m handoff.review --export``)."""
+    from handoff.store import Store
+
+    async def run() -> Any:
+        store = Store.from_url(database_url)
+        try:
+            return await write_reviewed(SimpleNamespace(store=store), BotData(bot_dir))
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from handoff.settings import default_database_url
+
+    ap = argparse.ArgumentParser(description="Write data/nlu/reviewed.yml from the hub's review labels.")
+    ap.add_argument("--export", action="store_true", required=True)
+    ap.add_argument("--database-url", default=default_database_url(dict(os.environ)))
+    ap.add_argument("--bot-dir", default=str(ReviewSettings.from_env().bot_dir))
+    args = ap.parse_args(argv)
+    rendered = export(args.database_url, Path(args.bot_dir))
+    print(f"{Path(args.bot_dir) / 'data' / 'nlu' / REVIEWED_FILE}: {rendered.examples} examples "
+          f"({len(rendered.held_out)} tested lines and {rendered.duplicates} training duplicates left out)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

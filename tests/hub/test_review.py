@@ -118,18 +118,19 @@ def nlu() -> Iterator[NluStandIn]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def hubs(request: pytest.FixtureRequest, nlu: NluStandIn,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[HubProcess], Path]]:
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[HubProcess], Path, str]]:
     tmp = tmp_path_factory.mktemp(f"review-{request.param}")
     bot_dir = copy_bot_dir(tmp / "bot")
     env = {"RASA_URL": nlu.url, "HUB_BOT_DIR": str(bot_dir), "HUB_RATE_LIMIT": "200", "HUB_RASA_TIMEOUT": "3"}
     if request.param == "sqlite":
-        with hub_processes({**env, "HUB_DATABASE_URL": f"sqlite:///{tmp / 'hub.db'}"}, tmp, count=1) as procs:
-            yield procs, bot_dir
+        url = f"sqlite:///{tmp / 'hub.db'}"
+        with hub_processes({**env, "HUB_DATABASE_URL": url}, tmp, count=1) as procs:
+            yield procs, bot_dir, url
         return
     require_services()
     with fresh_pg_database("hub_review") as url, hub_processes(
             {**env, "HUB_DATABASE_URL": url, "REDIS_URL": REDIS_URL}, tmp, count=2) as procs:
-        yield procs, bot_dir
+        yield procs, bot_dir, url
 
 
 async def _say(session: aiohttp.ClientSession, base: str, *texts: str) -> Any:
@@ -158,7 +159,7 @@ def _group_with(groups: list[dict[str, Any]], word: str) -> dict[str, Any]:
 
 
 def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs, nlu) -> None:  # type: ignore[no-untyped-def]
-    procs, bot_dir = hubs
+    procs, bot_dir, db_url = hubs
     first, last = procs[0], procs[-1]
 
     async def run() -> None:
@@ -230,7 +231,13 @@ def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs
             code, page = await sup_last.call("GET", "/api/supervisor/review")
             assert page == {"groups": [], "total": 0}  # nothing left open
 
-        doc = yaml.safe_load((bot_dir / "data" / "nlu" / "reviewed.yml").read_text(encoding="utf-8"))
+        written = (bot_dir / "data" / "nlu" / "reviewed.yml").read_text(encoding="utf-8")
+        # another machine rebuilds the same file from the database alone
+        elsewhere = copy_bot_dir(bot_dir.parent / "elsewhere")
+        subprocess.run([sys.executable, "-m", "handoff.review", "--export", "--database-url", db_url,
+                        "--bot-dir", str(elsewhere)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+        assert (elsewhere / "data" / "nlu" / "reviewed.yml").read_text(encoding="utf-8") == written
+        doc = yaml.safe_load(written)
         examples = {b["intent"]: [line[2:] for line in b["examples"].splitlines()] for b in doc["nlu"]}
         assert sorted(examples) == ["complaint", "faq/digital_rmb"]
         assert examples["complaint"] == ["这个听不懂的问题"]
@@ -243,7 +250,7 @@ def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs
 
 
 def test_hostile_label_requests_are_refused(hubs) -> None:  # type: ignore[no-untyped-def]
-    procs, bot_dir = hubs
+    procs, bot_dir, db_url = hubs
     hub = procs[0]
 
     async def run() -> None:
@@ -285,7 +292,7 @@ def test_hostile_label_requests_are_refused(hubs) -> None:  # type: ignore[no-un
 
 
 def test_suggestions_rank_faq_answers_and_canned_replies_for_the_last_message(hubs, nlu) -> None:  # type: ignore[no-untyped-def]
-    procs, _bot_dir = hubs
+    procs, _bot_dir, _url = hubs
     first, last = procs[0], procs[-1]
 
     async def run() -> None:
@@ -369,7 +376,7 @@ def test_with_rasa_down_suggestions_degrade_quietly(tmp_path: Path) -> None:
 def test_reviewed_yml_passes_rasa_data_validate(hubs) -> None:  # type: ignore[no-untyped-def]
     """After the labels above (new FAQ with its response, an existing intent), Rasa's own
     validator accepts the bot's data as it accepts the project's."""
-    _procs, bot_dir = hubs
+    _procs, bot_dir, _url = hubs
     if not (bot_dir / "data" / "nlu" / "reviewed.yml").exists():
         pytest.fail("the labelling test must run first in this module")
     result = subprocess.run([str(Path(sys.executable).parent / "rasa"), "data", "validate", "--fail-on-warnings",
