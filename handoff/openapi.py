@@ -288,7 +288,8 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "/api/supervisor/review/label": {
                 "post": _op("Label a group: an intent, faq/<key> or ignore, or a new FAQ key with its answer; "
                             "data/nlu/reviewed.yml is rewritten (supervisor)",
-                            {"200": _json(_ref("ReviewLabelResult")), "401": ERR, "403": ERR, "409": ERR},
+                            {"200": _json(_ref("ReviewLabelResult")), "401": ERR, "403": ERR, "409": ERR,
+                             "500": ERR},
                             tags=["supervisor"], security=AGENT,
                             body=_body({"item_ids": {"type": "array", "minItems": 1, "maxItems": 2000,
                                                      "items": {"type": "integer", "minimum": 1}},

@@ -437,3 +437,29 @@ def test_capture_reads_the_reply_first_and_parses_only_while_rasa_has_room(tmp_p
     assert hub.store.review.added == [("今天天气怎么样", "out_of_scope"), ("这个听不懂", "not_understood"),
                                       ("随便问问", "low_confidence")]
     assert hub.rasa.asked == ["随便问问", "我的快递到哪了"]
+
+
+def test_the_shapes_are_what_the_description_documents() -> None:
+    from handoff import shapes
+    from handoff.assist import rank
+    from handoff.review import group_items
+    from handoff.teach import Knowledge, render_reviewed
+
+    from .test_shapes import conforms
+
+    knowledge = Knowledge.load(ROOT)
+    canned = [{"id": 1, "title": "运费说明", "text": "满99包邮"}]
+    items = rank("邮费怎么算", parse_of("邮费怎么算"), canned, knowledge)
+    assert {s["kind"] for s in items} == {"faq", "canned"}
+    message = {"id": "m" * 32, "text": "邮费怎么算"}
+    conforms(shapes.suggestions_out(message, "ok", {"name": "faq", "confidence": 0.95}, items),
+             {"$ref": "#/components/schemas/Suggestions"})
+    conforms(shapes.suggestions_out(None, "none", None, []), {"$ref": "#/components/schemas/Suggestions"})
+    groups = group_items([{"id": 1, "text": "数字人民币", "kind": "fallback", "intent": "faq", "confidence": 0.2,
+                           "created_at": 1.0}])
+    conforms(shapes.review_page(groups, knowledge), {"$ref": "#/components/schemas/ReviewPage"})
+    conforms(shapes.review_labels(knowledge, {"digital_rmb": "x"}), {"$ref": "#/components/schemas/ReviewLabels"})
+    rendered = render_reviewed([{"label": "greet", "text": "噗噜你好"}], {}, knowledge)
+    for result in (shapes.review_label_result(1, "greet", rendered, "reviewed.yml"),
+                   shapes.review_label_result(2, "ignore", None, "reviewed.yml")):
+        conforms(result, {"$ref": "#/components/schemas/ReviewLabelResult"})
