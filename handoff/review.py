@@ -45,6 +45,7 @@ from handoff.teach import (
     RETRIEVAL_INTENT,
     REVIEWED_FILE,
     Knowledge,
+    folder_lock,
     render_reviewed,
     write_atomically,
 )
@@ -293,13 +294,19 @@ async def review_labels(request: Request) -> HTTPResponse:
     return json_response(shapes.review_labels(knowledge, proposed))
 
 
+def _write_reviewed(store: Any, bot_data: BotData) -> Any:
+    """Read every label and write the file inside one folder lock: a hub that read the labels
+    earlier cannot overwrite a newer file with an older rendering."""
+    with folder_lock(bot_data.reviewed_path.parent):
+        review = store.review
+        rendered = render_reviewed(review.labelled.sync(review), review.answers.sync(review), bot_data.get())
+        write_atomically(bot_data.reviewed_path, rendered.text)
+    return rendered
+
+
 async def write_reviewed(hub: Any, bot_data: BotData) -> Any:
     """Render ``reviewed.yml`` from every label in the database and replace the file."""
-    labels, answers = await asyncio.gather(hub.store.review.labelled(), hub.store.review.answers())
-    knowledge = await bot_data.current()
-    rendered = render_reviewed(labels, answers, knowledge)
-    await asyncio.to_thread(write_atomically, bot_data.reviewed_path, rendered.text)
-    return rendered
+    return await asyncio.to_thread(_write_reviewed, hub.store, bot_data)
 
 
 @bp.post("/api/supervisor/review/label")

@@ -20,7 +20,8 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -186,20 +187,29 @@ def render_reviewed(labels: Iterable[dict[str, Any]], answers: dict[str, str], k
     return out
 
 
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a folder (flock on the directory itself: no lock file among the
+    training data), so hub processes on one machine write the file one after the other."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Replace the file whole, under a lock: hub processes on one machine take turns, and a
-    reader (``rasa train``) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".reviewed-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    """Replace the file whole: a reader (``rasa train``) never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".reviewed-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # -- the bot's data -------------------------------------------------------------------------------
