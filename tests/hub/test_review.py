@@ -249,6 +249,30 @@ def test_misunderstood_messages_are_grouped_and_labels_become_training_data(hubs
     asyncio.run(run())
 
 
+def test_two_supervisors_labelling_one_group_at_once_one_wins(hubs) -> None:  # type: ignore[no-untyped-def]
+    procs, bot_dir, _url = hubs
+    first, last = procs[0], procs[-1]
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            one = await login(session, first.url, "supervisor")
+            two = await login(session, last.url, "supervisor")
+            await _say(session, first.url, "数字人民币红包能抵扣吗")
+            groups = await _groups(one, 1)
+            group = _group_with(groups, "红包")
+            answers = await asyncio.gather(*(
+                sup.call("POST", "/api/supervisor/review/label", {"item_ids": group["item_ids"], "label": label})
+                for sup, label in ((one, "promotion"), (two, "payment_issue"))))
+            codes = sorted(code for code, _ in answers)
+            assert codes == [200, 409], answers
+            winner = next(body["label"] for code, body in answers if code == 200)
+        doc = yaml.safe_load((bot_dir / "data" / "nlu" / "reviewed.yml").read_text(encoding="utf-8"))
+        holders = [b["intent"] for b in doc["nlu"] if "数字人民币红包能抵扣吗" in b["examples"]]
+        assert holders == [winner]
+
+    asyncio.run(run())
+
+
 def test_hostile_label_requests_are_refused(hubs) -> None:  # type: ignore[no-untyped-def]
     procs, bot_dir, db_url = hubs
     hub = procs[0]
