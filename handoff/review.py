@@ -94,6 +94,9 @@ class BotData:
     def get(self) -> Knowledge:
         if self._knowledge is None or self._knowledge.stamp != Knowledge.stamp_of(self.bot_dir):
             self._knowledge = Knowledge.load(self.bot_dir)
+            if not self._knowledge.held_out_keys:  # e.g. a container image built without tests/
+                log.warning("no test sets under %s/tests: reviewed.yml cannot leave tested lines out; "
+                            "make review-report checks it in the repository", self.bot_dir)
         return self._knowledge
 
     async def current(self) -> Knowledge:
