@@ -9,13 +9,14 @@ PYTHON310 := $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test train seed lint bench clean help
+.PHONY: run test train seed lint bench clean help review-report
 
 help:
 	@echo "make run    - install if needed, train if data changed, seed, start Rasa + actions + hub"
 	@echo "make test   - install if needed and run the whole test suite"
 	@echo "make train  - train only if config or data changed"
 	@echo "make lint   - ruff"
+	@echo "make review-report - NLU figures on the held-out sets before/after data/nlu/reviewed.yml"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6 supports <=3.10)"; exit 1; }
@@ -38,6 +39,10 @@ seed: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run_all
+
+# ARGS="--before models/kefu-<hash>.tar.gz" reuses a model instead of training the "before" one
+review-report: $(VENV)/.installed
+	$(PY) -m bench.review_report $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

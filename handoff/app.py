@@ -16,6 +16,7 @@ from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff import assist, review
 from handoff.auth import _stand_in_hash, current_agent, customer_conversation
 from handoff.channels.web import WebChannel
 from handoff.channels.web import bp as web_bp
@@ -325,6 +326,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
             resp.headers["Access-Control-Allow-Origin"] = "*"
         return resp
 
+    review.install(app)  # after the hub's start listener: capture watches the hub's bot turns
+    assist.install(app)
     if wechat.enabled:  # after the hub's start listener: the channel needs the hub
         wechat_callback.register(app, wechat)
     return app

@@ -321,4 +321,29 @@ quality_targets = Table(  # supervisor-set targets of the quality figures; absen
     Column("value", Float),  # NULL: this figure has no target
     Column("updated_by", Integer),
     Column("updated_at", Float, nullable=False),
+review_items = Table(  # customer messages the bot did not understand, handoff/review.py
+    "hub_review_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(32), nullable=False, unique=True),  # one record per customer message
+    Column("conversation_id", String(32), nullable=False),
+    Column("text", Text, nullable=False),  # as the customer wrote it; masked only when written out
+    Column("kind", String(16), nullable=False),  # fallback|out_of_scope|low_confidence|not_understood
+    Column("intent", String(64)),  # what the model guessed, when a parse was made
+    Column("confidence", Float),
+    Column("created_at", Float, nullable=False),
+    # set once by a supervisor: an intent, "faq/<key>", or "ignore" (nothing is written for it)
+    Column("label", String(80)),
+    Column("labelled_by", Integer),
+    Column("labelled_at", Float),
+)
+Index("ix_hub_review_open", review_items.c.label, review_items.c.created_at)
+
+review_answers = Table(  # answers of FAQ keys proposed on the review page (written with reviewed.yml)
+    "hub_review_answers",
+    metadata,
+    Column("faq_key", String(64), primary_key=True),  # without the "faq/" prefix
+    Column("answer", Text, nullable=False),
+    Column("created_by", Integer),
+    Column("created_at", Float, nullable=False),
 )

@@ -344,6 +344,35 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
                            body=_body({"targets": {"type": "object", "additionalProperties": {
                                "type": "number", "nullable": True}}}, ["targets"])),
             },
+            "/api/agent/conversations/{id}/suggestions": {
+                "get": _agent("Standard replies (FAQ answers, canned replies) for the customer's last message, "
+                              "ranked by the bot's NLU; nlu=unavailable when Rasa is down",
+                              {"200": _json(_ref("Suggestions")), "404": ERR}, params=[CONV_ID])
+            },
+            "/api/supervisor/review": {
+                "get": _op("Customer messages the bot did not understand, grouped by wording (supervisor)",
+                           {"200": _json(_ref("ReviewPage")), "401": ERR, "403": ERR},
+                           tags=["supervisor"], security=AGENT)
+            },
+            "/api/supervisor/review/labels": {
+                "get": _op("Intents and FAQ keys a group may be labelled with (supervisor)",
+                           {"200": _json(_ref("ReviewLabels")), "401": ERR, "403": ERR},
+                           tags=["supervisor"], security=AGENT)
+            },
+            "/api/supervisor/review/label": {
+                "post": _op("Label a group: an intent, faq/<key> or ignore, or a new FAQ key with its answer; "
+                            "data/nlu/reviewed.yml is rewritten (supervisor)",
+                            {"200": _json(_ref("ReviewLabelResult")), "401": ERR, "403": ERR, "409": ERR,
+                             "500": ERR},
+                            tags=["supervisor"], security=AGENT,
+                            body=_body({"item_ids": {"type": "array", "minItems": 1, "maxItems": 2000,
+                                                     "items": {"type": "integer", "minimum": 1}},
+                                        "label": {"type": "string", "minLength": 1, "maxLength": 80},
+                                        "new_faq": {"type": "object", "properties": {
+                                            "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,40}$"},
+                                            "answer": {"type": "string", "minLength": 1, "maxLength": 1000}},
+                                            "required": ["key", "answer"]}}, ["item_ids"]))
+            },
             "/api/supervisor/stats": {
                 "get": _op("Queue, agents, handoffs, first response, CSAT", {"200": _json(_ref("Stats")),
                            "401": ERR, "403": ERR}, tags=["supervisor"], security=AGENT)

@@ -118,6 +118,12 @@ class RasaClient:
         self.waiting = 0
         self._slots = [asyncio.Semaphore(concurrency) for _ in self.urls]
         self._session: aiohttp.ClientSession | None = None
+        # /model/parse calls (agent assist, the review capture) have their own small budget, so
+        # they never take a customer turn's slot, and pause after a failure instead of piling up.
+        self.parse_slots = asyncio.Semaphore(max(1, concurrency // 4))
+        self.parse_timeout = min(2.0, timeout)
+        self.parse_pause = 10.0
+        self._parse_down_until = 0.0
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -216,3 +222,35 @@ class RasaClient:
         if turn.failed:
             return RasaResult(turn, "empty reply")
         return RasaResult(turn)
+
+    async def parse(self, text: str, sender: str, wait: bool = True) -> dict[str, Any] | None:
+        """Rasa's NLU result for a text (``POST /model/parse``, Rasa's ``--enable-api``), or None:
+        Rasa unreachable or slow, or paused after such a failure, or (``wait=False``) every parse
+        slot busy. Never raises; a failure is logged once per pause, not per call."""
+        if self._session is None:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._parse_down_until:
+            return None
+        if not wait and self.parse_slots.locked():
+            return None
+        index = self._first_up(rank_servers(sender, self.servers) if len(self.servers) > 1 else [0])
+        async with self.parse_slots:
+            assert self._session is not None
+            if loop.time() < self._parse_down_until:  # failed while this call waited for a slot
+                return None
+            try:
+                async with self._session.post(self.servers[index] + "/model/parse", json={"text": text},
+                                              timeout=aiohttp.ClientTimeout(total=self.parse_timeout)) as resp:
+                    if resp.status != 200:
+                        raise ValueError(f"http {resp.status}")
+                    payload = await resp.json(content_type=None)
+                if not isinstance(payload, dict):
+                    raise ValueError("not an object")
+                return payload
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+                if loop.time() >= self._parse_down_until:
+                    log.warning("rasa /model/parse failed (%s); parses paused for %.0f s",
+                                type(exc).__name__, self.parse_pause)
+                self._parse_down_until = loop.time() + self.parse_pause
+                return None

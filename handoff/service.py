@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -144,6 +145,10 @@ class Hub:
         # How long a process may work on one bot turn before another may take it over: the
         # longest a Rasa call can take (waiting for a slot, then the call) and some room to store it.
         self.turn_lease = (settings.rasa_queue_wait or settings.rasa_timeout) + settings.rasa_timeout + 5
+        # Told of every bot turn answered (conversation, customer message, handoff or None, the
+        # bot's reply texts); they must not block: the review capture (handoff/review.py) starts
+        # its own task.
+        self.turn_watchers: list[Callable[[dict[str, Any], dict[str, Any], Handoff | None, list[str]], None]] = []
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -326,6 +331,9 @@ class Hub:
             replies += await self.start_handoff(conv, handoff, reply_to=msg["id"])
         if not finished:  # a handoff without a bot text
             await self.store.messages.finish_bot_turn(msg["id"])
+        if turn is not None and (result.ok or turn.handoff is not None):  # the bot answered
+            for watch in self.turn_watchers:
+                watch(conv, msg, handoff, [str(r.get("text") or "") for r in turn.replies])
         return replies
 
     async def start_handoff(

@@ -345,6 +345,48 @@ def team_limits(skill: str, enabled: bool, agent_after: float, supervisor_after:
 # -- websocket events: to the customer ---------------------------------------------------------
 
 
+
+# -- agent assist and the review page -----------------------------------------------------------
+
+
+def suggestion(kind: str, key: str, title: str, text: str, score: float) -> dict[str, Any]:
+    """One standard reply offered for the customer's last message (``kind``: faq | canned)."""
+    return {"kind": kind, "key": key, "title": title, "text": text, "score": round(float(score), 3)}
+
+
+def suggestions_out(message: dict[str, Any] | None, nlu: str, intent: dict[str, Any] | None,
+                    items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET …/suggestions``: ``nlu`` ok | unavailable (Rasa down: canned replies by wording only)
+    | none (no customer message yet)."""
+    return {"message_id": message["id"] if message else None, "text": message["text"] if message else None,
+            "nlu": nlu, "intent": intent, "suggestions": items}
+
+
+def review_page(groups: list[dict[str, Any]], knowledge: Any) -> dict[str, Any]:
+    """``GET /api/supervisor/review``: open groups, largest first."""
+    return {"groups": [{**g, "guess_name": knowledge.name(g["guess"]) if g["guess"] else None} for g in groups],
+            "total": sum(g["count"] for g in groups)}
+
+
+def review_labels(knowledge: Any, proposed: dict[str, str]) -> dict[str, Any]:
+    """The labels a supervisor may choose: the model's intents and FAQ keys, and new FAQ keys
+    proposed here that the model has not learnt yet."""
+    items = [{"label": lab, "name": knowledge.name(lab), "faq": lab.startswith("faq/")} for lab in knowledge.labels]
+    known = {i["label"] for i in items}
+    items += [{"label": f"faq/{k}", "name": f"faq/{k}（新）", "faq": True} for k in sorted(proposed)
+              if f"faq/{k}" not in known]
+    return {"labels": items}
+
+
+def review_label_result(count: int, label: str, rendered: Any, file_name: str) -> dict[str, Any]:
+    """``POST /api/supervisor/review/label``: what was labelled and what the file now holds."""
+    return {"labelled": count, "label": label,
+            "file": f"data/nlu/{file_name}" if rendered is not None else None,
+            "examples": rendered.examples if rendered is not None else 0,
+            "held_out": len(rendered.held_out) if rendered is not None else 0,
+            "duplicates": rendered.duplicates if rendered is not None else 0}
+
+
 def state_events(state: dict[str, Any], joined: bool, csat: bool) -> list[dict[str, Any]]:
     """The frames that bring a widget up to ``conversation_state``: on connect (with who
     joined) and after a bus outage (with a pending rating request)."""
@@ -610,6 +652,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "SilenceState": _obj({"waiting": {"type": "array", "items": _ref("Waiting")},
                           "alerts": {"type": "array", "items": _ref("SilenceAlert")},
                           "teams": {"type": "array", "items": _ref("TeamLimits")}}),
+    "Suggestion": _obj({"kind": {"type": "string", "enum": ["faq", "canned"]}, "key": _STR, "title": _STR,
+                        "text": _STR, "score": {"type": "number"}}),
+    "Suggestions": _obj({
+        "message_id": _NSTR, "text": _NSTR,
+        "nlu": {"type": "string", "enum": ["ok", "unavailable", "none"]},
+        "intent": {"type": "object", "nullable": True, "properties": {
+            "name": _STR, "confidence": {"type": "number"}}},
+        "suggestions": {"type": "array", "items": _ref("Suggestion")}}),
+    "ReviewGroup": _obj({
+        "key": _STR, "count": _INT, "item_ids": {"type": "array", "items": _INT},
+        "examples": {"type": "array", "items": _STR},
+        "kinds": {"type": "object", "additionalProperties": _INT}, "guess": _NSTR, "guess_name": _NSTR,
+        "last_at": {"type": "number"}}),
+    "ReviewPage": _obj({"groups": {"type": "array", "items": _ref("ReviewGroup")}, "total": _INT}),
+    "ReviewLabels": _obj({"labels": {"type": "array", "items": _obj({
+        "label": _STR, "name": _STR, "faq": {"type": "boolean"}})}}),
+    "ReviewLabelResult": _obj({"labelled": _INT, "label": _STR, "file": _NSTR, "examples": _INT,
+                               "held_out": _INT, "duplicates": _INT}),
     "Stats": _obj({
         "queue_length": _INT, "longest_wait_seconds": {"type": "number"},
         "agents": {"type": "array", "items": _ref("Agent")}, "agents_online": _INT,

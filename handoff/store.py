@@ -15,6 +15,7 @@
     store.ticket_threads  ticket work: assignee, thread, web replies     records/ticket_threads.py
     store.silence         silent-agent alerts, per-team limits           records/silence.py
     store.quality         quality figures' events and targets            records/quality.py
+    store.review          messages the bot did not understand, labels    records/review.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -35,6 +36,7 @@ from handoff.records.quality import QualityRecords
 from handoff.records.queue import QueueRecords
 from handoff.records.silence import SilenceRecords
 from handoff.records.ticket_threads import TicketThreads
+from handoff.records.review import ReviewRecords
 from handoff.records.tickets import Canned, Tickets
 
 __all__ = ["AlreadyWaiting", "Duplicate", "Store", "sync_url"]
@@ -58,6 +60,7 @@ class Store(Database):
         self.ticket_threads = TicketThreads(self)
         self.silence = SilenceRecords(self)
         self.quality = QualityRecords(self)
+        self.review = ReviewRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

@@ -59,6 +59,9 @@ class RasaStandIn:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.startswith("/model/parse"):  # as Rasa without --enable-api: no NLU here
+                    self.send_error(404)
+                    return
                 stand_in.requests.append(body)
                 text = body.get("message", "")
                 if "断线" in text and body["sender"] not in stand_in._dropped:

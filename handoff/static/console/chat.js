@@ -4,6 +4,7 @@ import { el } from "../shared/dom.js";
 import { initial, when } from "../shared/format.js";
 import { onlyRequestErrors } from "../shared/http.js";
 import { api, conversationPath } from "./api.js";
+import { refreshSuggestions } from "./assist.js";
 import { openCanned } from "./canned.js";
 import { renderCustomerHistory } from "./history.js";
 import { claimConversation, refreshMine, renderMine, renderQueue, tagNodes } from "./inbox.js";
@@ -54,6 +55,7 @@ export function renderConversation() {
 
   renderTranscript();
   renderSide();
+  refreshSuggestions();
 }
 
 function renderTranscript() {
@@ -112,6 +114,7 @@ export function appendToTranscript(m) {
   if ((S.current.messages || []).concat(S.current.notes || []).some((x) => x.id === m.id)) return;
   list.push(m);
   renderTranscript();
+  if (m.author === "customer" && !m.internal) refreshSuggestions();
 }
 
 function renderSide() {

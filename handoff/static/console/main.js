@@ -8,7 +8,8 @@
  * figures.js and quality.js (quality figures by day and agent, charts, CSV), history.js (历史
  * and 质检; history_view.js pure), present.js and labels.js (what is shown, pure), notify.js
  * (toasts, sound, title), alerts.js (silent-agent alerts, waiting timers, browser
- * notifications), waits.js (their pure rules), state.js.
+ * notifications), waits.js (their pure rules), assist.js (suggested replies), review.js (学习,
+ * supervisors) and teaching.js (their pure part), state.js.
  */
 
 import { initial } from "../shared/format.js";
@@ -24,10 +25,11 @@ import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { initNotify, toast, unlockAudio } from "./notify.js";
+import { initReview, loadReview } from "./review.js";
 import { $, S, isSupervisor } from "./state.js";
 import { initTickets, loadTickets } from "./tickets.js";
 
-const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", history: "历史会话与质检" };
+const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", history: "历史会话与质检", review: "学习" };
 
 function showLogin(msg) {
   $("app").hidden = true;
@@ -81,16 +83,17 @@ function setPresence(p) {
 }
 
 function switchView(v) {
-  if (v === "stats" && !isSupervisor()) v = "chats";
+  if ((v === "stats" || v === "review") && !isSupervisor()) v = "chats";
   S.view = v;
   document.querySelectorAll(".rail-btn").forEach((b) => b.classList.toggle("active", b.dataset.view === v));
-  ["chats", "tickets", "canned", "stats", "history"].forEach((name) => { $("view-" + name).hidden = name !== v; });
+  ["chats", "tickets", "canned", "stats", "history", "review"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
   if (v === "stats") { loadStats(); showFigures(); S.statsTimer = setInterval(loadStats, 5000); }
   if (v === "tickets") loadTickets();
   if (v === "canned") renderCannedList();
   if (v === "history") showHistory();
+  if (v === "review") loadReview();
 }
 
 function init() {
@@ -102,6 +105,7 @@ function init() {
   initHistory(switchView);
   initAlerts();
   initFigures();
+  initReview();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
