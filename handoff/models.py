@@ -314,6 +314,7 @@ Index("ix_hub_handoffs_agent", handoffs.c.agent_id)
 Index("ix_hub_csat_conv", csat.c.conversation_id)
 Index("ix_hub_tickets_conv", tickets.c.conversation_id)
 Index("ix_hub_tickets_customer", tickets.c.customer_id)
+
 quality_targets = Table(  # supervisor-set targets of the quality figures; absent keys keep the defaults
     "hub_quality_targets",
     metadata,
@@ -321,6 +322,8 @@ quality_targets = Table(  # supervisor-set targets of the quality figures; absen
     Column("value", Float),  # NULL: this figure has no target
     Column("updated_by", Integer),
     Column("updated_at", Float, nullable=False),
+)
+
 review_items = Table(  # customer messages the bot did not understand, handoff/review.py
     "hub_review_items",
     metadata,

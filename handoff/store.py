@@ -34,9 +34,9 @@ from handoff.records.presence import Liveness
 from handoff.records.qa import QaScores
 from handoff.records.quality import QualityRecords
 from handoff.records.queue import QueueRecords
+from handoff.records.review import ReviewRecords
 from handoff.records.silence import SilenceRecords
 from handoff.records.ticket_threads import TicketThreads
-from handoff.records.review import ReviewRecords
 from handoff.records.tickets import Canned, Tickets
 
 __all__ = ["AlreadyWaiting", "Duplicate", "Store", "sync_url"]
