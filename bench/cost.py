@@ -58,7 +58,8 @@ texts = json.loads(os.environ.get("BENCH_TEXTS", "[]"))
 async def parse_all():
     return [await agent.parse_message(text) for text in texts]
 parses = asyncio.run(parse_all())
-print("BENCH_JSON" + json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_parse_s": t3 - t2,
+# a file, not stdout: a line of ~200 KB on a pipe can be split by anything else writing there
+open(os.environ["BENCH_OUT"], "w", encoding="utf-8").write(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_parse_s": t3 - t2,
                                  "rss_after_load_mb": rss(), "rss_after_import_mb": rss_import,
                                  "rss_per_component_mb": {k: v for k, v in components.items() if v >= 1},
                                  "applied": applied,
@@ -110,13 +111,15 @@ def probe_load(model: Path, launcher: bool = False, texts: Sequence[str] = ()) -
     under "parses" (for comparing the two)."""
     import os
 
-    env = {**os.environ, **PROBE_ENV, "BENCH_MODEL": str(model), "BENCH_LAUNCHER": "1" if launcher else "0",
-           "BENCH_TEXTS": json.dumps(list(texts), ensure_ascii=False), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", LOAD_PROBE], cwd=REPO, capture_output=True, text=True,
-                          env=env, timeout=600)
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH_JSON"):
-            data = json.loads(line[len("BENCH_JSON"):])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "probe.json"
+        env = {**os.environ, **PROBE_ENV, "BENCH_MODEL": str(model), "BENCH_LAUNCHER": "1" if launcher else "0",
+               "BENCH_TEXTS": json.dumps(list(texts), ensure_ascii=False), "PYTHONPATH": str(REPO),
+               "BENCH_OUT": str(out)}
+        proc = subprocess.run([sys.executable, "-c", LOAD_PROBE], cwd=REPO, capture_output=True, text=True,
+                              env=env, timeout=600)
+        if proc.returncode == 0 and out.exists():
+            data = json.loads(out.read_text(encoding="utf-8"))
             return {k: round(v, 2) if isinstance(v, float) else v for k, v in data.items()}
     return {"error": (proc.stderr or proc.stdout)[-1500:]}
 
