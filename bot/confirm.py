@@ -54,8 +54,13 @@ _OP_WORDS = {
 }
 
 
+# homophone slips of the card's words typed with a pinyin keyboard ("确人", "却认")
+_YES_TYPOS = re.compile(r"[确却缺雀][人仁任忍认]|[确却缺雀][订顶定]")
+
+
 def _plain(text: str | None) -> str:
-    return _NOISE.sub("", to_simplified(text or "").lower())
+    plain = _NOISE.sub("", to_simplified(text or "").lower())
+    return _YES_TYPOS.sub(lambda m: "确认" if m.group(0)[1] in "人仁任忍认" else "确定", plain)
 
 
 # a message of nothing but these emoji is an answer ("👌👌", "👍🏻", "🙅")

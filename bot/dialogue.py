@@ -155,6 +155,17 @@ def is_elliptical(text: str | None) -> bool:
     return bool(_ELLIPTICAL.search(t) or _ELLIPTICAL.search(last_clause(t)))
 
 
+_ANOTHER_ORDER_FILLER = re.compile(r"^(那|那么|还有|再|看看|查查?|下|一下|这|这个|这单|订单|单号|的|呢|了|吗|怎么样|咋样|呀|啊|[?？!！,，.。~～\s])*$")
+
+
+def names_another_order(text: str | None) -> bool:
+    """"那2025061800002呢": an order number and nothing but "and this one?" around it."""
+    t = to_simplified((text or "").strip())
+    numbers = re.findall(r"\d{13}", t)
+    rest = re.sub(r"\d{13}", "", t)
+    return len(numbers) == 1 and bool(re.search(r"那|呢|还有|再", rest)) and bool(_ANOTHER_ORDER_FILLER.match(rest))
+
+
 def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
     """The response selector's FAQ key and confidence."""
     response = (((parse or {}).get("response_selector") or {}).get("faq") or {}).get("response") or {}

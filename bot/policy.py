@@ -46,6 +46,7 @@ from bot.dialogue import (
     faq_topic,
     is_elliptical,
     is_stuck,
+    names_another_order,
     picks_offered_order,
     reports_field_mistake,
     selector_key,
@@ -90,11 +91,16 @@ def is_angry(parse_data: dict[str, Any] | None) -> bool:
     return isinstance(emotion, dict) and emotion.get("name") == ANGRY
 
 
+def detector_heard_human(parse_data: dict[str, Any] | None) -> bool:
+    """The human-request detector's own signal (its words, not the intent classifier's guess)."""
+    signal = (parse_data or {}).get("human_request") or {}
+    return isinstance(signal, dict) and signal.get("name") == HUMAN
+
+
 def asks_for_human(parse_data: dict[str, Any] | None) -> bool:
     """An explicit request for a person: the detector's signal or the intent itself."""
     parse = parse_data or {}
-    signal = parse.get("human_request") or {}
-    if isinstance(signal, dict) and signal.get("name") == HUMAN:
+    if detector_heard_human(parse):
         return True
     intent = parse.get("intent") or {}
     return isinstance(intent, dict) and intent.get("name") == HUMAN_INTENT
@@ -154,16 +160,20 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     latest = tracker.latest_message
     parse = latest.parse_data if latest else None
     text = latest.text if latest else ""
-    if is_angry(parse) or asks_for_human(parse) or urgent_kind(text) or insults_the_bot(text):
+    intent = ((parse or {}).get("intent") or {}).get("name")
+    pending = tracker.get_slot("pending")
+    card = pending if is_fresh(pending, user_message_ids(tracker)) else None
+    answer = yes_no(text, intent, card.get("op")) if card else None
+    # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
+    wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
+    if is_angry(parse) or wants_human or urgent_kind(text) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
         return HANDOFF_ACTION
-    pending = tracker.get_slot("pending")
-    if is_fresh(pending, user_message_ids(tracker)):
-        intent = ((parse or {}).get("intent") or {}).get("name")
-        if pending.get("op") == "modify" and corrected_change(pending, text):
+    if card:
+        if card.get("op") == "modify" and corrected_change(card, text):
             return CORRECT_ACTION
-        if yes_no(text, intent, pending.get("op")) is not None:
+        if answer is not None:
             return CONFIRM_ACTION
     if previous_bot_action(tracker) == VERIFY_GATE and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
@@ -321,6 +331,8 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     # "2025061800002 电话留错了" drawn as the order's status: the detail reported wrong is to change
     if intent in (*_WEAK, "order_status", "logistics") and reports_field_mistake(text):
         return READ_CHANGE
+    if ORDER_ACTIONS & set(actions) and (weak or confidence < SURE) and names_another_order(text):
+        return FOLLOW_ORDER  # "那2025061800002呢" after an answer about one order: that topic, this order
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:

@@ -108,3 +108,8 @@ def test_a_yes_or_no_typed_in_pinyin(text, answer):
 ])
 def test_a_double_negative_is_read_by_its_corrected_clause(text, op, answer):
     assert yes_no(text, op=op) == answer
+
+
+@pytest.mark.parametrize(("text", "answer"), [("确人", "yes"), ("却认", "yes"), ("确订", "yes"), ("不确订", "no")])
+def test_homophone_slips_of_the_card_words(text, answer):
+    assert yes_no(text, op="refund") == answer

@@ -132,6 +132,14 @@ def test_a_value_corrected_at_the_change_card_shows_the_card_again(answer, expec
     assert guard_action(t) == expected
 
 
+def test_a_typed_yes_drawn_as_human_agent_answers_the_card():
+    earlier = [user("取消订单", intent="cancel_order", msg_id="m1"), ActionExecuted("action_listen")]
+    t = tracker(*earlier, user("确人", intent="human_agent", msg_id="m2"), slots={"pending": CARD})
+    assert guard_action(t) == "action_confirm"
+    t = tracker(*earlier, user("转人工", intent="human_agent", msg_id="m2"), slots={"pending": CARD})
+    assert guard_action(t) == "action_handoff"
+
+
 def test_anger_wins_over_a_pending_card():
     earlier = [user("取消订单", intent="cancel_order", msg_id="m1"), ActionExecuted("action_listen")]
     t = tracker(*earlier, user("好的个屁!!", ANGRY, intent="affirm", msg_id="m2"), slots={"pending": CARD})
@@ -265,6 +273,10 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
                                                  entities=[{"entity": "order_id", "value": "2025061800002"}]),
          "action_read_change"),
         ([ActionExecuted("utter_greet")], parsed("地址填错了还能改吗", "order_status", 0.9), None),
+        # another order named right after an answer about one: that topic, this order
+        ([ActionExecuted("action_order_status")], parsed("那2025061800002呢", "affirm", 0.29, entities=ORDER),
+         "action_follow_order"),
+        ([ActionExecuted("action_order_status")], parsed("2025061800002", "order_status", 0.9, entities=ORDER), None),
         # the selector is sure of an FAQ the intent classifier gave up on
         ([ActionExecuted("utter_greet")], parsed("一个订单能叠两张券吗", "nlu_fallback", 0.5, ("faq/coupon", 0.9)),
          "action_answer_faq"),
