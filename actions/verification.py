@@ -36,6 +36,7 @@ from bot.confirm import OFFER, is_fresh
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
     ORDER_TOPICS,
+    asks_current_value,
     cannot_give_tail,
     faq_topic,
     general_answer,
@@ -253,7 +254,7 @@ class ActionApplyAnswer(Action):
 class ActionReadChange(Action):
     """"2025061800002收货电话换成13900001111" that the classifiers were unsure about: a change of
     an order field with its new value is a change request, read again as one (the card still
-    asks before anything is written)."""
+    asks before anything is written); "…寄到哪个地址的" is read again as the question it is."""
 
     def name(self) -> str:
         return "action_read_change"
@@ -262,7 +263,8 @@ class ActionReadChange(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         text = (tracker.latest_message or {}).get("text")
-        return reread(tracker, "modify_order", "act", order_id_candidate(text) or tracker.get_slot("order_id"))
+        mode = "ask" if asks_current_value(text) else "act"
+        return reread(tracker, "modify_order", mode, order_id_candidate(text) or tracker.get_slot("order_id"))
 
 
 class ActionFollowOrder(Action):

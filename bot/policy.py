@@ -42,7 +42,9 @@ from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
 from bot.dialogue import (
     ORDER_TOPICS,
     about_own_order,
+    asks_current_value,
     corrected_change,
+    detect_modify_field,
     faq_topic,
     is_elliptical,
     is_stuck,
@@ -327,6 +329,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     key, key_confidence = selector_key(parse)
     asks = (parse.get("speech_act") or {}).get("name", "ask") == "ask"
     if weak and intent != "modify_order" and states_a_change(text):
+        return READ_CHANGE
+    # "2025061800002 寄到哪个地址的" the classifiers gave up on: the order's delivery detail, asked
+    if weak and detect_modify_field(text) and asks_current_value(text):
         return READ_CHANGE
     # "2025061800002 电话留错了" drawn as the order's status: the detail reported wrong is to change
     if intent in (*_WEAK, "order_status", "logistics") and reports_field_mistake(text):

@@ -277,6 +277,9 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
         ([ActionExecuted("action_order_status")], parsed("那2025061800002呢", "affirm", 0.29, entities=ORDER),
          "action_follow_order"),
         ([ActionExecuted("action_order_status")], parsed("2025061800002", "order_status", 0.9, entities=ORDER), None),
+        # where the order goes, which the classifiers gave up on: asked as the order's detail
+        ([ActionExecuted("utter_greet")], parsed("2025061800002 寄到哪个地址的", "nlu_fallback", 0.5, entities=ORDER),
+         "action_read_change"),
         # the selector is sure of an FAQ the intent classifier gave up on
         ([ActionExecuted("utter_greet")], parsed("一个订单能叠两张券吗", "nlu_fallback", 0.5, ("faq/coupon", 0.9)),
          "action_answer_faq"),
