@@ -22,11 +22,14 @@ from handoff.channels.web import bp as web_bp
 from handoff.console import bp as console_bp
 from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
+from handoff.kbdata import EntryCache
+from handoff.knowledge import bp as knowledge_bp
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
 from handoff.presence import PresenceTracker
 from handoff.rasa_client import RasaClient
 from handoff.realtime import Bus, RedisBus
+from handoff.retrain import Retrainer
 from handoff.service import Hub
 from handoff.settings import ROOT, Settings
 from handoff.store import Store
@@ -148,6 +151,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.ctx.settings = settings
     app.blueprint(web_bp)
     app.blueprint(console_bp)
+    app.blueprint(knowledge_bp)
+    app.ctx.kb_entries = EntryCache(Path(settings.kb_root))
     install_log_redaction()
 
     @app.before_server_start
@@ -168,11 +173,14 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         app.ctx.presence = PresenceTracker(hub, settings.agent_away_after, settings.away_requeue_after)
         await app.ctx.presence.start()
         app.ctx.turn_sweep = asyncio.get_running_loop().create_task(hub.sweep_turns())
+        app.ctx.retrainer = Retrainer(settings, store)
+        await app.ctx.retrainer.start()
         await asyncio.to_thread(_stand_in_hash)  # so the first unknown username is not the slow one
 
     @app.after_server_stop
     async def _stop(app: Sanic, _loop: Any) -> None:
         app.ctx.turn_sweep.cancel()
+        await app.ctx.retrainer.stop()
         await app.ctx.presence.stop()
         await app.ctx.hub.rasa.close()
         await app.ctx.bus.stop()

@@ -10,6 +10,7 @@
     store.canned          canned replies                                 records/tickets.py
     store.ratings         CSAT ratings                                   records/csat.py
     store.liveness        console heartbeats (presence)                  records/presence.py
+    store.knowledge       bot answer versions, retrains, retrain lease   records/knowledge.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -23,6 +24,7 @@ from handoff.db import Database, make_engine, sync_url
 from handoff.records.agents import Agents, Logins, Sessions
 from handoff.records.conversations import AlreadyWaiting, Conversations, Duplicate, Messages
 from handoff.records.csat import Ratings
+from handoff.records.knowledge import KnowledgeRecords
 from handoff.records.presence import Liveness
 from handoff.records.queue import QueueRecords
 from handoff.records.tickets import Canned, Tickets
@@ -43,6 +45,7 @@ class Store(Database):
         self.canned = Canned(self)
         self.ratings = Ratings(self)
         self.liveness = Liveness(self)
+        self.knowledge = KnowledgeRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

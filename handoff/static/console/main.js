@@ -4,7 +4,8 @@
  * customer-provided text is inserted with textContent.
  *
  * Module map: api.js (HTTP + CSRF), live.js (socket and its events), inbox.js (queue and my
- * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, present.js and
+ * chats), chat.js (the open chat), canned.js, tickets.js, dashboard.js, knowledge.js (知识库,
+ * pure parts in kb-present.js), present.js and
  * labels.js (what is shown, pure), notify.js (toasts, sound, title), state.js.
  */
 
@@ -15,13 +16,14 @@ import { initCanned, loadCanned, renderCannedList } from "./canned.js";
 import { initChat } from "./chat.js";
 import { loadStats } from "./dashboard.js";
 import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
+import { hideKnowledge, initKnowledge, showKnowledge } from "./knowledge.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { initNotify, toast, unlockAudio } from "./notify.js";
 import { $, S, isSupervisor } from "./state.js";
 import { initTickets, loadTickets } from "./tickets.js";
 
-const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板" };
+const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", kb: "知识库" };
 
 function showLogin(msg) {
   $("app").hidden = true;
@@ -74,15 +76,16 @@ function setPresence(p) {
 }
 
 function switchView(v) {
-  if (v === "stats" && !isSupervisor()) v = "chats";
+  if ((v === "stats" || v === "kb") && !isSupervisor()) v = "chats";
   S.view = v;
   document.querySelectorAll(".rail-btn").forEach((b) => b.classList.toggle("active", b.dataset.view === v));
-  ["chats", "tickets", "canned", "stats"].forEach((name) => { $("view-" + name).hidden = name !== v; });
+  ["chats", "tickets", "canned", "stats", "kb"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
   if (v === "stats") { loadStats(); S.statsTimer = setInterval(loadStats, 5000); }
   if (v === "tickets") loadTickets();
   if (v === "canned") renderCannedList();
+  if (v === "kb") showKnowledge(); else hideKnowledge();
 }
 
 function init() {
@@ -91,6 +94,7 @@ function init() {
   initChat();
   initCanned();
   initTickets();
+  initKnowledge();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
