@@ -192,6 +192,7 @@ class Retrainer:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH", "")) if p)
         env.setdefault("RASA_CACHE_DIRECTORY", str(self.root / ".rasa" / "cache"))
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONWARNINGS"] = "ignore"  # library deprecation notices would push the progress out of the tail
         return env
 
     async def _train(self, run_id: int, log_path: Path) -> tuple[Path, float]:

@@ -141,6 +141,7 @@ function renderStatus(status) {
   $("kb-disabled").hidden = !status || status.retrain_enabled;
   $("kb-log").textContent = (t && t.log_tail) || "";
   $("kb-log").hidden = !(t && t.log_tail);
+  $("kb-log").scrollTop = $("kb-log").scrollHeight;
   const err = $("kb-train-error");
   err.textContent = t && t.state === "failed" ? (t.error || "发布失败") + "（线上仍是原模型）" : "";
   err.hidden = !(t && t.state === "failed");
