@@ -3,9 +3,11 @@
 One run, on whichever hub process holds the retrain lease (``store.knowledge.acquire``):
 
 1. writing  – every response's newest version goes into the YAML files (``handoff.kbdata``);
-2. training – ``rasa train`` in the background (``nice``, Rasa's training cache under the
-   bot's ``.rasa/cache`` or ``RASA_CACHE_DIRECTORY``: only what the change touches is trained
-   again); a model whose data hash already exists in ``models/`` (a rollback) is reused;
+2. training – ``rasa train`` in the background (``nice``), in the bot's folder, so Rasa's training
+   cache is the one ``make train`` filled there (``.rasa/cache``: Rasa records its entries
+   relative to the working directory) or ``RASA_CACHE_DIRECTORY``; only the components the
+   change reaches are trained again. A model whose data hash already exists in ``models/``
+   (a rollback) is reused;
 3. gating   – ``python -m handoff.kbgate`` plays the conversation tests against the new model on
    a throw-away Rasa server;
 4. loading  – ``PUT /model`` on every Rasa server of ``RASA_URL``, one after the other.
@@ -189,8 +191,9 @@ class Retrainer:
         from bot.runtime import training_env
 
         env = training_env()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH", "")) if p)
-        env.setdefault("RASA_CACHE_DIRECTORY", str(self.root / ".rasa" / "cache"))
+        # the bot's folder first (its own bot/ if it has one), then this checkout (handoff, bench, bot)
+        here = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), here, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONWARNINGS"] = "ignore"  # library deprecation notices would push the progress out of the tail
         return env
@@ -230,9 +233,7 @@ class Retrainer:
         cmd = ["nice", "-n", "10", sys.executable, "-m", "handoff.kbgate", "--model", str(model),
                "--changes", str(folder / "changes.json"), "--out", str(out),
                "--mode", self.settings.kb_gate, "--smoke", str(self.settings.kb_gate_smoke)]
-        env = self._env()
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env["PYTHONPATH"]])
-        code = await _run_logged(cmd, self.root, env, log_path)
+        code = await _run_logged(cmd, self.root, self._env(), log_path)
         seconds = round(time.monotonic() - started, 1)
         if not out.exists():
             return {"error": f"gate exited with {code} before reporting"}, seconds

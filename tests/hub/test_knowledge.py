@@ -280,3 +280,54 @@ def test_only_one_process_holds_the_retrain_lease(pg_url: str, tmp_path: Path) -
         finally:
             for s in stores:
                 s.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_retrain_hubs(rasa: RasaStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[HubProcess], Path]]:
+    """Two hubs on PostgreSQL with publishing on, over a bot copy without config.yml: every
+    retrain fails within seconds at ``rasa train``, which is enough to see who runs when."""
+    require_services()
+    tmp = tmp_path_factory.mktemp("kb-pg-retrain")
+    bot = _bot_copy(tmp / "bot")
+    with fresh_pg_database("hub_kb_retrain") as url, hub_processes(
+            {"HUB_DATABASE_URL": url, "RASA_URL": rasa.url, "HUB_KB_ROOT": str(bot), "HUB_KB_RETRAIN": "1"}, tmp) as hubs:
+        yield hubs, bot
+
+
+@pytest.mark.postgres
+async def test_one_retrain_at_a_time_across_two_hubs(pg_retrain_hubs, session) -> None:  # type: ignore[no-untyped-def]
+    hubs, bot = pg_retrain_hubs
+    files = _digest(bot)
+    one, two = [await login(session, h.url, "supervisor") for h in hubs]
+    keys = ["utter_goodbye", "utter_thank", "utter_affirm", "utter_deny"]
+    saved = []
+    for i, key in enumerate(keys):  # saves on both hubs, while runs are going on
+        sup = (one, two)[i % 2]
+        code, body = await sup.call("PUT", "/api/kb/entries", {"key": key, "text": f"新话术{i}", "base_version": 0})
+        assert code == 201, body
+        saved.append(body["version"]["id"])
+        await asyncio.sleep(1.5)
+    status: dict = {}
+    for _ in range(240):
+        code, status = await two.call("GET", "/api/kb/training")
+        if not status["running"] and status["training"] and status["training"]["up_to_version"] == max(saved):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError(status)
+    runs = sorted(status["recent"], key=lambda r: r["id"])
+    assert all(r["state"] == "failed" and "rasa train" in r["error"] for r in runs), runs
+    for earlier, later in zip(runs, runs[1:]):  # never two at once, whichever hub ran them
+        assert earlier["finished_at"] <= later["started_at"], runs
+    assert runs[-1]["up_to_version"] == max(saved) and set(runs[-1]["keys"]) == set(keys)
+    assert status["pending"] == 4 and _digest(bot) == files  # failed: files back, edits still pending
+    # "publish again" pressed on both hubs at once: one run, whichever hub answered first
+    answers = await asyncio.gather(one.call("POST", "/api/kb/training", {}), two.call("POST", "/api/kb/training", {}))
+    assert sorted(code for code, _ in answers) in ([202, 202], [202, 409]), answers
+    await asyncio.sleep(1)
+    for _ in range(240):
+        code, status = await one.call("GET", "/api/kb/training")
+        if not status["running"]:
+            break
+        await asyncio.sleep(0.5)
+    assert [r["id"] for r in status["recent"]][:2] == [runs[-1]["id"] + 1, runs[-1]["id"]], status["recent"]
