@@ -163,6 +163,14 @@ class Retrainer:
                                      log_tail=log_tail(log_path.read_text(encoding="utf-8", errors="replace")))
             self._prune(model)
             return True
+        except asyncio.CancelledError:  # the hub is stopping: its files must not keep untested texts
+            if written:
+                with contextlib.suppress(Exception):
+                    kbdata.write_texts(self.root, live)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(kb.update_training(run_id, state="failed", finished_at=time.time(),
+                                                        error="中断：服务进程停止 (the hub stopped)"))
+            raise
         except Exception as exc:
             message = str(exc) if isinstance(exc, (RetrainError, kbdata.DataError)) else f"{type(exc).__name__}: {exc}"
             log.warning("knowledge retrain %s failed: %s", run_id, message)

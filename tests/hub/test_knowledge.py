@@ -331,3 +331,38 @@ async def test_one_retrain_at_a_time_across_two_hubs(pg_retrain_hubs, session) -
             break
         await asyncio.sleep(0.5)
     assert [r["id"] for r in status["recent"]][:2] == [runs[-1]["id"] + 1, runs[-1]["id"]], status["recent"]
+
+
+async def test_a_hub_stopped_mid_training_leaves_the_data_as_served(rasa: RasaStandIn, tmp_path: Path, session) -> None:
+    """Stopping the hub while ``rasa train`` runs kills the training and puts the data files back:
+    a restart of ``make run`` must not train and serve a text no gate has passed."""
+    import subprocess
+
+    bot = _bot_copy(tmp_path / "bot")
+    shutil.copy(ROOT / "config.yml", bot / "config.yml")
+    files = _digest(bot)
+    proc = HubProcess({"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "RASA_URL": rasa.url,
+                       "HUB_KB_ROOT": str(bot), "HUB_KB_RETRAIN": "1"}, tmp_path / "hub.log")
+    try:
+        sup = await login(session, proc.url, "supervisor")
+        code, body = await sup.call("PUT", "/api/kb/entries", {"key": FAQ, "text": "未经测试的答案", "base_version": 0})
+        assert code == 201
+        for _ in range(120):
+            code, status = await sup.call("GET", "/api/kb/training")
+            if status["training"] and status["training"]["stage"] == "training":
+                break
+            await asyncio.sleep(0.5)
+        assert status["training"]["stage"] == "training", status
+        assert _digest(bot) != files  # the edit is in the files while training
+        await asyncio.sleep(3)
+    finally:
+        proc.stop()
+    assert _digest(bot) == files
+    left = subprocess.run(["pgrep", "-f", f"rasa train.*{bot}"], capture_output=True, text=True).stdout.split()
+    assert left == [], left
+    store = Store.from_url(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        [run] = await store.knowledge.trainings()
+        assert run["state"] == "failed" and "中断" in run["error"]
+    finally:
+        await store.close()
