@@ -14,7 +14,9 @@ import { duration, entryBadge, entryTitle, filterEntries, stageSteps, trainingHe
 import { toast } from "./notify.js";
 import { $, S } from "./state.js";
 
-const KB = { items: [], selected: null, status: null, timer: null, history: [] };
+// awaiting: a saved version no run has taken up yet (the run starts in the background, maybe on
+// another hub process), so the page keeps asking until one does, for up to a minute
+const KB = { items: [], selected: null, status: null, timer: null, history: [], awaiting: null };
 
 export function loadKnowledge() {
   return api("GET", "/api/kb/entries").then((b) => {
@@ -100,6 +102,7 @@ function save() {
     .then((b) => {
       toast("已保存，正在重新训练并测试，通过后自动上线", "ok");
       KB.selected = { ...entry, text: b.version.after, version: b.version.id, live: false };
+      expectRun(b.version.id);
       renderStatus(b.status);
       return loadKnowledge().then(() => loadHistory(entry.key));
     })
@@ -114,6 +117,7 @@ function rollback(v) {
   api("POST", "/api/kb/versions/" + v.id + "/rollback", {})
     .then((b) => {
       toast("已回滚 #" + v.id + "，正在重新发布", "ok");
+      expectRun(b.version.id);
       renderStatus(b.status);
       return loadKnowledge().then(() => {
         const fresh = KB.items.find((e) => e.key === v.key);
@@ -125,7 +129,7 @@ function rollback(v) {
 
 function retry() {
   api("POST", "/api/kb/training", {})
-    .then((b) => { renderStatus(b); toast("已重新开始发布", "ok"); })
+    .then((b) => { expectRun(0); renderStatus(b); toast("已重新开始发布", "ok"); })
     .catch((err) => { onlyRequestErrors(err); toast(err.message, "error"); });
 }
 
@@ -148,14 +152,22 @@ function renderStatus(status) {
   $("kb-retry").hidden = !(status && status.retrain_enabled && !status.running && (status.pending || (t && t.state === "failed")));
   $("kb-elapsed").textContent = t && t.state === "running" ? "已用时 " + duration(t.elapsed_seconds) : "";
   clearTimeout(KB.timer);
-  if (status && status.running && S.view === "kb") KB.timer = setTimeout(pollStatus, 2000);
+  if (KB.awaiting && (Date.now() > KB.awaiting.until || !status.retrain_enabled
+      || (t && t.id > KB.awaiting.after && t.up_to_version >= KB.awaiting.version))) KB.awaiting = null;
+  if (status && (status.running || KB.awaiting) && S.view === "kb") KB.timer = setTimeout(pollStatus, 2000);
+}
+
+/** Keep polling until a run newer than the current one covers `version` (0: any new run). */
+function expectRun(version) {
+  const t = KB.status && KB.status.training;
+  KB.awaiting = { version, after: t ? t.id : 0, until: Date.now() + 60000 };
 }
 
 function pollStatus() {
   api("GET", "/api/kb/training").then((s) => {
-    const was = KB.status && KB.status.running;
+    const was = (KB.status && KB.status.running) || !!KB.awaiting;
     renderStatus(s);
-    if (was && !s.running) {
+    if (was && !s.running && !KB.awaiting) {
       const t = s.training;
       toast(t && t.state === "done" ? "新模型已上线" : "发布未通过，线上仍是原模型", t && t.state === "done" ? "ok" : "error");
       loadKnowledge().then(() => { if (KB.selected) loadHistory(KB.selected.key); });
