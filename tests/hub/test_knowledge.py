@@ -18,7 +18,7 @@ from handoff import shapes
 from handoff.store import Store
 from tests.services import fresh_pg_database, require_services
 
-from .conftest import ROOT, HubProcess, RasaStandIn, hub_processes, login
+from .conftest import ROOT, HubProcess, RasaStandIn, hub_processes, login, open_customer
 from .test_shapes import conforms
 
 FAQ = "utter_faq/shipping_fee"
@@ -84,8 +84,11 @@ async def test_agents_can_neither_read_nor_change_the_knowledge_base(kb_hub: Hub
     for method, path, body in calls:
         code, data = await agent.call(method, path, body)
         assert (code, data["error"]["code"]) == (403, "forbidden"), (method, path, data)
-    for method, path, body in calls:  # nobody logged in
+    customer = await open_customer(session, kb_hub.url)
+    for method, path, body in calls:  # nobody logged in, or a customer's conversation token
         async with session.request(method, kb_hub.url + path, json=body) as r:
+            assert r.status == 401, (method, path)
+        async with session.request(method, kb_hub.url + path, json=body, headers=customer.headers) as r:
             assert r.status == 401, (method, path)
     sup = await login(session, kb_hub.url, "supervisor")
     assert (await _entry(sup, FAQ))["version"] in (0, *range(1, 1000))
