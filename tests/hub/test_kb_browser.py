@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.browser_support import PASSWORDS, ROOT, Hub, closed_url, launch_chromium, run_hub, save_screenshot
+from tests.hub.browser_support import (
+    PASSWORDS,
+    ROOT,
+    Hub,
+    closed_url,
+    launch_chromium,
+    run_hub,
+    save_screenshot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

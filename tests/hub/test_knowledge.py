@@ -320,7 +320,7 @@ async def test_one_retrain_at_a_time_across_two_hubs(pg_retrain_hubs, session) -
         raise AssertionError(status)
     runs = sorted(status["recent"], key=lambda r: r["id"])
     assert all(r["state"] == "failed" and "rasa train" in r["error"] for r in runs), runs
-    for earlier, later in zip(runs, runs[1:]):  # never two at once, whichever hub ran them
+    for earlier, later in zip(runs, runs[1:], strict=False):  # never two at once, whichever hub ran them
         assert earlier["finished_at"] <= later["started_at"], runs
     assert runs[-1]["up_to_version"] == max(saved) and set(runs[-1]["keys"]) == set(keys)
     assert status["pending"] == 4 and _digest(bot) == files  # failed: files back, edits still pending
