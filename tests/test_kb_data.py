@@ -47,7 +47,7 @@ def bot(tmp_path: Path) -> Path:
 def test_editable_entries() -> None:
     entries = kbdata.load_entries(ROOT)
     faq = {k for k, e in entries.items() if e.kind == "faq"}
-    assert {"utter_faq/shipping_fee", "utter_faq/refund_time", "utter_faq/remote_delivery"} <= faq and len(faq) == 17
+    assert {"utter_faq/shipping_fee", "utter_faq/refund_time", "utter_faq/remote_delivery"} <= faq and len(faq) >= 17
     assert all(entries[k].path.startswith("data/nlu/") for k in faq)
     phrases = {k for k, e in entries.items() if e.kind == "phrase"}
     assert {"utter_greet", "utter_goodbye", "utter_handoff_angry"} <= phrases

@@ -66,7 +66,7 @@ async def test_entries_list_faq_answers_and_fixed_phrases_not_templates(kb_hub: 
     for e in body["items"]:
         conforms(e, {"$ref": "#/components/schemas/KbEntry"})
     faq = [k for k in keys if k.startswith("utter_faq/")]
-    assert len(faq) == 17 and keys[FAQ]["kind"] == "faq" and keys[FAQ]["file"] == "data/nlu/faq.yml"
+    assert len(faq) >= 17 and keys[FAQ]["kind"] == "faq" and keys[FAQ]["file"] == "data/nlu/faq.yml"
     assert "99" in keys[FAQ]["text"] and keys[FAQ]["version"] == 0 and keys[FAQ]["live"] is True
     assert keys[FAQ]["example"]  # the question it answers, from the training data
     assert keys[PHRASE]["kind"] == "phrase" and keys[PHRASE]["file"] == "domain.yml"
