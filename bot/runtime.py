@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         with_hub=_hub_available(),
         log_dir=VAR / "logs",
         tracker_db=VAR / "trackers.db",
+        # the console's knowledge base publishes edits here: it retrains this checkout's data
+        hub_env={"HUB_KB_RETRAIN": os.environ.get("HUB_KB_RETRAIN", "1")},
     )
     stop = {"now": False}
 

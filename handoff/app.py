@@ -25,11 +25,14 @@ from handoff.customers import CustomerDirectory
 from handoff.errors import ApiError
 from handoff.figures import bp as figures_bp
 from handoff.history import bp as history_bp
+from handoff.kbdata import EntryCache
+from handoff.knowledge import bp as knowledge_bp
 from handoff.limits import RateLimiter
 from handoff.openapi import build_spec
 from handoff.presence import PresenceTracker
 from handoff.rasa_client import RasaClient
 from handoff.realtime import Bus, RedisBus
+from handoff.retrain import Retrainer
 from handoff.service import Hub
 from handoff.settings import ROOT, Settings
 from handoff.silence import SilenceWatcher
@@ -158,6 +161,8 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
     app.blueprint(ticket_desk_bp)
     app.blueprint(silence_bp)
     app.blueprint(figures_bp)
+    app.blueprint(knowledge_bp)
+    app.ctx.kb_entries = EntryCache(Path(settings.kb_root))
     install_log_redaction()
 
     @app.before_server_start
@@ -180,11 +185,14 @@ def create_app(settings: Settings | None = None, name: str = "kefu_hub",
         app.ctx.silence = SilenceWatcher(hub)
         await app.ctx.silence.start()
         app.ctx.turn_sweep = asyncio.get_running_loop().create_task(hub.sweep_turns())
+        app.ctx.retrainer = Retrainer(settings, store)
+        await app.ctx.retrainer.start()
         await asyncio.to_thread(_stand_in_hash)  # so the first unknown username is not the slow one
 
     @app.after_server_stop
     async def _stop(app: Sanic, _loop: Any) -> None:
         app.ctx.turn_sweep.cancel()
+        await app.ctx.retrainer.stop()
         await app.ctx.presence.stop()
         await app.ctx.silence.stop()
         await app.ctx.hub.rasa.close()

@@ -350,3 +350,54 @@ review_answers = Table(  # answers of FAQ keys proposed on the review page (writ
     Column("created_by", Integer),
     Column("created_at", Float, nullable=False),
 )
+
+# -- knowledge base: supervisors' edits of the bot's answers and the retrains that publish them --
+
+kb_versions = Table(  # one row per edit of a bot response (FAQ answer or fixed phrase), handoff/knowledge.py
+    "hub_kb_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False),  # the response name: utter_faq/shipping_fee, utter_greet
+    Column("kind", String(16), nullable=False),  # faq | phrase
+    # the version this edit was made on; 0: the text in the bot's data files. Unique per key, so
+    # two supervisors saving over the same version cannot both win
+    Column("parent_id", Integer, nullable=False),
+    Column("before_text", Text, nullable=False),
+    Column("after_text", Text, nullable=False),
+    Column("action", String(16), nullable=False),  # edit | rollback
+    Column("rollback_of", Integer),  # the version whose edit a rollback undoes
+    Column("agent_id", Integer, ForeignKey("hub_agents.id")),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("key", "parent_id", name="uq_hub_kb_versions_parent"),
+)
+Index("ix_hub_kb_versions_key", kb_versions.c.key, kb_versions.c.id)
+
+kb_trainings = Table(  # one row per retrain run: its stage and log tail are what the console shows
+    "hub_kb_trainings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(12), nullable=False),  # running | done | failed
+    Column("stage", String(12), nullable=False),  # writing | training | gating | loading | done
+    Column("up_to_version", Integer, nullable=False),  # every version up to this one is in the model
+    Column("keys", Text, nullable=False),  # JSON list of the responses that differ from the live model
+    Column("agent_id", Integer),  # who asked for it (NULL: started by an edit's save)
+    Column("holder", String(64), nullable=False),  # the hub process running it (host:pid)
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),  # heartbeat while running
+    Column("finished_at", Float),
+    Column("train_seconds", Float),
+    Column("gate_seconds", Float),
+    Column("model", String(256)),
+    Column("error", Text),
+    Column("gate", Text),  # JSON: which conversations ran, which failed and why
+    Column("log_tail", Text),
+)
+Index("ix_hub_kb_trainings_state", kb_trainings.c.state)
+
+kb_lock = Table(  # one retrain at a time across hub processes: a lease taken by a conditional UPDATE
+    "hub_kb_lock",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64)),
+    Column("lease_until", Float, nullable=False),
+)

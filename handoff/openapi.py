@@ -410,6 +410,7 @@ def build_spec(server_url: str | None = None, max_message_chars: int = 2000,
             "post": _op("WeChat message push (XML)", {"200": {"description": "passive reply or success"},
                         "400": {"description": "bad request"}, "403": {"description": "bad signature"}},
                         tags=["system"])}
+    spec["paths"].update(_knowledge_paths())
     for item in spec["paths"].values():  # every JSON body can be malformed or too large
         for method, op in item.items():
             if "requestBody" in op:
@@ -467,3 +468,39 @@ def _history_paths() -> dict[str, Any]:
             tags=["supervisor"], security=AGENT, params=dates)},
     }
 
+def _supervisor(summary: str, responses: dict, **kw: Any) -> dict[str, Any]:
+    return _op(summary, {**responses, "401": ERR, "403": ERR}, tags=["supervisor"], security=AGENT, **kw)
+
+
+def _knowledge_paths() -> dict[str, Any]:
+    """The knowledge base (handoff/knowledge.py): supervisors only."""
+    status = _json(_ref("KbStatus"))
+    changed = _json({"type": "object", "properties": {"version": _ref("KbVersion"), "status": _ref("KbStatus")}})
+    return {
+        "/api/kb/entries": {
+            "get": _supervisor("The bot's editable answers: FAQ answers and fixed phrases, newest text each",
+                               {"200": _json({"type": "object", "properties": {
+                                   "items": {"type": "array", "items": _ref("KbEntry")},
+                                   "status": _ref("KbStatus")}})}),
+            "put": _supervisor(
+                "Save a new text (a version); published by the next retrain. 409 stale_version: "
+                "saved by someone else since base_version",
+                {"201": changed, "404": ERR, "409": ERR},
+                body=_body({"key": STR, "text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            "base_version": {**INT, "minimum": 0}}, ["key", "text", "base_version"])),
+        },
+        "/api/kb/versions": {
+            "get": _supervisor("Edit history, newest first (of one response with key)", {"200": _json(
+                {"type": "object", "properties": {"items": {"type": "array", "items": _ref("KbVersion")}}})},
+                params=[{"name": "key", "in": "query", "schema": STR}]),
+        },
+        "/api/kb/versions/{id}/rollback": {
+            "post": _supervisor("Undo an edit: a new version with the text it replaced",
+                                {"201": changed, "404": ERR, "409": ERR}, params=[NUM_ID]),
+        },
+        "/api/kb/training": {
+            "get": _supervisor("Retrain progress: stage, elapsed time, log tail, gate result", {"200": status}),
+            "post": _supervisor("Publish again (retrain, gate, load); 409 when one runs or retraining is off",
+                                {"202": status, "409": ERR}, body=_body({})),
+        },
+    }

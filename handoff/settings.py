@@ -121,6 +121,12 @@ class Settings:
     tickets_per_customer: int = 3
     typing_per_address: int = 100
     typing_per_customer: int = 10
+    # Knowledge base: a supervisor's edit of the bot's answers is retrained and published by this
+    # hub only with kb_retrain on (``make run`` turns it on); otherwise edits are kept as versions.
+    kb_retrain: bool = False
+    kb_root: Path = ROOT  # the bot's checkout: config.yml, domain.yml, data/, models/
+    kb_gate: str = "touched"  # touched | full: which conversation tests a new model must pass
+    kb_gate_smoke: int = 1  # conversations per test file always in the gate (beside the touched ones)
 
     def __post_init__(self) -> None:
         if self.assign_mode not in ("auto", "manual"):
@@ -155,6 +161,8 @@ class Settings:
                 or self.silence_check_every <= 0:
             raise ValueError("HUB_SILENCE_AGENT_AFTER must be ≥ 0 (0: off), HUB_SILENCE_SUPERVISOR_AFTER not "
                              "below it, and HUB_SILENCE_CHECK_EVERY positive")
+        if self.kb_gate not in ("touched", "full"):
+            raise ValueError(f"HUB_KB_GATE must be touched or full, got {self.kb_gate!r}")
         if self.agent_away_after < 0:
             raise ValueError("HUB_AGENT_AWAY_AFTER must be 0 (off) or a positive number of seconds")
 
@@ -222,6 +230,10 @@ class Settings:
             "tickets_per_customer": _env_int(env, "HUB_TICKETS_PER_CUSTOMER", 3),
             "typing_per_address": _env_int(env, "HUB_TYPING_PER_ADDRESS", 100),
             "typing_per_customer": _env_int(env, "HUB_TYPING_PER_CUSTOMER", 10),
+            "kb_retrain": env.get("HUB_KB_RETRAIN", "") in ("1", "true", "yes"),
+            "kb_root": Path(env.get("HUB_KB_ROOT") or ROOT),
+            "kb_gate": env.get("HUB_KB_GATE") or "touched",
+            "kb_gate_smoke": _env_int(env, "HUB_KB_GATE_SMOKE", 1),
         }
         if secret:
             kwargs["identity_secret"] = secret

@@ -498,6 +498,55 @@ def session_revoked_event() -> dict[str, Any]:
 
 # -- schemas (OpenAPI components; tests/hub/test_shapes.py holds the builders to them) ------------
 
+
+# -- knowledge base (handoff/knowledge.py) -------------------------------------------------
+
+KB_KINDS = ("faq", "phrase")
+KB_STATES = ("running", "done", "failed")
+KB_STAGES = ("writing", "training", "gating", "loading", "done")
+
+
+def kb_entry(entry: Any, newest: dict[str, Any] | None, live_up_to: int) -> dict[str, Any]:
+    """One editable bot response: its newest text and whether the serving model has it yet."""
+    return {
+        "key": entry.key, "kind": entry.kind, "file": entry.path, "example": entry.example,
+        "text": newest["after_text"] if newest else entry.text,
+        "version": newest["id"] if newest else 0,
+        "live": newest is None or newest["id"] <= live_up_to,
+        "updated_at": newest["created_at"] if newest else None,
+        "updated_by": newest.get("agent_name") if newest else None,
+    }
+
+
+def kb_version(row: dict[str, Any], live_up_to: int) -> dict[str, Any]:
+    return {
+        "id": row["id"], "key": row["key"], "kind": row["kind"], "parent_id": row["parent_id"],
+        "before": row["before_text"], "after": row["after_text"], "action": row["action"],
+        "rollback_of": row.get("rollback_of"), "agent_id": row.get("agent_id"),
+        "agent_name": row.get("agent_name"), "created_at": row["created_at"], "live": row["id"] <= live_up_to,
+    }
+
+
+def kb_training(row: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    """A retrain run as the console's progress panel shows it."""
+    if row is None:
+        return None
+    end = row.get("finished_at") or now
+    return {
+        "id": row["id"], "state": row["state"], "stage": row["stage"], "up_to_version": row["up_to_version"],
+        "keys": json.loads(row["keys"] or "[]"), "started_at": row["started_at"],
+        "finished_at": row.get("finished_at"), "elapsed_seconds": round(max(0.0, end - row["started_at"]), 1),
+        "train_seconds": row.get("train_seconds"), "gate_seconds": row.get("gate_seconds"),
+        "model": row.get("model"), "error": row.get("error"),
+        "gate": json.loads(row["gate"]) if row.get("gate") else None, "log_tail": row.get("log_tail") or "",
+    }
+
+
+def kb_status(enabled: bool, busy: bool, current: dict[str, Any] | None,
+              recent: list[dict[str, Any]], pending: int) -> dict[str, Any]:
+    return {"retrain_enabled": enabled, "running": busy, "training": current, "recent": recent, "pending": pending}
+
+
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _NSTR = {"type": "string", "nullable": True}
@@ -678,6 +727,28 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "first_response_seconds": {"type": "object", "properties": {
             "avg": {"type": "number", "nullable": True}, "p90": {"type": "number", "nullable": True}, "count": _INT}},
         "csat": {"type": "object", "properties": {"avg": {"type": "number", "nullable": True}, "count": _INT}}}),
+    "KbEntry": _obj({
+        "key": _STR, "kind": {"type": "string", "enum": list(KB_KINDS)}, "file": _STR, "example": _NSTR,
+        "text": _STR, "version": {**_INT, "description": "newest version id; 0: as in the data files"},
+        "live": {"type": "boolean", "description": "the serving model has this text"},
+        "updated_at": {"type": "number", "nullable": True}, "updated_by": _NSTR}),
+    "KbVersion": _obj({
+        "id": _INT, "key": _STR, "kind": {"type": "string", "enum": list(KB_KINDS)}, "parent_id": _INT,
+        "before": _STR, "after": _STR, "action": {"type": "string", "enum": ["edit", "rollback"]},
+        "rollback_of": _NINT, "agent_id": _NINT, "agent_name": _NSTR, "created_at": {"type": "number"},
+        "live": {"type": "boolean"}}),
+    "KbTraining": _obj({
+        "id": _INT, "state": {"type": "string", "enum": list(KB_STATES)},
+        "stage": {"type": "string", "enum": list(KB_STAGES)}, "up_to_version": _INT,
+        "keys": {"type": "array", "items": _STR}, "started_at": {"type": "number"},
+        "finished_at": {"type": "number", "nullable": True}, "elapsed_seconds": {"type": "number"},
+        "train_seconds": {"type": "number", "nullable": True}, "gate_seconds": {"type": "number", "nullable": True},
+        "model": _NSTR, "error": _NSTR, "gate": {"type": "object", "nullable": True}, "log_tail": _STR}),
+    "KbStatus": _obj({
+        "retrain_enabled": {"type": "boolean"}, "running": {"type": "boolean"},
+        "training": {**_ref("KbTraining"), "nullable": True},
+        "recent": {"type": "array", "items": _ref("KbTraining")},
+        "pending": {**_INT, "description": "versions saved but not yet in the serving model"}}),
 }
 
 # The websocket events (documented in the OpenAPI description's text, checked by the same test).

@@ -16,6 +16,7 @@
     store.silence         silent-agent alerts, per-team limits           records/silence.py
     store.quality         quality figures' events and targets            records/quality.py
     store.review          messages the bot did not understand, labels    records/review.py
+    store.knowledge       bot answer versions, retrains, retrain lease   records/knowledge.py
 
 The WeChat inbox (push dedup, openid → conversation) is ``handoff.wechat.inbox.Inbox`` on the same
 database. All tables are declared in ``handoff.models``; the schema comes from the migrations.
@@ -30,6 +31,7 @@ from handoff.records.agents import Agents, Logins, Sessions
 from handoff.records.conversations import AlreadyWaiting, Conversations, Duplicate, Messages
 from handoff.records.csat import Ratings
 from handoff.records.history import History
+from handoff.records.knowledge import KnowledgeRecords
 from handoff.records.presence import Liveness
 from handoff.records.qa import QaScores
 from handoff.records.quality import QualityRecords
@@ -61,6 +63,7 @@ class Store(Database):
         self.silence = SilenceRecords(self)
         self.quality = QualityRecords(self)
         self.review = ReviewRecords(self)
+        self.knowledge = KnowledgeRecords(self)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = 2.0) -> Store:

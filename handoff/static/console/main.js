@@ -9,7 +9,8 @@
  * and 质检; history_view.js pure), present.js and labels.js (what is shown, pure), notify.js
  * (toasts, sound, title), alerts.js (silent-agent alerts, waiting timers, browser
  * notifications), waits.js (their pure rules), assist.js (suggested replies), review.js (学习,
- * supervisors) and teaching.js (their pure part), state.js.
+ * supervisors) and teaching.js (their pure part), knowledge.js (知识库; pure parts in
+ * kb-present.js), state.js.
  */
 
 import { initial } from "../shared/format.js";
@@ -22,6 +23,7 @@ import { loadStats } from "./dashboard.js";
 import { initHistory, showHistory } from "./history.js";
 import { initFigures, showFigures } from "./figures.js";
 import { initInbox, refreshMine, refreshQueue } from "./inbox.js";
+import { hideKnowledge, initKnowledge, showKnowledge } from "./knowledge.js";
 import { label } from "./labels.js";
 import { connectLive, disconnectLive } from "./live.js";
 import { initNotify, toast, unlockAudio } from "./notify.js";
@@ -29,7 +31,7 @@ import { initReview, loadReview } from "./review.js";
 import { $, S, isSupervisor } from "./state.js";
 import { initTickets, loadTickets } from "./tickets.js";
 
-const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", history: "历史会话与质检", review: "学习" };
+const VIEW_TITLES = { chats: "会话", tickets: "留言工单", canned: "标准话术", stats: "数据看板", history: "历史会话与质检", review: "学习", kb: "知识库" };
 
 function showLogin(msg) {
   $("app").hidden = true;
@@ -83,10 +85,10 @@ function setPresence(p) {
 }
 
 function switchView(v) {
-  if ((v === "stats" || v === "review") && !isSupervisor()) v = "chats";
+  if ((v === "stats" || v === "review" || v === "kb") && !isSupervisor()) v = "chats";
   S.view = v;
   document.querySelectorAll(".rail-btn").forEach((b) => b.classList.toggle("active", b.dataset.view === v));
-  ["chats", "tickets", "canned", "stats", "history", "review"].forEach((name) => { $("view-" + name).hidden = name !== v; });
+  ["chats", "tickets", "canned", "stats", "history", "review", "kb"].forEach((name) => { $("view-" + name).hidden = name !== v; });
   $("view-title").textContent = VIEW_TITLES[v];
   clearInterval(S.statsTimer);
   if (v === "stats") { loadStats(); showFigures(); S.statsTimer = setInterval(loadStats, 5000); }
@@ -94,6 +96,7 @@ function switchView(v) {
   if (v === "canned") renderCannedList();
   if (v === "history") showHistory();
   if (v === "review") loadReview();
+  if (v === "kb") showKnowledge(); else hideKnowledge();
 }
 
 function init() {
@@ -106,6 +109,7 @@ function init() {
   initAlerts();
   initFigures();
   initReview();
+  initKnowledge();
   onSessionEnded(onLoggedOut);
 
   $("login-form").addEventListener("submit", (e) => {
