@@ -21,11 +21,19 @@ import pytest
 
 from bot.runtime import ROOT, model_path
 from bot.stack import Stack, start_stack
-from tests.hub.browser_support import PASSWORDS, Hub, launch_chromium, run_hub, save_screenshot
+from tests.hub.browser_support import (
+    BROWSER_MARKS,
+    PASSWORDS,
+    Hub,
+    launch_chromium,
+    playwright_api,
+    run_hub,
+    save_screenshot,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
 
 KEY = "utter_faq/membership"

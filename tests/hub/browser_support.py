@@ -17,8 +17,11 @@ from datetime import datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.stack import HubService, free_port
 
@@ -169,6 +172,18 @@ def save_screenshot(page, name: str, doc_name: str | None = None) -> Path:  # ty
 
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
+
+
+BROWSER_MARKS = [pytest.mark.browser, pytest.mark.slow]
+
+
+def playwright_api() -> Any:
+    """Playwright's sync API for a browser test module, which is skipped when Debian's Chromium
+    is missing (`.ci/run` installs it)."""
+    api = pytest.importorskip("playwright.sync_api")
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    return api
 
 
 def cjk_font_available() -> bool:

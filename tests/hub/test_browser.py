@@ -19,28 +19,26 @@ from urllib.parse import quote
 import pytest
 
 from tests.hub.browser_support import (
+    BROWSER_MARKS,
     DEMO_CUSTOMER,
     IDENTITY_SECRET,
     PASSWORDS,
     Hub,
-    chromium_available,
     cjk_font_available,
     closed_url,
     hours_excluding_now,
     launch_chromium,
+    playwright_api,
     restart_hub,
     run_hub,
     save_screenshot,
     third_party_shop,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
-
-if not chromium_available():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 SLOW = 20_000  # ms: a bot reply goes through Rasa on a 2-core machine
 PHONE = {"width": 390, "height": 844}

@@ -11,10 +11,11 @@ from urllib.parse import quote
 import pytest
 
 from tests.hub.browser_support import (
+    BROWSER_MARKS,
     Hub,
-    chromium_available,
     closed_url,
     hours_excluding_now,
+    playwright_api,
     run_hub,
     save_screenshot,
 )
@@ -28,13 +29,10 @@ from tests.hub.test_browser import (  # noqa: F401 (fixtures)
     signed_identity,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
-
-if not chromium_available():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
 # Records each browser notification the page shows (permission granted by the test).

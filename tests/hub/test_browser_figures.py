@@ -16,25 +16,23 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.hub.browser_support import (
+    BROWSER_MARKS,
     DEMO_CUSTOMER,
     IDENTITY_SECRET,
     PASSWORDS,
-    chromium_available,
     closed_url,
     launch_chromium,
+    playwright_api,
     run_hub,
     save_screenshot,
     third_party_shop,
 )
 from tests.hub.quality_day import build_complaint, build_known_day, known_day
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
-
-if not chromium_available():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 SLOW = 20_000
 CANVAS_INK = """(id) => {

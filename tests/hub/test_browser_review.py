@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.hub.browser_support import Hub, run_hub, save_screenshot
+from tests.hub.browser_support import BROWSER_MARKS, Hub, playwright_api, run_hub, save_screenshot
 from tests.hub.test_browser import (  # noqa: F401
     SLOW,
     browser,
@@ -23,9 +23,10 @@ from tests.hub.test_browser import (  # noqa: F401
 )
 from tests.hub.test_review import NluStandIn, copy_bot_dir
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-expect = pytest.importorskip("playwright.sync_api").expect
+sync_api = playwright_api()
+expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,23 @@ from collections.abc import Iterator
 import pytest
 
 from tests.hub.browser_support import (
+    BROWSER_MARKS,
     DEMO_CUSTOMER,
     IDENTITY_SECRET,
     PASSWORDS,
     Hub,
-    chromium_available,
     launch_chromium,
+    playwright_api,
     run_hub,
     save_screenshot,
 )
 
 from .conftest import RasaStandIn
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
-
-if not chromium_available():
-    pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 DESKTOP = {"width": 1440, "height": 900}
 ORDER = "2025061800004"

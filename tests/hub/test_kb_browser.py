@@ -15,18 +15,20 @@ import pytest
 
 from handoff.kbdata import load_entries
 from tests.hub.browser_support import (
+    BROWSER_MARKS,
     PASSWORDS,
     ROOT,
     Hub,
     closed_url,
     launch_chromium,
+    playwright_api,
     run_hub,
     save_screenshot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = BROWSER_MARKS
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = playwright_api()
 expect = sync_api.expect
 SLOW = 60_000
 HOSTILE = '<img src=x onerror="window.__xss=1">包邮: 满99元 # 不是注释\n{{第二行}}'
