@@ -89,6 +89,13 @@ async def _in_hand(hub: Hub, agent: dict[str, Any], ticket_id: int) -> dict[str,
     raise ApiError(403, "not_your_ticket", "This ticket is assigned to a colleague. 该工单已分配给其他客服。")
 
 
+async def _changed(hub: Hub, ticket_id: int) -> dict[str, Any]:
+    """The ticket as it is after a change, announced to the consoles."""
+    row = await _ticket(hub, ticket_id)
+    await _announce(hub, row)
+    return row
+
+
 async def _announce(hub: Hub, row: dict[str, Any]) -> None:
     await hub.to_agents(shapes.ticket_event(row["id"], row["status"], row.get("conversation_id")))
 
@@ -146,8 +153,7 @@ async def update_ticket(request: Request, ticket_id: int) -> HTTPResponse:
     if status is not None:
         await _in_hand(hub, agent, ticket_id)
         await hub.store.ticket_threads.set_status(ticket_id, status, agent["id"], now)
-    row = await _ticket(hub, ticket_id)
-    await _announce(hub, row)
+    row = await _changed(hub, ticket_id)
     return json_response({"ticket": shapes.ticket_out(row)})
 
 
@@ -173,8 +179,7 @@ async def assign_ticket(request: Request, ticket_id: int) -> HTTPResponse:
         await hub.store.ticket_threads.assign(ticket_id, None, agent["id"], now)  # giving one's own back
     else:
         raise ApiError(403, "forbidden", "Only supervisors assign tickets to others. 仅主管可分配工单给他人。")
-    row = await _ticket(hub, ticket_id)
-    await _announce(hub, row)
+    row = await _changed(hub, ticket_id)
     return json_response({"ticket": shapes.ticket_out(row)})
 
 
@@ -187,8 +192,7 @@ async def add_note(request: Request, ticket_id: int) -> HTTPResponse:
     text = validate_text(body.text, hub.settings.max_message_chars)
     await _in_hand(hub, agent, ticket_id)
     entry = await hub.store.ticket_threads.note(ticket_id, text, agent["id"], time.time())
-    row = await _ticket(hub, ticket_id)
-    await _announce(hub, row)
+    row = await _changed(hub, ticket_id)
     return json_response(shapes.reply_result(row, entry), status=201)
 
 
@@ -204,8 +208,7 @@ async def reply(request: Request, ticket_id: int) -> HTTPResponse:
         raise ApiError(409, "ticket_solved", "The ticket is solved; reopen it to reply. 工单已解决，请先重新打开。")
     delivery, detail = await _send(hub, row, text)
     entry = await hub.store.ticket_threads.reply(ticket_id, text, agent["id"], time.time(), delivery, detail)
-    row = await _ticket(hub, ticket_id)
-    await _announce(hub, row)
+    row = await _changed(hub, ticket_id)
     return json_response(shapes.reply_result(row, entry), status=201)
 
 
