@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff.realtime import cancel_and_wait
 from handoff.service import Hub
 from handoff.state import PresenceChanged
 
@@ -56,12 +57,7 @@ class PresenceTracker:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
         if self._stamps:
             await asyncio.wait(set(self._stamps), timeout=5)
 

@@ -16,6 +16,19 @@ from typing import Any
 
 log = logging.getLogger("handoff.realtime")
 
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
+    """Stop background tasks and let them unwind; what they raise while stopping is theirs."""
+    live = [t for t in tasks if t is not None]
+    for task in live:
+        task.cancel()
+    for task in live:
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
 CHANNEL_PREFIX = "kefu-hub:"
 
 
@@ -223,13 +236,7 @@ class RedisBus(Bus):
                 await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(*self._tasks)
         if self._pubsub is not None:
             await self._close_pubsub(self._pubsub)
         try:

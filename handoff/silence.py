@@ -32,6 +32,7 @@ from handoff import scope, shapes
 from handoff.auth import current_agent, is_conversation_id, require_supervisor
 from handoff.channels.web import body_of, hub_of
 from handoff.errors import ApiError
+from handoff.realtime import cancel_and_wait
 from handoff.router import SKILLS
 from handoff.service import TEXT_TRANSFERRED, Hub
 from handoff.state import Cause, IllegalTransition, Mode, notice
@@ -82,12 +83,7 @@ class SilenceWatcher:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:
