@@ -29,6 +29,25 @@ costs ~100 MB resident per Rasa process (bench/README.md, "Memory"). A finder at
 installed, so TensorFlow takes its own fallback. It must be in place before TensorFlow is
 imported; in a process that already imported JAX it changes nothing.
 
+Three more cut the work of a turn, each leaving the answer exactly as stock Rasa gives it:
+
+- **Parse cache.** Greetings, thanks and the top FAQs are most of real traffic, and the NLU
+  result depends only on the text and the loaded model (no NLU component reads the tracker or
+  the message metadata). Each model's processor keeps an LRU of parse results keyed by the
+  exact text (`RASA_PARSE_CACHE` entries, default 4096; 0 switches it off), so a repeated
+  message skips the featurizers, DIET, the response selector and our components. A hit is a
+  deep copy: Rasa edits the parse it gets.
+- **TED only when it can win.** The policy ensemble picks the most confident prediction and,
+  on a tie, the higher priority. TED has the lowest priority, so when a rule, the memoized
+  stories or our guard is already certain (confidence 1.0), TED's 14 ms cannot change the
+  answer. The TED node is given the other policies' predictions as inputs and returns Rasa's
+  own "no prediction" (all zeros) in that case. It still runs after a rejected action
+  (the ensemble then zeroes that action's confidence in every prediction) and whenever no
+  other policy is certain.
+- **Graph plans built once.** Rasa rebuilds the minimal sub-graph for the NLU and the core
+  target on every call; it is a pure function of the model's schema and the targets, so each
+  runner keeps it.
+
 The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade removes one,
 `install()` stops the start (`PatchTargetMissing`) instead of running on silently without it.
 """
@@ -40,7 +59,9 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from copy import deepcopy
 from functools import lru_cache
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -126,6 +147,150 @@ def _engine_kwargs_with_sqlite_pool(original: Any) -> Any:
     create_engine_kwargs.__wrapped__ = original  # type: ignore[attr-defined]
     return create_engine_kwargs
 
+PARSE_CACHE_ENV = "RASA_PARSE_CACHE"
+DECIDED_BY = "_decided_by_"  # input names of the other policies' predictions given to TED
+
+
+class ParseCache:
+    """A small LRU of parse results by exact text."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, text: str) -> dict[str, Any] | None:
+        item = self._items.get(text)
+        if item is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(text)
+        self.hits += 1
+        return deepcopy(item)
+
+    def put(self, text: str, parse: dict[str, Any]) -> None:
+        self._items[text] = deepcopy(parse)
+        self._items.move_to_end(text)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def parse_cache_size() -> int:
+    try:
+        return max(0, int(os.environ.get(PARSE_CACHE_ENV, "4096")))
+    except ValueError:
+        return 4096
+
+
+def _cached_parse(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    size = parse_cache_size()
+
+    def parse_message_with_graph(self: Any, message: Any, tracker: Any,
+                                 only_output_properties: bool = True) -> dict[str, Any]:
+        """`MessageProcessor._parse_message_with_graph` through the processor's parse cache
+        (only for the output properties: the full message also carries id and metadata)."""
+        cache = self.__dict__.get("_parse_cache")
+        if cache is None:
+            cache = self.__dict__["_parse_cache"] = ParseCache(size)
+        text = message.text
+        if not only_output_properties or not isinstance(text, str) or size == 0:
+            return original(self, message, tracker, only_output_properties)
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
+        parse = original(self, message, tracker, only_output_properties)
+        cache.put(text, parse)
+        return parse
+
+    parse_message_with_graph.__wrapped__ = original  # type: ignore[attr-defined]
+    return parse_message_with_graph
+
+
+def ted_cannot_win(others: Sequence[Any], ted_priority: int, tracker: Any) -> bool:
+    """Whether another policy's prediction beats anything TED could predict: a "no user"
+    prediction, or a certain one from a policy of higher priority (the ensemble breaks ties by
+    priority). Never after a rejected action, whose confidence the ensemble zeroes."""
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecutionRejected):
+            return False
+        if isinstance(event, ActionExecuted):
+            break
+    return any(p.is_no_user_prediction
+               or (p.max_confidence >= 1.0 and p.policy_priority > ted_priority
+                   and not p.is_end_to_end_prediction)
+               for p in others)
+
+
+def _lazy_ted(original: Callable[..., Any]) -> Callable[..., Any]:
+    def predict_action_probabilities(self: Any, tracker: Any, domain: Any, rule_only_data: Any = None,
+                                     precomputations: Any = None, **kwargs: Any) -> Any:
+        """`TEDPolicy.predict_action_probabilities`, skipped when it cannot win."""
+        others = [kwargs.pop(name) for name in [k for k in kwargs if k.startswith(DECIDED_BY)]]
+        if others and ted_cannot_win(others, self.priority, tracker):
+            return self._prediction(self._default_predictions(domain))
+        return original(self, tracker, domain, rule_only_data, precomputations, **kwargs)
+
+    predict_action_probabilities.__wrapped__ = original  # type: ignore[attr-defined]
+    return predict_action_probabilities
+
+
+def ted_after_other_policies(schema: Any) -> Any:
+    """The predict graph with each TED node fed the other policies' predictions (the
+    ensemble's other inputs), so it runs after them and can see whether it is needed."""
+    from dataclasses import replace
+
+    from rasa.core.policies.ensemble import PolicyPredictionEnsemble
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.engine.graph import GraphSchema
+
+    nodes = dict(schema.nodes)
+    ted = {name for name, node in nodes.items()
+           if isinstance(node.uses, type) and issubclass(node.uses, TEDPolicy)
+           and node.fn == "predict_action_probabilities"}
+    if not ted:
+        return schema
+    for node in list(nodes.values()):
+        if not (isinstance(node.uses, type) and issubclass(node.uses, PolicyPredictionEnsemble)):
+            continue
+        others = [source for source in node.needs.values()
+                  if source not in ted and source in nodes
+                  and nodes[source].fn == "predict_action_probabilities"]
+        for name in ted & set(node.needs.values()):
+            extra = {f"{DECIDED_BY}{i}": source for i, source in enumerate(others)}
+            nodes[name] = replace(nodes[name], needs={**nodes[name].needs, **extra})
+    return GraphSchema(nodes)
+
+
+def _runner_with_plans(original_init: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, graph_schema: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, ted_after_other_policies(graph_schema), *args, **kwargs)
+
+    __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
+    return __init__
+
+
+def run_graph(self: Any, inputs: dict[str, Any] | None = None,
+              targets: list[str] | None = None) -> dict[str, Any]:
+    """`DaskGraphRunner.run` with the minimal graph for the targets built once per runner."""
+    import dask
+    from rasa.engine.exceptions import GraphRunError
+
+    run_targets = targets if targets else self._graph_schema.target_names
+    plans = self.__dict__.setdefault("_plans", {})
+    plan = plans.get(tuple(run_targets))
+    if plan is None:
+        plan = plans[tuple(run_targets)] = self._build_dask_graph(
+            self._graph_schema.minimal_graph_schema(run_targets))
+    graph = dict(plan)
+    if inputs:
+        self._add_inputs_to_graph(inputs, graph)
+    try:
+        return dict(dask.get(graph, run_targets))
+    except RuntimeError as e:
+        raise GraphRunError("Error running runner.") from e
+
 
 class PatchTargetMissing(RuntimeError):
     """A Rasa function a speed-up replaces is gone (a Rasa upgrade): refuse to start rather
@@ -164,6 +329,30 @@ def install() -> list[str]:
     if not event.contains(Engine, "connect", _sqlite_on_connect):
         event.listen(Engine, "connect", _sqlite_on_connect)
     applied.append("pooled sqlite trackers, WAL, synchronous=NORMAL")
+    applied.extend(_install_turn_savers())
+    return applied
+
+
+def _install_turn_savers() -> list[str]:
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.core.processor import MessageProcessor
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    _require(MessageProcessor, "_parse_message_with_graph")
+    _require(DaskGraphRunner, "_build_dask_graph", "_add_inputs_to_graph", "run")
+    _require(TEDPolicy, "predict_action_probabilities", "_default_predictions", "_prediction")
+    applied = []
+    if not hasattr(MessageProcessor._parse_message_with_graph, "__wrapped__"):
+        MessageProcessor._parse_message_with_graph = _cached_parse(  # type: ignore[method-assign]
+            MessageProcessor._parse_message_with_graph)
+    applied.append(f"parse cache ({parse_cache_size()} texts)")
+    if not hasattr(TEDPolicy.predict_action_probabilities, "__wrapped__"):
+        TEDPolicy.predict_action_probabilities = _lazy_ted(  # type: ignore[method-assign]
+            TEDPolicy.predict_action_probabilities)
+    if not hasattr(DaskGraphRunner.__init__, "__wrapped__"):
+        DaskGraphRunner.__init__ = _runner_with_plans(DaskGraphRunner.__init__)  # type: ignore[method-assign]
+        DaskGraphRunner.run = run_graph  # type: ignore[method-assign]
+    applied.append("TED only when it can win, graph plans built once")
     return applied
 
 

@@ -42,6 +42,11 @@ REQUESTS = [
     'transfer me to a human agent',
     # someone of the shop by name, a chat abbreviation, speaking with a manager
     '客服小姐姐在吗', '掌柜在不在', '店家呢 出来一下', '老板娘在吗', 'rg', 'zrg', '想跟你们经理说话',
+    # "is anyone there" said again or with a demand, a measure word before staff, how to reach
+    # a person, nobody there
+    '在吗在吗在吗', '在不在？在不在？在不在？', '人呢人呢人呢', '有人吗有人吗有人吗', '有没有人啊 回句话', '有人在吗？理我一下',
+    '来个真人行不行', '能来位客服吗', '真人客服的联系方式给我', '人工客服热线多少', '客服都下班了是吧',
+    '你们的人全都不在了？', '人工全都休息了吗',
 ]
 
 # Not requests: identity questions (bot_challenge), opening hours (faq/working_hours),
@@ -57,6 +62,7 @@ NOT_REQUESTS = [
     '你们店长推荐哪款', '主管说给我补发 怎么还没到', '退款什么时候到', '怎么退货', '客服电话多少', '你们的负责人说今天发货', '我在跟机器人聊天吗',
     '你会不会是机器人假装的', '你是机器人还是客服本人', '好的谢谢', '转账失败了', '人工客服的服务时间', '你們人工客服幾點下班', '之前的客服态度很差',
     '主要负责人是谁', '店主发货了吗', '老板发货了没', '上次你们经理说话不算数',
+    '有没有人知道优惠券怎么用', '后来人工说不行', '有没有人用过这个', '在吗 我的快递到哪了', '在吗在吗', '有人吗？有人吗？',
 ]
 
 LOOK_ALIKES = ["你是机器人吗", "你是真人还是程序", "人工客服几点下班", "客服什么时候上班",

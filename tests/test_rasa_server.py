@@ -82,11 +82,18 @@ def undo_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`install()` changes this process for good; the other tests must see stock Rasa."""
     from rasa.core import tracker_store
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.core.processor import MessageProcessor
+    from rasa.engine.runner.dask import DaskGraphRunner
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # drops the JAX blocker afterwards
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", MessageProcessor._parse_message_with_graph)
+    monkeypatch.setattr(TEDPolicy, "predict_action_probabilities", TEDPolicy.predict_action_probabilities)
+    monkeypatch.setattr(DaskGraphRunner, "__init__", DaskGraphRunner.__init__)
+    monkeypatch.setattr(DaskGraphRunner, "run", DaskGraphRunner.run)
     monkeypatch.setattr(tracker_store, "create_engine_kwargs", tracker_store.create_engine_kwargs)
     for name in rasa_server.TF_THREADS:
         monkeypatch.delenv(name, raising=False)
@@ -105,7 +112,7 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     from sqlalchemy.pool import QueuePool
 
     applied = rasa_server.install()
-    assert len(applied) == 4
+    assert len(applied) == 6
     assert RemoteAction._validate_action_result is rasa_server.validate_action_result
     assert hasattr(tracker_store.create_engine_kwargs, "__wrapped__")
     assert event.contains(Engine, "connect", rasa_server._sqlite_on_connect)
@@ -124,6 +131,8 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     ("rasa.core.actions.action:RemoteAction", "_validate_action_result"),
     ("rasa.core.actions.action:RemoteAction", "action_response_format_spec"),
     ("rasa.core.tracker_store", "create_engine_kwargs"),
+    ("rasa.core.processor:MessageProcessor", "_parse_message_with_graph"),
+    ("rasa.engine.runner.dask:DaskGraphRunner", "_build_dask_graph"),
 ])
 def test_a_missing_patch_target_stops_the_start(monkeypatch: pytest.MonkeyPatch, undo_install: None,
                                                 module: str, name: str) -> None:
@@ -212,3 +221,118 @@ def test_model_loads_without_jax_and_parses_identically(trained_model: Path) -> 
         assert _rounded(a) == _rounded(b), text
     print(f"resident after load: stock {stock['rss_after_load_mb']} MB, "
           f"launcher {launcher['rss_after_load_mb']} MB")
+
+
+def _prediction(confidence: float, priority: int, *, no_user: bool = False) -> Any:
+    from rasa.core.policies.policy import PolicyPrediction
+
+    return PolicyPrediction([0.0, confidence], "P", priority, is_no_user_prediction=no_user)
+
+
+def _tracker(*events: Any) -> Any:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return DialogueStateTracker.from_events("t", list(events))
+
+
+@pytest.mark.parametrize(("others", "expected"), [
+    ([_prediction(1.0, 6)], True),                      # a rule is certain: TED cannot win
+    ([_prediction(1.0, 3), _prediction(0.0, 6)], True),  # memoized story certain
+    ([_prediction(0.99, 6)], False),                     # nobody certain: TED may be best
+    ([_prediction(1.0, 1)], False),                      # same priority: TED would tie first
+    ([_prediction(0.2, 6, no_user=True)], True),         # loop's "no user" prediction overrules
+    ([], False),
+])
+def test_ted_is_skipped_only_when_it_cannot_win(others: list, expected: bool) -> None:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    tracker = _tracker(ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"}))
+    assert rasa_server.ted_cannot_win(others, 1, tracker) is expected
+
+
+def test_ted_runs_after_a_rejected_action() -> None:
+    """The ensemble zeroes a rejected action in every prediction, so a certain rule may lose."""
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    tracker = _tracker(ActionExecuted("action_listen"), ActionExecutionRejected("some_form"))
+    assert rasa_server.ted_cannot_win([_prediction(1.0, 6)], 1, tracker) is False
+
+
+def test_parse_cache_is_an_lru_of_copies() -> None:
+    cache = rasa_server.ParseCache(2)
+    parse = {"text": "你好", "intent": {"name": "greet"}}
+    cache.put("你好", parse)
+    parse["intent"]["name"] = "changed by the caller"
+    hit = cache.get("你好")
+    assert hit == {"text": "你好", "intent": {"name": "greet"}}
+    hit["intent"]["name"] = "changed again"
+    cache.put("谢谢", {"text": "谢谢"})
+    cache.put("在吗", {"text": "在吗"})  # evicts the least recently used
+    assert cache.get("你好") is None and cache.get("谢谢") == {"text": "谢谢"}
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def _story_prefixes(domain: Any) -> list[tuple[str, list]]:
+    """Every point of tests/test_stories.yml where the bot predicts an action."""
+    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    steps = YAMLStoryReader(domain).read_from_file(str(Path(__file__).parent / "test_stories.yml"))
+    prefixes = []
+    for step in steps:
+        events = [ActionExecuted("action_listen")]
+        for event in step.events:
+            if isinstance(event, ActionExecuted):
+                prefixes.append((f"{step.block_name} before {event.action_name}", list(events)))
+            events.append(event)
+    return prefixes
+
+
+def _predict_all(model: Path) -> tuple[list[tuple[str, str, float]], Any]:
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    agent = Agent.load(str(model))
+    processor = agent.processor
+    out = []
+    for name, events in _story_prefixes(processor.domain):
+        tracker = DialogueStateTracker.from_events("story", events, slots=processor.domain.slots)
+        prediction = processor._predict_next_with_tracker(tracker)
+        action = processor.domain.action_names_or_texts[prediction.max_confidence_index]
+        out.append((name, action, prediction.policy_name, round(prediction.max_confidence, 6)))
+    first = asyncio.run(processor.parse_message(_user_message("我的退款什么时候到账")))
+    again = asyncio.run(processor.parse_message(_user_message("我的退款什么时候到账")))
+    assert first == again
+    return out, processor
+
+
+def _user_message(text: str) -> Any:
+    from rasa.core.channels.channel import UserMessage
+
+    return UserMessage(text, sender_id="cache-check")
+
+
+@pytest.mark.slow
+def test_turn_savers_leave_every_prediction_unchanged(trained_model: Path, undo_install: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test stories predicted by stock Rasa and with the parse cache, lazy TED and cached
+    graph plans: the same action, policy and confidence at every step; TED really skipped on
+    some steps and a repeated message really served from the cache."""
+    from rasa.core.policies.ted_policy import TEDPolicy
+
+    stock, _ = _predict_all(trained_model)
+    rasa_server.install()
+    calls = {"ted": 0}
+    inner = TEDPolicy.predict_action_probabilities.__wrapped__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["ted"] += 1
+        return inner(self, *args, **kwargs)
+
+    monkeypatch.setattr(TEDPolicy, "predict_action_probabilities", rasa_server._lazy_ted(counting))
+    faster, processor = _predict_all(trained_model)
+    assert faster == stock
+    assert 0 < calls["ted"] < len(stock) / 2, calls  # run where nothing else was certain
+    assert processor._parse_cache.hits == 1

@@ -108,6 +108,12 @@ PATTERNS: tuple[Pattern, ...] = (
     # 客服都死光了吗 / 一个人都没有
     _p("nobody-here", r"(客服|人工|你们的人|人)(都)?(死光|死哪|去哪|跑哪|死绝)|一个(活)?人都没有|"
        r"没有一个(活)?人", 0.7),
+    # 真人都下班了是吧 / 客服全都不在了？: the customer complains nobody is there
+    _p("all-gone", rf"({_AGENT}|客服|你们的人)(客服)?(都|全都|全)(下班|不在|走光|跑光|没了|休息|放假)", 0.8),
+    # 能不能来个真人 / 来位客服: a measure word makes 来 a request, not 后来/原来
+    _p("come-staff", rf"(?<![后原本再未将从过出])来(个|一个|位|一位){_STAFF}", 0.9),
+    # 人工客服电话多少 / 真人客服的联系方式: how to reach a person
+    _p("staff-contact", rf"{_AGENT}(客服)?的?(电话|热线|联系方式|号码|手机|微信|qq)", 0.85),
     # refusing the machine: 不想跟机器人聊 / 不要机器人 / 机器人没用
     _p("not-machine", rf"(不想|不要|不用|别|不愿意|受够了|不跟|不和)(再)?(跟|和|与)?(你这个|这个)?{_MACHINE}",
        0.85),
@@ -121,6 +127,19 @@ PATTERNS: tuple[Pattern, ...] = (
        r"(human|agent|person)", 0.95),
     _p("pinyin", r"(zhuan ?)?ren ?gong|rengong|zhenren|zhen ren|^(zhuan ?|z)?rg$", 0.9),
 )
+
+# Over the whole message: "有人吗" or "在吗" alone (or twice) is a greeting, but three times
+# ("在吗在吗在吗", "在吗? 在吗? 在吗?") or with a demand for an answer ("有没有人啊? 回个话") it asks
+# for someone to be there.
+_HELLO = r"(在吗|在不在|在么|在嘛|在没|有人吗|有人在吗|有没有人|有人没|人呢|还有人吗)"
+WHOLE_PATTERNS: tuple[Pattern, ...] = (
+    _p("hello-again", rf"^({_HELLO}(啊|呀|哪|呢)?){{3,}}$", 0.85),
+    _p("hello-answer-me", rf"^{_HELLO}(啊|呀|哪|呢)?(回个话|回句话|说句话|说话|吱一声|吱个声|回一下|回我|"
+       r"理我|理一下我?|出来)+(一下)?(啊|呀|呢)?$", 0.85),
+)
+_NOT_WORD = re.compile(r"[\W_]+")
+# patterns whose words name a time of day on purpose ("都下班了是吧"): no opening-hours veto
+_HOURS_MEANT = frozenset({"all-gone"})
 
 # Look-alikes that are not requests (see module docstring).
 _IDENTITY = re.compile(
@@ -149,7 +168,7 @@ def _clauses(norm: str) -> list[str]:
     return [c.strip() for c in _CLAUSE_SPLIT.split(norm) if c and c.strip()]
 
 
-def _vetoed(clause: str, match: re.Match[str]) -> bool:
+def _vetoed(clause: str, match: re.Match[str], hours_veto: bool = True) -> bool:
     """A pattern hit that is a look-alike: a negated request ("不用转人工"), an identity
     question, a question about opening hours, or a past contact described."""
     before = clause[max(0, match.start() - 4):match.start()]
@@ -158,7 +177,7 @@ def _vetoed(clause: str, match: re.Match[str]) -> bool:
     if _IDENTITY.search(clause) and not re.search(rf"{_ASK_VERB}.{{0,4}}{_STAFF}",
                                                    _IDENTITY.sub("", clause)):
         return True
-    if _WORK_HOURS.search(clause) and not _NOW.search(clause):
+    if hours_veto and _WORK_HOURS.search(clause) and not _NOW.search(clause):
         return True
     return any(p.start() < match.end() and match.start() < p.end()
                for p in _PAST.finditer(clause))
@@ -171,13 +190,15 @@ def lexicon_hits(text: str) -> list[str]:
     for clause in _clauses(norm) or [norm]:
         for pattern in PATTERNS:
             for match in pattern.regex.finditer(clause):
-                if not _vetoed(clause, match):
+                if not _vetoed(clause, match, hours_veto=pattern.name not in _HOURS_MEANT):
                     hits.append(pattern.name)
                     break
+    bare = _NOT_WORD.sub("", norm)
+    hits.extend(pattern.name for pattern in WHOLE_PATTERNS if pattern.regex.search(bare))
     return hits
 
 
-_WEIGHTS = {p.name: p.weight for p in PATTERNS}
+_WEIGHTS = {p.name: p.weight for p in PATTERNS + WHOLE_PATTERNS}
 
 
 def lexicon_score(text: str) -> float:
