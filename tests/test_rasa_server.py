@@ -336,3 +336,11 @@ def test_turn_savers_leave_every_prediction_unchanged(trained_model: Path, undo_
     assert faster == stock
     assert 0 < calls["ted"] < len(stock) / 2, calls  # run where nothing else was certain
     assert processor._parse_cache.hits == 1
+
+
+@pytest.mark.parametrize(("result", "valid"), [(r, True) for r in GOOD] + [(r, False) for r in BAD])
+def test_the_compiled_fast_check_agrees_with_rasas_schema(result: dict, valid: bool) -> None:
+    """The fast path only ever says "valid"; it must say so exactly when Rasa's schema does."""
+    fast = rasa_server._fast_action_response_check()
+    assert fast is not None
+    assert fast.is_valid(result) is valid is (_stock(result) is None)
