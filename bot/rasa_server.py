@@ -31,7 +31,7 @@ costs ~100 MB resident per Rasa process (bench/README.md, "Memory"). A finder at
 installed, so TensorFlow takes its own fallback. It must be in place before TensorFlow is
 imported; in a process that already imported JAX it changes nothing.
 
-Three more cut the work of a turn, each leaving the answer exactly as stock Rasa gives it:
+Four more cut the work of a turn, each leaving the answer exactly as stock Rasa gives it:
 
 - **Parse cache.** Greetings, thanks and the top FAQs are most of real traffic, and the NLU
   result depends only on the text and the loaded model (no NLU component reads the tracker or
@@ -46,11 +46,16 @@ Three more cut the work of a turn, each leaving the answer exactly as stock Rasa
   own "no prediction" (all zeros) in that case. It still runs after a rejected action
   (the ensemble then zeroes that action's confidence in every prediction) and whenever no
   other policy is certain.
+- **Trackers read incrementally.** Rasa's SQL tracker store reads, JSON-decodes and rebuilds
+  every event of the session on every turn; at turn 200 of one conversation that was most of
+  the turn. Each process keeps the latest session's events of its `RASA_TRACKER_CACHE` most
+  recent conversations (default 256) and reads only the rows written after the last one it
+  has, so other processes' writes are seen; the session boundary follows Rasa's own rule.
 - **Graph plans built once.** Rasa rebuilds the minimal sub-graph for the NLU and the core
   target on every call; it is a pure function of the model's schema and the targets, so each
   runner keeps it.
 
-`RASA_TURN_SAVERS=0` leaves these three out (to measure them against stock in one run).
+`RASA_TURN_SAVERS=0` leaves these four out (to measure them against stock in one run).
 
 The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade removes one,
 `install()` stops the start (`PatchTargetMissing`) instead of running on silently without it.
@@ -59,6 +64,7 @@ The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade 
 from __future__ import annotations
 
 import importlib.abc
+import json
 import logging
 import os
 import sqlite3
@@ -66,6 +72,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from copy import deepcopy
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -198,11 +205,15 @@ class ParseCache:
             self._items.popitem(last=False)
 
 
-def parse_cache_size() -> int:
+def _env_int(name: str, default: int) -> int:
     try:
-        return max(0, int(os.environ.get(PARSE_CACHE_ENV, "4096")))
+        return max(0, int(os.environ.get(name, str(default))))
     except ValueError:
-        return 4096
+        return default
+
+
+def parse_cache_size() -> int:
+    return _env_int(PARSE_CACHE_ENV, 4096)
 
 
 def _cached_parse(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -284,6 +295,75 @@ def ted_after_other_policies(schema: Any) -> Any:
             extra = {f"{DECIDED_BY}{i}": source for i, source in enumerate(others)}
             nodes[name] = replace(nodes[name], needs={**nodes[name].needs, **extra})
     return GraphSchema(nodes)
+
+
+TRACKER_CACHE_ENV = "RASA_TRACKER_CACHE"
+
+
+@dataclass
+class CachedSession:
+    """The latest session's events of one conversation as this process last read them."""
+
+    last_id: int
+    session_start: float | None
+    rows: list[tuple[float | None, Any]] = field(default_factory=list)  # (timestamp, event)
+
+    def add(self, rows: Sequence[tuple[int, str, float | None, str]]) -> None:
+        """Append rows (id, type, timestamp, data) read after `last_id`, keeping Rasa's rule:
+        the session is what has a timestamp at or after the latest `session_started`."""
+        from rasa.shared.core.events import SessionStarted, deserialise_events
+
+        for row_id, type_name, timestamp, data in rows:
+            self.last_id = row_id
+            if type_name == SessionStarted.type_name and timestamp is not None:
+                self.session_start = max(timestamp, self.session_start or timestamp)
+            self.rows.extend((timestamp, e) for e in deserialise_events([json.loads(data)]))
+        if self.session_start is not None:
+            start = self.session_start
+            self.rows = [(t, e) for t, e in self.rows if t is not None and t >= start]
+
+
+def _cached_sql_retrieve(original: Callable[..., Any]) -> Callable[..., Any]:
+    size = _env_int(TRACKER_CACHE_ENV, 256)
+
+    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+        """`SQLTrackerStore._retrieve` reading only the rows written since this process last
+        read the conversation (a 200-turn conversation no longer re-reads and re-parses ~1,400
+        events a turn). The rows after the cached last id come from the database every time, so
+        writes by other processes are seen; if the cached last row is gone, it reads all again."""
+        if fetch_events_from_all_sessions or size == 0 or not self.domain:
+            return await original(self, sender_id, fetch_events_from_all_sessions)
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        cache = self.__dict__.setdefault("_session_cache", OrderedDict())
+        entry: CachedSession | None = cache.get(sender_id)
+        Event = self.SQLEvent
+        columns = (Event.id, Event.type_name, Event.timestamp, Event.data)
+        with self.session_scope() as session:
+            if entry is not None:
+                rows = (session.query(*columns)
+                        .filter(Event.sender_id == sender_id, Event.id >= entry.last_id)
+                        .order_by(Event.id).all())
+                if not rows or rows[0][0] != entry.last_id:
+                    entry = None
+                else:
+                    entry.add(rows[1:])
+            if entry is None:
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False) \
+                    .with_entities(*columns).all()
+                entry = CachedSession(last_id=-1, session_start=None)
+                entry.add(rows)
+        if entry.last_id < 0 or not entry.rows:
+            cache.pop(sender_id, None)
+            return None
+        cache[sender_id] = entry
+        cache.move_to_end(sender_id)
+        while len(cache) > size:
+            cache.popitem(last=False)
+        return DialogueStateTracker.from_events(sender_id, [e for _, e in entry.rows], self.domain.slots)
+
+    _retrieve.__wrapped__ = original  # type: ignore[attr-defined]
+    return _retrieve
 
 
 def _runner_with_plans(original_init: Callable[..., None]) -> Callable[..., None]:
@@ -377,6 +457,12 @@ def _install_turn_savers() -> list[str]:
         DaskGraphRunner.__init__ = _runner_with_plans(DaskGraphRunner.__init__)  # type: ignore[method-assign]
         DaskGraphRunner.run = run_graph  # type: ignore[method-assign]
     applied.append("TED only when it can win, graph plans built once")
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    _require(SQLTrackerStore, "_retrieve", "_event_query", "SQLEvent", "session_scope")
+    if not hasattr(SQLTrackerStore._retrieve, "__wrapped__"):
+        SQLTrackerStore._retrieve = _cached_sql_retrieve(SQLTrackerStore._retrieve)  # type: ignore[method-assign]
+    applied.append(f"SQL trackers read incrementally ({_env_int(TRACKER_CACHE_ENV, 256)} conversations)")
     return applied
 
 

@@ -94,6 +94,7 @@ def undo_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(TEDPolicy, "predict_action_probabilities", TEDPolicy.predict_action_probabilities)
     monkeypatch.setattr(DaskGraphRunner, "__init__", DaskGraphRunner.__init__)
     monkeypatch.setattr(DaskGraphRunner, "run", DaskGraphRunner.run)
+    monkeypatch.setattr(tracker_store.SQLTrackerStore, "_retrieve", tracker_store.SQLTrackerStore._retrieve)
     monkeypatch.setattr(tracker_store, "create_engine_kwargs", tracker_store.create_engine_kwargs)
     for name in rasa_server.TF_THREADS:
         monkeypatch.delenv(name, raising=False)
@@ -112,7 +113,7 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     from sqlalchemy.pool import QueuePool
 
     applied = rasa_server.install()
-    assert len(applied) == 6
+    assert len(applied) == 7
     assert RemoteAction._validate_action_result is rasa_server.validate_action_result
     assert hasattr(tracker_store.create_engine_kwargs, "__wrapped__")
     assert event.contains(Engine, "connect", rasa_server._sqlite_on_connect)
@@ -344,3 +345,65 @@ def test_the_compiled_fast_check_agrees_with_rasas_schema(result: dict, valid: b
     fast = rasa_server._fast_action_response_check()
     assert fast is not None
     assert fast.is_valid(result) is valid is (_stock(result) is None)
+
+
+def test_sql_trackers_read_incrementally_give_what_rasa_reads(tmp_path: Path, undo_install: None) -> None:
+    """A conversation read through the incremental cache equals Rasa's own full read after
+    every change: turns saved by this process, rows written by another process, a new session
+    (only the latest one comes back) and a cached row that disappeared (read again)."""
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_path(str(ROOT / "domain.yml"))
+    stock_retrieve = SQLTrackerStore._retrieve
+    rasa_server.install()
+    db = str(tmp_path / "trackers.db")
+    ours, other = SQLTrackerStore(domain, dialect="sqlite", db=db), SQLTrackerStore(domain, dialect="sqlite", db=db)
+
+    def turn(n: int) -> list:
+        return [UserUttered(f"第{n}句", {"name": "greet", "confidence": 1.0}, timestamp=100.0 + n),
+                ActionExecuted("utter_greet", timestamp=100.2 + n),
+                SlotSet("order_id", f"20250618000{n:02d}", timestamp=100.3 + n),
+                ActionExecuted("action_listen", timestamp=100.4 + n)]
+
+    async def check(store: SQLTrackerStore) -> list:
+        fast = await store.retrieve("c1")
+        slow = await stock_retrieve(store, "c1", False)
+        assert [e.as_dict() for e in fast.events] == [e.as_dict() for e in slow.events]
+        assert fast.current_slot_values() == slow.current_slot_values()
+        return list(fast.events)
+
+    async def scenario() -> None:
+        assert await ours.retrieve("c1") is None
+        tracker = DialogueStateTracker.from_events("c1", [ActionExecuted("action_listen", timestamp=100.0)],
+                                                   domain.slots)
+        for n in range(1, 4):
+            for event in turn(n):
+                tracker.update(event)
+            await ours.save(tracker)
+            assert len(await check(ours)) == 1 + 4 * n
+        for event in turn(4):  # another process answers the next turn
+            tracker.update(event)
+        await other.save(tracker)
+        assert len(await check(ours)) == 17
+        for event in [ActionExecuted("action_session_start", timestamp=200.0), SessionStarted(timestamp=200.1),
+                      SlotSet("order_id", "2025061800004", timestamp=200.2),
+                      ActionExecuted("action_listen", timestamp=200.3), *turn(150)]:
+            tracker.update(event)
+        await ours.save(tracker)
+        events = await check(ours)
+        assert isinstance(events[0], SessionStarted) and len(events) == 7
+        assert len(ours._session_cache["c1"].rows) == 7
+        with ours.engine.begin() as conn:  # the cached last row disappears
+            conn.exec_driver_sql("DELETE FROM events WHERE id = (SELECT max(id) FROM events)")
+        assert len(await check(ours)) == 6
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        ours.engine.dispose()
+        other.engine.dispose()
