@@ -51,6 +51,8 @@ Four more cut the work of a turn, each leaving the answer exactly as stock Rasa 
   the turn. Each process keeps the latest session's events of its `RASA_TRACKER_CACHE` most
   recent conversations (default 256) and reads only the rows written after the last one it
   has, so other processes' writes are seen; the session boundary follows Rasa's own rule.
+  Saving no longer counts the session's rows when the conversation's newest row is still the
+  one this process read last.
 - **Graph plans built once.** Rasa rebuilds the minimal sub-graph for the NLU and the core
   target on every call; it is a pure function of the model's schema and the targets, so each
   runner keeps it.
@@ -366,6 +368,27 @@ def _cached_sql_retrieve(original: Callable[..., Any]) -> Callable[..., Any]:
     return _retrieve
 
 
+def _counted_from_cache(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _additional_events(self: Any, session: Any, tracker: Any) -> Any:
+        """`SQLTrackerStore._additional_events` without counting the session's rows when this
+        process read them last (the conversation's highest id is still the cached last id):
+        the count is then the cached session's length."""
+        import itertools
+
+        from sqlalchemy import func
+
+        entry: CachedSession | None = self.__dict__.get("_session_cache", {}).get(tracker.sender_id)
+        if entry is not None and entry.last_id >= 0:
+            Event = self.SQLEvent
+            newest = session.query(func.max(Event.id)).filter(Event.sender_id == tracker.sender_id).scalar()
+            if newest == entry.last_id:
+                return itertools.islice(tracker.events, len(entry.rows), len(tracker.events))
+        return original(self, session, tracker)
+
+    _additional_events.__wrapped__ = original  # type: ignore[attr-defined]
+    return _additional_events
+
+
 def _runner_with_plans(original_init: Callable[..., None]) -> Callable[..., None]:
     def __init__(self: Any, graph_schema: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, ted_after_other_policies(graph_schema), *args, **kwargs)
@@ -460,8 +483,11 @@ def _install_turn_savers() -> list[str]:
     from rasa.core.tracker_store import SQLTrackerStore
 
     _require(SQLTrackerStore, "_retrieve", "_event_query", "SQLEvent", "session_scope")
+    _require(SQLTrackerStore, "_additional_events")
     if not hasattr(SQLTrackerStore._retrieve, "__wrapped__"):
         SQLTrackerStore._retrieve = _cached_sql_retrieve(SQLTrackerStore._retrieve)  # type: ignore[method-assign]
+        SQLTrackerStore._additional_events = _counted_from_cache(  # type: ignore[method-assign]
+            SQLTrackerStore._additional_events)
     applied.append(f"SQL trackers read incrementally ({_env_int(TRACKER_CACHE_ENV, 256)} conversations)")
     return applied
 
