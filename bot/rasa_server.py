@@ -31,7 +31,7 @@ costs ~100 MB resident per Rasa process (bench/README.md, "Memory"). A finder at
 installed, so TensorFlow takes its own fallback. It must be in place before TensorFlow is
 imported; in a process that already imported JAX it changes nothing.
 
-Four more cut the work of a turn, each leaving the answer exactly as stock Rasa gives it:
+Five more cut the work of a turn, each leaving the answer exactly as stock Rasa gives it:
 
 - **Parse cache.** Greetings, thanks and the top FAQs are most of real traffic, and the NLU
   result depends only on the text and the loaded model (no NLU component reads the tracker or
@@ -53,11 +53,17 @@ Four more cut the work of a turn, each leaving the answer exactly as stock Rasa 
   has, so other processes' writes are seen; the session boundary follows Rasa's own rule.
   Saving no longer counts the session's rows when the conversation's newest row is still the
   one this process read last.
+- **Dialogue states resumed.** RulePolicy and MemoizationPolicy rebuild the state of every
+  earlier step of the conversation at each prediction (`Domain.states_for_tracker_history`),
+  so a turn's cost grew with the conversation. The previous run per conversation and option
+  set is kept (`RASA_STATES_CACHE` runs, default 512); steps whose events are the very same
+  event objects (the incremental tracker read keeps them) take their states from it, the
+  rest are computed as Rasa does.
 - **Graph plans built once.** Rasa rebuilds the minimal sub-graph for the NLU and the core
   target on every call; it is a pure function of the model's schema and the targets, so each
   runner keeps it.
 
-`RASA_TURN_SAVERS=0` leaves these four out (to measure them against stock in one run).
+`RASA_TURN_SAVERS=0` leaves these five out (to measure them against stock in one run).
 
 The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade removes one,
 `install()` stops the start (`PatchTargetMissing`) instead of running on silently without it.
@@ -389,6 +395,120 @@ def _counted_from_cache(original: Callable[..., Any]) -> Callable[..., Any]:
     return _additional_events
 
 
+STATES_CACHE_ENV = "RASA_STATES_CACHE"
+
+
+@dataclass
+class StatesRun:
+    """One `states_for_tracker_history` run, kept to resume the next one on the same events:
+    the applied events, and before each step (a tracker before an action, then the last one)
+    the event position and the loop's variables (states so far, last ML action, hidden turn)."""
+
+    events: list[Any]
+    rule_only_data: Any
+    steps: list[tuple[int, int, Any, bool]] = field(default_factory=list)  # (position, n states, ml, hidden)
+    states: list[dict[str, Any]] = field(default_factory=list)
+
+    def reusable_steps(self, events: list[Any]) -> int:
+        """Leading steps whose trackers and actions are the same event objects as in this run:
+        a step before an action reads the events up to and including that action, the last
+        step all of them."""
+        same = 0
+        for old, new in zip(self.events, events, strict=False):
+            if old is not new:
+                break
+            same += 1
+        reusable = 0
+        for position, *_ in self.steps:
+            last = position == len(self.events)
+            if not (same == len(events) == len(self.events) if last else position < same):
+                break
+            reusable += 1
+        return reusable
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A state with its own sub-state dicts (featurizers delete keys from them in place)."""
+    return {key: dict(sub) if isinstance(sub, dict) else sub for key, sub in state.items()}
+
+
+def _incremental_states(original: Callable[..., Any]) -> Callable[..., Any]:
+    size = _env_int(STATES_CACHE_ENV, 512)
+    runs: OrderedDict[tuple[Any, ...], StatesRun] = OrderedDict()
+
+    def states_for_tracker_history(self: Any, tracker: Any, omit_unset_slots: bool = False,
+                                   ignore_rule_only_turns: bool = False,
+                                   rule_only_data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rasa 3.6's `Domain.states_for_tracker_history`, resumed where the conversation's
+        previous run for the same options saw the same event objects: the trackers of those
+        steps are still replayed, but their states are not computed again (at turn 200 this
+        was most of RulePolicy's and MemoizationPolicy's time)."""
+        from rasa.shared.core.constants import PREVIOUS_ACTION
+        from rasa.shared.core.events import ActionExecuted
+
+        if size == 0:
+            return original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        key = (tracker.sender_id, id(self), omit_unset_slots, ignore_rule_only_turns)
+        events = tracker.applied_events()
+        previous = runs.get(key)
+        if previous is not None and previous.rule_only_data is not rule_only_data:
+            previous = None
+        reuse = previous.reusable_steps(events) if previous is not None else 0
+        run = StatesRun(events=events, rule_only_data=rule_only_data)
+        if reuse:
+            run.steps = previous.steps[:reuse]
+            run.states = previous.states[:previous.steps[reuse - 1][1]]
+        states: list[dict[str, Any]] = [_copy_state(s) for s in run.states]
+        last_ml_action_sub_state: Any = None
+        turn_was_hidden = False
+
+        def step(position: int, tr: Any, hide_rule_turn: bool) -> None:
+            nonlocal last_ml_action_sub_state, turn_was_hidden
+            if ignore_rule_only_turns:
+                if not turn_was_hidden:
+                    last_ml_action_sub_state = self._get_prev_action_sub_state(tr)
+                if not tr.followup_action and not tr.latest_action_name == tr.active_loop_name:
+                    turn_was_hidden = hide_rule_turn
+                if turn_was_hidden:
+                    run.steps.append((position, len(states), last_ml_action_sub_state, turn_was_hidden))
+                    return
+            state = self.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+            if ignore_rule_only_turns:
+                self._remove_rule_only_features(state, rule_only_data)
+                if states:
+                    self._substitute_rule_only_user_input(state, states[-1])
+                if last_ml_action_sub_state:
+                    state[PREVIOUS_ACTION] = last_ml_action_sub_state
+            states.append(self._clean_state(state))
+            run.states.append(_copy_state(states[-1]))
+            run.steps.append((position, len(states), last_ml_action_sub_state, turn_was_hidden))
+
+        if reuse:
+            _, _, last_ml_action_sub_state, turn_was_hidden = run.steps[-1]
+        tr = tracker.init_copy()
+        done = 0
+        for position, event in enumerate(events):
+            if isinstance(event, ActionExecuted):
+                if done < reuse:
+                    done += 1
+                else:
+                    step(position, tr, event.hide_rule_turn)
+            tr.update(event)
+        if done < reuse:
+            done += 1
+        else:
+            step(len(events), tr, False)
+        runs[key] = run
+        runs.move_to_end(key)
+        while len(runs) > size:
+            runs.popitem(last=False)
+        return states
+
+    states_for_tracker_history.__wrapped__ = original  # type: ignore[attr-defined]
+    states_for_tracker_history.runs = runs  # type: ignore[attr-defined]
+    return states_for_tracker_history
+
+
 def _runner_with_plans(original_init: Callable[..., None]) -> Callable[..., None]:
     def __init__(self: Any, graph_schema: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, ted_after_other_policies(graph_schema), *args, **kwargs)
@@ -489,6 +609,14 @@ def _install_turn_savers() -> list[str]:
         SQLTrackerStore._additional_events = _counted_from_cache(  # type: ignore[method-assign]
             SQLTrackerStore._additional_events)
     applied.append(f"SQL trackers read incrementally ({_env_int(TRACKER_CACHE_ENV, 256)} conversations)")
+    from rasa.shared.core.domain import Domain
+
+    _require(Domain, "states_for_tracker_history", "get_active_state", "_get_prev_action_sub_state",
+             "_remove_rule_only_features", "_substitute_rule_only_user_input", "_clean_state")
+    if not hasattr(Domain.states_for_tracker_history, "__wrapped__"):
+        Domain.states_for_tracker_history = _incremental_states(  # type: ignore[method-assign]
+            Domain.states_for_tracker_history)
+    applied.append("dialogue states resumed from the previous run")
     return applied
 
 

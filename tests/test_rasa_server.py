@@ -97,6 +97,9 @@ def undo_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(tracker_store.SQLTrackerStore, "_retrieve", tracker_store.SQLTrackerStore._retrieve)
     monkeypatch.setattr(tracker_store.SQLTrackerStore, "_additional_events",
                         tracker_store.SQLTrackerStore._additional_events)
+    from rasa.shared.core.domain import Domain
+
+    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)
     monkeypatch.setattr(tracker_store, "create_engine_kwargs", tracker_store.create_engine_kwargs)
     for name in rasa_server.TF_THREADS:
         monkeypatch.delenv(name, raising=False)
@@ -115,7 +118,7 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     from sqlalchemy.pool import QueuePool
 
     applied = rasa_server.install()
-    assert len(applied) == 7
+    assert len(applied) == 8
     assert RemoteAction._validate_action_result is rasa_server.validate_action_result
     assert hasattr(tracker_store.create_engine_kwargs, "__wrapped__")
     assert event.contains(Engine, "connect", rasa_server._sqlite_on_connect)
@@ -415,3 +418,39 @@ def test_sql_trackers_read_incrementally_give_what_rasa_reads(tmp_path: Path, un
     finally:
         ours.engine.dispose()
         other.engine.dispose()
+
+
+def test_dialogue_states_resumed_equal_rasas_own(undo_install: None) -> None:
+    """Every test story grown turn by turn as a conversation is (the same event objects, the
+    last turn re-read as new objects, an undone user message, an unrelated conversation under
+    the same id): the resumed states equal Rasa's for every option the policies use."""
+    import copy
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, UserUtteranceReverted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_path(str(ROOT / "domain.yml"))
+    stock = Domain.states_for_tracker_history
+    rasa_server.install()
+    rule_only = {"slots": [domain.slots[0].name], "loops": list(domain.form_names[:1])}
+    options = [dict(omit_unset_slots=o, ignore_rule_only_turns=i, rule_only_data=r)
+               for o in (False, True) for i, r in ((False, None), (True, rule_only))]
+    stories = [events for _, events in _story_prefixes(domain)]
+    checked = 0
+    for events in stories:
+        for cut in range(1, len(events) + 1):
+            grown = list(events[:cut])
+            if cut > 2:  # the last event re-read from the database: a new object
+                grown[-1] = copy.deepcopy(grown[-1])
+            if cut % 5 == 0:  # the customer's last message undone
+                grown += [UserUttered("不对", {"name": "deny", "confidence": 1.0}), UserUtteranceReverted(),
+                          ActionExecuted("action_listen")]
+            tracker = DialogueStateTracker.from_events("same-id", grown, domain.slots)
+            for kwargs in options:
+                ours = tracker.past_states(domain, **kwargs)
+                assert ours == stock(domain, tracker, **kwargs), (cut, kwargs)
+                checked += 1
+    assert checked > 500
+    runs = Domain.states_for_tracker_history.runs
+    assert runs and all(run.steps for run in runs.values())
