@@ -451,10 +451,10 @@ def _incremental_states(original: Callable[..., Any]) -> Callable[..., Any]:
         key = (tracker.sender_id, id(self), omit_unset_slots, ignore_rule_only_turns)
         events = tracker.applied_events()
         previous = runs.get(key)
-        if previous is not None and previous.rule_only_data is not rule_only_data:
-            previous = None
+        if previous is not None and previous.rule_only_data != rule_only_data:
+            previous = None  # RulePolicy builds an equal dict per call: compared by value
         reuse = previous.reusable_steps(events) if previous is not None else 0
-        run = StatesRun(events=events, rule_only_data=rule_only_data)
+        run = StatesRun(events=events, rule_only_data=deepcopy(rule_only_data))
         if reuse:
             run.steps = previous.steps[:reuse]
             run.states = previous.states[:previous.steps[reuse - 1][1]]
