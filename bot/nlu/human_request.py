@@ -110,6 +110,8 @@ PATTERNS: tuple[Pattern, ...] = (
        r"没有一个(活)?人", 0.7),
     # 真人都下班了是吧 / 客服全都不在了？: the customer complains nobody is there
     _p("all-gone", rf"({_AGENT}|客服|你们的人)(客服)?(都|全都|全)(下班|不在|走光|跑光|没了|休息|放假)", 0.8),
+    # 人工客服到底什么时候才有人 / 真人几点才回我: waiting for a person, not asking the hours
+    _p("agent-awaited", rf"{_AGENT}(客服)?.{{0,8}}(才有人|才能有人|才会有人|才来|才上线|才回|才理我)", 0.85),
     # 能不能来个真人 / 来位客服: a measure word makes 来 a request, not 后来/原来
     _p("come-staff", rf"(?<![后原本再未将从过出])来(个|一个|位|一位){_STAFF}", 0.9),
     # 人工客服电话多少 / 真人客服的联系方式: how to reach a person
@@ -139,7 +141,7 @@ WHOLE_PATTERNS: tuple[Pattern, ...] = (
 )
 _NOT_WORD = re.compile(r"[\W_]+")
 # patterns whose words name a time of day on purpose ("都下班了是吧"): no opening-hours veto
-_HOURS_MEANT = frozenset({"all-gone"})
+_HOURS_MEANT = frozenset({"all-gone", "agent-awaited"})
 
 # Look-alikes that are not requests (see module docstring).
 _IDENTITY = re.compile(
