@@ -108,10 +108,15 @@ PATTERNS: tuple[Pattern, ...] = (
     # 客服都死光了吗 / 一个人都没有
     _p("nobody-here", r"(客服|人工|你们的人|人)(都)?(死光|死哪|去哪|跑哪|死绝)|一个(活)?人都没有|"
        r"没有一个(活)?人", 0.7),
+    # 一直没人理 / 根本没人回我 as (nearly) the whole clause: nobody answers in this chat
+    # ("退款等了一个星期了还没人理" is a complaint about the refund, not about the chat)
+    _p("nobody-answers", r"^(人呢|在吗|喂+|客服)?.{0,2}(一直|都|根本|半天|还是|也)没有?人(理|搭理|回复|回|回话|回应)"
+       r"(我)?(啊|呀|吗|么|呢|!|\?)*$", 0.85),
     # 真人都下班了是吧 / 客服全都不在了？: the customer complains nobody is there
     _p("all-gone", rf"({_AGENT}|客服|你们的人)(客服)?(都|全都|全)(下班|不在|走光|跑光|没了|休息|放假)", 0.8),
     # 人工客服到底什么时候才有人 / 真人几点才回我: waiting for a person, not asking the hours
-    _p("agent-awaited", rf"{_AGENT}(客服)?.{{0,8}}(才有人|才能有人|才会有人|才来|才上线|才回|才理我)", 0.85),
+    _p("agent-awaited", rf"{_AGENT}(客服)?.{{0,8}}(才有人|才能有人|才会有人|才来|才上线|才回|才理我|"
+       r"到底.{0,4}有人)", 0.85),
     # 能不能来个真人 / 来位客服: a measure word makes 来 a request, not 后来/原来
     _p("come-staff", rf"(?<![后原本再未将从过出])来(个|一个|位|一位){_STAFF}", 0.9),
     # 人工客服电话多少 / 真人客服的联系方式: how to reach a person
