@@ -4,7 +4,8 @@
         [--samples 30] [--model PATH] [--rasa-workers 2]
 
 Order: NLU comparison (bench/nlu_compare.py, slow: trains two NLU models), cost (a full timed
-training whose model then serves the rest), load test, handoff latency, WeChat, scale-out
+training whose model then serves the rest), load test, handoff latency, WeChat, one long
+conversation (stock switches vs the launcher), scale-out
 (bench/scale.py: needs PostgreSQL, Redis and haproxy), plots. One
 benchmark failing is recorded and the others still run; the exit code is 0 either way because
 benchmarks report figures, they do not pass or fail.
@@ -68,6 +69,10 @@ def targets_table() -> list[tuple[str, str, str, str]]:
     rows.append(("failover: acknowledged messages lost / unanswered",
                  f"{check.get('lost')} / {(check.get('outcome') or {}).get('unanswered')}", "0 / 0",
                  "met" if check and check.get("lost") == 0 and check["outcome"]["unanswered"] == 0 else "n/a"))
+    launcher = ((load("long_conversation") or {}).get("variants") or {}).get("launcher") or {}
+    growth = (launcher.get("wall_ms") or {}).get("growth")
+    rows.append(("200-turn conversation: last ten turns / first ten (wall)", str(growth), "<= 1.2",
+                 verdict(growth, 1.2)))
     rss = ((load("cost") or {}).get("memory_after_load_mb") or {}).get("launcher")
     rows.append(("Rasa resident MB after model load (launcher)", str(rss), "<= 800",
                  verdict(rss, TARGETS["rasa_rss_mb_max"])))
@@ -98,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[run_all] {info['cpu_count']} cores, load {info['loadavg_1_5_15']}, commit {info['git_commit']}")
     failures: dict[str, str] = {}
 
-    from bench import cost, handoff_latency, load_hub, plots, wechat_load
+    from bench import cost, handoff_latency, load_hub, long_conversation, plots, wechat_load
 
     if not args.skip_nlu:
         _step("nlu_compare", run_nlu, failures)
@@ -109,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _step("load_hub", lambda: load_hub.main(["--levels", *map(str, args.levels), *model, *workers]), failures)
     _step("handoff_latency", lambda: handoff_latency.main(["--samples", str(args.samples), *model]), failures)
     _step("wechat", lambda: wechat_load.main([*model, *workers]), failures)
+    _step("long_conversation", lambda: long_conversation.main(model), failures)
     if not args.skip_scale:
         from bench import scale
 
