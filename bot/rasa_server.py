@@ -184,17 +184,32 @@ def _engine_kwargs_with_sqlite_pool(original: Any) -> Any:
     create_engine_kwargs.__wrapped__ = original  # type: ignore[attr-defined]
     return create_engine_kwargs
 
+
 PARSE_CACHE_ENV = "RASA_PARSE_CACHE"
-TURN_SAVERS_ENV = "RASA_TURN_SAVERS"  # "0": none of the three below (for before/after benches)
+TURN_SAVERS_ENV = "RASA_TURN_SAVERS"  # "0": none of the turn savers below (for before/after benches)
 DECIDED_BY = "_decided_by_"  # input names of the other policies' predictions given to TED
 
 
-class ParseCache:
-    """A small LRU of parse results by exact text."""
+class BoundedLru(OrderedDict):
+    """An ordered dict that keeps only its `size` most recently put keys (the turn savers'
+    caches: parses, conversations' events, dialogue-state runs)."""
 
     def __init__(self, size: int) -> None:
+        super().__init__()
         self.size = size
-        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class ParseCache:
+    """A small LRU of parse results by exact text, handing out copies."""
+
+    def __init__(self, size: int) -> None:
+        self._items: BoundedLru = BoundedLru(size)
         self.hits = self.misses = 0
 
     def get(self, text: str) -> dict[str, Any] | None:
@@ -207,10 +222,7 @@ class ParseCache:
         return deepcopy(item)
 
     def put(self, text: str, parse: dict[str, Any]) -> None:
-        self._items[text] = deepcopy(parse)
-        self._items.move_to_end(text)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._items.put(text, deepcopy(parse))
 
 
 def _env_int(name: str, default: int) -> int:
@@ -231,12 +243,12 @@ def _cached_parse(original: Callable[..., dict[str, Any]]) -> Callable[..., dict
                                  only_output_properties: bool = True) -> dict[str, Any]:
         """`MessageProcessor._parse_message_with_graph` through the processor's parse cache
         (only for the output properties: the full message also carries id and metadata)."""
-        cache = self.__dict__.get("_parse_cache")
-        if cache is None:
-            cache = self.__dict__["_parse_cache"] = ParseCache(size)
         text = message.text
         if not only_output_properties or not isinstance(text, str) or size == 0:
             return original(self, message, tracker, only_output_properties)
+        cache = self.__dict__.get("_parse_cache")
+        if cache is None:
+            cache = self.__dict__["_parse_cache"] = ParseCache(size)
         hit = cache.get(text)
         if hit is not None:
             return hit
@@ -343,7 +355,7 @@ def _cached_sql_retrieve(original: Callable[..., Any]) -> Callable[..., Any]:
             return await original(self, sender_id, fetch_events_from_all_sessions)
         from rasa.shared.core.trackers import DialogueStateTracker
 
-        cache = self.__dict__.setdefault("_session_cache", OrderedDict())
+        cache = self.__dict__.setdefault("_session_cache", BoundedLru(size))
         entry: CachedSession | None = cache.get(sender_id)
         Event = self.SQLEvent
         columns = (Event.id, Event.type_name, Event.timestamp, Event.data)
@@ -364,10 +376,7 @@ def _cached_sql_retrieve(original: Callable[..., Any]) -> Callable[..., Any]:
         if entry.last_id < 0 or not entry.rows:
             cache.pop(sender_id, None)
             return None
-        cache[sender_id] = entry
-        cache.move_to_end(sender_id)
-        while len(cache) > size:
-            cache.popitem(last=False)
+        cache.put(sender_id, entry)
         return DialogueStateTracker.from_events(sender_id, [e for _, e in entry.rows], self.domain.slots)
 
     _retrieve.__wrapped__ = original  # type: ignore[attr-defined]
@@ -434,7 +443,7 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def _incremental_states(original: Callable[..., Any]) -> Callable[..., Any]:
     size = _env_int(STATES_CACHE_ENV, 512)
-    runs: OrderedDict[tuple[Any, ...], StatesRun] = OrderedDict()
+    runs = BoundedLru(size)
 
     def states_for_tracker_history(self: Any, tracker: Any, omit_unset_slots: bool = False,
                                    ignore_rule_only_turns: bool = False,
@@ -454,7 +463,8 @@ def _incremental_states(original: Callable[..., Any]) -> Callable[..., Any]:
         if previous is not None and previous.rule_only_data != rule_only_data:
             previous = None  # RulePolicy builds an equal dict per call: compared by value
         reuse = previous.reusable_steps(events) if previous is not None else 0
-        run = StatesRun(events=events, rule_only_data=deepcopy(rule_only_data))
+        run = StatesRun(events=events, rule_only_data=deepcopy(rule_only_data) if previous is None
+                        else previous.rule_only_data)
         if reuse:
             run.steps = previous.steps[:reuse]
             run.states = previous.states[:previous.steps[reuse - 1][1]]
@@ -494,14 +504,9 @@ def _incremental_states(original: Callable[..., Any]) -> Callable[..., Any]:
                 else:
                     step(position, tr, event.hide_rule_turn)
             tr.update(event)
-        if done < reuse:
-            done += 1
-        else:
+        if done == reuse:  # the last step, unless the events are all the same as last time
             step(len(events), tr, False)
-        runs[key] = run
-        runs.move_to_end(key)
-        while len(runs) > size:
-            runs.popitem(last=False)
+        runs.put(key, run)
         return states
 
     states_for_tracker_history.__wrapped__ = original  # type: ignore[attr-defined]
