@@ -72,10 +72,11 @@ class Pattern:
     name: str
     regex: re.Pattern[str]
     weight: float
+    hours_veto: bool = True  # False: its words name a time of day on purpose ("都下班了是吧")
 
 
-def _p(name: str, regex: str, weight: float) -> Pattern:
-    return Pattern(name, re.compile(regex), weight)
+def _p(name: str, regex: str, weight: float, hours_veto: bool = True) -> Pattern:
+    return Pattern(name, re.compile(regex), weight, hours_veto)
 
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -113,10 +114,11 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("nobody-answers", r"^(人呢|在吗|喂+|客服)?.{0,2}(一直|都|根本|半天|还是|也)没有?人(理|搭理|回复|回|回话|回应)"
        r"(我)?(啊|呀|吗|么|呢|!|\?)*$", 0.85),
     # 真人都下班了是吧 / 客服全都不在了？: the customer complains nobody is there
-    _p("all-gone", rf"({_AGENT}|客服|你们的人)(客服)?(都|全都|全)(下班|不在|走光|跑光|没了|休息|放假)", 0.8),
+    _p("all-gone", rf"({_AGENT}|客服|你们的人)(客服)?(都|全都|全)(下班|不在|走光|跑光|没了|休息|放假)", 0.8,
+       hours_veto=False),
     # 人工客服到底什么时候才有人 / 真人几点才回我: waiting for a person, not asking the hours
     _p("agent-awaited", rf"{_AGENT}(客服)?.{{0,8}}(才有人|才能有人|才会有人|才来|才上线|才回|才理我|"
-       r"到底.{0,4}有人)", 0.85),
+       r"到底.{0,4}有人)", 0.85, hours_veto=False),
     # 能不能来个真人 / 来位客服: a measure word makes 来 a request, not 后来/原来
     _p("come-staff", rf"(?<![后原本再未将从过出])来(个|一个|位|一位){_STAFF}", 0.9),
     # 人工客服电话多少 / 真人客服的联系方式: how to reach a person
@@ -145,8 +147,6 @@ WHOLE_PATTERNS: tuple[Pattern, ...] = (
        r"理我|理一下我?|出来)+(一下)?(啊|呀|呢)?$", 0.85),
 )
 _NOT_WORD = re.compile(r"[\W_]+")
-# patterns whose words name a time of day on purpose ("都下班了是吧"): no opening-hours veto
-_HOURS_MEANT = frozenset({"all-gone", "agent-awaited"})
 
 # Look-alikes that are not requests (see module docstring).
 _IDENTITY = re.compile(
@@ -197,7 +197,7 @@ def lexicon_hits(text: str) -> list[str]:
     for clause in _clauses(norm) or [norm]:
         for pattern in PATTERNS:
             for match in pattern.regex.finditer(clause):
-                if not _vetoed(clause, match, hours_veto=pattern.name not in _HOURS_MEANT):
+                if not _vetoed(clause, match, hours_veto=pattern.hours_veto):
                     hits.append(pattern.name)
                     break
     bare = _NOT_WORD.sub("", norm)
