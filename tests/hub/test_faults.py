@@ -279,22 +279,28 @@ async def collect(ws: Any, want: set[str], timeout: float, author: str) -> dict[
     return seen
 
 
-async def console_got(ws: Any, agent: Any, conversation_id: str, text: str, timeout: float = 20) -> None:
-    """The console hears of a message: as its event, or told to reload (``resync``, after a bus
-    outage) and then finds it in the conversation."""
+async def console_got(ws: Any, agent: Any, conversation_id: str, *texts: str, timeout: float = 20) -> None:
+    """The console hears of every one of ``texts``: as its event, or told to reload (``resync``,
+    after a bus outage) and then finds it in the conversation. One call waits for all of them:
+    a bus outage sends a single resync, which may stand for several missed messages."""
+    missing = set(texts)
+
     async def run() -> None:
-        while True:
+        while missing:
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.TEXT, msg
             event = json.loads(msg.data)
-            if event.get("type") == "message" and event["message"]["text"] == text:
-                return
+            if event.get("type") == "message":
+                missing.discard(event["message"]["text"])
             if event.get("type") == "resync":
                 code, data = await agent.call("GET", f"/api/agent/conversations/{conversation_id}/messages")
-                if code == 200 and text in [m["text"] for m in data["messages"]]:
-                    return
+                if code == 200:
+                    missing.difference_update(m["text"] for m in data["messages"])
 
-    await asyncio.wait_for(run(), timeout)
+    try:
+        await asyncio.wait_for(run(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"the console never heard of {sorted(missing)}") from None
 
 
 # --- 10. Redis stopped -----------------------------------------------------------------------
@@ -371,8 +377,7 @@ async def test_redis_frozen_requests_are_bounded(cluster: Cluster, redis_server:
             redis_server.thaw()
         got = await collect(cws, {f"冻结时回复 {i}" for i in range(3)}, 20, "agent")
         assert len(got) == 3, got
-        for i in range(3):
-            await console_got(aws, agent, customer.id, f"冻结中 {i}")
+        await console_got(aws, agent, customer.id, *(f"冻结中 {i}" for i in range(3)))
     await agent.call("POST", f"/api/agent/conversations/{customer.id}/return_to_bot")
 
 
