@@ -22,6 +22,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.dialogue import is_bare_pick
 from bot.orders.db import DatabaseUnavailable, database_url, get_engine
 from bot.orders.service import OrderService, normalize_order_id
 
@@ -171,10 +172,11 @@ def user_intents(tracker: Tracker) -> list[str | None]:
 
 
 def last_text_with_intent(tracker: Tracker, intents: tuple[str, ...]) -> str:
-    """The customer's own words for the request (not the '1234' they typed afterwards)."""
+    """The customer's own words for the request (not the '1234' they typed afterwards, nor the
+    order number picked from the offered list, which is read again as the request's topic)."""
     for event in reversed(user_events(tracker)):
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if name in intents:
+        if name in intents and not is_bare_pick(event.get("text")):
             return event.get("text") or ""
     return latest_text(tracker)
 

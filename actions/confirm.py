@@ -25,7 +25,7 @@ from actions.common import (
     user_message_ids,
 )
 from actions.orders import ActionCancelOrder
-from bot.confirm import OFFER, is_fresh, yes_no
+from bot.confirm import OFFER, card_answer, is_fresh
 from bot.dialogue import MODIFY_FIELDS, mask_email, mask_value, short_date
 from bot.orders.service import OrderService, Outcome
 
@@ -134,7 +134,7 @@ class ActionConfirm(ShopAction):
             dispatcher.utter_message(response="utter_nothing_pending")
             return done
         op, order_id, args = pending["op"], pending.get("order_id") or "", pending.get("args") or {}
-        answer = yes_no(latest_text(tracker), latest_intent(tracker), op)
+        answer = card_answer(pending, latest_text(tracker), latest_intent(tracker))
         if answer != "yes":
             dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
             return done

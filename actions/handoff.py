@@ -25,16 +25,30 @@ from actions.common import (
     user_texts,
     vip_level_of,
 )
-from bot.handoff import build_payload
+from bot.handoff import action_before_latest_message, build_payload
 
 log = logging.getLogger(__name__)
 
+
 class ActionHandoff(Action):
+    NAME = "action_handoff"
+
     def name(self) -> str:
-        return "action_handoff"
+        return self.NAME
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         return await asyncio.to_thread(self._handoff, dispatcher, tracker)
+
+    @staticmethod
+    def _waiting_on(tracker: Tracker) -> dict | None:
+        """The handoff this conversation already waits on, when the customer wrote again right
+        after it (straight to Rasa; the hub itself routes a handed-off chat to people)."""
+        before = action_before_latest_message(
+            (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
+            for e in reversed(tracker.events) if e.get("event") in ("user", "action")
+        )
+        slot = tracker.get_slot("handoff")
+        return slot if before == ActionHandoff.NAME and isinstance(slot, dict) else None
 
     def _handoff(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         try:
@@ -42,6 +56,7 @@ class ActionHandoff(Action):
         except Exception:  # the handoff must never fail because the order DB is down
             log.warning("vip level unknown for handoff (order database unavailable)")
             vip = 0
+        waiting = self._waiting_on(tracker)
         intents = user_intents(tracker)
         topic = tracker.get_slot("topic")
         if topic and topic not in intents[-3:]:
@@ -54,12 +69,14 @@ class ActionHandoff(Action):
             messages=user_texts(tracker),
             order_id=current_order_id(tracker),
             vip_level=vip,
+            previous=waiting,
         )
         info = payload["handoff"]
         log.info("handoff reason=%s priority=%s skill=%s", info["reason"], info["priority"], info["skill"])
-        dispatcher.utter_message(response=f"utter_handoff_{info['reason']}")
+        dispatcher.utter_message(response="utter_handoff_waiting" if waiting else f"utter_handoff_{info['reason']}")
         dispatcher.utter_message(json_message=payload)
-        events = [SlotSet("handoff_reason", None), SlotSet("next_step", None), SlotSet("pending", None)]
+        events = [SlotSet("handoff_reason", None), SlotSet("next_step", None), SlotSet("pending", None),
+                  SlotSet("handoff", {"reason": info["reason"], "skill": info["skill"]})]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -269,7 +270,8 @@ class ActionReadChange(Action):
 
 class ActionFollowOrder(Action):
     """"那我拒收可以吗" right after an answer about one order: the same order and topic, asked
-    (or requested) again in the message's own mode."""
+    (or requested) again in the message's own mode; "哪家快递送的" there: that order, the topic
+    the message names."""
 
     def name(self) -> str:
         return "action_follow_order"
@@ -278,7 +280,8 @@ class ActionFollowOrder(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
-        topic = tracker.get_slot("topic") or "order_status"
+        intent = latest_intent(tracker)
+        topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic") or "order_status"
         return reread(tracker, topic, "act" if speech_act == "act" else "ask", tracker.get_slot("order_id"))
 
 
@@ -297,6 +300,14 @@ def _failed(
         }
     dispatcher.utter_message(response="utter_verify_retry", left=MAX_VERIFY_ATTEMPTS - attempts)
     return {slot: None, "verify_attempts": attempts}
+
+
+def tries_an_order_number(text: str) -> bool:
+    """Whether digits typed at "order number?" are a try at one (a digit slipped or missing:
+    "202506180002"), not a remark with a number in it ("原来要满200才行"), which must not
+    count against the customer's tries."""
+    digits = sum(ch.isdigit() for ch in text)
+    return digits >= 8 or (digits > 0 and not re.sub(r"[\d\s\-#:：.,，。]", "", text))
 
 
 class ValidateOrderVerificationForm(FormValidationAction):
@@ -335,7 +346,7 @@ class ValidateOrderVerificationForm(FormValidationAction):
             return {}
         text = latest_text(tracker)
         candidate = order_id_candidate(text)
-        if candidate is None and any(ch.isdigit() for ch in text):
+        if candidate is None and tries_an_order_number(text):
             candidate = "".join(ch for ch in text if ch.isdigit())
         return {"order_id": candidate} if candidate else {}
 

@@ -197,3 +197,15 @@ _EXCHANGE = re.compile(r"换货|换(一|个|件|双|条|只)|换(个|成|大|小
 def wants_exchange(text: str | None) -> bool:
     """An exchange (换货, another size) rather than a return for money back."""
     return bool(_EXCHANGE.search(to_simplified(text or "")))
+
+
+def card_answer(pending: dict[str, Any], text: str | None, intent: str | None = None) -> str | None:
+    """The answer to the card ``pending`` stands for: ``yes_no``, and at the return/exchange
+    offer ("需要现在为您申请吗？ [申请退货] [申请换货]") asking for an exchange ("能换个新的吗")
+    takes the offer; what it shows is the exchange's own card, which asks again."""
+    op = pending.get("op")
+    answer = yes_no(text, intent, op)
+    if answer is None and op == OFFER and (pending.get("args") or {}).get("intent") == "return_exchange" \
+            and wants_exchange(text) and not _NO.search(_plain(text)):
+        return "yes"
+    return answer

@@ -166,6 +166,16 @@ def names_another_order(text: str | None) -> bool:
     return len(numbers) == 1 and bool(re.search(r"那|呢|还有|再", rest)) and bool(_ANOTHER_ORDER_FILLER.match(rest))
 
 
+_OTHER_ORDER = re.compile(r"另(一|外|个)|别的|其他|其它|还有一|上一|上个|之前|以前|那个")
+
+
+def same_order_meant(text: str | None) -> bool:
+    """A question that names no other order than the one just answered ("哪家快递送的"), not
+    "我另一单到哪了"."""
+    t = to_simplified(text or "")
+    return not re.search(r"\d{6,}", t) and not _OTHER_ORDER.search(t)
+
+
 def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
     """The response selector's FAQ key and confidence."""
     response = (((parse or {}).get("response_selector") or {}).get("faq") or {}).get("response") or {}

@@ -9,7 +9,7 @@ payload travels to the hub as the bot message's ``custom`` field:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from bot.nlu.pinyin import pinyin_to_hanzi
@@ -235,6 +235,35 @@ def build_summary(
     return " | ".join(parts)
 
 
+# Actions that run between a user message and the bot's first real decision; they are not
+# "what the bot last did".
+TRANSPARENT_ACTIONS = frozenset({"action_listen", "action_unlikely_intent", "action_extract_slots"})
+
+
+def action_before_latest_message(newest_first: Iterable[tuple[bool, str | None]]) -> str | None:
+    """The bot's last action before the latest user message, from the events newest first as
+    (is a user message, action name) pairs; one definition for the policy (Rasa events) and
+    the actions (the SDK's event dicts)."""
+    seen_user = False
+    for is_user, action in newest_first:
+        if is_user:
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and action and action not in TRANSPARENT_ACTIONS:
+            return action
+    return None
+
+
+def more_urgent(reason: str, previous: str | None) -> str:
+    """The reason with the higher queue priority; the earlier one on a tie, so "快点帮我处理"
+    after an urgent handoff keeps it urgent."""
+    if previous not in REASONS:
+        return reason
+    rank = {"urgent": 2, "angry": 1}
+    return reason if rank.get(reason, 0) > rank.get(previous, 0) else previous  # type: ignore[return-value]
+
+
 def build_payload(
     *,
     explicit_reason: str | None,
@@ -244,17 +273,25 @@ def build_payload(
     messages: Sequence[str],
     order_id: str | None,
     vip_level: int | None,
+    previous: dict | None = None,
 ) -> dict:
-    """The complete ``{"handoff": {...}}`` payload from what the action read off the tracker."""
+    """The complete ``{"handoff": {...}}`` payload from what the action read off the tracker.
+    ``previous``: the handoff this conversation is already waiting on (its reason and skill),
+    when the customer writes again before a person took over; the wait keeps its urgency."""
     urgent = urgent_kind(text)
     reason = decide_reason(explicit_reason, intents[-1] if intents else None, emotion, urgent)
+    skill = decide_skill(intents, urgent, messages)
+    if previous:
+        reason = more_urgent(reason, previous.get("reason"))
+        if not urgent and previous.get("skill") in SKILLS:
+            skill = previous["skill"]
     topic = next((i for i in reversed(list(intents)) if i in INTENT_SKILL), None)
     summary_intent = topic or (intents[-1] if intents else None)
     return {
         "handoff": {
             "reason": reason,
             "priority": decide_priority(reason, vip_level),
-            "skill": decide_skill(intents, urgent, messages),
+            "skill": skill,
             "summary": build_summary(summary_intent, order_id, messages),
         }
     }

@@ -32,13 +32,13 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.confirm import CONFIRM_ACTION, is_fresh, yes_no
+from bot.confirm import CONFIRM_ACTION, card_answer, is_fresh, yes_no
 from bot.dialogue import (
     ORDER_TOPICS,
     about_own_order,
@@ -51,13 +51,20 @@ from bot.dialogue import (
     names_another_order,
     picks_offered_order,
     reports_field_mistake,
+    same_order_meant,
     selector_key,
     states_a_change,
 )
-from bot.handoff import to_simplified, urgent_kind
+from bot.handoff import (
+    TRANSPARENT_ACTIONS,
+    action_before_latest_message,
+    to_simplified,
+    urgent_kind,
+)
 from bot.nlu.short_reply import short_reply_intent
 
 HANDOFF_ACTION = "action_handoff"
+OFFER_HUMAN = "utter_offer_human"
 ANGRY = "angry"
 HUMAN = "human"
 HUMAN_INTENT = "human_agent"
@@ -67,9 +74,6 @@ PICK_ACTION = "action_pick_order"
 # shows the change card again with a value corrected at the card ("不对 是29号")
 CORRECT_ACTION = "action_correct_change"
 
-# Actions that run between a user message and the bot's first real decision; they do not
-# count as "the bot already answered this message".
-_TRANSPARENT_ACTIONS = {ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME, "action_extract_slots"}
 # Bot answers that mean "I did not get it": impatience right after one of them hands off.
 FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
 # After these the bot has said its last word for the turn.
@@ -83,6 +87,7 @@ _IMPATIENT = re.compile(
 # Insulting the bot's competence is asking to get away from it, whatever the bot said before
 # ("什么破机器人 啥也不会" after it asked for an order number).
 _BOT_INSULT = re.compile(r"(破|垃圾|没用的?|蠢|笨)机器人|人工智障|(啥|什么)(也|都)不会|(啥|什么)(也|都)不懂")
+_WITHDRAW = re.compile(r"算了|不用(转|人工|了)|不转了|不要(转|人工)了?|不需要(转|人工)|取消转|自己(看|查|弄|来|处理)|没事了|解决了")
 # "算了" alone is giving up ("哦那算了" after "we cannot check another shop's order"), not a
 # demand for a person; with impatience words it still counts through those words.
 
@@ -130,23 +135,41 @@ def last_action_this_turn(tracker: DialogueStateTracker) -> str | None:
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
             return None
-        if isinstance(event, ActionExecuted) and event.action_name not in _TRANSPARENT_ACTIONS:
+        if isinstance(event, ActionExecuted) and event.action_name not in TRANSPARENT_ACTIONS:
             return event.action_name
     return None
 
 
 def previous_bot_action(tracker: DialogueStateTracker) -> str | None:
     """The bot's last action before the latest user message."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if isinstance(event, UserUttered):
-            if seen_user:
-                return None
-            seen_user = True
-        elif seen_user and isinstance(event, ActionExecuted):
-            if event.action_name not in _TRANSPARENT_ACTIONS:
-                return event.action_name
-    return None
+    return action_before_latest_message(
+        (isinstance(e, UserUttered), e.action_name if isinstance(e, ActionExecuted) else None)
+        for e in reversed(tracker.events) if isinstance(e, (UserUttered, ActionExecuted))
+    )
+
+
+def hub_owns_handoffs(message: UserUttered | None) -> bool:
+    """Whether the handoff hub carries the conversation: it sends a chat to people itself and
+    only passes the bot messages of chats that are the bot's again (``handoff_by: hub`` in the
+    message metadata). Straight to Rasa (REST, a shop's own channel) the bot keeps the wait."""
+    meta = getattr(message, "metadata", None) or {}
+    return isinstance(meta, dict) and meta.get("handoff_by") == "hub"
+
+
+def withdraws_handoff(text: str | None) -> bool:
+    """"算了 不用了", "不转了 我自己看看": the customer no longer waits for a person. Words only:
+    a "no" to nothing in particular ("别让我等太久") is not taking the request back."""
+    return bool(_WITHDRAW.search(to_simplified(text or "")))
+
+
+def waits_for_person(tracker: DialogueStateTracker, text: str, intent: str | None) -> bool:
+    """A message while the conversation waits for a person stays with the person: right after
+    the handoff (nothing since but the customer writing) or after the bot offered one and the
+    customer said yes to it."""
+    before = previous_bot_action(tracker)
+    if before == HANDOFF_ACTION:
+        return not hub_owns_handoffs(tracker.latest_message) and not withdraws_handoff(text)
+    return before == OFFER_HUMAN and yes_no(text, intent) == "yes"
 
 
 def user_message_ids(tracker: DialogueStateTracker) -> list[str | None]:
@@ -165,12 +188,14 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     intent = ((parse or {}).get("intent") or {}).get("name")
     pending = tracker.get_slot("pending")
     card = pending if is_fresh(pending, user_message_ids(tracker)) else None
-    answer = yes_no(text, intent, card.get("op")) if card else None
+    answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
     if is_angry(parse) or wants_human or urgent_kind(text) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
+        return HANDOFF_ACTION
+    if not card and waits_for_person(tracker, text, intent):
         return HANDOFF_ACTION
     if card:
         if card.get("op") == "modify" and corrected_change(card, text):
@@ -255,7 +280,6 @@ class GuardPolicy(TrackerRulePolicy):
 # ------------------------------------------------------------------ follow-ups in context
 FAQ_ACTION = "action_answer_faq"
 PROMOTIONS_ACTION = "action_promotions"
-OFFER_HUMAN = "utter_offer_human"
 # re-reads "那2025061800006呢" after a policy answer as that policy's order topic, asked
 APPLY_ANSWER = "action_apply_answer"
 # re-reads "收货电话换成1390…" as the change request it states
@@ -266,6 +290,8 @@ ORDER_ACTIONS = frozenset({
     "action_order_status", "action_logistics", "action_cancel_order", "action_modify_order",
     "action_refund", "action_return_exchange", "action_invoice",
 })
+# questions that, right after an answer about one order, are about that order
+FOLLOW_TOPICS = frozenset({"order_status", "logistics"})
 # short messages that are part of the conversation's mechanics, never a follow-up question
 _SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent", "bot_challenge"})
 # intents that mean "the classifiers did not really know": a follow-up may override them
@@ -343,6 +369,11 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
             return APPLY_ANSWER
         return None
+    # "哪家快递公司送的" right after the bot showed one order: that order's delivery, not the
+    # shop's general shipping answer
+    if ORDER_ACTIONS & set(actions) and intent in FOLLOW_TOPICS and asks and tracker.get_slot("order_id") \
+            and same_order_meant(text):
+        return FOLLOW_ORDER
     if last_faq and weak and is_elliptical(text):
         return FAQ_ACTION
     if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):

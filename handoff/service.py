@@ -301,7 +301,9 @@ class Hub:
                 log.exception("bot turn sweep failed")
 
     async def _bot_turn(self, conv: dict[str, Any], msg: dict[str, Any], give_up: bool = False) -> list[dict[str, Any]]:
-        metadata = {"customer_id": conv.get("customer_id"), "channel": conv["channel"]}
+        # handoff_by: this hub routes a handed-off chat to people, so a message it passes on is
+        # the bot's to answer, even right after the bot's own handoff (an agent handed it back)
+        metadata = {"customer_id": conv.get("customer_id"), "channel": conv["channel"], "handoff_by": "hub"}
         result = (RasaResult(None, "retries exhausted") if give_up
                   else await self.rasa.send(conv["id"], msg["text"], metadata))
         replies: list[dict[str, Any]] = []

@@ -25,13 +25,17 @@ HUMAN = {"name": "human", "confidence": 0.97}
 
 
 def user(text: str, emotion: dict | None = CALM, intent: str = "refund", msg_id: str | None = None,
-         human: dict | None = None) -> UserUttered:
+         human: dict | None = None, metadata: dict | None = None) -> UserUttered:
     parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": [], "text": text}
     if emotion is not None:
         parse["emotion"] = emotion
     if human is not None:
         parse["human_request"] = human
-    return UserUttered(text, parse["intent"], [], parse_data=parse, message_id=msg_id)
+    return UserUttered(text, parse["intent"], [], parse_data=parse, message_id=msg_id, metadata=metadata)
+
+
+HANDED_OFF = (user("转人工", intent="human_agent"), ActionExecuted("action_handoff"), ActionExecuted("action_listen"))
+OFFERED = (user("呃", intent="nlu_fallback"), ActionExecuted("utter_offer_human"), ActionExecuted("action_listen"))
 
 
 SLOTS = Domain.from_yaml(
@@ -68,8 +72,18 @@ def test_is_angry(parse, expected):
         # slot extraction between the message and the decision does not count as an answer
         ([user("气死了!!", ANGRY), SlotSet("order_id", None)], True),
         # an earlier angry message does not make a later calm one angry
-        ([user("垃圾", ANGRY), ActionExecuted("action_handoff"), ActionExecuted("action_listen"),
+        ([user("垃圾", ANGRY), ActionExecuted("action_answer_faq"), ActionExecuted("action_listen"),
           user("好的谢谢", CALM)], False),
+        # written while waiting for the person: stays with the person, unless taken back ...
+        ([*HANDED_OFF, user("快点帮我处理", intent="order_status")], True),
+        ([*HANDED_OFF, user("好的谢谢", intent="thank")], True),
+        ([*HANDED_OFF, user("算了不用了 我自己看看", intent="deny")], False),
+        # ... or the hub, which routes handed-off chats to people, passed it on (handed back)
+        ([*HANDED_OFF, user("好的谢谢", intent="thank", metadata={"handoff_by": "hub"})], False),
+        # a yes to the person the bot offered; not a no, not another question
+        ([*OFFERED, user("好的", intent="affirm")], True),
+        ([*OFFERED, user("不用了", intent="deny")], False),
+        ([*OFFERED, user("满多少包邮", intent="faq")], False),
         # a request for a person, whatever the intent classifier said
         ([user("客服妹子在不在", intent="greet", human=HUMAN)], True),
         ([user("转人工", intent="human_agent")], True),

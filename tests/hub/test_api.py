@@ -36,7 +36,7 @@ async def test_bot_turn_forwards_to_rasa_and_stores_replies(hub: HubProcess, ras
     assert reply["author"] == "bot" and reply["text"] == "收到：你好"
     assert reply["buttons"] == [{"title": "查订单", "payload": "/order_status"}]
     [sent] = rasa.for_sender(customer.id)
-    assert sent["metadata"] == {"customer_id": "C100", "channel": "web"}
+    assert sent["metadata"] == {"customer_id": "C100", "channel": "web", "handoff_by": "hub"}
     # A button click sends the payload and stores the title the customer saw.
     code, data = await customer.send("/order_status", "m-2", title="查订单")
     assert data["message"]["title"] == "查订单"
@@ -48,7 +48,7 @@ async def test_bot_turn_forwards_to_rasa_and_stores_replies(hub: HubProcess, ras
 async def test_anonymous_customer_has_null_customer_id(hub: HubProcess, rasa: RasaStandIn, session) -> None:
     customer = await open_customer(session, hub.url)
     await customer.send("在吗")
-    assert rasa.for_sender(customer.id)[0]["metadata"] == {"customer_id": None, "channel": "web"}
+    assert rasa.for_sender(customer.id)[0]["metadata"] == {"customer_id": None, "channel": "web", "handoff_by": "hub"}
 
 
 async def test_same_client_msg_id_is_stored_once_with_same_response(hub: HubProcess, rasa: RasaStandIn, session) -> None:

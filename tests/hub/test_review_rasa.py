@@ -89,3 +89,27 @@ def test_hesitation_the_bot_does_not_understand_is_recorded(real_hub: HubProcess
 
     asyncio.run(run())
 
+
+
+def test_a_chat_an_agent_hands_back_is_the_bots_again(real_hub: HubProcess) -> None:
+    """Straight to Rasa, a message right after the bot's handoff keeps waiting for the person;
+    through the hub (which routes handed-off chats to people itself) the bot answers it once an
+    agent handed the chat back, though the bot's own last act in its tracker was the handoff."""
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            agent = await login(session, real_hub.url, "supervisor")
+            await agent.presence("online")
+            customer = await open_customer(session, real_hub.url)
+            code, body = await customer.send("转人工")
+            assert code == 200, body
+            code, claimed = await agent.call("POST", f"/api/agent/conversations/{customer.id}/claim")
+            assert code == 200, claimed
+            code, back = await agent.call("POST", f"/api/agent/conversations/{customer.id}/return_to_bot")
+            assert code == 200, back
+            code, body = await customer.send("满多少包邮呀")
+            assert code == 200, body
+            bot = [r["text"] for r in body["replies"] if r["author"] == "bot"]
+            assert any("99元" in t for t in bot), body["replies"]
+            assert (await customer.state())["mode"] == "bot"
+
+    asyncio.run(run())

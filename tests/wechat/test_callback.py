@@ -154,7 +154,7 @@ async def test_compatible_mode_plain_and_encrypted(compatible: HubProcess, rasa:
     conv = db(compatible).conversation(openid)
     assert conv is not None and db(compatible).customer_texts(openid) == ["明文你好", "密文你好"]
     assert [r["metadata"] for r in bot_requests(rasa, conv["id"])] == [
-        {"customer_id": None, "channel": "wechat"}] * 2
+        {"customer_id": None, "channel": "wechat", "handoff_by": "hub"}] * 2
     # the default path is not served when another one is configured
     status, _ = await WeChatServer(compatible.url + "/wechat/callback", TOKEN).verify("x")
     assert status == 404

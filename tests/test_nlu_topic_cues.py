@@ -1,0 +1,53 @@
+"""An unsure message that names one order topic in plain words gets that topic."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.normalizer import normalize
+from bot.nlu.topic_cues import TopicCueResolver, cue_topic, resolve
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("2025061800006 買了快三週了 還能退嗎", "return_exchange"),
+        ("我那件预售的羽绒服什么时候能发", "logistics"),
+        ("这单帮我取消掉", "cancel_order"),
+        ("收货地址改一下", "modify_order"),
+        ("发票在哪开", "invoice"),
+        ("2025061800005 电饭煲用了两次就不加热了", "return_exchange"),
+        ("这个月会员日是几号", "promotion"),
+        ("the smart watch 运动版 防水吗", "product_inquiry"),
+        ("退款退货都行", None),  # two topics: the words do not decide
+        ("你们店在哪个城市", None),
+    ],
+)
+def test_cue_topic(text: str, topic: str | None) -> None:
+    assert cue_topic(normalize(text)) == topic
+
+
+@pytest.mark.parametrize(
+    ("intent", "confidence", "text", "topic"),
+    [
+        ("logistics", 0.26, "2025061800006 买了快三周了 还能退吗", "return_exchange"),
+        ("nlu_fallback", 0.5, "我那件预售的羽绒服什么时候能发", "logistics"),
+        ("logistics", 0.9, "2025061800006 还能退吗", None),  # the classifiers were sure
+        ("refund", 0.3, "还能退吗", None),  # a sibling: same next step
+        ("faq", 0.4, "退货运费谁出", None),  # the shop's rule, not one's own order
+        ("faq", 0.4, "我那件退货运费谁出", "return_exchange"),
+        ("faq", 0.32, "the smart watch 运动版 防水吗", "product_inquiry"),  # not an order topic
+        ("human_agent", 0.3, "退货找人工", None),
+        ("order_status", 0.4, "退货退款都要", None),
+    ],
+)
+def test_resolve(intent: str, confidence: float, text: str, topic: str | None) -> None:
+    assert resolve(intent, confidence, text, 0.5) == topic
+
+
+def test_the_component_relabels_only_the_intent() -> None:
+    message = Message(data={"text": "我那件预售的羽绒服什么时候能发",
+                            "intent": {"name": "nlu_fallback", "confidence": 0.5}, "entities": []})
+    TopicCueResolver({"threshold": 0.5}).process([message])
+    assert message.get("intent") == {"name": "logistics", "confidence": 0.5}
