@@ -43,6 +43,7 @@ from bot.dialogue import (
     general_answer,
     items_line,
     keeps_topic,
+    order_by_goods,
     order_id_candidate,
     phone_tail_candidate,
     short_date,
@@ -266,6 +267,43 @@ class ActionReadChange(Action):
         text = (tracker.latest_message or {}).get("text")
         mode = "ask" if asks_current_value(text) else "act"
         return reread(tracker, "modify_order", mode, order_id_candidate(text) or tracker.get_slot("order_id"))
+
+
+class ActionRepickOrder(Action):
+    """"不对 是另一单 可折叠收纳箱那个" right after an answer about one of a signed-in customer's
+    orders: the order its goods name is read for the same topic and mode; without such a name the
+    customer's other orders are offered to choose from (a typed number then picks, as a button)."""
+
+    def name(self) -> str:
+        return "action_repick_order"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._repick, dispatcher, tracker)
+
+    @staticmethod
+    def _repick(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+        topic = tracker.get_slot("topic") or "order_status"
+        mode = tracker.get_slot("act_mode") or "ask"
+        current = current_order_id(tracker)
+        try:
+            orders = [o for o in order_service().orders_of_customer(customer_id_of(tracker) or "", limit=10)
+                      if o.order_id != current]
+        except DatabaseUnavailable:
+            dispatcher.utter_message(response="utter_db_down")
+            return []
+        named = order_by_goods(latest_text(tracker), [(o.order_id, o.items) for o in orders])
+        if named:
+            return reread(tracker, topic, mode, named)
+        if not orders:
+            dispatcher.utter_message(response="utter_ask_order_id")
+            return [SlotSet("order_id", None)]
+        dispatcher.utter_message(
+            response="utter_choose_order", buttons=order_choice_buttons(topic, orders[:5], mode),
+            what=choice_word(topic, mode),
+        )
+        return [SlotSet("order_id", None), SlotSet("verification", "choose")]
 
 
 class ActionFollowOrder(Action):

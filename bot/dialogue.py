@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -174,6 +175,28 @@ def same_order_meant(text: str | None) -> bool:
     "我另一单到哪了"."""
     t = to_simplified(text or "")
     return not re.search(r"\d{6,}", t) and not _OTHER_ORDER.search(t)
+
+
+# "不对 是另一单", "不是这个", "选错了": the order just answered about is not the one meant
+_CORRECTS_CHOICE = re.compile(r"^(不对(?!劲)|错了)|另一(单|个|笔)|不是(这|那)(个|单|笔|一单)|选错|(搞|弄)错(了)?(单|订单)")
+_ITEM_NAME = re.compile(r"[\u4e00-\u9fa5]+")
+
+
+def corrects_order_choice(text: str | None) -> bool:
+    """Whether the customer says the order just answered about is the wrong one."""
+    return bool(_CORRECTS_CHOICE.search(to_simplified((text or "").strip())))
+
+
+def order_by_goods(text: str | None, orders: Sequence[tuple[str, Sequence[str]]]) -> str | None:
+    """The one order whose goods ``text`` names ("可折叠收纳箱那个", "收纳箱那单"): three
+    characters of an item's name in a row are enough; None when no order or several match."""
+    t = to_simplified(text or "")
+    hits = []
+    for order_id, items in orders:
+        names = [m.group(0) for item in items for m in _ITEM_NAME.finditer(to_simplified(item))]
+        if any(name[i:i + 3] in t for name in names if len(name) >= 3 for i in range(len(name) - 2)):
+            hits.append(order_id)
+    return hits[0] if len(hits) == 1 else None
 
 
 def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:

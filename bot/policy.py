@@ -44,6 +44,7 @@ from bot.dialogue import (
     about_own_order,
     asks_current_value,
     corrected_change,
+    corrects_order_choice,
     detect_modify_field,
     faq_topic,
     is_elliptical,
@@ -73,11 +74,14 @@ VERIFY_GATE = "action_verify_gate"
 PICK_ACTION = "action_pick_order"
 # shows the change card again with a value corrected at the card ("不对 是29号")
 CORRECT_ACTION = "action_correct_change"
+# "不对 是另一单 收纳箱那个" after an answer about one order: the order named by its goods, or the
+# customer's other orders to choose from
+REPICK_ACTION = "action_repick_order"
 
 # Bot answers that mean "I did not get it": impatience right after one of them hands off.
 FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
 # After these the bot has said its last word for the turn.
-FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION})
+FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION, REPICK_ACTION})
 
 _IMPATIENT = re.compile(
     r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
@@ -202,7 +206,7 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
             return CORRECT_ACTION
         if answer is not None:
             return CONFIRM_ACTION
-    if previous_bot_action(tracker) == VERIFY_GATE and tracker.get_slot("verification") == "choose":
+    if previous_bot_action(tracker) in (VERIFY_GATE, REPICK_ACTION) and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
         if picks_offered_order(text, intent, tracker.get_slot("topic")):
             return PICK_ACTION
@@ -362,6 +366,10 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     # "2025061800002 电话留错了" drawn as the order's status: the detail reported wrong is to change
     if intent in (*_WEAK, "order_status", "logistics") and reports_field_mistake(text):
         return READ_CHANGE
+    # "不对 是另一单 可折叠收纳箱那个": a signed-in customer's order was not the one meant
+    if ORDER_ACTIONS & set(actions) and tracker.get_slot("customer_id") and corrects_order_choice(text) \
+            and not any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
+        return REPICK_ACTION
     if ORDER_ACTIONS & set(actions) and (weak or confidence < SURE) and names_another_order(text):
         return FOLLOW_ORDER  # "那2025061800002呢" after an answer about one order: that topic, this order
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):

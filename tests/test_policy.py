@@ -232,7 +232,8 @@ def parsed(text: str, intent: str, confidence: float, faq: tuple[str, float] | N
 
 
 FAQ_SLOTS = Domain.from_yaml(
-    "version: '3.1'\nslots:\n  last_faq:\n    type: any\n    mappings: [{type: custom}]\n"
+    "version: '3.1'\nslots:\n" + "".join(
+        f"  {name}:\n    type: any\n    mappings: [{{type: custom}}]\n" for name in ("last_faq", "order_id", "customer_id"))
 ).slots
 
 
@@ -248,6 +249,7 @@ FAQ_ANSWER = [ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/work
 PROMOTIONS = [ActionExecuted("action_promotions")]
 RETURN_POLICY = [ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/return_policy")]
 ORDER = [{"entity": "order_id", "value": "2025061800006"}]
+SHOWN = [ActionExecuted("action_logistics"), SlotSet("order_id", "2025061800004")]
 
 
 @pytest.mark.parametrize(
@@ -291,6 +293,15 @@ ORDER = [{"entity": "order_id", "value": "2025061800006"}]
         ([ActionExecuted("action_order_status")], parsed("那2025061800002呢", "affirm", 0.29, entities=ORDER),
          "action_follow_order"),
         ([ActionExecuted("action_order_status")], parsed("2025061800002", "order_status", 0.9, entities=ORDER), None),
+        # a delivery question right after one order's answer is about that order, not the shop's rule
+        (SHOWN, parsed("哪家快递公司送的", "logistics", 0.63), "action_follow_order"),
+        (SHOWN, parsed("我另一个订单到哪了", "logistics", 0.9), None),
+        (SHOWN, parsed("你们一般发什么快递呀", "logistics", 0.63), "action_follow_order"),
+        # the signed-in customer's order just answered about was not the one meant
+        ([*SHOWN, SlotSet("customer_id", "C0002")], parsed("不对 是另一单 可折叠收纳箱那个", "deny", 0.9),
+         "action_repick_order"),
+        (SHOWN, parsed("不对 是另一单 可折叠收纳箱那个", "deny", 0.9), None),
+        ([*SHOWN, SlotSet("customer_id", "C0002")], parsed("不对劲啊 怎么还没到", "logistics", 0.9), "action_follow_order"),
         # where the order goes, which the classifiers gave up on: asked as the order's detail
         ([ActionExecuted("utter_greet")], parsed("2025061800002 寄到哪个地址的", "nlu_fallback", 0.5, entities=ORDER),
          "action_read_change"),
