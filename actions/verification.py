@@ -36,6 +36,7 @@ from actions.common import (
 from bot.confirm import OFFER, is_fresh
 from bot.dialogue import (
     MAX_VERIFY_ATTEMPTS,
+    ORDER_ACTIONS,
     ORDER_TOPICS,
     asks_current_value,
     cannot_give_tail,
@@ -46,8 +47,10 @@ from bot.dialogue import (
     order_by_goods,
     order_id_candidate,
     phone_tail_candidate,
+    same_order_meant,
     short_date,
 )
+from bot.handoff import action_before_latest_message
 from bot.orders.db import DatabaseUnavailable
 from bot.orders.service import normalize_order_id
 
@@ -115,6 +118,10 @@ def speech_act_of(tracker: Tracker) -> str:
     return name if name in ("ask", "act") else "act"
 
 
+# questions that, right after an answer about one order, are about that order
+FOLLOW_TOPICS = frozenset({"order_status", "logistics"})
+
+
 class ActionVerifyGate(ShopAction):
     """Decides whether an order request may go ahead now (``verification`` = verified),
     needs the form (needed), waits for the customer to pick an order (choose), or
@@ -155,7 +162,14 @@ class ActionVerifyGate(ShopAction):
         about_offer = is_fresh(offered, user_message_ids(tracker)) and offered.get("op") == OFFER
         # ... and so is a remark made while the bot asks for the phone tail ("这是我老婆的单子")
         verifying = (tracker.active_loop or {}).get("name") == "order_verification_form"
-        if next(tracker.get_latest_entity_values("order_id"), None) is None and not (about_offer or verifying):
+        # ... and so is "哪家快递公司送的" right after the bot showed one order
+        about_shown = (intent in FOLLOW_TOPICS and order_id is not None and same_order_meant(latest_text(tracker))
+                       and action_before_latest_message(
+                           (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
+                           for e in reversed(tracker.events) if e.get("event") in ("user", "action")
+                       ) in ORDER_ACTIONS)
+        if next(tracker.get_latest_entity_values("order_id"), None) is None and not (about_offer or verifying
+                                                                                     or about_shown):
             faq_key = faq_key_of(tracker)
             answer = general_answer(topic, latest_text(tracker), mode, faq_key)
             if answer:
@@ -308,8 +322,7 @@ class ActionRepickOrder(Action):
 
 class ActionFollowOrder(Action):
     """"那我拒收可以吗" right after an answer about one order: the same order and topic, asked
-    (or requested) again in the message's own mode; "哪家快递送的" there: that order, the topic
-    the message names."""
+    (or requested) again in the message's own mode."""
 
     def name(self) -> str:
         return "action_follow_order"
@@ -318,8 +331,7 @@ class ActionFollowOrder(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
-        intent = latest_intent(tracker)
-        topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic") or "order_status"
+        topic = tracker.get_slot("topic") or "order_status"
         return reread(tracker, topic, "act" if speech_act == "act" else "ask", tracker.get_slot("order_id"))
 
 

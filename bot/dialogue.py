@@ -22,6 +22,11 @@ from bot.orders.values import (  # noqa: F401 - the forms' checks are the servic
     is_personal_title,
 )
 
+# the actions that answer about one order
+ORDER_ACTIONS = frozenset({
+    "action_order_status", "action_logistics", "action_cancel_order", "action_modify_order",
+    "action_refund", "action_return_exchange", "action_invoice",
+})
 # intents that touch one of the customer's orders and so need a verified order
 ORDER_TOPICS = (
     "order_status",

@@ -40,6 +40,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import CONFIRM_ACTION, card_answer, is_fresh, yes_no
 from bot.dialogue import (
+    ORDER_ACTIONS,
     ORDER_TOPICS,
     about_own_order,
     asks_current_value,
@@ -52,7 +53,6 @@ from bot.dialogue import (
     names_another_order,
     picks_offered_order,
     reports_field_mistake,
-    same_order_meant,
     selector_key,
     states_a_change,
 )
@@ -290,12 +290,6 @@ APPLY_ANSWER = "action_apply_answer"
 READ_CHANGE = "action_read_change"
 # re-reads "那我拒收可以吗" after an answer about one order as that order's topic
 FOLLOW_ORDER = "action_follow_order"
-ORDER_ACTIONS = frozenset({
-    "action_order_status", "action_logistics", "action_cancel_order", "action_modify_order",
-    "action_refund", "action_return_exchange", "action_invoice",
-})
-# questions that, right after an answer about one order, are about that order
-FOLLOW_TOPICS = frozenset({"order_status", "logistics"})
 # short messages that are part of the conversation's mechanics, never a follow-up question
 _SOCIAL = frozenset({"affirm", "deny", "thank", "goodbye", "greet", "human_agent", "bot_challenge"})
 # intents that mean "the classifiers did not really know": a follow-up may override them
@@ -377,11 +371,6 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
             return APPLY_ANSWER
         return None
-    # "哪家快递公司送的" right after the bot showed one order: that order's delivery, not the
-    # shop's general shipping answer
-    if ORDER_ACTIONS & set(actions) and intent in FOLLOW_TOPICS and asks and tracker.get_slot("order_id") \
-            and same_order_meant(text):
-        return FOLLOW_ORDER
     if last_faq and weak and is_elliptical(text):
         return FAQ_ACTION
     if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):

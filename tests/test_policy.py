@@ -293,15 +293,14 @@ SHOWN = [ActionExecuted("action_logistics"), SlotSet("order_id", "2025061800004"
         ([ActionExecuted("action_order_status")], parsed("那2025061800002呢", "affirm", 0.29, entities=ORDER),
          "action_follow_order"),
         ([ActionExecuted("action_order_status")], parsed("2025061800002", "order_status", 0.9, entities=ORDER), None),
-        # a delivery question right after one order's answer is about that order, not the shop's rule
-        (SHOWN, parsed("哪家快递公司送的", "logistics", 0.63), "action_follow_order"),
-        (SHOWN, parsed("我另一个订单到哪了", "logistics", 0.9), None),
-        (SHOWN, parsed("你们一般发什么快递呀", "logistics", 0.63), "action_follow_order"),
+        # a delivery question right after one order's answer goes through the rules (the gate
+        # keeps it on that order)
+        (SHOWN, parsed("哪家快递公司送的", "logistics", 0.63), None),
         # the signed-in customer's order just answered about was not the one meant
         ([*SHOWN, SlotSet("customer_id", "C0002")], parsed("不对 是另一单 可折叠收纳箱那个", "deny", 0.9),
          "action_repick_order"),
         (SHOWN, parsed("不对 是另一单 可折叠收纳箱那个", "deny", 0.9), None),
-        ([*SHOWN, SlotSet("customer_id", "C0002")], parsed("不对劲啊 怎么还没到", "logistics", 0.9), "action_follow_order"),
+        ([*SHOWN, SlotSet("customer_id", "C0002")], parsed("不对劲啊 怎么还没到", "logistics", 0.9), None),
         # where the order goes, which the classifiers gave up on: asked as the order's detail
         ([ActionExecuted("utter_greet")], parsed("2025061800002 寄到哪个地址的", "nlu_fallback", 0.5, entities=ORDER),
          "action_read_change"),

@@ -141,7 +141,7 @@ async def _say(session: aiohttp.ClientSession, base: str, *texts: str) -> Any:
     return customer
 
 
-async def _groups(sup: Any, want: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def _groups(sup: Any, want: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     """The review page once it holds ``want`` messages (capture runs after the reply)."""
     deadline = time.monotonic() + timeout
     while True:
