@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.confirm import is_fresh, make_pending, new_value_text, wants_exchange, yes_no
+from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wants_exchange, yes_no
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,22 @@ def test_a_double_negative_is_read_by_its_corrected_clause(text, op, answer):
 @pytest.mark.parametrize(("text", "answer"), [("确人", "yes"), ("却认", "yes"), ("确订", "yes"), ("不确订", "no")])
 def test_homophone_slips_of_the_card_words(text, answer):
     assert yes_no(text, op="refund") == answer
+
+
+OFFER_RETURN = make_pending("offer", "2025061800005", "m1", intent="return_exchange")
+OFFER_REFUND = make_pending("offer", "2025061800005", "m1", intent="refund")
+
+
+@pytest.mark.parametrize(
+    ("pending", "text", "answer"),
+    [
+        (OFFER_RETURN, "能换个新的吗", "yes"),  # asking for the exchange takes the offer
+        (OFFER_RETURN, "好的", "yes"),
+        (OFFER_RETURN, "不用换了", "no"),
+        (OFFER_RETURN, "能不能便宜点", None),
+        (OFFER_REFUND, "能换个新的吗", None),  # only the return/exchange offer has an exchange
+        (make_pending("cancel", "2025061800002", "m1"), "换个新的吧", None),
+    ],
+)
+def test_card_answer(pending, text, answer):
+    assert card_answer(pending, text) == answer

@@ -1,0 +1,54 @@
+"""Which order a customer means: the one just answered about, or another named by its goods."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.verification import tries_an_order_number
+from bot.dialogue import corrects_order_choice, order_by_goods, same_order_meant
+
+ORDERS = [("A", ["每日坚果礼盒 ×1", "抽纸 ×2"]), ("B", ["可折叠收纳箱 ×1"]), ("C", ["收纳袋 ×3"]),
+          ("D", ["Type-C 快充数据线 ×3"])]
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("不对 是另一单 可折叠收纳箱那个", "B"),
+        ("收納箱那單", "B"),  # Traditional, part of the name
+        ("数据线那个", "D"),
+        ("收纳的那个", None),  # two characters name nothing
+        ("另一单", None),
+        ("2025061800002", None),
+    ],
+)
+def test_order_by_goods(text: str, order: str | None) -> None:
+    assert order_by_goods(text, ORDERS) == order
+
+
+@pytest.mark.parametrize(
+    ("text", "corrects"),
+    [
+        ("不对 是另一单 可折叠收纳箱那个", True), ("不是这个", True), ("选错了", True), ("错了 不是这单", True),
+        ("我另一个订单呢", True), ("对的", False), ("不对劲啊 怎么还没发", False), ("不是说三天发货吗", False),
+    ],
+)
+def test_corrects_order_choice(text: str, corrects: bool) -> None:
+    assert corrects_order_choice(text) is corrects
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [("哪家快递公司送的", True), ("到哪了", True), ("我另一个订单到哪了", False), ("2025061800002 到哪了", False)],
+)
+def test_same_order_meant(text: str, same: bool) -> None:
+    assert same_order_meant(text) is same
+
+
+@pytest.mark.parametrize(
+    ("text", "tries"),
+    [("202506180002", True), ("2025-0618-0002", True), ("12345", True), ("订单号是20250618000", True),
+     ("哦 原来是要满200才行 那我再加一件", False), ("就是这个123", False)],
+)
+def test_a_remark_with_a_small_number_is_no_order_number_try(text: str, tries: bool) -> None:
+    assert tries_an_order_number(text) is tries
