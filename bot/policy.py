@@ -91,9 +91,10 @@ _IMPATIENT = re.compile(
 # Insulting the bot's competence is asking to get away from it, whatever the bot said before
 # ("什么破机器人 啥也不会" after it asked for an order number).
 _BOT_INSULT = re.compile(r"(破|垃圾|没用的?|蠢|笨)机器人|人工智障|(啥|什么)(也|都)不会|(啥|什么)(也|都)不懂")
-_WITHDRAW = re.compile(r"算了|不用(转|人工|了)|不转了|不要(转|人工)了?|不需要(转|人工)|取消转|自己(看|查|弄|来|处理)|没事了|解决了")
 # "算了" alone is giving up ("哦那算了" after "we cannot check another shop's order"), not a
 # demand for a person; with impatience words it still counts through those words.
+# Taking back a request for a person while waiting for one ("算了 不用了", "不转了 我自己看看").
+_WITHDRAW = re.compile(r"算了|不用(转|人工|了)|不转了|不要(转|人工)了?|不需要(转|人工)|取消转|自己(看|查|弄|来|处理)|没事了|解决了")
 
 
 def is_angry(parse_data: dict[str, Any] | None) -> bool:
