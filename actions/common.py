@@ -23,6 +23,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import is_bare_pick
+from bot.handoff import action_before_latest_message
 from bot.orders.db import DatabaseUnavailable, database_url, get_engine
 from bot.orders.service import OrderService, normalize_order_id
 
@@ -118,6 +119,14 @@ def slot_validator(
 def user_events(tracker: Tracker) -> list[dict[str, Any]]:
     """User messages of the conversation, oldest first."""
     return [e for e in tracker.events if e.get("event") == "user"]
+
+
+def previous_bot_action(tracker: Tracker) -> str | None:
+    """The bot's last action before the latest user message (the SDK's event dicts)."""
+    return action_before_latest_message(
+        (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
+        for e in reversed(tracker.events) if e.get("event") in ("user", "action")
+    )
 
 
 def metadata_of(tracker: Tracker) -> dict[str, Any]:

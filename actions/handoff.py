@@ -20,12 +20,13 @@ from actions.common import (
     current_order_id,
     latest_emotion,
     latest_text,
+    previous_bot_action,
     service,
     user_intents,
     user_texts,
     vip_level_of,
 )
-from bot.handoff import action_before_latest_message, build_payload
+from bot.handoff import build_payload
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,7 @@ class ActionHandoff(Action):
     def _waiting_on(tracker: Tracker) -> dict | None:
         """The handoff this conversation already waits on, when the customer wrote again right
         after it (straight to Rasa; the hub itself routes a handed-off chat to people)."""
-        before = action_before_latest_message(
-            (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
-            for e in reversed(tracker.events) if e.get("event") in ("user", "action")
-        )
+        before = previous_bot_action(tracker)
         slot = tracker.get_slot("handoff")
         return slot if before == ActionHandoff.NAME and isinstance(slot, dict) else None
 

@@ -27,6 +27,7 @@ from actions.common import (
     intent_button,
     latest_intent,
     latest_text,
+    previous_bot_action,
     user_message_ids,
     with_verified,
 )
@@ -50,7 +51,6 @@ from bot.dialogue import (
     same_order_meant,
     short_date,
 )
-from bot.handoff import action_before_latest_message
 from bot.orders.db import DatabaseUnavailable
 from bot.orders.service import normalize_order_id
 
@@ -164,10 +164,7 @@ class ActionVerifyGate(ShopAction):
         verifying = (tracker.active_loop or {}).get("name") == "order_verification_form"
         # ... and so is "哪家快递公司送的" right after the bot showed one order
         about_shown = (intent in FOLLOW_TOPICS and order_id is not None and same_order_meant(latest_text(tracker))
-                       and action_before_latest_message(
-                           (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
-                           for e in reversed(tracker.events) if e.get("event") in ("user", "action")
-                       ) in ORDER_ACTIONS)
+                       and previous_bot_action(tracker) in ORDER_ACTIONS)
         if next(tracker.get_latest_entity_values("order_id"), None) is None and not (about_offer or verifying
                                                                                      or about_shown):
             faq_key = faq_key_of(tracker)
