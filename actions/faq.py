@@ -12,16 +12,29 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import latest_text
-from bot.dialogue import is_elliptical, selector_key
+from actions.common import latest_text, previous_bot_action
+from bot.dialogue import (
+    COUPON_FAQ,
+    PROMOTIONS_ACTION,
+    coupon_follow_up,
+    is_elliptical,
+    remarks_on_amount,
+    selector_key,
+)
 
 SURE = 0.6
 
 
-def faq_in_context(key: str | None, confidence: float, previous: str | None, text: str | None) -> str | None:
+def faq_in_context(key: str | None, confidence: float, previous: str | None, text: str | None,
+                   after_promotions: bool = False) -> str | None:
     """The FAQ key to answer with: the selector's, unless an elliptical follow-up it is unsure
-    about comes right after another answer."""
+    about, or a remark on a sum of money after a money answer, comes right after another answer;
+    coupon words right after the coupon answer or the promotions list are about the coupons."""
+    if coupon_follow_up(text, previous, after_promotions):
+        return COUPON_FAQ
     if previous and is_elliptical(text) and (key is None or confidence < SURE):
+        return previous
+    if remarks_on_amount(text, previous) and key != previous:
         return previous
     return key
 
@@ -33,7 +46,8 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         key, confidence = selector_key(tracker.latest_message or {})
         previous = tracker.get_slot("last_faq")
-        chosen = faq_in_context(key, confidence, previous, latest_text(tracker))
+        chosen = faq_in_context(key, confidence, previous, latest_text(tracker),
+                                after_promotions=previous_bot_action(tracker) == PROMOTIONS_ACTION)
         if not chosen or not chosen.startswith("faq/"):
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

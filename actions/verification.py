@@ -45,6 +45,7 @@ from bot.dialogue import (
     general_answer,
     items_line,
     keeps_topic,
+    means_another_order,
     order_by_goods,
     order_id_candidate,
     phone_tail_candidate,
@@ -400,6 +401,8 @@ class ValidateOrderVerificationForm(FormValidationAction):
     async def extract_phone_tail(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") == "phone_tail" and means_another_order(latest_text(tracker)):
+            return {"phone_tail": None, "order_id": None}  # another order meant: its number comes next
         if not self._asked(tracker, "phone_tail") or next(
             tracker.get_latest_entity_values("phone_tail"), None
         ):

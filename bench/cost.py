@@ -130,6 +130,44 @@ def probe_both(model: Path, texts: Sequence[str] = ()) -> dict[str, dict[str, An
     return {"stock": probe_load(model, False, texts), "launcher": probe_load(model, True, texts)}
 
 
+EVAL_FILES = ("tests/data/nlu_test.tsv", "tests/data/heldout_test.tsv", "tests/data/nlu_dev.tsv",
+              "tests/data/heldout_dev.tsv")
+
+
+def eval_texts() -> list[str]:
+    """Every message of the four evaluation files (the parses both probes must agree on)."""
+    texts: list[str] = []
+    for name in EVAL_FILES:
+        for line in (REPO / name).read_text(encoding="utf-8").splitlines():
+            text = line.split("\t", 1)[0].strip()
+            if text and not text.startswith("#") and text != "text":
+                texts.append(text)
+    return texts
+
+
+def _essence(parse: dict[str, Any]) -> Any:
+    """What a parse decides: intent and ranking with confidences (6 places), the FAQ answer,
+    entities, emotion and our components' extra fields."""
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 6)
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items() if k not in ("text_tokens", "id")}
+        if isinstance(value, list):
+            return [rounded(v) for v in value]
+        return value
+
+    return rounded({k: v for k, v in parse.items() if k != "text"})
+
+
+def compare_parses(stock: Sequence[dict[str, Any]], launcher: Sequence[dict[str, Any]],
+                   texts: Sequence[str]) -> dict[str, Any]:
+    """How many of the texts got the very same parse from both probes, and the first few that did not."""
+    different = [t for t, a, b in zip(texts, stock, launcher, strict=False) if _essence(a) != _essence(b)]
+    return {"texts": len(texts), "identical": len(texts) - len(different) if len(stock) == len(launcher) == len(texts)
+            else None, "different": different[:10]}
+
+
 def memory_from_load_test(path: Path = RESULTS / "load_hub.json") -> dict[str, Any] | None:
     """Idle and peak RSS per process as recorded by bench/load_hub.py, if it has run."""
     if not path.exists():
@@ -158,11 +196,12 @@ def run(train: bool, model_arg: str | None) -> dict[str, Any]:
         model = Path(tmp) / "bench.tar.gz" if train and out["training"]["ok"] and not model_arg \
             else pick_model(model_arg)
         out["model"] = {"name": model.name, "size_mb": round(model.stat().st_size / 1e6, 1)}
-        both = probe_both(model)
+        texts = eval_texts()
+        both = probe_both(model, texts)
         out["load"] = both["launcher"]
         out["load_stock"] = both["stock"]
-        for probe in both.values():
-            probe.pop("parses", None)
+        out["same_parses"] = compare_parses(both["stock"].pop("parses", []), both["launcher"].pop("parses", []), texts)
+        print(f"[cost] parses stock vs launcher: {out['same_parses']}", flush=True)
         stock_rss, launcher_rss = both["stock"].get("rss_after_load_mb"), both["launcher"].get("rss_after_load_mb")
         out["memory_after_load_mb"] = {"stock": stock_rss, "launcher": launcher_rss,
                                        "saved": round(stock_rss - launcher_rss, 1)

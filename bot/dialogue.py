@@ -192,6 +192,21 @@ def corrects_order_choice(text: str | None) -> bool:
     return bool(_CORRECTS_CHOICE.search(to_simplified((text or "").strip())))
 
 
+# At "phone tail?": "不是这个 我另一单", "单号填错了" — the order number given was not the one meant
+_OTHER_ORDER_MEANT = re.compile(
+    r"另(一|外|外一)(个|单|笔)|不是(这|那)(个|一?单|一?笔)|(订单|单号|订单号)(搞|弄|输|填|打|写)错|"
+    r"(搞|弄|输|填|打|写)错(了)?(单|订单|单号|订单号)|换(一|个)(单|订单)"
+)
+VERIFY_FORM = "order_verification_form"
+
+
+def means_another_order(text: str | None) -> bool:
+    """Whether a reply at the phone-tail question takes back the order number, with no new
+    order number or phone tail in it: the form asks for the order number again."""
+    t = to_simplified((text or "").strip())
+    return bool(_OTHER_ORDER_MEANT.search(t)) and not re.search(r"\d{4,}", t.translate(_FULLWIDTH))
+
+
 def order_by_goods(text: str | None, orders: Sequence[tuple[str, Sequence[str]]]) -> str | None:
     """The one order whose goods ``text`` names ("可折叠收纳箱那个", "收纳箱那单"): three
     characters of an item's name in a row are enough; None when no order or several match."""
@@ -244,6 +259,29 @@ def phone_tail_candidate(text: str | None) -> str | None:
         if len(run) == 11 and run.startswith("1"):
             return run[-4:]
     return None
+
+
+# "满了200", "200块", "凑到199": a sum of money in a remark (3–5 digits at most: never an order number)
+_AMOUNT = re.compile(r"满了?\s*\d{2,5}(?!\d)|(?<!\d)\d{2,5}\s*(元|块|rmb)|凑(到|够|满)?\s*\d{2,5}(?!\d)", re.I)
+# FAQ answers about sums of money (thresholds, postage, price differences)
+MONEY_FAQS = frozenset({"faq/coupon", "faq/shipping_fee", "faq/price_protection"})
+
+
+def remarks_on_amount(text: str | None, last_faq: str | None) -> bool:
+    """"订单满了200的" right after the coupon answer: a sum for that answer, not an order to look up."""
+    return last_faq in MONEY_FAQS and bool(_AMOUNT.search(text or "")) and order_id_candidate(text) is None
+
+
+COUPON_FAQ = "faq/coupon"
+PROMOTIONS_ACTION = "action_promotions"
+# Words that go on about coupons without naming them ("领了放在哪里看", "过期了还能补吗")
+_COUPON_FOLLOW = re.compile(r"领(?!导)|过期|补发|能补|抵扣|门槛|叠加|哪(里|儿)?(看|找|查)")
+
+
+def coupon_follow_up(text: str | None, last_faq: str | None, after_promotions: bool) -> bool:
+    """A message right after the coupon answer or the promotions list that goes on about the
+    coupons without naming them: the coupon answer covers it."""
+    return (last_faq == COUPON_FAQ or after_promotions) and bool(_COUPON_FOLLOW.search(to_simplified(text or "")))
 
 
 _QUESTION = re.compile(

@@ -42,16 +42,21 @@ from bot.confirm import CONFIRM_ACTION, card_answer, is_fresh, yes_no
 from bot.dialogue import (
     ORDER_ACTIONS,
     ORDER_TOPICS,
+    PROMOTIONS_ACTION,
+    VERIFY_FORM,
     about_own_order,
     asks_current_value,
     corrected_change,
     corrects_order_choice,
+    coupon_follow_up,
     detect_modify_field,
     faq_topic,
     is_elliptical,
     is_stuck,
+    means_another_order,
     names_another_order,
     picks_offered_order,
+    remarks_on_amount,
     reports_field_mistake,
     selector_key,
     states_a_change,
@@ -284,7 +289,6 @@ class GuardPolicy(TrackerRulePolicy):
 
 # ------------------------------------------------------------------ follow-ups in context
 FAQ_ACTION = "action_answer_faq"
-PROMOTIONS_ACTION = "action_promotions"
 # re-reads "那2025061800006呢" after a policy answer as that policy's order topic, asked
 APPLY_ANSWER = "action_apply_answer"
 # re-reads "收货电话换成1390…" as the change request it states
@@ -338,12 +342,16 @@ def _social(intent: str | None, confidence: float, text: str) -> bool:
 
 def context_action(tracker: DialogueStateTracker) -> str | None:
     """The action a follow-up calls for in context, or None to leave it to rules and stories."""
-    if tracker.active_loop_name:
-        return None
     latest = tracker.latest_message
     if latest is None:
         return None
     parse, text = latest.parse_data or {}, latest.text or ""
+    if tracker.active_loop_name:
+        # "不是这个 我另一单" at "phone tail?": the form asks for the order number again
+        if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "phone_tail" \
+                and means_another_order(text):
+            return VERIFY_FORM
+        return None
     intent, confidence = _intent(parse)
     if _social(intent, confidence, text):
         return None
@@ -367,6 +375,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return REPICK_ACTION
     if ORDER_ACTIONS & set(actions) and (weak or confidence < SURE) and names_another_order(text):
         return FOLLOW_ORDER  # "那2025061800002呢" after an answer about one order: that topic, this order
+    # "订单满了200的" after the coupon answer: the threshold, not an order to look up
+    if remarks_on_amount(text, last_faq):
+        return FAQ_ACTION
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
@@ -376,6 +387,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return FAQ_ACTION
     if PROMOTIONS_ACTION in actions and weak and is_elliptical(text):
         return PROMOTIONS_ACTION
+    # "领了放在哪里看" after the promotions list or the coupon answer: the coupons
+    if weak and coupon_follow_up(text, last_faq, PROMOTIONS_ACTION in actions):
+        return FAQ_ACTION
     if is_stuck(text) and actions:
         return OFFER_HUMAN
     if ORDER_ACTIONS & set(actions) and weak and intent not in ORDER_TOPICS and is_elliptical(text):

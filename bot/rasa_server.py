@@ -543,6 +543,33 @@ def run_graph(self: Any, inputs: dict[str, Any] | None = None,
         raise GraphRunError("Error running runner.") from e
 
 
+def _inference_only_load(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`RasaModel.load` without the training step Rasa runs to create the weights.
+
+    Rasa builds a loaded model by fitting it on one example (traced training graph, gradients,
+    Adam slots) and then reads the checkpoint; most of a Rasa process's memory is that graph.
+    Here one prediction creates every weight a prediction uses, the checkpoint fills them (the
+    optimizer's and training-only weights stay on disk), and the prediction state made with the
+    random weights (the cached label embeddings, the traced predict function holding them) is
+    dropped, so the first real prediction prepares it from the loaded weights as Rasa's own
+    load does. Fine-tuning, and a model without a prediction example, load Rasa's way."""
+    def load(cls: Any, model_file_name: str, model_data_example: Any, predict_data_example: Any = None,
+             finetune_mode: bool = False, *args: Any, **kwargs: Any) -> Any:
+        if finetune_mode or predict_data_example is None:
+            return original.__func__(cls, model_file_name, model_data_example, predict_data_example,
+                                     finetune_mode, *args, **kwargs)
+        model = cls(*args, **kwargs)
+        model.run_inference(predict_data_example)
+        model.load_weights(model_file_name).expect_partial()
+        model.prepared_for_prediction = False
+        model._tf_predict_step = None
+        model.run_inference(predict_data_example)  # trace with the loaded weights, as Rasa does
+        return model
+
+    load.__wrapped__ = original  # type: ignore[attr-defined]
+    return classmethod(load)
+
+
 class PatchTargetMissing(RuntimeError):
     """A Rasa function a speed-up replaces is gone (a Rasa upgrade): refuse to start rather
     than run silently without it."""
@@ -622,6 +649,12 @@ def _install_turn_savers() -> list[str]:
         Domain.states_for_tracker_history = _incremental_states(  # type: ignore[method-assign]
             Domain.states_for_tracker_history)
     applied.append("dialogue states resumed from the previous run")
+    from rasa.utils.tensorflow.models import RasaModel
+
+    _require(RasaModel, "load", "run_inference", "load_weights")
+    if not hasattr(RasaModel.load, "__wrapped__"):
+        RasaModel.load = _inference_only_load(RasaModel.load)  # type: ignore[method-assign]
+    applied.append("models loaded for inference only")
     return applied
 
 

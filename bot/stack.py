@@ -268,15 +268,24 @@ def endpoints_config(action_url: str, tracker_db: Path | None,
     """Rasa's endpoints for one deployment: the action server and a SQL tracker store.
 
     PostgreSQL trackers and the Redis lock store are used when `TRACKER_DATABASE_URL` /
-    `DATABASE_URL` / `REDIS_URL` say so, so several Rasa processes share conversations."""
-    from urllib.parse import urlparse
+    `DATABASE_URL` / `REDIS_URL` say so, so several Rasa processes share conversations;
+    `TRACKER_DATABASE_URL=redis://…` keeps the trackers in Redis instead (Rasa's own store)."""
+    from urllib.parse import unquote, urlparse
 
     from sqlalchemy.engine import make_url
 
     env = os.environ if env is None else env
     config: dict[str, Any] = {"action_endpoint": {"url": action_url}}
     db_url = env.get("TRACKER_DATABASE_URL") or env.get("DATABASE_URL")
-    if db_url and db_url.startswith("postgresql"):
+    if db_url and db_url.startswith(("redis://", "rediss://")):
+        parsed = urlparse(db_url)
+        config["tracker_store"] = {
+            "type": "redis", "url": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379,
+            "db": int((parsed.path or "/0").strip("/") or 0), "key_prefix": "kefu",
+            "password": unquote(parsed.password) if parsed.password else None,
+            "use_ssl": parsed.scheme == "rediss",
+        }
+    elif db_url and db_url.startswith("postgresql"):
         url = make_url(db_url)
         config["tracker_store"] = {
             "type": "SQL", "dialect": "postgresql", "url": url.host or "127.0.0.1", "port": url.port or 5432,

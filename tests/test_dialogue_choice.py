@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from actions.verification import tries_an_order_number
-from bot.dialogue import corrects_order_choice, order_by_goods, same_order_meant
+from bot.dialogue import (
+    corrects_order_choice,
+    means_another_order,
+    order_by_goods,
+    remarks_on_amount,
+    same_order_meant,
+)
 
 ORDERS = [("A", ["每日坚果礼盒 ×1", "抽纸 ×2"]), ("B", ["可折叠收纳箱 ×1"]), ("C", ["收纳袋 ×3"]),
           ("D", ["Type-C 快充数据线 ×3"])]
@@ -52,3 +58,30 @@ def test_same_order_meant(text: str, same: bool) -> None:
 )
 def test_a_remark_with_a_small_number_is_no_order_number_try(text: str, tries: bool) -> None:
     assert tries_an_order_number(text) is tries
+
+
+@pytest.mark.parametrize(
+    ("text", "another"),
+    [
+        ("不是这个 我另一单", True), ("单号填错了", True), ("另外一单", True), ("不是这单", True),
+        ("另一单是2025061800003", False),  # the new number is there: the form reads it
+        ("不对 尾号是1234", False), ("我换了手机号", False), ("另外的问题", False),
+    ],
+)
+def test_means_another_order_at_the_phone_tail_question(text: str, another: bool) -> None:
+    assert means_another_order(text) is another
+
+
+@pytest.mark.parametrize(
+    ("text", "last_faq", "remark"),
+    [
+        ("订单满了200的", "faq/coupon", True),
+        ("哦 原来是要满200才行 那我再加一件", "faq/coupon", True),
+        ("凑到199了还不行", "faq/shipping_fee", True),
+        ("订单满了200的", "faq/refund_time", False),  # not after a money answer
+        ("我的订单2025061800002满200了", "faq/coupon", False),  # an order number: that order
+        ("运费8块也太贵", "faq/shipping_fee", False),
+    ],
+)
+def test_remarks_on_amount(text: str, last_faq: str, remark: bool) -> None:
+    assert remarks_on_amount(text, last_faq) is remark

@@ -31,10 +31,24 @@ def test_is_elliptical(text, elliptical):
         ("faq/shipping_fee", 0.3, "faq/refund_time", "买一件包邮吗", "faq/shipping_fee"),  # not elliptical
         # "the new one" after the re-issue answer is the re-issued invoice, not a 专票
         ("faq/special_invoice", 0.26, "faq/invoice_reissue", "新的几天能开好", "faq/invoice_reissue"),
+        # a sum of money after the coupon answer is about its threshold, however sure the selector
+        ("faq/shipping_fee", 0.9, "faq/coupon", "订单满了200的", "faq/coupon"),
+        ("faq/shipping_fee", 0.9, "faq/refund_time", "订单满了200的", "faq/shipping_fee"),
+        # coupon words without the coupon: the coupons just answered about
+        ("faq/payment_methods", 0.8, "faq/coupon", "过期了还能补吗", "faq/coupon"),
+        ("faq/payment_methods", 0.8, "faq/refund_time", "过期了还能补吗", "faq/payment_methods"),
     ],
 )
 def test_faq_in_context(key, confidence, previous, text, chosen):
     assert faq_in_context(key, confidence, previous, text) == chosen
+
+
+def test_coupon_words_after_the_promotions_list_are_about_the_coupons():
+    assert faq_in_context(None, 0.0, None, "领了放在哪里看", after_promotions=True) == "faq/coupon"
+    assert faq_in_context(None, 0.0, None, "领了放在哪里看") is None
+    # "领导" is not claiming a coupon
+    assert faq_in_context("faq/contact_merchant", 0.7, None, "叫你们领导来", after_promotions=True) \
+        == "faq/contact_merchant"
 
 
 def test_the_action_answers_and_remembers_the_topic():

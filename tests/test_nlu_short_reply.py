@@ -46,7 +46,10 @@ def test_component_overrides_only_short_replies():
         ("tuikuan", "退款"),
         ("dingdan zhuangtai 帮我查查", "订单 状态 帮我查查"),
         ("WU LIU 怎么还不动", "物流 怎么还不动"),
-        ("zhanghao bei dao le", "账号 被盗 le"),
+        ("zhanghao bei dao le", "账号 被盗 了"),
+        ("na yushou de ne", "那 预售 的 呢"),  # the glue syllables of a pinyin sentence
+        ("ok tuikuan", "ok 退款"),  # an English word keeps the single syllables Latin
+        ("ne", "ne"),  # and so does a message with no shop word
         ("kefu在吗", "客服 在吗"),
         ("you know what", "you know what"),  # English stays English
         ("zhifubao", "支付宝"),

@@ -42,6 +42,13 @@ def test_endpoints_at_scale_with_a_password_yaml_would_misread() -> None:
                             )["tracker_store"]["username"] == "postgres"
 
 
+def test_trackers_in_redis_on_request() -> None:
+    env = {"TRACKER_DATABASE_URL": "redis://:s%40cret@cache:6380/3", "DATABASE_URL": "postgresql://h/shop"}
+    assert endpoints_config("http://a/webhook", None, env)["tracker_store"] == {
+        "type": "redis", "url": "cache", "port": 6380, "db": 3, "key_prefix": "kefu", "password": "s@cret",
+        "use_ssl": False}
+
+
 def test_a_service_is_ready_logs_and_stops(tmp_path: Path) -> None:
     port = free_port()
     server = Service("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],

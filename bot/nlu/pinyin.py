@@ -22,7 +22,17 @@ PINYIN_WORDS: dict[str, str] = {
     "que ren": "确认", "que ding": "确定", "hao de": "好的", "shi de": "是的", "dui de": "对的",
     "ke yi": "可以", "bu yong": "不用", "bu yao": "不要", "suan le": "算了",
     "zhi fu bao": "支付宝", "wei xin": "微信", "hua bei": "花呗", "shou hou": "售后", "huan ma": "换码",
+    "yu shou": "预售", "you hui": "优惠", "guo qi": "过期", "dao qi": "到期",
 }
+# Single syllables that glue a pinyin sentence together ("na yushou de ne" = 那预售的呢). One
+# syllable alone could be English or a name, so they are read only in a message whose shop words
+# were pinyin and whose other Latin words are all such syllables.
+PINYIN_SYLLABLES: dict[str, str] = {
+    "na": "那", "de": "的", "ne": "呢", "ma": "吗", "le": "了", "hai": "还", "ye": "也", "wo": "我",
+    "ni": "你", "zai": "在", "shi": "是", "bu": "不", "yao": "要", "neng": "能", "hui": "会",
+    "dou": "都", "you": "有", "zhe": "这", "ge": "个", "dan": "单", "qian": "钱", "a": "啊", "ba": "吧",
+}
+_LATIN_WORD_RE = re.compile(r"(?<![a-z])[a-z]+(?![a-z])")
 _PINYIN_RE = re.compile(
     r"(?<![a-z])("
     + "|".join(k.replace(" ", " ?") for k in sorted(PINYIN_WORDS, key=len, reverse=True))
@@ -36,7 +46,13 @@ def pinyin_to_hanzi(text: str) -> str:
         hanzi = PINYIN_WORDS[" ".join(_syllables(m.group(0)))]
         return hanzi + " " * (len(m.group(0)) - len(hanzi))
 
-    return _PINYIN_RE.sub(word, text)
+    out = _PINYIN_RE.sub(word, text)
+    if out == text:
+        return out
+    rest = _LATIN_WORD_RE.findall(out)
+    if not rest or not all(w in PINYIN_SYLLABLES for w in rest):
+        return out
+    return _LATIN_WORD_RE.sub(lambda m: PINYIN_SYLLABLES[m.group(0)].ljust(len(m.group(0))), out)
 
 
 @lru_cache(maxsize=4096)
