@@ -187,7 +187,9 @@ class ActionCancelOrder(AskOrActAction):
                 "已取消": "utter_cancel_already",
             }.get(view.status, "utter_cancel_refused")
             dispatcher.utter_message(response=name, **variables)
-            return [SlotSet("pending", None)]
+            # delivered: the answer offers the return ("好 那我退货" shows the return's card)
+            return [SlotSet("pending", offer("return_exchange", order_id, tracker)
+                            if view.status == "已签收" else None)]
         if mode == "ask":
             dispatcher.utter_message(
                 response="utter_cancel_possible",

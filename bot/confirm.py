@@ -202,10 +202,23 @@ def wants_exchange(text: str | None) -> bool:
 def card_answer(pending: dict[str, Any], text: str | None, intent: str | None = None) -> str | None:
     """The answer to the card ``pending`` stands for: ``yes_no``, and at the return/exchange
     offer ("需要现在为您申请吗？ [申请退货] [申请换货]") asking for an exchange ("能换个新的吗")
-    takes the offer; what it shows is the exchange's own card, which asks again."""
+    or for the return ("好 那我退货") takes the offer; what it shows is the request's own card,
+    which asks again."""
     op = pending.get("op")
     answer = yes_no(text, intent, op)
     if answer is None and op == OFFER and (pending.get("args") or {}).get("intent") == "return_exchange" \
-            and wants_exchange(text) and not _NO.search(_plain(text)):
+            and (wants_exchange(text) or wants_return(text)) and not _NO.search(_plain(text)):
         return "yes"
     return answer
+
+
+# "好 那我退货", "退了吧", "那就退回去": the return itself asked for at the return offer
+_RETURN_WISH = re.compile(r"退货|退掉|退了|退回去?|寄回去?|要退|想退|那就退|我退")
+
+
+def wants_return(text: str | None) -> bool:
+    """A short request for the return at the return offer; a question about it ("退货运费谁出")
+    is not one."""
+    plain = _plain(text)
+    return len(plain) <= MAX_ANSWER and bool(_RETURN_WISH.search(plain)) \
+        and not _QUESTION.search(plain) and "谁" not in plain

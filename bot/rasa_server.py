@@ -63,7 +63,13 @@ Five more cut the work of a turn, each leaving the answer exactly as stock Rasa 
   target on every call; it is a pure function of the model's schema and the targets, so each
   runner keeps it.
 
-`RASA_TURN_SAVERS=0` leaves these five out (to measure them against stock in one run).
+One more cuts a process's memory and start-up: **models loaded for inference only.** Rasa builds
+each TensorFlow model (DIET, the response selector, TED) by training it on one example before
+reading the checkpoint, which traces the training graph and creates the optimizer's state; here
+one prediction creates the weights instead (resident after load ~1.6 GB -> ~1.0 GB, load
+31 -> 15 s; every parse of the evaluation files identical, bench/README.md "Memory").
+
+`RASA_TURN_SAVERS=0` leaves these six out (to measure them against stock in one run).
 
 The validator and the SQLite engine replace Rasa functions; when a Rasa upgrade removes one,
 `install()` stops the start (`PatchTargetMissing`) instead of running on silently without it.

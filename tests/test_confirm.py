@@ -126,6 +126,11 @@ OFFER_REFUND = make_pending("offer", "2025061800005", "m1", intent="refund")
         (OFFER_RETURN, "好的", "yes"),
         (OFFER_RETURN, "不用换了", "no"),
         (OFFER_RETURN, "能不能便宜点", None),
+        (OFFER_RETURN, "好 那我退货", "yes"),  # asking for the return itself takes it too
+        (OFFER_RETURN, "退了吧", "yes"),
+        (OFFER_RETURN, "退货运费谁出", None),  # a question about it is not a yes
+        (OFFER_RETURN, "那我不退货了", "no"),
+        (OFFER_REFUND, "好 那我退货", None),
         (OFFER_REFUND, "能换个新的吗", None),  # only the return/exchange offer has an exchange
         (make_pending("cancel", "2025061800002", "m1"), "换个新的吧", None),
     ],

@@ -39,6 +39,7 @@ NORMALIZE_CASES = [
     ("ＡＢＣ１２３", "abc123"),  # full-width -> half-width, Latin lower-cased
     ("我的訂單還沒發貨", "我的订单还没发货"),  # Traditional -> Simplified
     ("退宽什么时候到", "退款什么时候到"),  # typo map
+    ("申请推款", "申请退款"),  # a pinyin-keyboard slip
     ("定单号多少", "订单号多少"),
     ("物流信心一直不更新", "物流信息一直不更新"),
     ("快第到了吗,什么时候发祸", "快递到了吗,什么时候发货"),

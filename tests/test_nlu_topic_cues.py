@@ -20,6 +20,8 @@ from bot.nlu.topic_cues import TopicCueResolver, cue_topic, resolve
         ("2025061800005 电饭煲用了两次就不加热了", "return_exchange"),
         ("这个月会员日是几号", "promotion"),
         ("the smart watch 运动版 防水吗", "product_inquiry"),
+        ("2025 0618 0000 2 发了没", "logistics"),
+        ("寄出去了吗", "logistics"),
         ("退款退货都行", None),  # two topics: the words do not decide
         ("你们店在哪个城市", None),
     ],
@@ -39,6 +41,9 @@ def test_cue_topic(text: str, topic: str | None) -> None:
         ("faq", 0.4, "我那件退货运费谁出", "return_exchange"),
         ("faq", 0.32, "the smart watch 运动版 防水吗", "product_inquiry"),  # not an order topic
         ("human_agent", 0.3, "退货找人工", None),
+        # an unsure out-of-scope draw gives way only to an order number
+        ("out_of_scope", 0.3, "2025061800005 这个还能退吗 没拆", "return_exchange"),
+        ("out_of_scope", 0.3, "这张机票还能退吗", None),
         ("order_status", 0.4, "退货退款都要", None),
     ],
 )

@@ -101,6 +101,9 @@ def undo_install(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)
     monkeypatch.setattr(tracker_store, "create_engine_kwargs", tracker_store.create_engine_kwargs)
+    from rasa.utils.tensorflow.models import RasaModel
+
+    monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
     for name in rasa_server.TF_THREADS:
         monkeypatch.delenv(name, raising=False)
     yield
@@ -118,7 +121,7 @@ def test_each_speed_up_is_installed_and_used_by_rasa(tmp_path: Path, undo_instal
     from sqlalchemy.pool import QueuePool
 
     applied = rasa_server.install()
-    assert len(applied) == 8
+    assert len(applied) == 9
     assert RemoteAction._validate_action_result is rasa_server.validate_action_result
     assert hasattr(tracker_store.create_engine_kwargs, "__wrapped__")
     assert event.contains(Engine, "connect", rasa_server._sqlite_on_connect)
@@ -207,8 +210,8 @@ def _rounded(value: Any) -> Any:
 
 @pytest.mark.slow
 def test_model_loads_without_jax_and_parses_identically(trained_model: Path) -> None:
-    """The shipped model loaded by the launcher (JAX blocked) and by stock Rasa: JAX is only in
-    the stock process, and 150 held-out messages parse the same (intent ranking, confidences
+    """The shipped model loaded by the launcher (JAX blocked, models built for inference only)
+    and by stock Rasa: JAX is only in the stock process, and 150 held-out messages parse the same (intent ranking, confidences
     to 6 decimals, entities, FAQ key, emotion, speech act, scope)."""
     from bench.cost import probe_both
 
@@ -222,6 +225,7 @@ def test_model_loads_without_jax_and_parses_identically(trained_model: Path) -> 
     assert stock["jax_imported"] is True  # the lever is real: stock TensorFlow imports it
     assert launcher["jax_imported"] is False
     assert launcher["applied"][0] == "jax, jaxlib not imported"
+    assert "models loaded for inference only" in launcher["applied"]
     assert len(launcher["parses"]) == len(texts)
     for text, a, b in zip(texts, stock["parses"], launcher["parses"], strict=True):
         assert _rounded(a) == _rounded(b), text

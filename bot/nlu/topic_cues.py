@@ -7,8 +7,9 @@ gets such a message right decides whether the customer is answered, so the words
 where they are unambiguous: a message the classifiers gave less than ``threshold`` that names
 exactly one order topic ("还能退吗", "什么时候能发", "取消这单", "改一下地址", "开发票") gets
 that topic. A general policy question ("退货运费谁出") stays an FAQ unless it is about the
-customer's own order (an order number, "我那件", "这单"). Requests for a person and
-out-of-scope judgements come later in the pipeline and keep the last word.
+customer's own order (an order number, "我那件", "这单"). An unsure out-of-scope draw is
+re-labelled only when the message carries an order number. Requests for a person and the
+out-of-scope gate come later in the pipeline and keep the last word.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|坏了|故障|不加热|不制冷|不充电|开不了机|不能用了|用不了了")),
     ("refund", re.compile(r"退款|退钱|钱.{0,4}退")),
     ("logistics", re.compile(
-        r"(什么时候|啥时候|几时|何时|哪天|多久)(才)?(能|会|可以|给我)?(发|发货|寄出|到|送到|送来)|到哪(了|儿|里)|物流")),
+        r"(什么时候|啥时候|几时|何时|哪天|多久)(才)?(能|会|可以|给我)?(发|发货|寄出|到|送到|送来)|到哪(了|儿|里)|物流"
+        r"|发(货)?了(没|吗|么|嘛)|(发|寄)出(去|来)?了(没|吗|么)|还没(发货|发出|寄出|到货)")),
     ("cancel_order", re.compile(r"取消(订单|这单|这个单|这笔|那单)|(订单|这单|那单).{0,4}取消")),
     ("invoice", re.compile(r"发票|开票")),
     ("promotion", re.compile(r"会员日|满减活动|优惠活动|大促|促销活动")),
@@ -57,9 +59,15 @@ def cue_topic(text: str) -> str | None:
     return topics.pop() if len(topics) == 1 else None
 
 
+# an order number: a message carrying one is about the shop's orders, never out of scope
+_ORDER_NUMBER = re.compile(r"(?<!\d)\d{12,20}(?!\d)")
+
+
 def resolve(intent: str | None, confidence: float, text: str, threshold: float) -> str | None:
     """The topic to put on an unsure message, or None to keep the classifiers' intent."""
-    if intent in _KEPT or (confidence >= threshold and intent != "nlu_fallback"):
+    if intent in _KEPT and not (intent == "out_of_scope" and _ORDER_NUMBER.search(text)):
+        return None
+    if confidence >= threshold and intent != "nlu_fallback":
         return None
     topic = cue_topic(text)
     if topic is None or topic == intent or SIBLINGS.get(topic) == intent:
