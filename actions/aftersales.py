@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     AskOrActAction,
     ShopAction,
+    bot_said,
     current_order_id,
     goods_of,
     intent_button,
@@ -25,11 +26,12 @@ from actions.common import (
     latest_text,
     latest_user_message_id,
     service,
+    user_texts,
 )
 from actions.orders import find_or_say, offer
 from bot.confirm import make_pending, wants_exchange
 from bot.dialogue import short_date, wants_withdrawal
-from bot.handoff import urgent_kind
+from bot.handoff import urgent_in_recent
 from bot.orders.service import OrderService, refund_refusal
 
 
@@ -196,7 +198,7 @@ class _TriageAction(ShopAction, ABC):
     def name(self) -> str: ...
 
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        if urgent_kind(latest_text(tracker)):
+        if urgent_in_recent(user_texts(tracker)[-2:], bot_said(tracker)):
             return [SlotSet("handoff_reason", "urgent"), SlotSet("next_step", "handoff")]
         dispatcher.utter_message(response=self.self_help)
         return [SlotSet("next_step", None)]

@@ -23,7 +23,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import is_bare_pick
-from bot.handoff import action_before_latest_message
+from bot.handoff import action_before_latest_message, bot_text_before_latest_message
 from bot.orders.db import DatabaseUnavailable, database_url, get_engine
 from bot.orders.service import OrderService, normalize_order_id
 
@@ -126,6 +126,14 @@ def previous_bot_action(tracker: Tracker) -> str | None:
     return action_before_latest_message(
         (e.get("event") == "user", e.get("name") if e.get("event") == "action" else None)
         for e in reversed(tracker.events) if e.get("event") in ("user", "action")
+    )
+
+
+def bot_said(tracker: Tracker) -> str | None:
+    """The bot's last message before the customer's latest one (the SDK's event dicts)."""
+    return bot_text_before_latest_message(
+        (e.get("event") == "user", e.get("text") if e.get("event") == "bot" else None)
+        for e in reversed(tracker.events) if e.get("event") in ("user", "bot")
     )
 
 

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    bot_said,
     current_order_id,
     latest_emotion,
     latest_text,
@@ -68,6 +69,7 @@ class ActionHandoff(Action):
             order_id=current_order_id(tracker),
             vip_level=vip,
             previous=waiting,
+            bot_said=bot_said(tracker),
         )
         info = payload["handoff"]
         log.info("handoff reason=%s priority=%s skill=%s", info["reason"], info["priority"], info["skill"])

@@ -34,7 +34,7 @@ _YES_WORDS = re.compile(
 )
 # an answer is short; a longer message says something else and is read as such
 MAX_ANSWER = 16
-_YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
+_YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|(en)+n?|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
 _QUESTION = re.compile(
     r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪|啥|多久|何时|几时|能不能|会不会|是不是|要不要|可不可以|有没有"
 )
@@ -42,7 +42,7 @@ _QUESTION = re.compile(
 _YES_FILLER = re.compile(
     r"确认|确定|没问题|同意|提交|可以的?|好的|好滴|好嘞|好哒|是的|对的|没错|ok(ay)?|yes|就这样办?|这么办|"
     r"办吧|申请|办理|麻烦了?|谢谢|谢啦|辛苦|就是?这个|这个|这单|这笔|就这|帮我|给我|请|那就|那|就|吧|啊|呀|了|的|哦|嗯+|恩+|"
-    r"好|行|对|是|要|你|您|我|呢|啦|嘛|👌|👍|快点|尽快|赶紧|地址|电话|号码|手机|收货人|信息|正确|无误"
+    r"(?<![a-z])(en)+n?(?![a-z])|好|行|对|是|要|你|您|我|呢|啦|嘛|👌|👍|快点|尽快|赶紧|地址|电话|号码|手机|收货人|信息|正确|无误"
 )
 _OP_WORDS = {
     "cancel": "取消|撤销|撤|取消订单",
@@ -162,7 +162,8 @@ _CHANGE_TO = re.compile(
     r"新地址是?|新的地址是?|地址是|地址为|号码是|手机号?是|电话是|名字是|收货人是|收件人是|叫)[:：]?"
 )
 _TRAILER = re.compile(
-    r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|吗|呢|谢谢|谢啦|麻烦了|麻烦你了|辛苦了|可以吗|行吗|好吗)*[，,。.!！?？~～\s]*$"
+    r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|吗|嗎|呢|谢谢|謝謝|谢啦|麻烦了|麻煩了|麻烦你了|辛苦了|可以吗|可以嗎|行吗|行嗎|好吗|好嗎)*"
+    r"[，,。.!！?？~～\s]*$"
 )
 _LEAD = re.compile(r"^(新的|新|是|为|就是)?(收货)?(地址|电话|手机号?|号码|收货人|收件人|姓名|名字)?[:：]?")
 
@@ -206,12 +207,17 @@ def card_answer(pending: dict[str, Any], text: str | None, intent: str | None = 
     which asks again."""
     op = pending.get("op")
     answer = yes_no(text, intent, op)
+    if answer == "yes" and op == OFFER and _THANKS.search(_plain(text)) and not _ASKS_FOR_IT.search(_plain(text)):
+        return None  # "好的谢谢" after "需要为您申请吗？" closes the question, it takes nothing
     if answer is None and op == OFFER and (pending.get("args") or {}).get("intent") == "return_exchange" \
             and (wants_exchange(text) or wants_return(text)) and not _NO.search(_plain(text)):
         return "yes"
     return answer
 
 
+_THANKS = re.compile(r"谢|3q|thx|thanks|thank")
+# the offered request named with the thanks ("好的 申请吧 谢谢"): the offer is taken
+_ASKS_FOR_IT = re.compile(r"申请|办理|帮我|退|换|取消|开|改|确认|确定|要")
 # "好 那我退货", "退了吧", "那就退回去": the return itself asked for at the return offer
 _RETURN_WISH = re.compile(r"退货|退掉|退了|退回去?|寄回去?|要退|想退|那就退|我退")
 

@@ -65,7 +65,7 @@ URGENT_SKILL = {"stolen_account": "account", "scam_report": "account", "double_c
                 "paid_but_failed": "payments"}
 
 _STOLEN = re.compile(
-    r"(被盗|盗号|盗了|被黑|被人(登录|登陆|登入|盗|改了?密码|冒用|用了)|(异地|外地|陌生设备|其他设备)登[录陆入]"
+    r"(被盗|盗号|盗了|盗刷|被黑|被人(登录|登陆|登入|盗|改了?密码|冒用|用了)|(异地|外地|陌生设备|其他设备)登[录陆入]"
     r"|不是我(本人)?(登录|登陆|登入|买|下的?订?单|操作)|登[录陆入].{0,12}不是我"
     r"|(多了|多出|冒出).{0,8}(订单|单子).{0,8}不是我|我(从来)?没(下|买)过的(订单|单子)"
     r"|账号.{0,6}(被人|别人)(登|用|改)|(别人|陌生人).{0,6}(登录|登陆|盗用|冒用)我的?账"
@@ -82,7 +82,10 @@ _PAID = r"(付了|付过|已付|已经付|付款了|支付了|已支付|付完|�
 # money taken but the shop has no paid order for it, or it never came back
 _PAID_NOT_REGISTERED = re.compile(
     _PAID + r".{0,16}(未付款|待付款|未支付|没付款|没有付款|待支付|没支付|没付成功|付款失败|支付失败)"
-    r"|" + _PAID + r".{0,16}(没有?订单|订单(列表)?(里|也)?(什么都|什么也|啥都|啥也)?(没有|不见|没生成|没了|消失|查不到)|没下单|没生成)"
+    r"|" + _PAID + r".{0,16}(没有?订单|订单(列表)?(里|也)?(什么都|什么也|啥都|啥也)?(没有|不见|没生成|没了|消失|查不到|找不到)"
+    r"|没下单|没生成|没买(东西|过|任何)|没有买|(没|没有)(看到|看见|找到)(订单|单子)|订单.{0,4}(看不到|找不到|没看到))"
+    # the balance gone without a purchase: "余额怎么没了 我没买东西啊"
+    r"|(余额|钱).{0,6}(没了|少了|不见了|被扣).{0,16}(没买(东西|过|任何)?|没下(过)?单|没有买)"
     r"|" + _PAID + r".{0,24}(没退|没有退|也不退|没给退|不给退|退不回)"
     r"|(没有?订单|没下单|订单没生成).{0,12}(扣了|扣款|扣钱|被扣|钱没了)"
 )
@@ -136,6 +139,26 @@ def urgent_kind(text: str | None) -> str | None:
     if (_PAY_FAILED.search(t) and _MONEY_TAKEN.search(t)) or _PAID_NOT_REGISTERED.search(t):
         return "paid_but_failed"
     return None
+
+
+# the bot just showed an order as unpaid ("当前状态：待付款")
+_SHOWN_UNPAID = re.compile(r"待付款|未付款|还未付款|尚未付款")
+
+
+def urgent_in_recent(texts: Sequence[str | None], bot_said: str | None = None) -> str | None:
+    """The tier-1 problem in the latest message, or told over the latest two ("支付宝扣了我399"
+    then "可是我订单里找不到这一单"), or "我早上就付了" right after the bot showed the order as
+    unpaid: a customer explains in pieces, the money is taken all the same."""
+    recent = [t for t in texts if t][-2:]
+    if not recent:
+        return None
+    if bot_said and _SHOWN_UNPAID.search(bot_said) and re.search(_PAID, to_simplified(recent[-1])):
+        return "paid_but_failed"
+    latest = urgent_kind(recent[-1])
+    if latest or len(recent) < 2 or urgent_kind(recent[0]):
+        # a problem the earlier message told alone was handed off then; it is not told again
+        return latest
+    return urgent_kind("，".join(recent))
 
 
 def decide_reason(
@@ -240,6 +263,20 @@ def build_summary(
 TRANSPARENT_ACTIONS = frozenset({"action_listen", "action_unlikely_intent", "action_extract_slots"})
 
 
+def bot_text_before_latest_message(newest_first: Iterable[tuple[bool, str | None]]) -> str | None:
+    """The bot's last message before the customer's latest one, from the events newest first as
+    (is a user message, the bot's text or None); Rasa's events and the SDK's dicts both map here."""
+    seen_user = False
+    for is_user, text in newest_first:
+        if is_user:
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and text:
+            return text
+    return None
+
+
 def action_before_latest_message(newest_first: Iterable[tuple[bool, str | None]]) -> str | None:
     """The bot's last action before the latest user message, from the events newest first as
     (is a user message, action name) pairs; one definition for the policy (Rasa events) and
@@ -274,11 +311,14 @@ def build_payload(
     order_id: str | None,
     vip_level: int | None,
     previous: dict | None = None,
+    bot_said: str | None = None,
 ) -> dict:
     """The complete ``{"handoff": {...}}`` payload from what the action read off the tracker.
     ``previous``: the handoff this conversation is already waiting on (its reason and skill),
-    when the customer writes again before a person took over; the wait keeps its urgency."""
-    urgent = urgent_kind(text)
+    when the customer writes again before a person took over; the wait keeps its urgency.
+    ``bot_said``: the bot's last message before the latest one of the customer's."""
+    earlier = [m for m in messages if m and m != text][-1:]
+    urgent = urgent_in_recent([*earlier, text], bot_said)
     reason = decide_reason(explicit_reason, intents[-1] if intents else None, emotion, urgent)
     skill = decide_skill(intents, urgent, messages)
     if previous:

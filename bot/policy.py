@@ -34,7 +34,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -64,8 +64,9 @@ from bot.dialogue import (
 from bot.handoff import (
     TRANSPARENT_ACTIONS,
     action_before_latest_message,
+    bot_text_before_latest_message,
     to_simplified,
-    urgent_kind,
+    urgent_in_recent,
 )
 from bot.nlu.short_reply import short_reply_intent
 
@@ -100,6 +101,18 @@ _BOT_INSULT = re.compile(r"(破|垃圾|没用的?|蠢|笨)机器人|人工智障
 # demand for a person; with impatience words it still counts through those words.
 # Taking back a request for a person while waiting for one ("算了 不用了", "不转了 我自己看看").
 _WITHDRAW = re.compile(r"算了|不用(转|人工|了)|不转了|不要(转|人工)了?|不需要(转|人工)|取消转|自己(看|查|弄|来|处理)|没事了|解决了")
+
+
+# "现在有人吗" right after the agents' hours: a person is wanted now, not the hours again
+_PERSON_NOW = re.compile(r"有(人|客服|人工)(在)?(吗|嘛|么|没|不)|能转(人工)?(吗|嘛)|(现在|这会儿?)能(找|联系)到(人|客服)")
+HOURS_FAQ = "faq/working_hours"
+
+
+def wants_person_after_hours(tracker: DialogueStateTracker, text: str) -> bool:
+    """The customer asks whether a person is there right after the bot gave the agents' hours."""
+    actions, answered_faq = previous_turn(tracker)
+    return answered_faq and tracker.get_slot("last_faq") == HOURS_FAQ \
+        and bool(_PERSON_NOW.search(to_simplified(text or "")))
 
 
 def is_angry(parse_data: dict[str, Any] | None) -> bool:
@@ -182,6 +195,17 @@ def waits_for_person(tracker: DialogueStateTracker, text: str, intent: str | Non
     return before == OFFER_HUMAN and yes_no(text, intent) == "yes"
 
 
+def user_texts(tracker: DialogueStateTracker) -> list[str | None]:
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def bot_said(tracker: DialogueStateTracker) -> str | None:
+    """The bot's last message before the customer's latest one."""
+    return bot_text_before_latest_message(
+        (isinstance(e, UserUttered), e.text if isinstance(e, BotUttered) else None)
+        for e in reversed(tracker.events) if isinstance(e, (UserUttered, BotUttered)))
+
+
 def user_message_ids(tracker: DialogueStateTracker) -> list[str | None]:
     return [e.message_id for e in tracker.events if isinstance(e, UserUttered)]
 
@@ -201,9 +225,11 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
-    if is_angry(parse) or wants_human or urgent_kind(text) or insults_the_bot(text):
+    if is_angry(parse) or wants_human or urgent_in_recent(user_texts(tracker)[-2:], bot_said(tracker)) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
+        return HANDOFF_ACTION
+    if wants_person_after_hours(tracker, text):
         return HANDOFF_ACTION
     if not card and waits_for_person(tracker, text, intent):
         return HANDOFF_ACTION

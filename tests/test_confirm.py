@@ -20,6 +20,8 @@ from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wan
         ("/affirm", "affirm", "cancel", "yes"),
         ("确认取消", "cancel_order", "cancel", "yes"),
         ("ok", None, "modify", "yes"),
+        ("en", None, "refund", "yes"),  # 嗯 typed in pinyin
+        ("enen", None, "cancel", "yes"),
         ("算了", "deny", "refund", "no"),
         ("先不了", None, "cancel", "no"),
         ("不用了谢谢", "deny", "invoice", "no"),
@@ -77,6 +79,8 @@ def test_a_card_is_fresh_only_for_the_very_next_message():
         ("手机号换成13900001111", "13900001111"),
         ("北京市海淀区中关村大街1号", "北京市海淀区中关村大街1号"),
         ("收货人改为王小明", "王小明"),
+        # asked as a question, in Traditional: the question particle is not part of the address
+        ("2025061800002地址可以改成北京市海淀區中關村大街1號嗎", "北京市海淀區中關村大街1號"),
     ],
 )
 def test_new_value_text(text, value):
@@ -131,6 +135,9 @@ OFFER_REFUND = make_pending("offer", "2025061800005", "m1", intent="refund")
         (OFFER_RETURN, "退货运费谁出", None),  # a question about it is not a yes
         (OFFER_RETURN, "那我不退货了", "no"),
         (OFFER_REFUND, "好 那我退货", None),
+        (OFFER_REFUND, "好的谢谢", None),  # thanks after the offer: a closing, not a yes
+        (OFFER_REFUND, "好的 帮我申请吧 谢谢", "yes"),
+        (make_pending("refund", "2025061800002", "m1"), "好的谢谢", "yes"),  # at the card itself it is
         (OFFER_REFUND, "能换个新的吗", None),  # only the return/exchange offer has an exchange
         (make_pending("cancel", "2025061800002", "m1"), "换个新的吧", None),
     ],

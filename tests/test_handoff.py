@@ -24,6 +24,7 @@ from bot.handoff import (
     decide_reason,
     decide_skill,
     mask_phones,
+    urgent_in_recent,
     urgent_kind,
 )
 
@@ -282,3 +283,19 @@ def test_invoice_values():
 )
 def test_strange_orders_and_pinyin_are_the_stolen_account_tier(text):
     assert urgent_kind(text) == "stolen_account"
+
+
+@pytest.mark.parametrize(
+    ("texts", "kind"),
+    [
+        (["支付宝扣了我399", "可是我订单里找不到这一单"], "paid_but_failed"),  # told in two pieces
+        (["余额怎么没了", "我没买东西啊"], "paid_but_failed"),
+        (["有人盗刷我的银行卡在你们店买了东西"], "stolen_account"),
+        # handed off on the first message already: the next one is not that problem again
+        (["支付宝扣了我399 订单里没有", "满多少包邮"], None),
+        (["满多少包邮", "谢谢"], None),
+        ([], None),
+    ],
+)
+def test_urgent_in_recent(texts, kind):
+    assert urgent_in_recent(texts) == kind

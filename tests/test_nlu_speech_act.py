@@ -22,6 +22,10 @@ ASK_CASES = [
     '能开发票么', '不用取消了', '先别取消', '我不想退货了', '地址写错了', '退款成功了吗', '换货需要多久', '取消订单会扣钱吗', '退款退到哪里',
     '發票開了沒有', '請問可以退貨嗎', '能退吗?', 'how do i return', '订单取消了没', '可以取消吗', '是否支持开专票', '退款是原路返回吗',
     '帮我看看能不能退', '可以退款吗', '你好', '在吗', '我退了', '那我退货呢', '这个多少钱', '订单号2025061800004', '退款一般几天到', '快递到哪了', '为什么不能退货',
+    # whether a request already went through: its noun (退款申请) is no request
+    '2025061800002的退款申请提交成功了吗', '2025061800002退款申請送出了嗎', '退货申请通过了吗', '我的退款处理了吗',
+    # a question typed in pinyin is one sentence, however the normaliser pads it
+    '2025061800002 neng quxiao ma', 'neng tuikuan ma',
 ]
 
 # Requests to do something; a polite question with 帮我/给我/麻烦 is a request too.
@@ -37,6 +41,7 @@ ACT_CASES = [
     '订单2025061800004需要开公司抬头的发票', '那把2025061800002退了吧', '那就退了吧', '想了想还是取消2025061800002吧',
     # the customer's decision after an answer
     '好 那我退货', '那我就退了吧', '我还是取消吧', '行 那我还是换货吧',
+    '能帮我提交吗', 'bangwo tuikuan',
 ]
 
 

@@ -29,7 +29,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
+from bot.nlu.normalizer import ORIGINAL_TEXT, normalize
+from bot.nlu.pinyin import pinyin_to_hanzi
 
 SPEECH_ACT = "speech_act"
 ASK, ACT = "ask", "act"
@@ -53,6 +54,8 @@ _INFO_Q = (
     r"(怎么|怎样|咋|如何|多久|多长时间|几天|几号|几点|多少|什么时候|啥时候|何时|哪|是否|"
     r"有没有|有无|为什么|为啥|干嘛还|进度|状态|还没|还不|没到|未到|到了没|了没|没有[?]?$|"
     r"流程|规则|政策|条件|步骤|要多|需要多|需不需要|要不要|会不会|是不是|算不算|"
+    # whether something already happened: "退款申请提交成功了吗", "退货申请通过了吗"
+    r"(成功|通过|提交|送出|受理|审核|审批|批准|批|生效|处理|办好|到账)了(吗|么|嘛|没)|成功(吗|么|没)|"
     r"how|when|where|why|what|status)"
 )
 # Yes/no questions about what is possible ("能退货吗", "还能不能取消").
@@ -75,9 +78,17 @@ _ORDER_THEN_WRITE = re.compile(rf"\d{{6,}}\D{{0,4}}{_WRITE}$")
 _STATEMENT = re.compile(r"(了|被|只|都|已经|过|呢|的)")
 
 
+_BETWEEN_HANZI = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
 def clauses(text: str) -> list[str]:
-    """Clauses of the normalised text, split at punctuation and spaces."""
-    return [c for c in _CLAUSE_SPLIT.split(normalize(text)) if c]
+    """Clauses of the normalised text, split at punctuation and spaces. A message typed in
+    pinyin ("neng quxiao ma") is one sentence whose words the normaliser padded with spaces:
+    they are joined again ("能取消吗") before splitting."""
+    normal = normalize(text)
+    if pinyin_to_hanzi(text.lower()) != text.lower():
+        normal = _BETWEEN_HANZI.sub("", normal)
+    return [c for c in _CLAUSE_SPLIT.split(normal) if c]
 
 
 def _negated_write(clause: str) -> bool:
@@ -154,9 +165,9 @@ class SpeechActTagger(GraphComponent):
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Tags each message from the customer's own words (normalised)."""
+        """Tags each message from the customer's own words (normalised here)."""
         for message in messages:
-            text = message.get(NORMALIZED_TEXT) or message.get(ORIGINAL_TEXT) or message.get(TEXT)
+            text = message.get(ORIGINAL_TEXT) or message.get(TEXT)
             name, confidence = speech_act(text or "")
             message.set(SPEECH_ACT, {"name": name, "confidence": confidence}, add_to_output=True)
         return messages
