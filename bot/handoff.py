@@ -143,6 +143,11 @@ def urgent_kind(text: str | None) -> str | None:
 
 # the bot just showed an order as unpaid ("当前状态：待付款")
 _SHOWN_UNPAID = re.compile(r"待付款|未付款|还未付款|尚未付款")
+# "我早上就付了", "这个我付过钱的啊": a payment claimed as done ("付完款再开", "付了再说" are plans)
+_CLAIMS_PAID = re.compile(
+    r"(付了|付过|已付|已经付|付款了|支付了|已支付|付成功了?|扣了|扣款了|钱扣了|扣钱了|钱被扣|钱已经扣|钱没了|钱付了)"
+    r"(?![^，,。！!？?\s]{0,3}(再|以后|之后|后|就能|就可以))"
+)
 
 
 def urgent_in_recent(texts: Sequence[str | None], bot_said: str | None = None) -> str | None:
@@ -152,7 +157,7 @@ def urgent_in_recent(texts: Sequence[str | None], bot_said: str | None = None) -
     recent = [t for t in texts if t][-2:]
     if not recent:
         return None
-    if bot_said and _SHOWN_UNPAID.search(bot_said) and re.search(_PAID, to_simplified(recent[-1])):
+    if bot_said and _SHOWN_UNPAID.search(bot_said) and _CLAIMS_PAID.search(to_simplified(recent[-1])):
         return "paid_but_failed"
     latest = urgent_kind(recent[-1])
     if latest or len(recent) < 2 or urgent_kind(recent[0]):

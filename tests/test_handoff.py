@@ -299,3 +299,20 @@ def test_strange_orders_and_pinyin_are_the_stolen_account_tier(text):
 )
 def test_urgent_in_recent(texts, kind):
     assert urgent_in_recent(texts) == kind
+
+
+UNPAID = "订单2025061800001（保湿面霜 50g ×1）当前状态：待付款。订单还未付款，请在订单页完成支付。"
+
+
+@pytest.mark.parametrize(
+    ("text", "bot_said", "kind"),
+    [
+        ("我早上就付了", UNPAID, "paid_but_failed"),
+        ("这个我付过钱的啊 支付宝有记录", UNPAID, "paid_but_failed"),
+        ("付完款再开是吧", "订单2025061800001还未付款，付款后才能开具发票。", None),  # a plan, not a claim
+        ("付了款再开吗", UNPAID, None),
+        ("我早上就付了", "订单2025061800002已发货", None),  # shown paid: nothing contradicts it
+    ],
+)
+def test_a_payment_claimed_right_after_the_order_was_shown_unpaid(text, bot_said, kind):
+    assert urgent_in_recent([text], bot_said) == kind
