@@ -55,6 +55,7 @@ from bot.dialogue import (
     items_line,
     mask_email,
     mask_value,
+    reports_missing_goods,
     short_date,
     short_time,
     wants_special_invoice,
@@ -109,6 +110,19 @@ def find_or_say(dispatcher: CollectingDispatcher, svc: OrderService, order_id: s
     return view
 
 
+MISSING_ITEM_FAQ = "faq/missing_item"
+
+
+def missing_goods_answer(dispatcher: CollectingDispatcher, tracker: Tracker, view: Any) -> list | None:
+    """A delivered order asked about with goods missing, wrong or broken ("包裹里少了一个收纳箱")
+    gets the after-sales answer (photos, resend or refund, a person), not its tracking."""
+    if view.status != "已签收" or not reports_missing_goods(
+            last_text_with_intent(tracker, ("logistics", "order_status"))):
+        return None
+    dispatcher.utter_message(response=f"utter_{MISSING_ITEM_FAQ}")
+    return [SlotSet("last_faq", MISSING_ITEM_FAQ)]
+
+
 class ActionOrderStatus(OrderAction):
     def name(self) -> str:
         return "action_order_status"
@@ -119,6 +133,9 @@ class ActionOrderStatus(OrderAction):
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
+        missing = missing_goods_answer(dispatcher, tracker, view)
+        if missing is not None:
+            return missing
         exchange = svc.exchange_of(order_id) if view.status == "已签收" else None
         response, variables = status_response(view, exchange)
         dispatcher.utter_message(response=response, **variables)
@@ -156,6 +173,9 @@ class ActionLogistics(OrderAction):
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("order_id", None)]
+        missing = missing_goods_answer(dispatcher, tracker, view)
+        if missing is not None:
+            return missing
         response, variables = tracking_response(view, svc.tracking(order_id, limit=3))
         dispatcher.utter_message(response=response, **variables)
         return []

@@ -284,6 +284,18 @@ def coupon_follow_up(text: str | None, last_faq: str | None, after_promotions: b
     return (last_faq == COUPON_FAQ or after_promotions) and bool(_COUPON_FOLLOW.search(to_simplified(text or "")))
 
 
+# "包裹里少了一个收纳箱", "发错货了", "杯子碎了": goods missing, wrong or broken in a delivered parcel
+_MISSING_GOODS = re.compile(
+    r"少(了|发|寄|件|一)|漏(发|寄)|缺(了|件|少)|发错|寄错|错发|破损|破了|摔坏|压坏|碎了|"
+    r"(盒子|箱子|包裹|里面)里?(根本|竟然)?(没有|没看到|只有)"
+)
+
+
+def reports_missing_goods(text: str | None) -> bool:
+    """Whether the customer reports goods missing, wrong or broken (not a parcel still on its way)."""
+    return bool(_MISSING_GOODS.search(to_simplified(text or "")))
+
+
 _QUESTION = re.compile(
     r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否|哪|什么|啥|怎么|如何"
 )

@@ -44,6 +44,13 @@ def test_cue_topic(text: str, topic: str | None) -> None:
         # an unsure out-of-scope draw gives way only to an order number
         ("out_of_scope", 0.3, "2025061800005 这个还能退吗 没拆", "return_exchange"),
         ("out_of_scope", 0.3, "这张机票还能退吗", None),
+        # another size is an exchange however sure the draw of the parcel's whereabouts
+        ("logistics", 0.9, "2025061800005的鞋子能换个码吗", "return_exchange"),
+        ("order_status", 0.8, "换大一号的要多久", "return_exchange"),
+        ("logistics", 0.9, "换了快递吗", None),
+        # an order not wanted any more is a cancel wish, not a goodbye
+        ("deny", 0.9, "2025061800003不要了", "cancel_order"),
+        ("deny", 0.9, "不要了", None),
         ("order_status", 0.4, "退货退款都要", None),
     ],
 )

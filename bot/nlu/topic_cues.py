@@ -63,8 +63,20 @@ def cue_topic(text: str) -> str | None:
 _ORDER_NUMBER = re.compile(r"(?<!\d)\d{12,20}(?!\d)")
 
 
+# words that name a request outright, whatever the classifiers drew for the order they name:
+# another size or colour is an exchange, never a parcel's whereabouts ("2025061800005的鞋子能换个码吗")
+_EXCHANGE = re.compile(r"换(个|一个|一|成)?(大|小)?(一)?(码|尺码|号|颜色|色|款)|换大|换小")
+# "2025061800003不要了": the order is not wanted any more, which is no goodbye
+_NOT_WANTED = re.compile(r"(不要了|不想要了|不要这单了|不想要这单了)")
+
+
 def resolve(intent: str | None, confidence: float, text: str, threshold: float) -> str | None:
     """The topic to put on an unsure message, or None to keep the classifiers' intent."""
+    if intent in ("logistics", "order_status") and _EXCHANGE.search(text):
+        return "return_exchange"
+    if intent in ("deny", "goodbye", "nlu_fallback", "out_of_scope") and _ORDER_NUMBER.search(text) \
+            and _NOT_WANTED.search(text):
+        return "cancel_order"
     if intent in _KEPT and not (intent == "out_of_scope" and _ORDER_NUMBER.search(text)):
         return None
     if confidence >= threshold and intent != "nlu_fallback":
