@@ -68,7 +68,7 @@ NOT_REQUESTS = [
 
 LOOK_ALIKES = ["你是机器人吗", "你是真人还是程序", "人工客服几点下班", "客服什么时候上班",
                "之前人工客服说给我退款", "不用转人工了", "人工费怎么算",
-               "个人", "个人发票"]  # an invoice title answered to the form
+               "个人", "个人发票", "开个人的", "开个人抬头"]  # an invoice title answered to the form
 
 
 @pytest.mark.parametrize("text", REQUESTS)

@@ -220,7 +220,8 @@ def lexicon_score(text: str) -> float:
 
 
 # an invoice title or the customer naming themselves, answered to a form: not a person wanted
-_NOT_A_REQUEST = re.compile(r"^(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)$")
+_NOT_A_REQUEST = re.compile(
+    r"^(开|要|就|开张|开个)?(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)(的|就行|就好|吧|抬头|发票)?$")
 
 
 def vetoed(text: str) -> bool:
