@@ -257,7 +257,10 @@ def build_summary(
     parts = [f"意图:{label}"]
     if order_id:
         parts.append(f"订单:{order_id}")
-    recent = [shorten(m, limit) for m in messages if m and m.strip()][-keep:]
+    said = [m for m in messages if m and m.strip()]
+    # a message the bot re-read for its topic ("那2025061800010呢") is in the tracker twice
+    said = [m for i, m in enumerate(said) if i == 0 or m != said[i - 1]]
+    recent = [shorten(m, limit) for m in said][-keep:]
     if recent:
         parts.append("客户:" + " / ".join(recent))
     return " | ".join(parts)

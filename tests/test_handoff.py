@@ -316,3 +316,9 @@ UNPAID = "订单2025061800001（保湿面霜 50g ×1）当前状态：待付款�
 )
 def test_a_payment_claimed_right_after_the_order_was_shown_unpaid(text, bot_said, kind):
     assert urgent_in_recent([text], bot_said) == kind
+
+
+def test_summary_lists_a_re_read_message_once():
+    summary = build_summary("refund", "2025061800010", ["2026112878348退款到哪了", "那2025061800010呢",
+                                                        "那2025061800010呢", "怎么这么慢"])
+    assert summary.endswith("客户:2026112878348退款到哪了 / 那2025061800010呢 / 怎么这么慢")
