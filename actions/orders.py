@@ -119,7 +119,7 @@ def missing_goods_answer(dispatcher: CollectingDispatcher, tracker: Tracker, vie
     if view.status != "已签收" or not reports_missing_goods(
             last_text_with_intent(tracker, ("logistics", "order_status"))):
         return None
-    dispatcher.utter_message(response=f"utter_{MISSING_ITEM_FAQ}")
+    dispatcher.utter_message(response="utter_faq/missing_item")
     return [SlotSet("last_faq", MISSING_ITEM_FAQ)]
 
 
