@@ -423,6 +423,8 @@ class ValidateOrderVerificationForm(FormValidationAction):
         return await asyncio.to_thread(self._check_order_id, value, dispatcher, tracker)
 
     def _check_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        if value is None:
+            return {"order_id": None}  # taken back ("不是这个 我另一单"): asked again, no try used
         order_id = normalize_order_id(value) if isinstance(value, str) else None
         if order_id is None:
             return _failed(dispatcher, tracker, "order_id", "bad_order_id")

@@ -288,6 +288,14 @@ async def test_form_counts_failed_attempts(shop, answer, slot, message):
     assert "verification" not in s
 
 
+async def test_form_order_number_taken_back_at_the_tail_question_is_asked_again(shop):
+    oid = DEMO_ORDERS["shipped"]
+    t = tracker("不是这个 我另一单", "deny", slots={"order_id": oid, "requested_slot": "phone_tail", "verification": "needed"}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["order_id"] is None and s["phone_tail"] is None
+    assert "verify_attempts" not in s and "格式不对" not in texts(d) and "还可尝试" not in texts(d)
+
+
 async def test_form_third_failure_asks_for_a_handoff(shop):
     oid = DEMO_ORDERS["shipped"]
     t = tracker("0000", "nlu_fallback", slots={"order_id": oid, "requested_slot": "phone_tail", "verification": "needed", "verify_attempts": 2}, active_loop="order_verification_form")
