@@ -97,7 +97,8 @@ def test_an_edited_copy_still_validates_with_rasa(bot: Path) -> None:
 
 def test_gate_plays_the_conversations_that_check_an_edited_fact_plus_a_smoke_set() -> None:
     conversations = load_conversations()
-    files = {name.split(":", 1)[0] for name, _ in conversations}
+    # a file of known gaps only has nothing the gate may play
+    files = {name.split(":", 1)[0] for name, c in conversations if not c.get("known_gap")}
     entries = kbdata.load_entries(ROOT)
     refund = {"utter_faq/refund_time": {"before": entries["utter_faq/refund_time"].text, "after": "很快到账"}}
     chosen = [name for name, _ in select(conversations, refund, "touched", 1)]
