@@ -110,7 +110,7 @@ HOURS_FAQ = "faq/working_hours"
 
 def wants_person_after_hours(tracker: DialogueStateTracker, text: str) -> bool:
     """The customer asks whether a person is there right after the bot gave the agents' hours."""
-    actions, answered_faq = previous_turn(tracker)
+    _, answered_faq = previous_turn(tracker)
     return answered_faq and tracker.get_slot("last_faq") == HOURS_FAQ \
         and bool(_PERSON_NOW.search(to_simplified(text or "")))
 
@@ -195,8 +195,15 @@ def waits_for_person(tracker: DialogueStateTracker, text: str, intent: str | Non
     return before == OFFER_HUMAN and yes_no(text, intent) == "yes"
 
 
-def user_texts(tracker: DialogueStateTracker) -> list[str | None]:
-    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+def recent_user_texts(tracker: DialogueStateTracker, count: int = 2) -> list[str | None]:
+    """The customer's last `count` messages, oldest first, read from the newest event back."""
+    texts: list[str | None] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            texts.append(event.text)
+            if len(texts) == count:
+                break
+    return texts[::-1]
 
 
 def bot_said(tracker: DialogueStateTracker) -> str | None:
@@ -225,7 +232,7 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
-    if is_angry(parse) or wants_human or urgent_in_recent(user_texts(tracker)[-2:], bot_said(tracker)) or insults_the_bot(text):
+    if is_angry(parse) or wants_human or urgent_in_recent(recent_user_texts(tracker), bot_said(tracker)) or insults_the_bot(text):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
         return HANDOFF_ACTION
