@@ -128,8 +128,10 @@ class ActionReturnExchange(AskOrActAction):
         return "action_return_exchange"
 
     def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str,
+        card: str | None = None,
     ) -> list:
+        """`card` ("return"/"exchange") shows that card again whatever the latest words say."""
         outcome = svc.return_eligibility(order_id)
         d = outcome.data
         variables = {
@@ -154,6 +156,8 @@ class ActionReturnExchange(AskOrActAction):
             )
             return [SlotSet("pending", offer("return_exchange", order_id, tracker))]
         exchange = exchange or next(tracker.get_latest_entity_values("kind"), None) == "exchange"
+        if card is not None:
+            exchange = card == "exchange"
         view = svc.find_order(order_id)
         variables.update(
             goods=goods_of(view) if view else "商品",

@@ -22,7 +22,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue import is_bare_pick
+from bot.confirm import yes_no
+from bot.dialogue import is_bare_pick, order_policy_question, price_protection_until, short_date
 from bot.handoff import action_before_latest_message, bot_text_before_latest_message
 from bot.orders.db import DatabaseUnavailable, database_url, get_engine
 from bot.orders.service import OrderService, normalize_order_id
@@ -80,6 +81,17 @@ def side_question(tracker: Tracker) -> str | None:
     return key if _QUESTION.search(text) else None
 
 
+_CLAUSE = re.compile(r"[\s,，。;；!！]+")
+
+
+def value_before_question(text: str | None) -> str | None:
+    """What precedes a trailing question ("<address> 这个地址能送到吗" → the address), or None."""
+    clauses = [c for c in _CLAUSE.split((text or "").strip()) if c]
+    if len(clauses) < 2 or not _QUESTION.search(clauses[-1]) or any(_QUESTION.search(c) for c in clauses[:-1]):
+        return None
+    return " ".join(clauses[:-1])
+
+
 def answers_side_questions(slot: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """A form validator for `slot` that answers a policy question instead of taking it as the
     value; the form then asks for the value again."""
@@ -89,10 +101,14 @@ def answers_side_questions(slot: str) -> Callable[[Callable[..., dict[str, Any]]
         def wrapper(self: Any, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                     *args: Any) -> dict[str, Any]:
             key = side_question(tracker)
-            if key is not None:
-                dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
-                return {slot: None}
-            return validate(self, value, dispatcher, tracker, *args)
+            if key is None:
+                return validate(self, value, dispatcher, tracker, *args)
+            dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
+            # "成都市武侯区天府大道200号 这个地址能送到吗": the value given before the question is
+            # taken when it is a valid one; otherwise the form asks again, without an error
+            stated = value_before_question(latest_text(tracker))
+            taken = validate(self, stated, CollectingDispatcher(), tracker, *args) if stated else {}
+            return taken if taken.get(slot) is not None else {slot: None}
 
         return wrapper
 
@@ -190,12 +206,37 @@ def user_intents(tracker: Tracker) -> list[str | None]:
 
 def last_text_with_intent(tracker: Tracker, intents: tuple[str, ...]) -> str:
     """The customer's own words for the request (not the '1234' they typed afterwards, nor the
-    order number picked from the offered list, which is read again as the request's topic)."""
+    order number picked from the offered list, which is read again as the request's topic).
+    A request made while declining a card ("地址不改了 改收件人叫王芳") is the latest message."""
+    if ran_this_turn(tracker, "action_confirm") and yes_no(latest_text(tracker)) == "no":
+        return latest_text(tracker)
     for event in reversed(user_events(tracker)):
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if name in intents and not is_bare_pick(event.get("text")):
             return event.get("text") or ""
     return latest_text(tracker)
+
+
+_BARE_TAIL = re.compile(r"^\W*\d{4}\W*$")
+
+
+def own_words(tracker: Tracker) -> str:
+    """The customer's latest words that are more than a phone tail or a picked order number
+    (after verification the question is the message before the tail)."""
+    for text in reversed(user_texts(tracker)):
+        if not _BARE_TAIL.match(text) and not is_bare_pick(text):
+            return text
+    return latest_text(tracker)
+
+
+def ran_this_turn(tracker: Tracker, action: str) -> bool:
+    """Whether `action` ran since the customer's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == action:
+            return True
+    return False
 
 
 def current_order_id(tracker: Tracker) -> str | None:
@@ -324,7 +365,30 @@ class OrderAction(ShopAction, ABC):
         order_id = verified_order(dispatcher, tracker, svc)
         if order_id is None:
             return list(self.when_unverified)
+        policy = order_policy_question(own_words(tracker))
+        if policy is not None:
+            return answer_order_policy(dispatcher, svc, order_id, policy)
         return self.act(dispatcher, tracker, svc, order_id)
+
+
+def answer_order_policy(dispatcher: CollectingDispatcher, svc: OrderService, order_id: str, question: str) -> list:
+    """A shop rule applied to this order's dates ("买完降价了" → inside or past the 7-day price
+    protection); nothing is offered that the bot would write."""
+    view = svc.find_order(order_id)
+    if view is None:
+        dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+        return []
+    if question == "coupon_back":
+        dispatcher.utter_message(response="utter_coupon_back", order_id=order_id, status=view.status)
+        return []
+    until = price_protection_until(view.paid_at)
+    if until is None:
+        dispatcher.utter_message(response="utter_price_protection_unpaid", order_id=order_id)
+        return []
+    name = "utter_price_protection_open" if svc.now() <= until else "utter_price_protection_closed"
+    dispatcher.utter_message(response=name, order_id=order_id, paid=short_date(view.paid_at),
+                             deadline=short_date(until), buttons=[HUMAN_BUTTON])
+    return []
 
 
 class AskOrActAction(OrderAction, ABC):

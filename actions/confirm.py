@@ -24,9 +24,17 @@ from actions.common import (
     service,
     user_message_ids,
 )
-from actions.orders import ActionCancelOrder
+from actions.orders import ActionCancelOrder, invoice_card, modify_card
 from bot.confirm import OFFER, card_answer, is_fresh
-from bot.dialogue import MODIFY_FIELDS, mask_email, mask_value, short_date
+from bot.dialogue import (
+    MODIFY_FIELDS,
+    card_aside,
+    mask_email,
+    mask_value,
+    selector_key,
+    short_date,
+    switched_request,
+)
 from bot.orders.service import OrderService, Outcome
 
 # refusal codes every operation can meet -> response (the order changed since the card)
@@ -106,7 +114,8 @@ def done_response(op: str, order_id: str, outcome: Outcome, args: dict[str, Any]
 def take_offer(
     dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, intent: Any
 ) -> list:
-    """A yes to "需要为您申请吗？": the request's own confirmation card (never the change itself).
+    """A yes to "需要为您申请吗？", or another request made while declining a card: the
+    request's own confirmation card (never the change itself).
     The invoice request and an order change first need their form, which their action starts."""
     events = [SlotSet("pending", None), SlotSet("act_mode", "act"), SlotSet("topic", intent),
               SlotSet("order_id", order_id)]
@@ -117,6 +126,54 @@ def take_offer(
     if action is None:
         return events
     return [*events, *action.respond(dispatcher, tracker, svc, order_id, "act")]
+
+
+class ActionCardAside(ShopAction):
+    """A word aside at a card that stays open: the exchange wish it records ("换个大号的"),
+    where the money goes, or an FAQ answer; then the same card again, waiting for its yes in
+    the next message. Nothing is written here."""
+
+    def name(self) -> str:
+        return "action_card_aside"
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        pending = tracker.get_slot("pending")
+        kind = card_aside(pending, latest_text(tracker), tracker.latest_message) \
+            if is_fresh(pending, user_message_ids(tracker)) else None
+        svc = service()
+        order_id = (pending or {}).get("order_id") or ""
+        if kind is None or not is_verified(tracker, order_id, svc):
+            dispatcher.utter_message(response="utter_nothing_pending")
+            return [SlotSet("pending", None)]
+        op, args = pending["op"], dict(pending.get("args") or {})
+        if kind == "route":
+            dispatcher.utter_message(response="utter_refund_route")
+        elif kind == "faq":
+            key, _ = selector_key(tracker.latest_message)
+            dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
+        else:
+            args["reason"] = f"{args.get('reason') or ''}；{latest_text(tracker)}".strip("；")[:200]
+        events = CARDS[op](dispatcher, tracker, svc, order_id, args)
+        return [SlotSet(e["name"], _with_args(e["value"], args)) if e.get("name") == "pending" else e
+                for e in events]
+
+
+def _with_args(pending: Any, args: dict[str, Any]) -> Any:
+    """The card shown again keeps what the customer added to it (the exchange wish)."""
+    if isinstance(pending, dict) and pending.get("op") in ("return", "exchange") and args.get("reason"):
+        return {**pending, "args": {**pending.get("args", {}), "reason": args["reason"]}}
+    return pending
+
+
+# each card shown again from its pending change: (dispatcher, tracker, service, order, args) -> events
+CARDS: dict[str, Callable[..., list]] = {
+    "cancel": lambda d, t, svc, oid, _: ActionCancelOrder().respond(d, t, svc, oid, "act"),
+    "refund": lambda d, t, svc, oid, _: ActionRefund().respond(d, t, svc, oid, "act"),
+    "return": lambda d, t, svc, oid, _: ActionReturnExchange().respond(d, t, svc, oid, "act", card="return"),
+    "exchange": lambda d, t, svc, oid, _: ActionReturnExchange().respond(d, t, svc, oid, "act", card="exchange"),
+    "modify": lambda d, t, svc, oid, a: modify_card(d, t, svc, oid, a.get("field"), a.get("value")),
+    "invoice": lambda d, t, svc, oid, a: invoice_card(d, t, oid, a.get("title"), a.get("tax_id"), a.get("email")),
+}
 
 
 FORM_FIRST = {"invoice": "action_invoice", "modify_order": "action_modify_order"}
@@ -135,13 +192,18 @@ class ActionConfirm(ShopAction):
             return done
         op, order_id, args = pending["op"], pending.get("order_id") or "", pending.get("args") or {}
         answer = card_answer(pending, latest_text(tracker), latest_intent(tracker))
-        if answer != "yes":
+        switch = switched_request(pending, latest_text(tracker)) if answer == "no" else None
+        if answer != "yes" and not switch:
             dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
             return done
         svc = service()
         if not is_verified(tracker, order_id, svc):
             dispatcher.utter_message(response="utter_not_verified")
             return done
+        if switch:
+            # "不要退款了 直接帮我取消订单": this card lapses, the other request shows its own
+            dispatcher.utter_message(response="utter_change_switched", order_id=order_id)
+            return take_offer(dispatcher, tracker, svc, order_id, switch)
         if op == OFFER:
             return take_offer(dispatcher, tracker, svc, order_id, args.get("intent"))
         outcome = OPERATIONS[op](svc, order_id, args)

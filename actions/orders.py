@@ -551,14 +551,18 @@ class ActionSubmitInvoice(ShopAction):
         if order_id is None or not title or not email:
             return reset
         tax_id = None if is_personal_title(title) else tracker.get_slot("invoice_tax_id")
-        dispatcher.utter_message(
-            response="utter_confirm_invoice", order_id=order_id, title=title,
-            tax=f"（税号{tax_id}）" if tax_id else "", email=mask_email(email),
-        )
-        pending = make_pending(
-            "invoice", order_id, latest_user_message_id(tracker), title=title, tax_id=tax_id, email=email
-        )
-        return [*reset, SlotSet("pending", pending)]
+        return [*reset, *invoice_card(dispatcher, tracker, order_id, title, tax_id, email)]
+
+
+def invoice_card(dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str,
+                 title: str, tax_id: str | None, email: str) -> list:
+    """The confirmation card for an invoice request, and its pending slot."""
+    dispatcher.utter_message(
+        response="utter_confirm_invoice", order_id=order_id, title=title,
+        tax=f"（税号{tax_id}）" if tax_id else "", email=mask_email(email),
+    )
+    pending = make_pending("invoice", order_id, latest_user_message_id(tracker), title=title, tax_id=tax_id, email=email)
+    return [SlotSet("pending", pending)]
 
 
 # ------------------------------------------------------------------ promotions

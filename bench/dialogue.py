@@ -129,7 +129,7 @@ class ShopSnapshot:
 REPO = Path(__file__).resolve().parent.parent
 CONVERSATION_FILES = sorted((REPO / "tests" / "conversations").glob("*.yml"))
 SHARED_SAMPLE = REPO.parent / "shared" / "dialogue_sample.yml"
-TURN_KEYS = {"say", "handoff", "any", "none", "db"}
+TURN_KEYS = {"say", "handoff", "any", "all", "none", "db"}
 
 
 def load_conversations(paths: Sequence[Path] | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -151,6 +151,9 @@ def check_turn(turn: dict[str, Any], replies: list[dict[str, Any]], changed: boo
         problems.append(f"handoff expected {turn['handoff']}")
     if turn.get("any") and not any(str(s) in seen for s in turn["any"]):
         problems.append(f"none of {turn['any']} in the reply")
+    missing = [s for s in turn.get("all") or [] if str(s) not in seen]
+    if missing:
+        problems.append(f"{missing} not in the reply")
     hits = [s for s in turn.get("none") or [] if str(s) in seen]
     if hits:
         problems.append(f"{hits} in the reply")

@@ -32,6 +32,7 @@ _YES_WORDS = re.compile(
     r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|^ok|^yes|"
     r"(申请|退|退款|退货|取消|撤|改|开|办|换)(了|掉|一下)?吧|^(那|那就|就)?(申请|帮我申请|办理|要)$"
 )
+_CONDITION = re.compile(r"的话|如果|要是|假如|万一")
 # an answer is short; a longer message says something else and is read as such
 MAX_ANSWER = 16
 _YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|(en)+n?|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
@@ -106,6 +107,8 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if _QUESTION.search(t) and not _YES_SHORT.match(t):
         return None
+    if _CONDITION.search(t):
+        return None  # "能送的话就改": a yes on a condition the bot has not answered
     if _YES_SHORT.match(t) or _YES_WORDS.search(t):
         # "是的 我要换货" at a refund card asks for something else: not a yes to this card
         return "yes" if len(_left_over(t, op)) <= 1 else None

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.confirm import new_value_text, stated_new_value
+from bot.confirm import new_value_text, stated_new_value, wants_exchange
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
@@ -587,3 +587,112 @@ def items_line(items: list[str], limit: int = 2) -> str:
         return ""
     head = "、".join(items[:limit])
     return f"{head} 等{len(items)}件" if len(items) > limit else head
+
+
+# ------------------------------------------------------------------ another request at a card
+# the card's own action declined in the same message ("不取消了", "地址不改了", "不要退款了")
+_DECLINED = re.compile(
+    r"(?:(?:地址|电话|手机号?|号码|收货人|收件人|名字|姓名)(?:就|先|也)?)?"
+    r"(?:不|别|不要|不用|不想|先不|暂时不)(?:再|帮我|给我)?(?:申请)?"
+    r"(?:取消订单|取消|撤销|退款|退货|退钱|退|换货|换|修改|改|开票|开发票|开)了?"
+)
+_OP_REQUEST = (
+    # "取消吧" alone at another card declines it; a cancel asked for names the order or the wish
+    ("cancel_order", re.compile(r"(帮我|直接|还是|改成|改为|那就|我要|我想|给我)取消|取消(订单|这单|这个订单|这笔|掉)|撤单|撤销订单")),
+    ("refund", re.compile(r"退款|退钱|把钱退")),
+    ("invoice", re.compile(r"发票|开票")),
+    ("return_exchange", re.compile(r"退货|退回|寄回|换货|换(一|个|件|双|条|只)|换(个|成|大|小)?(尺码|码|号|颜色|色|款)|换大|换小")),
+    ("modify_order", re.compile(r"(改|修改|更改|换)(一下|个|下)?(收货|收件)?(地址|电话|手机号?|号码|收货人|收件人|名字|姓名)|"
+                                r"(地址|电话|手机号?|号码|收货人|收件人|名字|姓名).{0,3}(改|换)(成|为|到|叫)")),
+)
+# the card's operation -> the intent that asks for it
+OP_INTENT = {"cancel": "cancel_order", "refund": "refund", "return": "return_exchange",
+             "exchange": "return_exchange", "modify": "modify_order", "invoice": "invoice"}
+
+
+def switched_request(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """The other request a customer makes while declining a card ("不要退款了 直接帮我取消订单"
+    at the refund card, "地址不改了 改收件人叫王芳" at the address card): its intent, or None
+    when the message asks for nothing else. A return and an exchange are one intent but two
+    cards; another delivery detail is another change."""
+    if not isinstance(pending, dict):
+        return None
+    op = pending.get("op")
+    rest = _DECLINED.sub(" ", to_simplified(text or ""))
+    for intent, words in _OP_REQUEST:
+        if not words.search(rest):
+            continue
+        if intent == "return_exchange" and op in ("return", "exchange"):
+            return intent if (op == "exchange") != wants_exchange(rest) else None
+        if intent == "modify_order" and op == "modify":
+            field = detect_modify_field(rest)
+            return intent if field and field != (pending.get("args") or {}).get("field") else None
+        return intent if OP_INTENT.get(op or "") != intent else None
+    return None
+
+
+# ------------------------------------------------------------------ a word aside at a card
+# what to exchange for ("换个颜色", "换个大号的", "要M码"): a detail of the exchange card
+_EXCHANGE_DETAIL = re.compile(r"[大小中]一?[号码]|[SMLX]{1,3}码?\b|颜色|[红黑白蓝灰粉绿黄紫]色|尺码|码数|尺寸|款式|型号|同款|新的", re.I)
+# where the money goes, asked at a card that sends money back
+_MONEY_ROUTE = re.compile(r"退(到|回|去)?(哪|什么地方)|到哪|原路|支付宝|微信|银行卡|花呗|信用卡|余额|零钱|到账|退给谁|钱.{0,3}(去|回)哪")
+MONEY_BACK_OPS = frozenset({"cancel", "refund", "return"})
+# the response selector is trusted this far for a question asked at a card
+ASIDE_SURE = 0.6
+
+
+def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str, Any] | None) -> str | None:
+    """What a message at a fresh card says beside the card, which is then shown again: "detail"
+    (what to exchange for), "route" (where the money goes) or "faq" (a question about the
+    card's own change the response selector is sure of); None when it is neither, and the card
+    lapses. A message naming an order is about that order, not this card."""
+    if not isinstance(pending, dict) or pending.get("op") not in _CARD_OPS:
+        return None
+    op, plain = pending.get("op"), to_simplified(text or "")
+    if order_id_candidate(plain):
+        return None
+    if not _ASKS.search(plain):
+        detail = op == "exchange" and _EXCHANGE_DETAIL.search(plain) and not switched_request(pending, plain)
+        return "detail" if detail else None
+    if op in MONEY_BACK_OPS and _MONEY_ROUTE.search(plain):
+        return "route"
+    key, confidence = selector_key(parse)
+    return "faq" if key in CARD_FAQ.get(op, ()) and confidence >= ASIDE_SURE else None
+
+
+_MONEY_BACK_FAQ = frozenset({"faq/refund_time", "faq/return_shipping", "faq/return_policy",
+                             "faq/payment_methods", "faq/price_protection"})
+# the FAQs a card's own change raises; another topic asked at a card leaves it (the card lapses)
+CARD_FAQ: dict[str, frozenset[str]] = {
+    "cancel": _MONEY_BACK_FAQ, "refund": _MONEY_BACK_FAQ, "return": _MONEY_BACK_FAQ,
+    "exchange": frozenset({"faq/change_size", "faq/return_shipping", "faq/return_policy"}),
+    "modify": frozenset({"faq/delivery_time", "faq/remote_delivery", "faq/shipping_fee"}),
+    "invoice": frozenset({"faq/invoice_reissue", "faq/special_invoice"}),
+}
+_CARD_OPS = frozenset(OP_INTENT)
+_ASKS = re.compile(f"{_QUESTION.pattern}|几|多久|多少|多长")
+
+
+# ------------------------------------------------------------------ policy questions about one order
+PRICE_PROTECTION_DAYS = 7
+_PRICE_DROP = re.compile(r"价保|保价|差价|降价|降了\d*|便宜了|跌价|掉价")
+_COUPON_BACK = re.compile(r"券.{0,6}(退回|退还|返还|返回|还回|退给|回来|会退|能退|退吗)|券.{0,3}(去哪|没了)")
+# a request for the money or goods back is that request, whatever it gives as its reason
+_OTHER_REQUEST = re.compile(r"退款|退货|退钱|换货|取消订单|(我要|我想|帮我)(退|取消)")
+
+
+def order_policy_question(text: str | None) -> str | None:
+    """A question about one order that a shop rule answers from the order's dates:
+    "price_protection" ("2025061800002买完降价了50块"), "coupon_back" (whether the coupon
+    comes back when the order is cancelled), or None."""
+    plain = to_simplified(text or "")
+    if _COUPON_BACK.search(plain):
+        return "coupon_back"
+    if _PRICE_DROP.search(plain) and not _OTHER_REQUEST.search(plain.replace("退差价", "")):
+        return "price_protection"
+    return None
+
+
+def price_protection_until(paid_at: datetime | None) -> datetime | None:
+    """The end of the price-protection window: 7 days after payment (None: not paid)."""
+    return paid_at + timedelta(days=PRICE_PROTECTION_DAYS) if paid_at else None

@@ -46,6 +46,7 @@ from bot.dialogue import (
     VERIFY_FORM,
     about_own_order,
     asks_current_value,
+    card_aside,
     corrected_change,
     corrects_order_choice,
     coupon_follow_up,
@@ -55,6 +56,7 @@ from bot.dialogue import (
     is_stuck,
     means_another_order,
     names_another_order,
+    order_policy_question,
     picks_offered_order,
     remarks_on_amount,
     reports_field_mistake,
@@ -80,6 +82,8 @@ VERIFY_GATE = "action_verify_gate"
 PICK_ACTION = "action_pick_order"
 # shows the change card again with a value corrected at the card ("不对 是29号")
 CORRECT_ACTION = "action_correct_change"
+# a question or an exchange wish at a card, answered while the card stays open
+ASIDE_ACTION = "action_card_aside"
 # "不对 是另一单 收纳箱那个" after an answer about one order: the order named by its goods, or the
 # customer's other orders to choose from
 REPICK_ACTION = "action_repick_order"
@@ -87,7 +91,7 @@ REPICK_ACTION = "action_repick_order"
 # Bot answers that mean "I did not get it": impatience right after one of them hands off.
 FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
 # After these the bot has said its last word for the turn.
-FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION, REPICK_ACTION})
+FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION, REPICK_ACTION, ASIDE_ACTION})
 
 _IMPATIENT = re.compile(
     r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
@@ -245,6 +249,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
             return CORRECT_ACTION
         if answer is not None:
             return CONFIRM_ACTION
+        if card_aside(card, text, parse):
+            return ASIDE_ACTION
     if previous_bot_action(tracker) in (VERIFY_GATE, REPICK_ACTION) and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
         if picks_offered_order(text, intent, tracker.get_slot("topic")):
@@ -412,6 +418,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     if remarks_on_amount(text, last_faq):
         return FAQ_ACTION
     if any(e.get("entity") == "order_id" for e in parse.get("entities") or []):
+        # "2025061800006 降价了 能保价吗" drawn as the FAQ: that shop rule, for that order
+        if intent not in ORDER_TOPICS and order_policy_question(text):
+            return APPLY_ANSWER
         # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
         if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
             return APPLY_ANSWER

@@ -26,7 +26,7 @@ from actions.aftersales import (
     ActionRefund,
     ActionReturnExchange,
 )
-from actions.confirm import ActionConfirm
+from actions.confirm import ActionCardAside, ActionConfirm
 from actions.handoff import ActionHandoff
 from actions.orders import (
     ActionCancelOrder,
@@ -346,12 +346,12 @@ def test_logistics_before_shipping(shop):
 
 
 def card_then_answer(action, request: tuple[str, str], answer: tuple[str, str], slots: dict[str, Any],
-                     speech_act: str = "act") -> tuple[dict[str, Any], CollectingDispatcher, CollectingDispatcher]:
-    """Runs `action` on the request, then action_confirm on the answer in the next message."""
+                     speech_act: str = "act", then=None) -> tuple[dict[str, Any], CollectingDispatcher, CollectingDispatcher]:
+    """Runs `action` on the request, then action_confirm (or `then`) on the answer in the next message."""
     events, card = run(action, tracker(*request, slots={**slots, "act_mode": speech_act}))
     pending = slots_of(events).get("pending")
     t = tracker(*answer, slots={**slots, "pending": pending}, history=[request])
-    _, done = run(ActionConfirm(), t)
+    _, done = run(then or ActionConfirm(), t)
     return pending, card, done
 
 
@@ -987,3 +987,66 @@ async def test_a_customer_without_the_tail_is_offered_a_person(shop):
     d = CollectingDispatcher()
     found = await ValidateOrderVerificationForm().extract_phone_tail(d, t, {})
     assert found == {} and responses(d) == ["utter_verify_tail_unknown"] and "人工" in texts(d)
+
+
+def test_a_cancel_asked_for_at_the_refund_card_shows_the_cancel_card_and_changes_nothing(shop):
+    oid = DEMO_ORDERS["paid"]
+    request, switch = ("我要退款", "refund"), ("不要退款了 直接帮我取消订单", "cancel_order")
+    pending, _, d = card_then_answer(ActionRefund(), request, switch, verified(oid))
+    assert pending["op"] == "refund"
+    assert responses(d) == ["utter_change_switched", "utter_confirm_cancel"]
+    assert order_row(shop, oid).status == "待发货" and shop.refund_of(oid) is None
+
+
+def test_another_delivery_detail_asked_for_at_the_address_card_starts_that_change(shop):
+    oid = DEMO_ORDERS["paid"]
+    pending = make_pending("modify", oid, "m0", field="address", value="广州市天河区体育西路50号")
+    switch = "等下 地址不改了 改收件人叫王芳"
+    t = tracker(switch, "modify_order", slots=verified(oid, pending=pending), history=[("广州市天河区体育西路50号", "out_of_scope")])
+    events, d = run(ActionConfirm(), t)
+    assert responses(d) == ["utter_change_switched"]
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_modify_order"]
+    follow = tracker(switch, "modify_order", slots=verified(oid), history=[("广州市天河区体育西路50号", "out_of_scope")])
+    follow.events.append({"event": "action", "name": "action_confirm"})
+    s = slots_of(run(ActionModifyOrder(), follow)[0])
+    assert (s["modify_field"], s["modify_value"]) == ("receiver_name", "王芳")
+    assert order_row(shop, oid).receiver_name != "王芳"
+
+
+def test_where_the_money_goes_asked_at_the_refund_card_is_answered_and_the_card_stays_open(shop):
+    oid = DEMO_ORDERS["paid"]
+    request, question = ("我要退款", "refund"), ("好的，但是退到哪里？", "out_of_scope")
+    pending, _, d = card_then_answer(ActionRefund(), request, question, verified(oid), then=ActionCardAside())
+    assert responses(d) == ["utter_refund_route", "utter_confirm_refund"] and "原路" in texts(d)
+    assert shop.refund_of(oid) is None
+    again = slots_of(run(ActionCardAside(), tracker(*question, slots=verified(oid, pending=pending), history=[request]))[0])["pending"]
+    assert (again["op"], again["after"]) == ("refund", "m1")
+    t = tracker("确认", "affirm", slots=verified(oid, pending=again), history=[request, question])
+    run(ActionConfirm(), t)
+    assert shop.refund_of(oid) is not None
+
+
+def test_the_size_wanted_at_the_exchange_card_is_kept_on_the_card(shop):
+    oid = DEMO_ORDERS["delivered"]
+    request, detail = ("想换货", "return_exchange"), ("换个大号的", "modify_order")
+    pending, _, d = card_then_answer(ActionReturnExchange(), request, detail, verified(oid), then=ActionCardAside())
+    assert pending["op"] == "exchange" and responses(d) == ["utter_confirm_exchange"]
+    events, _ = run(ActionCardAside(), tracker(*detail, slots=verified(oid, pending=pending), history=[request]))
+    again = slots_of(events)["pending"]
+    assert again["op"] == "exchange" and "换个大号的" in again["args"]["reason"]
+    with Session(shop.engine) as s:
+        assert s.scalars(select(Exchange).where(Exchange.order_id == oid)).first() is None
+
+
+@pytest.mark.parametrize(("role", "response"), [
+    ("paid", "utter_price_protection_open"),
+    ("delivered_old", "utter_price_protection_closed"),
+    ("pending_payment", "utter_price_protection_unpaid"),
+])
+def test_a_price_drop_is_answered_from_the_orders_payment_date(shop, role, response):
+    oid = DEMO_ORDERS[role]
+    _, d = run(ActionOrderStatus(), tracker(f"{oid}买完降价了50块", "order_status", slots=verified(oid)))
+    assert responses(d) == [response]
+    view = shop.find_order(oid)
+    if view.paid_at:
+        assert short_date(view.paid_at) in texts(d)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wants_exchange, yes_no
+from bot.dialogue import card_aside, order_policy_question, switched_request
 
 
 @pytest.mark.parametrize(
@@ -144,3 +145,66 @@ OFFER_REFUND = make_pending("offer", "2025061800005", "m1", intent="refund")
 )
 def test_card_answer(pending, text, answer):
     assert card_answer(pending, text) == answer
+
+
+@pytest.mark.parametrize(("op", "args", "text", "intent"), [
+    ("refund", {}, "不要退款了 直接帮我取消订单", "cancel_order"),
+    ("cancel", {}, "等等 不取消了 我改个地址就行", "modify_order"),
+    ("modify", {"field": "address"}, "等下 地址不改了 改收件人叫王芳", "modify_order"),
+    ("return", {}, "不退了 换一个吧", "return_exchange"),
+    ("exchange", {}, "不换了 还是退货吧", "return_exchange"),
+    ("refund", {}, "不退款了 改成退货", "return_exchange"),
+    ("cancel", {}, "不取消了 帮我开个发票", "invoice"),
+    # declining alone, or naming the same request again, asks for nothing else
+    ("cancel", {}, "不取消了", None),
+    ("refund", {}, "算了 不退了", None),
+    ("refund", {}, "不用退款了 取消吧", None),
+    ("return", {}, "不退货了 先不退", None),
+    ("modify", {"field": "address"}, "地址不改了", None),
+    ("modify", {"field": "address"}, "不改了 地址改成别的再说", None),
+])
+def test_another_request_made_while_declining_a_card(op, args, text, intent):
+    assert switched_request(make_pending(op, "2025061800002", "m0", **args), text) == intent
+
+
+def _selector(key: str, confidence: float) -> dict:
+    return {"response_selector": {"faq": {"response": {"intent_response_key": key, "confidence": confidence}}}}
+
+
+@pytest.mark.parametrize(("op", "text", "parse", "kind"), [
+    ("exchange", "换个大号的", {}, "detail"),
+    ("exchange", "换个颜色", {}, "detail"),
+    ("exchange", "要M码", {}, "detail"),
+    ("refund", "好的，但是退到哪里？", {}, "route"),
+    ("refund", "嗯嗯 确认一下是退到支付宝吗", {}, "route"),
+    ("cancel", "钱会退回微信吗", {}, "route"),
+    ("refund", "退款要几天到", _selector("faq/refund_time", 0.9), "faq"),
+    # the selector unsure, a statement, an order named, or another request: the card lapses
+    ("refund", "这个要多久", _selector("faq/refund_time", 0.3), None),
+    ("refund", "我再想想怎么弄", {}, None),
+    ("exchange", "2025061800002换个大号的", {}, None),
+    ("return", "换个颜色", {}, None),
+    ("refund", "退到支付宝还是直接取消订单吧", {}, None),
+])
+def test_a_word_aside_at_a_card(op, text, parse, kind):
+    assert card_aside(make_pending(op, "2025061800005", "m0"), text, parse) == kind
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("2025061800002买完降价了50块", "price_protection"),
+    ("2025061800006 降价了 能保价吗", "price_protection"),
+    ("这单能退差价吗", "price_protection"),
+    ("如果我取消2025061800002的话优惠券还会退回来吗", "coupon_back"),
+    ("2025061800007取消了 用的优惠券还回来吗", "coupon_back"),
+    # the request itself, whatever its reason; a coupon that will not apply is the coupon FAQ
+    ("降价了 我要退款", None),
+    ("2025061800002优惠券还能用吗", None),
+    ("2025061800002到哪了", None),
+])
+def test_a_shop_rule_asked_about_one_order(text, question):
+    assert order_policy_question(text) == question
+
+
+@pytest.mark.parametrize("text", ["能送的话就改", "如果能退就确认", "要是今天能到就好"])
+def test_a_yes_on_a_condition_is_no_answer(text):
+    assert yes_no(text, "affirm", "modify") is None
