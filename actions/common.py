@@ -381,6 +381,10 @@ def answer_order_policy(dispatcher: CollectingDispatcher, svc: OrderService, ord
     if question == "coupon_back":
         dispatcher.utter_message(response="utter_coupon_back", order_id=order_id, status=view.status)
         return []
+    if question == "deposit":
+        name = "utter_presale_deposit" if view.order_type == "presale" else "utter_no_deposit"
+        dispatcher.utter_message(response=name, order_id=order_id, status=view.status, amount=f"{view.total:.2f}")
+        return []
     until = price_protection_until(view.paid_at)
     if until is None:
         dispatcher.utter_message(response="utter_price_protection_unpaid", order_id=order_id)

@@ -18,6 +18,7 @@ from bot.dialogue import (
     PROMOTIONS_ACTION,
     coupon_follow_up,
     is_elliptical,
+    leans_on_answer,
     remarks_on_amount,
     selector_key,
 )
@@ -32,6 +33,8 @@ def faq_in_context(key: str | None, confidence: float, previous: str | None, tex
     coupon words right after the coupon answer or the promotions list are about the coupons."""
     if coupon_follow_up(text, previous, after_promotions):
         return COUPON_FAQ
+    if previous and leans_on_answer(text):
+        return previous
     if previous and is_elliptical(text) and (key is None or confidence < SURE):
         return previous
     if remarks_on_amount(text, previous) and key != previous:

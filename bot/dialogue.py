@@ -93,7 +93,16 @@ def wants_withdrawal(text: str | None) -> bool:
 
 
 # the shop's rule for topics no FAQ answers ("没付款的订单会自动取消吗")
-TOPIC_POLICY = {"cancel_order": "utter_cancel_policy", "modify_order": "utter_modify_policy"}
+TOPIC_POLICY = {"cancel_order": "utter_cancel_policy", "modify_order": "utter_modify_policy",
+                "invoice": "utter_invoice_policy"}
+# "发票怎么开": how to get one at all, not how to re-issue one or a special VAT invoice
+_INVOICE_HOW = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(开|申请|要|弄|拿|获取)|能开(发票|票)?吗|可以开(发票|票)?吗|开不开|给开吗")
+_INVOICE_OTHER = re.compile(r"重开|换开|补开|重新开|作废|专票|专用|开错|写错|填错|过期|多久|几天")
+
+
+def asks_how_to_get_invoice(text: str | None) -> bool:
+    t = to_simplified(text or "")
+    return bool(_INVOICE_HOW.search(t)) and not _INVOICE_OTHER.search(t)
 
 
 def general_answer(
@@ -104,6 +113,8 @@ def general_answer(
     request."""
     if speech_act != "ask" or about_own_order(text):
         return None
+    if topic == "invoice" and asks_how_to_get_invoice(text):
+        return "utter_invoice_policy", None
     if faq_key and faq_key in TOPIC_FAQ.get(topic or "", ()):
         return f"utter_faq/{faq_key.removeprefix('faq/')}", faq_key
     policy = TOPIC_POLICY.get(topic or "")
@@ -676,18 +687,22 @@ _ASKS = re.compile(f"{_QUESTION.pattern}|几|多久|多少|多长")
 # ------------------------------------------------------------------ policy questions about one order
 PRICE_PROTECTION_DAYS = 7
 _PRICE_DROP = re.compile(r"价保|保价|差价|降价|降了\d*|便宜了|跌价|掉价")
+_DEPOSIT = re.compile(r"定金|订金|尾款")
 _COUPON_BACK = re.compile(r"券.{0,6}(退回|退还|返还|返回|还回|退给|回来|会退|能退|退吗)|券.{0,3}(去哪|没了)")
 # a request for the money or goods back is that request, whatever it gives as its reason
 _OTHER_REQUEST = re.compile(r"退款|退货|退钱|换货|取消订单|(我要|我想|帮我)(退|取消)")
 
 
 def order_policy_question(text: str | None) -> str | None:
-    """A question about one order that a shop rule answers from the order's dates:
+    """A question about one order that a shop rule answers from the order's data:
     "price_protection" ("2025061800002买完降价了50块"), "coupon_back" (whether the coupon
-    comes back when the order is cancelled), or None."""
+    comes back when the order is cancelled), "deposit" (a pre-sale's deposit and balance on a
+    refund), or None."""
     plain = to_simplified(text or "")
     if _COUPON_BACK.search(plain):
         return "coupon_back"
+    if _DEPOSIT.search(plain):
+        return "deposit"
     if _PRICE_DROP.search(plain) and not _OTHER_REQUEST.search(plain.replace("退差价", "")):
         return "price_protection"
     return None
@@ -696,3 +711,50 @@ def order_policy_question(text: str | None) -> str | None:
 def price_protection_until(paid_at: datetime | None) -> datetime | None:
     """The end of the price-protection window: 7 days after payment (None: not paid)."""
     return paid_at + timedelta(days=PRICE_PROTECTION_DAYS) if paid_at else None
+
+
+# ------------------------------------------------------------------ follow-ups an answer explains
+# "要多久", "加钱也不行？", "要钱吗" right after an FAQ answer: about what was just answered
+_LEANS_ON_ANSWER = re.compile(
+    r"^(那)?(大概|一般|大约)?(还)?(要|得|需要)?(多久|多长时间|几天)(呢|啊|呀)?$|"
+    r"(也|都)(不行|不可以|不能|没办法|没用)(吗|嘛|么|啊)?$|"
+    r"^(那)?(要|会|需要)?(钱|收费|付费|花钱|免费)(吗|嘛|么|不)$|^(那)?(要钱|收费)(吗|嘛|么|不)$"
+)
+
+
+def leans_on_answer(text: str | None) -> bool:
+    """A follow-up with no subject of its own: it asks about the answer just given."""
+    t = re.sub(r"[?？!！。.~～\s]+", "", to_simplified(text or ""))
+    return 0 < len(t) <= 10 and bool(_LEANS_ON_ANSWER.search(t))
+
+
+# where refund money goes or why it is not there yet, asked after a refund answer
+_ROUTE_WORDS = re.compile(r"花呗|信用卡|银行卡|储蓄卡|借记卡|支付宝|微信|零钱|余额|原路")
+_NOT_ARRIVED = re.compile(r"没(看到|收到|到账|到|有到|见到|查到)|查不到|找不到|没有(钱|到账|收到|看到)")
+_REPAIR = re.compile(r"过了?保修?期|过保|保修期外|出了保|(还|能|可以)(维)?修|维修费|(要|收)(钱|费)|多少钱")
+# stopping a parcel on its way ("还没收到能拦截吗", "那我拒收可以吗")
+_REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|拒签|不签收")
+REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
+                            "utter_refund_route", "utter_refund_not_arrived"})
+
+
+def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[str],
+                     bot_text: str | None = None) -> str | None:
+    """The response a short follow-up about the last answer gets: where refund money goes
+    ("花呗付的呢" after the refund timing), refund money not arrived ("我银行卡没看到" after
+    the bot said it was refunded: `bot_text`), paid repair after the warranty answer, refusing
+    or intercepting a parcel after an answer about an order; None when no such follow-up."""
+    t = to_simplified(text or "")
+    if len(t) > 16 or order_id_candidate(t):
+        return None
+    after_refund = last_faq == "faq/refund_time" or bool(REFUND_CONTEXT & set(actions))
+    refunded = bool(re.search(r"已原路退回|已退款", bot_text or ""))
+    if refunded and _NOT_ARRIVED.search(t) and re.search(r"钱|退款|卡|账|款", t):
+        return "utter_refund_not_arrived"
+    if after_refund and _ROUTE_WORDS.search(t) and not _NOT_ARRIVED.search(t):
+        return "utter_refund_route"
+    if (last_faq == "faq/warranty" or "utter_repair_paid" in actions) and _REPAIR.search(t):
+        return "utter_repair_paid"
+    if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):
+        return "utter_refuse_parcel"
+    return None

@@ -166,6 +166,17 @@ def urgent_in_recent(texts: Sequence[str | None], bot_said: str | None = None) -
     return urgent_kind("，".join(recent))
 
 
+# thanks said through the teeth after a complaint ("物流三天没动了" → "真是谢谢你们了啊")
+_SARCASTIC_THANKS = re.compile(r"(真是|真的是|可真|太)(太)?(谢谢|感谢|多谢)(你们|您)?(了)?(啊|呢|哈|哦|呵呵)|谢谢你们(全家|八辈)|呵呵.{0,4}谢|谢谢.{0,4}呵呵|辛苦你们了(啊|呢)?[.。…]{2,}")
+_COMPLAINT = re.compile(r"没动|不动|还没(到|发|收到|更新|处理|退)|几天了|多少天|等了|太慢|这么慢|怎么还|又是|一直(没|不)|催了|卡(住|在)")
+
+
+def sarcastic_after_complaint(texts: Sequence[str | None]) -> bool:
+    """Sarcastic thanks right after the customer complained: anger, though no word is rude."""
+    recent = [to_simplified(t) for t in texts if t][-2:]
+    return len(recent) == 2 and bool(_SARCASTIC_THANKS.search(recent[1])) and bool(_COMPLAINT.search(recent[0]))
+
+
 def decide_reason(
     explicit: str | None,
     intent: str | None,
@@ -327,6 +338,8 @@ def build_payload(
     ``bot_said``: the bot's last message before the latest one of the customer's."""
     earlier = [m for m in messages if m and m != text][-1:]
     urgent = urgent_in_recent([*earlier, text], bot_said)
+    if sarcastic_after_complaint([*earlier, text]):
+        emotion = "angry"
     reason = decide_reason(explicit_reason, intents[-1] if intents else None, emotion, urgent)
     skill = decide_skill(intents, urgent, messages)
     if previous:

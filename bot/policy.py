@@ -45,6 +45,7 @@ from bot.dialogue import (
     PROMOTIONS_ACTION,
     VERIFY_FORM,
     about_own_order,
+    answer_follow_up,
     asks_current_value,
     card_aside,
     corrected_change,
@@ -54,6 +55,7 @@ from bot.dialogue import (
     faq_topic,
     is_elliptical,
     is_stuck,
+    leans_on_answer,
     means_another_order,
     names_another_order,
     order_policy_question,
@@ -67,6 +69,7 @@ from bot.handoff import (
     TRANSPARENT_ACTIONS,
     action_before_latest_message,
     bot_text_before_latest_message,
+    sarcastic_after_complaint,
     to_simplified,
     urgent_in_recent,
 )
@@ -74,6 +77,8 @@ from bot.nlu.short_reply import short_reply_intent
 
 HANDOFF_ACTION = "action_handoff"
 OFFER_HUMAN = "utter_offer_human"
+# "那怎么办" after an answer: a person is offered (not "I did not understand")
+STUCK_OFFER = "utter_stuck_offer_human"
 ANGRY = "angry"
 HUMAN = "human"
 HUMAN_INTENT = "human_agent"
@@ -196,7 +201,7 @@ def waits_for_person(tracker: DialogueStateTracker, text: str, intent: str | Non
     before = previous_bot_action(tracker)
     if before == HANDOFF_ACTION:
         return not hub_owns_handoffs(tracker.latest_message) and not withdraws_handoff(text)
-    return before == OFFER_HUMAN and yes_no(text, intent) == "yes"
+    return before in (OFFER_HUMAN, STUCK_OFFER) and yes_no(text, intent) == "yes"
 
 
 def recent_user_texts(tracker: DialogueStateTracker, count: int = 2) -> list[str | None]:
@@ -236,7 +241,9 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
-    if is_angry(parse) or wants_human or urgent_in_recent(recent_user_texts(tracker), bot_said(tracker)) or insults_the_bot(text):
+    recent = recent_user_texts(tracker)
+    if is_angry(parse) or wants_human or urgent_in_recent(recent, bot_said(tracker)) or insults_the_bot(text) \
+            or sarcastic_after_complaint(recent):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
         return HANDOFF_ACTION
@@ -396,6 +403,13 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return None
     actions, answered_faq = previous_turn(tracker)
     last_faq = tracker.get_slot("last_faq") if answered_faq else None
+    # "花呗付的呢" after the refund timing, "我银行卡没看到" after "已退款": that answer's detail
+    follow_up = answer_follow_up(text, last_faq, actions, bot_said(tracker))
+    if follow_up:
+        return follow_up
+    # "要多久", "加钱也不行？" right after an FAQ answer: still that answer's topic
+    if last_faq and leans_on_answer(text):
+        return FAQ_ACTION
     # a yes/thanks/greeting the words do not bear out is as good as no intent at all
     weak = intent in _WEAK or intent in _SOCIAL or confidence < UNSURE
     key, key_confidence = selector_key(parse)
@@ -433,7 +447,7 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     if weak and coupon_follow_up(text, last_faq, PROMOTIONS_ACTION in actions):
         return FAQ_ACTION
     if is_stuck(text) and actions:
-        return OFFER_HUMAN
+        return STUCK_OFFER
     if ORDER_ACTIONS & set(actions) and weak and intent not in ORDER_TOPICS and is_elliptical(text):
         return FOLLOW_ORDER
     # "一个订单能叠两张券吗" after the coupon answer: still that topic, not an order lookup

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wants_exchange, yes_no
-from bot.dialogue import card_aside, order_policy_question, switched_request
+from bot.dialogue import card_aside, general_answer, order_policy_question, switched_request
 
 
 @pytest.mark.parametrize(
@@ -200,6 +200,8 @@ def test_a_word_aside_at_a_card(op, text, parse, kind):
     ("降价了 我要退款", None),
     ("2025061800002优惠券还能用吗", None),
     ("2025061800002到哪了", None),
+    ("如果退了2025061800003 定金能退吗", "deposit"),
+    ("尾款呢", "deposit"),
 ])
 def test_a_shop_rule_asked_about_one_order(text, question):
     assert order_policy_question(text) == question
@@ -208,3 +210,15 @@ def test_a_shop_rule_asked_about_one_order(text, question):
 @pytest.mark.parametrize("text", ["能送的话就改", "如果能退就确认", "要是今天能到就好"])
 def test_a_yes_on_a_condition_is_no_answer(text):
     assert yes_no(text, "affirm", "modify") is None
+
+
+@pytest.mark.parametrize(("text", "faq_key", "answer"), [
+    ("发票怎么开", "faq/invoice_reissue", "utter_invoice_policy"),
+    ("发票在哪里申请", "faq/invoice_reissue", "utter_invoice_policy"),
+    ("发票开错了能重开吗", "faq/invoice_reissue", "utter_faq/invoice_reissue"),
+    ("专票怎么开", "faq/special_invoice", "utter_faq/special_invoice"),
+    ("我的发票开了吗", "faq/invoice_reissue", None),
+])
+def test_how_to_get_an_invoice_is_not_the_reissue_answer(text, faq_key, answer):
+    got = general_answer("invoice", text, "ask", faq_key)
+    assert (got[0] if got else None) == answer

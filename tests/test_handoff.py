@@ -24,6 +24,7 @@ from bot.handoff import (
     decide_reason,
     decide_skill,
     mask_phones,
+    sarcastic_after_complaint,
     urgent_in_recent,
     urgent_kind,
 )
@@ -322,3 +323,15 @@ def test_summary_lists_a_re_read_message_once():
     summary = build_summary("refund", "2025061800010", ["2026112878348退款到哪了", "那2025061800010呢",
                                                         "那2025061800010呢", "怎么这么慢"])
     assert summary.endswith("客户:2026112878348退款到哪了 / 那2025061800010呢 / 怎么这么慢")
+
+
+@pytest.mark.parametrize(("texts", "sarcastic"), [
+    (["2025061800004 物流三天没动了", "真是谢谢你们了啊"], True),
+    (["怎么还没发货", "呵呵 谢谢啊"], True),
+    # thanks after an answer, or without a complaint before it, is thanks
+    (["2025061800004到哪了", "真是谢谢你们了啊"], False),
+    (["物流三天没动了", "好的谢谢"], False),
+    (["真是谢谢你们了啊"], False),
+])
+def test_sarcastic_thanks_after_a_complaint(texts, sarcastic):
+    assert sarcastic_after_complaint(texts) is sarcastic

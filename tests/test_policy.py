@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import make_pending
@@ -279,9 +279,25 @@ SHOWN = [ActionExecuted("action_logistics"), SlotSet("order_id", "2025061800004"
         (RETURN_POLICY, parsed("2025061800006 帮我退货", "return_exchange", 0.9, entities=ORDER), None),
         (RETURN_POLICY, parsed("那把2025061800006退了吧", "refund", 0.45, entities=ORDER), None),
         # stuck after an answer: a person is offered
-        ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_offer_human"),
+        ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_stuck_offer_human"),
+        # a follow-up about the answer just given: its detail, or that answer again
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/refund_time")],
+         parsed("花呗付的呢", "faq", 0.9, ("faq/payment_methods", 0.9)), "utter_refund_route"),
+        ([ActionExecuted("action_refund"), BotUttered("订单2025061800009已退款，229.00元已原路退回")],
+         parsed("我银行卡没看到钱", "refund", 0.9), "utter_refund_not_arrived"),
+        ([ActionExecuted("action_refund"), BotUttered("订单2025061800008的退款正在处理中")],
+         parsed("我银行卡没看到钱", "refund", 0.9), None),
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/warranty")],
+         parsed("过了保修期了还可以修吗", "faq", 0.9, ("faq/warranty", 0.9)), "utter_repair_paid"),
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue")],
+         parsed("要多久", "faq", 0.9, ("faq/refund_time", 0.9)), "action_answer_faq"),
+        ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/delivery_time")],
+         parsed("加钱也不行？", "goodbye", 0.6), "action_answer_faq"),
+        # the same words with no such answer before them are left to the classifiers
+        ([ActionExecuted("utter_greet")], parsed("花呗付的呢", "faq", 0.9, ("faq/payment_methods", 0.9)), None),
         # a follow-up on the order just answered about; a change stated in full
-        ([ActionExecuted("action_cancel_order")], parsed("那我拒收可以吗", "nlu_fallback", 0.5), "action_follow_order"),
+        ([ActionExecuted("action_cancel_order")], parsed("那我拒收可以吗", "nlu_fallback", 0.5), "utter_refuse_parcel"),
+        ([ActionExecuted("action_cancel_order")], parsed("那我今天能收到吗", "nlu_fallback", 0.5), "action_follow_order"),
         ([ActionExecuted("utter_greet")], parsed("2025061800002收货电话换成13900001111", "nlu_fallback", 0.5),
          "action_read_change"),
         # a detail reported wrong, drawn as the order's status: its change, not the status
