@@ -23,7 +23,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.confirm import yes_no
-from bot.dialogue import is_bare_pick, order_policy_question, price_protection_until, short_date
+from bot.dialogue import (
+    is_bare_pick,
+    order_policy_question,
+    price_protection_until,
+    short_date,
+    without_declined,
+)
 from bot.handoff import action_before_latest_message, bot_text_before_latest_message
 from bot.orders.db import DatabaseUnavailable, database_url, get_engine
 from bot.orders.service import OrderService, normalize_order_id
@@ -209,7 +215,7 @@ def last_text_with_intent(tracker: Tracker, intents: tuple[str, ...]) -> str:
     order number picked from the offered list, which is read again as the request's topic).
     A request made while declining a card ("地址不改了 改收件人叫王芳") is the latest message."""
     if ran_this_turn(tracker, "action_confirm") and yes_no(latest_text(tracker)) == "no":
-        return latest_text(tracker)
+        return without_declined(latest_text(tracker))
     for event in reversed(user_events(tracker)):
         name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if name in intents and not is_bare_pick(event.get("text")):

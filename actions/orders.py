@@ -55,6 +55,7 @@ from bot.dialogue import (
     items_line,
     mask_email,
     mask_value,
+    mobile_in,
     reports_missing_goods,
     short_date,
     short_time,
@@ -253,6 +254,8 @@ class ActionModifyOrder(AskOrActAction):
         field = detect_modify_field(request)
         stated = stated_new_value(request)
         value = clean_new_value(field, stated) if field and stated else None
+        if value is None and field == "phone":
+            value = clean_new_value(field, mobile_in(request))  # "改电话 13900001111"
         if mode == "ask" and value is None and asks_current_value(request):
             return self._current_value(dispatcher, tracker, svc, view, field or "address")
         if mode == "ask" and value is None and is_question(request):

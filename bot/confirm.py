@@ -33,6 +33,15 @@ _YES_WORDS = re.compile(
     r"(申请|退|退款|退货|取消|撤|改|开|办|换)(了|掉|一下)?吧|^(那|那就|就)?(申请|帮我申请|办理|要)$"
 )
 _CONDITION = re.compile(r"的话|如果|要是|假如|万一")
+# an answer that only hedges or acknowledges: "都行", "应该可以", "嗯嗯 好像是", "嗯 知道了"
+_HEDGE = re.compile(r"好像|应该|可能|大概|也许|估计|随便|都行|都可以|无所谓|差不多|知道了|晓得了|明白了|了解了|收到|看到了|这样啊|是吗|^哦+$|^额+|^呃+")
+_TRAILING_OFF = re.compile(r"(…|\.{2,}|。{2,}|，，+)\s*$")
+_WEAK_YES = re.compile(r"^(嗯+|恩+|哦+|额+|呃+|好吧?|行吧?)$")
+# a clear yes that may be followed by a remark
+_STRONG_YES = re.compile(r"^(确认|确定|是的|对的|对+|没错|没问题|可以的?|好的|行的?|同意|ok)")
+# what a remark beside a yes must not do: ask for another change or another value
+_ASKS_SOMETHING_ELSE = re.compile(r"取消|退|换|发票|开票|改成|改为|换成|改到|另外|还有|再|顺便|\d{3,}")
+MAX_REMARKED = 24
 # an answer is short; a longer message says something else and is read as such
 MAX_ANSWER = 16
 _YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|(en)+n?|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
@@ -94,8 +103,13 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     if emoji:
         return emoji
     t = _plain(pinyin_to_hanzi(raw.lower()))
-    if not t or len(t) > MAX_ANSWER or re.search(r"\d{6,}", t):
+    if not t or len(t) > MAX_REMARKED or re.search(r"\d{6,}", t):
         return None
+    if len(t) > MAX_ANSWER:
+        # a longer message says something else, unless it opens with a clear yes and only remarks
+        return _remarked_yes(t, op)
+    if _TRAILING_OFF.search(raw) and _WEAK_YES.match(t):
+        return None  # "嗯。。。": thinking aloud, not agreeing
     said = _double_negative(t)
     if said is not None:
         return _corrected(said, op)
@@ -107,16 +121,26 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if _QUESTION.search(t) and not _YES_SHORT.match(t):
         return None
-    if _CONDITION.search(t):
-        return None  # "能送的话就改": a yes on a condition the bot has not answered
-    if _YES_SHORT.match(t) or _YES_WORDS.search(t):
-        # "是的 我要换货" at a refund card asks for something else: not a yes to this card
-        return "yes" if len(_left_over(t, op)) <= 1 else None
-    if intent == "affirm" and len(t) <= 6:
+    if _CONDITION.search(t) or _HEDGE.search(t):
+        return None  # "能送的话就改", "应该可以", "嗯 知道了": no yes to this very change
+    if len(t) <= MAX_ANSWER and (_YES_SHORT.match(t) or _YES_WORDS.search(t)) and len(_left_over(t, op)) <= 1:
         return "yes"
+    if _remarked_yes(t, op):
+        return "yes"
+    # the classifier alone never says yes: a misread message must not change data
     if intent == "deny" and len(t) <= 8:
         return "no"
     return None
+
+
+def _remarked_yes(plain: str, op: str | None) -> str | None:
+    """"是的 麻烦尽快发货哈", "确认修改 上次填错了不好意思": a clear yes first, then a remark
+    that asks for nothing else ("是的 我要换货" at a refund card does, and is no yes to it)."""
+    lead = _STRONG_YES.match(plain)
+    rest = plain[lead.end():] if lead else ""
+    if not lead or _NO.search(rest) or _QUESTION.search(rest) or _CONDITION.search(rest) or _HEDGE.search(rest):
+        return None
+    return None if _ASKS_SOMETHING_ELSE.search(_left_over(rest, op)) else "yes"
 
 
 # "不是不取消 是取消", "我没说不要 是要": the clause after the correction is the answer
@@ -161,14 +185,18 @@ def is_fresh(pending: Any, user_message_ids: Sequence[str | None]) -> bool:
 
 
 _CHANGE_TO = re.compile(
-    r"(?:改成|改为|换成|换为|修改为|修改成|更改为|更换为|变更为|改到|换到|寄到|送到|"
+    r"(?:改成|改为|换成|换为|修改为|修改成|更改为|更换为|变更为|改回成?|改回到|换回成?|改到|换到|寄到|送到|"
     r"新地址是?|新的地址是?|地址是|地址为|号码是|手机号?是|电话是|名字是|收货人是|收件人是|叫)[:：]?"
 )
 _TRAILER = re.compile(
     r"[，,。.!！~～\s]*(吧|哈|呀|啊|哦|吗|嗎|呢|谢谢|謝謝|谢啦|麻烦了|麻煩了|麻烦你了|辛苦了|可以吗|可以嗎|行吗|行嗎|好吗|好嗎)*"
     r"[，,。.!！?？~～\s]*$"
 )
-_LEAD = re.compile(r"^(新的|新|是|为|就是)?(收货)?(地址|电话|手机号?|号码|收货人|收件人|姓名|名字)?[:：]?")
+# "新" only as "新地址/新的：", never the first character of the value ("新疆乌鲁木齐市…")
+_LEAD = re.compile(
+    r"^(新的?(?=(收货)?(地址|电话|手机|号码|收货人|收件人|姓名|名字)|[:：])|是|为|就是)?"
+    r"(收货)?(地址|电话|手机号?|号码|收货人|收件人|姓名|名字)?[:：]?"
+)
 
 
 def stated_new_value(text: str | None) -> str | None:

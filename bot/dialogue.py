@@ -405,6 +405,15 @@ def name_before_remark(raw: str | None) -> str | None:
     return raw
 
 
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mobile_in(text: str | None) -> str | None:
+    """The one mainland mobile number in a message ("改电话 13900001111"), or None."""
+    found = _MOBILE.findall(_nfkc(text))
+    return found[0] if len(set(found)) == 1 else None
+
+
 def clean_new_value(field: str, raw: str | None) -> str | None:
     """The new value for an order field in canonical form, or None when not acceptable."""
     if field == "receiver_name":
@@ -619,6 +628,12 @@ _OP_REQUEST = (
 # the card's operation -> the intent that asks for it
 OP_INTENT = {"cancel": "cancel_order", "refund": "refund", "return": "return_exchange",
              "exchange": "return_exchange", "modify": "modify_order", "invoice": "invoice"}
+
+
+def without_declined(text: str | None) -> str:
+    """The message without the clause declining a card ("电话别改了 收货人改成王芳" → the
+    receiver change), so the request after it is read on its own."""
+    return _DECLINED.sub(" ", to_simplified(text or "")).strip()
 
 
 def switched_request(pending: dict[str, Any] | None, text: str | None) -> str | None:

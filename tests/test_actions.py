@@ -1050,3 +1050,15 @@ def test_a_price_drop_is_answered_from_the_orders_payment_date(shop, role, respo
     view = shop.find_order(oid)
     if view.paid_at:
         assert short_date(view.paid_at) in texts(d)
+
+
+@pytest.mark.parametrize(("card_field", "switch", "field", "value"), [
+    ("address", "地址不改了 改电话 13900001111", "phone", "13900001111"),
+    ("phone", "电话别改了 收货人改成王芳", "receiver_name", "王芳"),
+])
+def test_the_change_asked_for_while_declining_another_is_read_without_the_declined_clause(shop, card_field, switch, field, value):
+    oid = DEMO_ORDERS["paid"]
+    follow = tracker(switch, "modify_order", slots=verified(oid), history=[("2025061800002改一下", "modify_order")])
+    follow.events.append({"event": "action", "name": "action_confirm"})
+    s = slots_of(run(ActionModifyOrder(), follow)[0])
+    assert (s["modify_field"], s["modify_value"]) == (field, value)

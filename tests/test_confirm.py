@@ -222,3 +222,37 @@ def test_a_yes_on_a_condition_is_no_answer(text):
 def test_how_to_get_an_invoice_is_not_the_reissue_answer(text, faq_key, answer):
     got = general_answer("invoice", text, "ask", faq_key)
     assert (got[0] if got else None) == answer
+
+
+@pytest.mark.parametrize(("text", "intent", "op", "answer"), [
+    # an acknowledgement, a hedge or thinking aloud is no yes, whatever the classifier says
+    ("哦", "affirm", "cancel", None),
+    ("都行", "affirm", "modify", None),
+    ("应该可以", "affirm", "modify", None),
+    ("嗯嗯 好像是", "affirm", "modify", None),
+    ("嗯。。。", "affirm", "modify", None),
+    ("嗯 知道了", "affirm", "cancel", None),
+    ("搞吧", "affirm", "refund", None),
+    # a clear yes with a remark that asks for nothing else
+    ("是的 麻烦尽快发货哈", "affirm", "modify", "yes"),
+    ("对对对👍 就这个地址", "affirm", "modify", "yes"),
+    ("确认修改 上次填错了不好意思", "modify_order", "modify", "yes"),
+    ("没错就是她 我老婆", "affirm", "modify", "yes"),
+    ("可以的，改完发个短信通知我一下", "affirm", "modify", "yes"),
+    # ... and not with one that asks for more
+    ("对 改吧 另外电话也改成13900001111", "affirm", "modify", None),
+    ("好的 顺便问下优惠券会退吗", "affirm", "cancel", None),
+    ("是的 我要换货", "affirm", "refund", None),
+    ("确认 那开过的发票怎么办", "affirm", "refund", None),
+])
+def test_only_words_say_yes(text, intent, op, answer):
+    assert yes_no(text, intent, op) == answer
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("新疆乌鲁木齐市天山区解放路1号", "新疆乌鲁木齐市天山区解放路1号"),
+    ("新地址：上海市浦东新区世纪大道100号", "上海市浦东新区世纪大道100号"),
+    ("地址改回北京市海淀区中关村大街27号", "北京市海淀区中关村大街27号"),
+])
+def test_the_new_value_keeps_its_own_first_character(text, value):
+    assert new_value_text(text) == value

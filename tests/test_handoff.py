@@ -46,6 +46,7 @@ from bot.handoff import (
         ("有个自称你们客服的人让我开通借款转账给他退款", "scam_report"),
         ("我已经付了款 为啥还是待付欵", "paid_but_failed"),  # typos
         ("支付宝扣了我钱 但是订单里啥也没有", "paid_but_failed"),
+        ("我支付宝扣了500 但是找不到订单", "paid_but_failed"),
         ("客服说可以退款到银行卡吗", None),
         ("付款失败怎么办", None),  # no money taken: ordinary
         ("忘记密码了怎么找回", None),
