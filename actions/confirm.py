@@ -28,10 +28,10 @@ from actions.orders import ActionCancelOrder, invoice_card, modify_card
 from bot.confirm import OFFER, card_answer, is_fresh
 from bot.dialogue import (
     MODIFY_FIELDS,
+    aside_response,
     card_aside,
     mask_email,
     mask_value,
-    selector_key,
     short_date,
     switched_request,
 )
@@ -129,9 +129,9 @@ def take_offer(
 
 
 class ActionCardAside(ShopAction):
-    """A word aside at a card that stays open: the exchange wish it records ("换个大号的"),
-    where the money goes, or an FAQ answer; then the same card again, waiting for its yes in
-    the next message. Nothing is written here."""
+    """A word aside at a card that stays open: the exchange wish it records ("换个大号的"), a
+    wait, or a question about the change answered by the shop's rule; then the same card
+    again, waiting for its yes in the next message. Nothing is written here."""
 
     def name(self) -> str:
         return "action_card_aside"
@@ -146,13 +146,12 @@ class ActionCardAside(ShopAction):
             dispatcher.utter_message(response="utter_nothing_pending")
             return [SlotSet("pending", None)]
         op, args = pending["op"], dict(pending.get("args") or {})
-        if kind == "route":
-            dispatcher.utter_message(response="utter_refund_route")
-        elif kind == "faq":
-            key, _ = selector_key(tracker.latest_message)
-            dispatcher.utter_message(response=f"utter_faq/{key.split('/', 1)[1]}")
-        else:
+        if kind == "detail":
             args["reason"] = f"{args.get('reason') or ''}；{latest_text(tracker)}".strip("；")[:200]
+        answer = aside_response(kind, op, tracker.latest_message)
+        if answer:
+            view = svc.find_order(order_id)
+            dispatcher.utter_message(response=answer, order_id=order_id, status=view.status if view else "")
         events = CARDS[op](dispatcher, tracker, svc, order_id, args)
         return [SlotSet(e["name"], _with_args(e["value"], args)) if e.get("name") == "pending" else e
                 for e in events]

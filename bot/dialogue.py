@@ -668,22 +668,63 @@ ASIDE_SURE = 0.6
 
 
 def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str, Any] | None) -> str | None:
-    """What a message at a fresh card says beside the card, which is then shown again: "detail"
-    (what to exchange for), "route" (where the money goes) or "faq" (a question about the
-    card's own change the response selector is sure of); None when it is neither, and the card
-    lapses. A message naming an order is about that order, not this card."""
+    """What a message at a fresh card says beside the card, which is then shown again: "wait"
+    ("稍等我看下"), "detail" (what to exchange for), a question about the card's change (its
+    topic: "route", "cost", "coupon", "credit", "pickup", "reach"; "faq" when the response
+    selector is sure of an FAQ the change raises; "again" for a yes with a question no rule
+    answers), or None: the message says something else, and the card lapses. A message naming
+    an order is about that order, not this card."""
     if not isinstance(pending, dict) or pending.get("op") not in _CARD_OPS:
         return None
     op, plain = pending.get("op"), to_simplified(text or "")
+    if _WAIT.fullmatch(re.sub(r"[\s,，。.!！~～…]+", "", plain)):
+        return "wait"
     if order_id_candidate(plain):
         return None
-    if not _ASKS.search(plain):
+    if not (_ASKS.search(plain) or _IF.search(plain)):
         detail = op == "exchange" and _EXCHANGE_DETAIL.search(plain) and not switched_request(pending, plain)
         return "detail" if detail else None
-    if op in MONEY_BACK_OPS and _MONEY_ROUTE.search(plain):
-        return "route"
+    for topic, ops, words in _CARD_TOPICS:
+        if op in ops and words.search(plain):
+            return topic
     key, confidence = selector_key(parse)
-    return "faq" if key in CARD_FAQ.get(op, ()) and confidence >= ASIDE_SURE else None
+    if key in CARD_FAQ.get(op, ()) and confidence >= ASIDE_SURE:
+        return "faq"
+    if _IF.search(plain) and not _ASKS.search(plain):
+        return "condition"  # "不扣的话就退吧": the card says what holds; it is asked again
+    # "确认 那开过的发票怎么办": a yes with a question no rule answers; the card is asked again
+    return "again" if _STRONG_YES_LEAD.match(plain) else None
+
+
+_IF = re.compile(r"的话|如果|要是|假如|万一")
+_STRONG_YES_LEAD = re.compile(r"^\W*(确认|确定|是的|对的|好的|好|行|可以|嗯+|没问题)")
+_ALL_OPS = frozenset({"cancel", "refund", "return", "exchange", "modify", "invoice"})
+# (topic, the cards it is asked at, its words), first match wins
+_CARD_TOPICS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    ("coupon", frozenset({"cancel", "refund", "return"}), re.compile(r"券")),
+    ("credit", _ALL_OPS, re.compile(r"信用|征信|芝麻|信誉|黑名单")),
+    ("pickup", frozenset({"return", "exchange"}), re.compile(r"上门|取件|来取|怎么寄|寄回.{0,4}(怎么|哪)")),
+    ("cost", _ALL_OPS, re.compile(r"(要|收|加|扣|补|交|付)(钱|费|运费|手续费|差价)|收费|免费|手续费|费用|多少钱|差价")),
+    ("reach", frozenset({"modify"}), re.compile(r"能(送)?到|送得到|能送|到得了|偏远|多久到")),
+    ("route", frozenset({"cancel", "refund", "return"}), _MONEY_ROUTE),
+)
+# the response answering each topic at each card
+_ASIDE_RESPONSES = {
+    "wait": "utter_card_wait", "route": "utter_refund_route", "coupon": "utter_coupon_back",
+    "credit": "utter_no_credit_impact", "pickup": "utter_return_pickup", "reach": "utter_faq/remote_delivery",
+    "again": "utter_card_again", "condition": "utter_card_condition",
+}
+_COST_RESPONSES = {"modify": "utter_modify_free", "exchange": "utter_exchange_fee", "invoice": "utter_invoice_free"}
+
+
+def aside_response(kind: str, op: str, parse: dict[str, Any] | None) -> str | None:
+    """The response answering an aside at a card (None: the card is shown again alone)."""
+    if kind == "faq":
+        key, _ = selector_key(parse)
+        return f"utter_faq/{key.split('/', 1)[1]}" if key else None
+    if kind == "cost":
+        return _COST_RESPONSES.get(op, "utter_refund_no_fee")
+    return _ASIDE_RESPONSES.get(kind)
 
 
 _MONEY_BACK_FAQ = frozenset({"faq/refund_time", "faq/return_shipping", "faq/return_policy",
@@ -696,6 +737,9 @@ CARD_FAQ: dict[str, frozenset[str]] = {
     "invoice": frozenset({"faq/invoice_reissue", "faq/special_invoice"}),
 }
 _CARD_OPS = frozenset(OP_INTENT)
+# "稍等我看下", "我想想": the card is kept for the answer that follows
+_WAIT = re.compile(r"(好的?|嗯+|ok)?((我|让我|我先|你)?(稍等|等等|等一下|等下|等会儿?|先?看下|看一下|看看|想想|想一下|考虑(一)?下|确认一下|核对一下|查一下)"
+                   r"(哈|啊|呀|吧|哦|我|让我|我先|先|一下)*)+")
 _ASKS = re.compile(f"{_QUESTION.pattern}|几|多久|多少|多长")
 
 

@@ -254,10 +254,15 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     if card:
         if card.get("op") == "modify" and corrected_change(card, text):
             return CORRECT_ACTION
+        aside = card_aside(card, text, parse)
+        if aside == "wait":
+            return ASIDE_ACTION
         if answer is not None:
             return CONFIRM_ACTION
-        if card_aside(card, text, parse):
+        if aside:
             return ASIDE_ACTION
+    elif isinstance(pending, dict) and yes_no(text, intent, pending.get("op")) == "yes":
+        return CONFIRM_ACTION  # a yes to a card that lapsed: it is told that nothing was done
     if previous_bot_action(tracker) in (VERIFY_GATE, REPICK_ACTION) and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
         if picks_offered_order(text, intent, tracker.get_slot("topic")):

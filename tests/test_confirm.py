@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wants_exchange, yes_no
-from bot.dialogue import card_aside, general_answer, order_policy_question, switched_request
+from bot.dialogue import aside_response, card_aside, general_answer, order_policy_question, switched_request
 
 
 @pytest.mark.parametrize(
@@ -256,3 +256,25 @@ def test_only_words_say_yes(text, intent, op, answer):
 ])
 def test_the_new_value_keeps_its_own_first_character(text, value):
     assert new_value_text(text) == value
+
+
+@pytest.mark.parametrize("text", ["稍等我看下", "等一下", "我想想", "好 我看看", "让我想一下哈"])
+def test_waiting_at_a_card_keeps_it(text):
+    assert card_aside(make_pending("refund", "2025061800002", "m0"), text, {}) == "wait"
+
+
+@pytest.mark.parametrize(("op", "text", "kind", "response"), [
+    ("modify", "改地址要加运费吗？", "cost", "utter_modify_free"),
+    ("modify", "要是不收费就改", "cost", "utter_modify_free"),
+    ("modify", "能到的话就改", "reach", "utter_faq/remote_delivery"),
+    ("refund", "退款要扣手续费吗", "cost", "utter_refund_no_fee"),
+    ("exchange", "换大号的话要补差价吗", "cost", "utter_exchange_fee"),
+    ("cancel", "好的👌 顺便问下优惠券会退吗", "coupon", "utter_coupon_back"),
+    ("return", "快递能上门取件吗", "pickup", "utter_return_pickup"),
+    ("refund", "嗯……退款会影响我的信用分吗", "credit", "utter_no_credit_impact"),
+    ("refund", "不扣的话就退吧", "condition", "utter_card_condition"),
+    ("refund", "确认 那开过的发票怎么办", "again", "utter_card_again"),
+])
+def test_a_question_about_the_change_at_its_card_is_answered_by_the_shops_rule(op, text, kind, response):
+    assert card_aside(make_pending(op, "2025061800002", "m0"), text, {}) == kind
+    assert aside_response(kind, op, {}) == response

@@ -118,8 +118,11 @@ CARD = make_pending("cancel", "2025061800002", "m1")
         ("好的", "affirm", ["m1"], "action_confirm"),
         ("算了", "deny", ["m1"], "action_confirm"),  # a no also goes there: it clears the card
         ("运费多少", "faq", ["m1"], None),  # anything else: the card lapses
-        ("确认", "affirm", ["m1", "m2"], None),  # not the very next message
-        ("确认", "affirm", ["m0"], None),  # the card answered another message
+        # not the very next message, or the card answered another message: action_confirm only
+        # tells that nothing is waiting and nothing was done (it checks freshness itself)
+        ("确认", "affirm", ["m1", "m2"], "action_confirm"),
+        ("确认", "affirm", ["m0"], "action_confirm"),
+        ("运费多少", "faq", ["m1", "m2"], None),
     ],
 )
 def test_only_the_very_next_yes_or_no_goes_to_the_card(answer, intent, history, expected):
@@ -137,7 +140,7 @@ ADDRESS_CARD = make_pending("modify", "2025061800002", "m1", field="address", va
     ("等一下 门牌号不对 是中关村大街29号", "action_correct_change"),  # "等一下" alone would be a no
     ("错了 是29号", "action_correct_change"),
     ("确认", "action_confirm"),
-    ("等一下", "action_confirm"),  # a no: the card lapses
+    ("等一下", "action_card_aside"),  # waiting: the card is kept and shown again
     ("地址不对吗", "action_confirm"),  # names no new value: not a correction
 ])
 def test_a_value_corrected_at_the_change_card_shows_the_card_again(answer, expected):
