@@ -89,6 +89,9 @@ class ActionRefund(AskOrActAction):
             # money back for delivered goods means sending them back: "这个还能退吗 没拆"
             # is answered with the return window (open until when, or closed since when)
             return ActionReturnExchange().respond(dispatcher, tracker, svc, order_id, "ask")
+        if view.status == "已取消" and view.paid_at is None:
+            dispatcher.utter_message(response="utter_refund_never_paid", order_id=order_id)
+            return [SlotSet("pending", None)]
         refusal = refund_refusal(view.status, view.delivered_at, svc.now())
         variables = {
             **refund_variables(order_id, {"amount": view.total, "order_type": view.order_type}),

@@ -9,6 +9,7 @@ request shows one confirmation card and stores the change in ``pending`` for
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -37,12 +38,14 @@ from actions.common import (
 from bot.confirm import OFFER, make_pending, new_value_text, stated_new_value
 from bot.dialogue import (
     MODIFY_FIELDS,
+    asks_about_money,
     asks_current_value,
     clean_email,
     clean_invoice_title,
     clean_new_value,
     clean_tax_id,
     corrected_change,
+    delivery_days,
     detect_modify_field,
     drops_the_request,
     find_email,
@@ -143,6 +146,13 @@ class ActionOrderStatus(OrderAction):
         return []
 
 
+def arrival_estimate(shipped_at: Any, address: str | None) -> dict[str, Any]:
+    """When a shipped parcel should arrive, by the delivery times the shop promises for the
+    address's region (江浙沪 1–2 days, most provinces 2–4, remote regions 5–10)."""
+    days = delivery_days(address)
+    return {"days": days, "eta": short_date(shipped_at + timedelta(days=days)) if shipped_at else ""}
+
+
 def tracking_response(view: Any, events: list[Any]) -> tuple[str, dict[str, Any]]:
     """The newest courier events first, or why there are none yet."""
     base = {"order_id": view.order_id, "status": view.status}
@@ -161,6 +171,7 @@ def tracking_response(view: Any, events: list[Any]) -> tuple[str, dict[str, Any]
         "carrier": view.carrier or "快递",
         "tracking_no": view.tracking_no or "暂无",
         "events": lines,
+        **arrival_estimate(view.shipped_at, view.address_masked),
     }
 
 
@@ -201,6 +212,11 @@ class ActionCancelOrder(AskOrActAction):
             return [SlotSet("order_id", None)]
         variables = {"order_id": order_id, "status": view.status, "goods": goods_of(view),
                      "amount": f"{view.total:.2f}", "refund_note": refund_note(view)}
+        if view.status == "已取消" and asks_about_money(latest_text(tracker)):
+            # "2025061800007 取消了钱退了吗": the refund of the cancelled order, or that none was paid
+            from actions.aftersales import ActionRefund  # aftersales imports this module
+
+            return ActionRefund().respond(dispatcher, tracker, svc, order_id, "ask")
         if view.status not in CANCELLABLE:
             name = {
                 "已发货": "utter_cancel_shipped",

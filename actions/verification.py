@@ -431,7 +431,11 @@ class ValidateOrderVerificationForm(FormValidationAction):
         try:
             svc = order_service()
             if svc.find_order(order_id) is None:
-                return _failed(dispatcher, tracker, "order_id", "unknown_order_id")
+                # a courier waybill number pasted instead: the order it belongs to, verified the same
+                order_id = svc.order_of_tracking_no(order_id)
+                if order_id is None:
+                    return _failed(dispatcher, tracker, "order_id", "unknown_order_id")
+                dispatcher.utter_message(response="utter_waybill_order", order_id=order_id)
             cid = customer_id_of(tracker)
             if order_id in (tracker.get_slot("verified_orders") or []) or (
                 cid and svc.order_belongs_to(order_id, cid)

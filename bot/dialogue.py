@@ -87,6 +87,14 @@ def about_own_order(text: str | None) -> bool:
 _WITHDRAW = re.compile(r"撤回|撤销|撤掉|不想退了|不退了|不要退了|取消退款|退款取消|别退了")
 
 
+_MONEY = re.compile(r"钱|退款|到账|退了(吗|没)|款项|扣款")
+
+
+def asks_about_money(text: str | None) -> bool:
+    """"取消了钱退了吗": the money of an order, not the order itself."""
+    return bool(_MONEY.search(to_simplified(text or "")))
+
+
 def wants_withdrawal(text: str | None) -> bool:
     """A customer calling back their own running refund ("这个退款我不想退了 能撤回吗")."""
     return bool(_WITHDRAW.search(to_simplified(text or "")))
@@ -150,7 +158,9 @@ def picks_offered_order(text: str | None, intent: str | None, topic: str | None)
 # answer about re-issuing an invoice)
 _ELLIPTICAL = re.compile(
     r"^(那|那么|那如果|那要是|如果是|要是|那像|新的|新开的|重开的|重新开的|换开的|补开的|换好的|补发的)|"
-    r"(呢|也一样吗?|也是吗|也[^，,。吗]{1,4}吗|一样吗|也算吗)[?？]*$"
+    r"(呢|也一样吗?|也是吗|也[^，,。吗]{1,4}吗|一样吗|也算吗)[?？]*$|"
+    # "没有吗" (so it wasn't?) right after an answer
+    r"^(没有|不是|还没有?|没)(吗|嘛|啊|么)[?？]*$"
 )
 _CLAUSES = re.compile(r"[\s,，。.!！;；~～…]+")
 _STUCK = re.compile(r"^(那|那我|那这|那现在)?(该)?(怎么办|咋办|怎么弄|咋弄|咋整|怎么处理|如何是好)(呢|啊|呀|哇|嘛)?[?？!！]*$")
@@ -593,6 +603,18 @@ def short_time(dt: datetime | None) -> str:
     return format_shanghai(dt, "%m-%d %H:%M") if dt else ""
 
 
+_NEAR = ("江苏", "浙江", "上海")
+_REMOTE = ("新疆", "西藏", "青海", "内蒙古")
+
+
+def delivery_days(address: str | None) -> int:
+    """The most days delivery takes after shipping to the address's region (the delivery FAQ)."""
+    a = to_simplified(address or "")
+    if any(a.startswith(p) for p in _REMOTE):
+        return 10
+    return 2 if any(a.startswith(p) for p in _NEAR) else 4
+
+
 def short_date(dt: datetime | None) -> str:
     """Beijing date as 11月23日."""
     from bot.orders.timeutil import to_shanghai
@@ -781,6 +803,17 @@ _LEANS_ON_ANSWER = re.compile(
 )
 
 
+_GIVES_UP = re.compile(
+    r"^(哦+|噢+|嗯+|好吧?|那|那就|那我|对|哦对|行吧?)*(就|还是)?(不|不用|不要|不想|先不|暂时不|暂不)"
+    r"(退|退货|退款|换|换货|改|修改|取消|开|开票|用)(了|吧|啦|呢)*$|^(那|哦|好吧?)*算了(吧|吧算了)?$"
+)
+
+
+def gives_up(text: str | None) -> bool:
+    """"哦 那不退了", "那就不用改了", "算了": the customer lets the matter drop."""
+    return bool(_GIVES_UP.match(re.sub(r"[\s,，。.!！~～…]+", "", to_simplified(text or ""))))
+
+
 def leans_on_answer(text: str | None) -> bool:
     """A follow-up with no subject of its own: it asks about the answer just given."""
     t = re.sub(r"[?？!！。.~～\s]+", "", to_simplified(text or ""))
@@ -793,6 +826,9 @@ _NOT_ARRIVED = re.compile(r"没(看到|收到|到账|到|有到|见到|查到)|�
 _REPAIR = re.compile(r"过了?保修?期|过保|保修期外|出了保|(还|能|可以)(维)?修|维修费|(要|收)(钱|费)|多少钱")
 # stopping a parcel on its way ("还没收到能拦截吗", "那我拒收可以吗")
 _REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|拒签|不签收")
+# "开了两个月了": longer ago than the 30 days an invoice can be re-issued in
+_PAST_30_DAYS = re.compile(r"([两三四五六七八九十几2-9]|1[0-2])个?多?月|半年|一年|去年|[3-9]\d天|\d{3}天")
+_HOW_TO_APPLY = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(申请|弄|办|操作|提交)|帮我申请")
 REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
                             "utter_refund_route", "utter_refund_not_arrived"})
 
@@ -816,4 +852,11 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
         return "utter_repair_paid"
     if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):
         return "utter_refuse_parcel"
+    said = bot_text or ""
+    if (last_faq == "faq/invoice_reissue" or "30天内" in said) and "发票" in said + t and _PAST_30_DAYS.search(t):
+        return "utter_invoice_reissue_expired"
+    if "价保" in said and _HOW_TO_APPLY.search(t):
+        return "utter_price_protection_how"
+    if "优惠券" in said and "券" in t and re.search(r"过期|补发|补|怎么用|在哪", t):
+        return "utter_faq/coupon"
     return None

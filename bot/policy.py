@@ -47,12 +47,14 @@ from bot.dialogue import (
     about_own_order,
     answer_follow_up,
     asks_current_value,
+    cannot_give_tail,
     card_aside,
     corrected_change,
     corrects_order_choice,
     coupon_follow_up,
     detect_modify_field,
     faq_topic,
+    gives_up,
     is_elliptical,
     is_stuck,
     leans_on_answer,
@@ -399,8 +401,10 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
     parse, text = latest.parse_data or {}, latest.text or ""
     if tracker.active_loop_name:
         # "不是这个 我另一单" at "phone tail?": the form asks for the order number again
+        # ... and "我忘了手机号了" there is the form's to answer (a person can check), not the
+        # account FAQ the classifier draws
         if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "phone_tail" \
-                and means_another_order(text):
+                and (means_another_order(text) or cannot_give_tail(text)):
             return VERIFY_FORM
         return None
     intent, confidence = _intent(parse)
@@ -408,6 +412,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return None
     actions, answered_faq = previous_turn(tracker)
     last_faq = tracker.get_slot("last_faq") if answered_faq else None
+    # "哦 那不退了" after an answer: the matter is dropped, not asked about again
+    if actions and gives_up(text):
+        return "utter_deny"
     # "花呗付的呢" after the refund timing, "我银行卡没看到" after "已退款": that answer's detail
     follow_up = answer_follow_up(text, last_faq, actions, bot_said(tracker))
     if follow_up:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from actions.orders import (
 )
 from actions.verification import ActionVerifyGate, ValidateOrderVerificationForm
 from bot.confirm import make_pending
-from bot.dialogue import short_date
+from bot.dialogue import delivery_days, short_date
 from bot.orders.models import Complaint, Exchange, Invoice, Order, Refund
 from bot.orders.seed import DEMO_CUSTOMERS, DEMO_ORDERS, DEMO_PHONE_TAILS
 from bot.orders.service import OrderService
@@ -337,7 +337,16 @@ def test_logistics_shows_the_latest_three_events(shop):
     reply = texts(d)
     expected = shop.tracking(oid, limit=3)
     assert expected and all(e.description in reply for e in expected)
-    assert len(reply.splitlines()) == 1 + len(expected)
+    assert len(reply.splitlines()) == 1 + len(expected) + 1  # heading, events, expected arrival
+    view = shop.find_order(oid)
+    days = delivery_days(view.address_masked)
+    assert f"{days}天内送达" in reply and short_date(view.shipped_at + timedelta(days=days)) in reply
+
+
+@pytest.mark.parametrize(("address", "days"), [("浙江省杭州市西湖区****", 2), ("新疆维吾尔自治区乌鲁木齐市****", 10),
+                                               ("广东省广州市天河区****", 4), ("****", 4)])
+def test_delivery_days_follow_the_regions_the_shop_promises(address, days):
+    assert delivery_days(address) == days
 
 
 def test_logistics_before_shipping(shop):
@@ -1062,3 +1071,26 @@ def test_the_change_asked_for_while_declining_another_is_read_without_the_declin
     follow.events.append({"event": "action", "name": "action_confirm"})
     s = slots_of(run(ActionModifyOrder(), follow)[0])
     assert (s["modify_field"], s["modify_value"]) == (field, value)
+
+
+async def test_form_reads_a_courier_waybill_number_as_its_order_without_using_a_try(shop):
+    oid = DEMO_ORDERS["shipped"]
+    waybill = shop.find_order(oid).tracking_no
+    text = f"{waybill} 这个快递到哪了"
+    t = tracker(text, "logistics", slots={"requested_slot": "order_id", "verification": "needed"},
+                entities={"order_id": waybill}, candidates={"order_id": waybill}, active_loop="order_verification_form")
+    s, d = await run_form(ValidateOrderVerificationForm(), t)
+    assert s["order_id"] == oid and "verify_attempts" not in s
+    assert responses(d) == ["utter_waybill_order"] and oid in texts(d)
+
+
+@pytest.mark.parametrize(("paid", "response"), [(False, "utter_refund_never_paid"), (True, None)])
+def test_the_money_of_a_cancelled_order_is_answered_not_the_cancel(shop, paid, response):
+    oid = DEMO_ORDERS["cancelled"]
+    if not paid:
+        with Session(shop.engine) as s:
+            s.execute(update(Order).where(Order.order_id == oid).values(paid_at=None))
+            s.commit()
+    _, d = run(ActionCancelOrder(), tracker(f"{oid} 取消了钱退了吗", "cancel_order", slots=verified(oid)))
+    assert "utter_cancel_already" not in responses(d)
+    assert response is None or responses(d) == [response]

@@ -337,3 +337,31 @@ def test_context_policy_abstains_once_the_bot_has_answered():
     t = after(FAQ_ANSWER, parsed("周末也在吗", "faq", 0.3))
     t.update(ActionExecuted("action_answer_faq"))
     assert not awaiting_first_response(t)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("哦 那不退了", "utter_deny"),
+    ("哦对 那就不用改了", "utter_deny"),
+    ("那算了吧", "utter_deny"),
+    # the order itself no longer wanted is a cancel wish, not letting the matter drop
+    ("不要了", None),
+    ("那不退了 怎么办", "utter_stuck_offer_human"),
+])
+def test_letting_the_matter_drop_after_an_answer(text, expected):
+    t = after([ActionExecuted("action_return_exchange")], parsed(text, "faq", 0.4))
+    assert context_action(t) == expected
+
+
+@pytest.mark.parametrize(("answer", "text", "expected"), [
+    ([ActionExecuted("action_order_status"), BotUttered("订单2025061800002于12月1日付款，还在支付后7天的价保期内")],
+     "怎么申请", "utter_price_protection_how"),
+    ([ActionExecuted("action_cancel_order"), BotUttered("订单取消或全额退款后，这笔订单用的优惠券会退回您的账户")],
+     "那券过期了还能补发不", "utter_faq/coupon"),
+    ([ActionExecuted("action_order_status")], "没有吗", "action_follow_order"),
+    ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue"),
+      BotUttered("亲,发票开具后30天内可以申请换开或重开")], "开了两个月了", "utter_invoice_reissue_expired"),
+    ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue"),
+      BotUttered("亲,发票开具后30天内可以申请换开或重开")], "开了十天", None),
+])
+def test_follow_ups_on_an_order_answer(answer, text, expected):
+    assert context_action(after(answer, parsed(text, "faq", 0.4))) == expected

@@ -453,6 +453,15 @@ class OrderService:
             return None
         return {"address": row.address, "receiver_name": row.receiver_name, "phone": row.receiver_phone}
 
+    def order_of_tracking_no(self, number: str) -> str | None:
+        """The order shipped under courier waybill `number` ("772155381970880 这个快递到哪了"),
+        or None; the caller verifies it like any order number."""
+        no = normalize_order_id(number)  # a waybill is digits too; the same bounds apply
+        if no is None:
+            return None
+        with self._session() as s:
+            return s.execute(select(Order.order_id).where(Order.tracking_no == no).limit(1)).scalar_one_or_none()
+
     def order_belongs_to(self, order_id: str, customer_id: str) -> bool:
         oid = normalize_order_id(order_id)
         cid = _normalize_customer_id(customer_id)
