@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wants_exchange, yes_no
-from bot.dialogue import aside_response, card_aside, general_answer, order_policy_question, switched_request
+from bot.dialogue import (
+    aside_response,
+    card_aside,
+    general_answer,
+    order_policy_question,
+    switched_request,
+)
 
 
 @pytest.mark.parametrize(
