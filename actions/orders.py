@@ -260,12 +260,6 @@ class ActionModifyOrder(AskOrActAction):
         view = find_or_say(dispatcher, svc, order_id)
         if view is None:
             return [SlotSet("next_step", None), SlotSet("order_id", None)]
-        if view.status in ("已发货", "已签收"):
-            dispatcher.utter_message(response="utter_modify_shipped", order_id=order_id)
-            return [SlotSet("next_step", None)]
-        if view.status not in ("待付款", "待发货"):
-            dispatcher.utter_message(response="utter_modify_refused", order_id=order_id, status=view.status)
-            return [SlotSet("next_step", None)]
         request = last_text_with_intent(tracker, ("modify_order",))
         field = detect_modify_field(request)
         stated = stated_new_value(request)
@@ -273,7 +267,14 @@ class ActionModifyOrder(AskOrActAction):
         if value is None and field == "phone":
             value = clean_new_value(field, mobile_in(request))  # "改电话 13900001111"
         if mode == "ask" and value is None and asks_current_value(request):
+            # "寄到哪个地址的" is answered whatever the order's state ("退款中" orders too)
             return self._current_value(dispatcher, tracker, svc, view, field or "address")
+        if view.status in ("已发货", "已签收"):
+            dispatcher.utter_message(response="utter_modify_shipped", order_id=order_id)
+            return [SlotSet("next_step", None)]
+        if view.status not in ("待付款", "待发货"):
+            dispatcher.utter_message(response="utter_modify_refused", order_id=order_id, status=view.status)
+            return [SlotSet("next_step", None)]
         if mode == "ask" and value is None and is_question(request):
             dispatcher.utter_message(
                 response="utter_modify_possible",
@@ -300,7 +301,9 @@ class ActionModifyOrder(AskOrActAction):
         dispatcher.utter_message(
             response="utter_modify_current", order_id=view.order_id, label=MODIFY_FIELDS[field],
             value=mask_value(field, value) if field == "phone" else value,
-            buttons=[intent_button("修改收货信息", "modify_order", order_id=view.order_id, mode="act")],
+            # the change is offered only while it can still be made
+            buttons=[intent_button("修改收货信息", "modify_order", order_id=view.order_id, mode="act")]
+            if view.status in ("待付款", "待发货") else [],
         )
         return [SlotSet("next_step", None)]
 

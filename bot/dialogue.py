@@ -221,6 +221,14 @@ _OTHER_ORDER_MEANT = re.compile(
 VERIFY_FORM = "order_verification_form"
 
 
+_POINTS_AT_ORDER = re.compile(r"^(就|就是|是)?(最近|最新|上一|上个|刚(刚)?买|刚下|前几天|昨天|今天|那个|这个|那|这)(的|个|一个|一单|那个|那单|那笔|的那个|买的那个)?(订单|单子|单)?(吧|啊|呀)?$")
+
+
+def points_at_an_order(text: str | None) -> bool:
+    """"就最近那个": an order pointed at without its number."""
+    return bool(_POINTS_AT_ORDER.match(re.sub(r"[\s,，。.!！~～…?？]+", "", to_simplified(text or ""))))
+
+
 def means_another_order(text: str | None) -> bool:
     """Whether a reply at the phone-tail question takes back the order number, with no new
     order number or phone tail in it: the form asks for the order number again."""
@@ -828,6 +836,7 @@ _REPAIR = re.compile(r"过了?保修?期|过保|保修期外|出了保|(还|能|
 _REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|拒签|不签收")
 # "开了两个月了": longer ago than the 30 days an invoice can be re-issued in
 _PAST_30_DAYS = re.compile(r"([两三四五六七八九十几2-9]|1[0-2])个?多?月|半年|一年|去年|[3-9]\d天|\d{3}天")
+_FEE_BACK = re.compile(r"运费.{0,3}(呢|退|还|回)")
 _HOW_TO_APPLY = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(申请|弄|办|操作|提交)|帮我申请")
 REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
                             "utter_refund_route", "utter_refund_not_arrived"})
@@ -848,6 +857,8 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
         return "utter_refund_not_arrived"
     if after_refund and _ROUTE_WORDS.search(t) and not _NOT_ARRIVED.search(t):
         return "utter_refund_route"
+    if after_refund and _FEE_BACK.search(t):
+        return "utter_shipping_fee_back"  # "那运费呢" after the coupon or refund of a cancel
     if (last_faq == "faq/warranty" or "utter_repair_paid" in actions) and _REPAIR.search(t):
         return "utter_repair_paid"
     if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):

@@ -62,6 +62,7 @@ from bot.dialogue import (
     names_another_order,
     order_policy_question,
     picks_offered_order,
+    points_at_an_order,
     remarks_on_amount,
     reports_field_mistake,
     selector_key,
@@ -405,6 +406,10 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         # account FAQ the classifier draws
         if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "phone_tail" \
                 and (means_another_order(text) or cannot_give_tail(text)):
+            return VERIFY_FORM
+        # "就最近那个" when asked for the order number: the form asks for the number again
+        if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "order_id" \
+                and points_at_an_order(text):
             return VERIFY_FORM
         return None
     intent, confidence = _intent(parse)

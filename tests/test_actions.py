@@ -1094,3 +1094,12 @@ def test_the_money_of_a_cancelled_order_is_answered_not_the_cancel(shop, paid, r
     _, d = run(ActionCancelOrder(), tracker(f"{oid} 取消了钱退了吗", "cancel_order", slots=verified(oid)))
     assert "utter_cancel_already" not in responses(d)
     assert response is None or responses(d) == [response]
+
+
+def test_the_address_of_an_order_in_refund_is_shown_without_offering_a_change(shop):
+    oid = DEMO_ORDERS["refunding"]
+    t = tracker(f"{oid}的收货地址是哪里啊 我忘了填的啥", "modify_order", slots=verified(oid, act_mode="ask"),
+                metadata={"customer_id": C1})
+    _, d = run(ActionModifyOrder(), t)
+    assert responses(d) == ["utter_modify_current"] and shop.delivery_details(oid, C1)["address"] in texts(d)
+    assert not d.messages[0].get("buttons")

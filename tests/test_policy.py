@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.confirm import make_pending
@@ -236,7 +236,8 @@ def parsed(text: str, intent: str, confidence: float, faq: tuple[str, float] | N
 
 FAQ_SLOTS = Domain.from_yaml(
     "version: '3.1'\nslots:\n" + "".join(
-        f"  {name}:\n    type: any\n    mappings: [{{type: custom}}]\n" for name in ("last_faq", "order_id", "customer_id"))
+        f"  {name}:\n    type: any\n    mappings: [{{type: custom}}]\n"
+        for name in ("last_faq", "order_id", "customer_id", "requested_slot"))
 ).slots
 
 
@@ -358,6 +359,8 @@ def test_letting_the_matter_drop_after_an_answer(text, expected):
     ([ActionExecuted("action_cancel_order"), BotUttered("订单取消或全额退款后，这笔订单用的优惠券会退回您的账户")],
      "那券过期了还能补发不", "utter_faq/coupon"),
     ([ActionExecuted("action_order_status")], "没有吗", "action_follow_order"),
+    ([ActionExecuted("action_cancel_order"), BotUttered("订单取消或全额退款后，这笔订单用的优惠券会退回您的账户")],
+     "那运费呢", "utter_shipping_fee_back"),
     ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue"),
       BotUttered("亲,发票开具后30天内可以申请换开或重开")], "开了两个月了", "utter_invoice_reissue_expired"),
     ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue"),
@@ -365,3 +368,17 @@ def test_letting_the_matter_drop_after_an_answer(text, expected):
 ])
 def test_follow_ups_on_an_order_answer(answer, text, expected):
     assert context_action(after(answer, parsed(text, "faq", 0.4))) == expected
+
+
+@pytest.mark.parametrize(("requested", "text", "expected"), [
+    ("order_id", "就最近那个", "order_verification_form"),
+    ("phone_tail", "我忘了手机号了", "order_verification_form"),
+    ("order_id", "好的", None),
+])
+def test_the_verification_form_keeps_what_it_asked_for(requested, text, expected):
+    t = DialogueStateTracker.from_events("c1", [
+        ActionExecuted("action_listen"), parsed("帮我看看我的订单", "order_status", 0.9),
+        ActionExecuted("order_verification_form"), ActiveLoop("order_verification_form"),
+        SlotSet("requested_slot", requested), ActionExecuted("action_listen"), parsed(text, "affirm", 0.9),
+    ], slots=FAQ_SLOTS)
+    assert context_action(t) == expected
