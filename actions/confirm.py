@@ -30,6 +30,7 @@ from bot.dialogue import (
     MODIFY_FIELDS,
     aside_response,
     card_aside,
+    find_email,
     mask_email,
     mask_value,
     short_date,
@@ -148,6 +149,8 @@ class ActionCardAside(ShopAction):
         op, args = pending["op"], dict(pending.get("args") or {})
         if kind == "detail":
             args["reason"] = f"{args.get('reason') or ''}；{latest_text(tracker)}".strip("；")[:200]
+        if kind == "email":
+            args["email"] = find_email(latest_text(tracker))
         answer = aside_response(kind, op, tracker.latest_message)
         if answer:
             view = svc.find_order(order_id)

@@ -699,7 +699,7 @@ ASIDE_SURE = 0.6
 
 def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str, Any] | None) -> str | None:
     """What a message at a fresh card says beside the card, which is then shown again: "wait"
-    ("稍等我看下"), "detail" (what to exchange for), a question about the card's change (its
+    ("稍等我看下"), "detail" (what to exchange for), "email" (the invoice's address corrected), a question about the card's change (its
     topic: "route", "cost", "coupon", "credit", "pickup", "reach"; "faq" when the response
     selector is sure of an FAQ the change raises; "again" for a yes with a question no rule
     answers), or None: the message says something else, and the card lapses. A message naming
@@ -711,6 +711,8 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
         return "wait"
     if order_id_candidate(plain):
         return None
+    if op == "invoice" and find_email(plain) and find_email(plain) != (pending.get("args") or {}).get("email"):
+        return "email"  # "邮箱写错了 是zw2@test.com": the card again with the new address
     if not (_ASKS.search(plain) or _IF.search(plain)):
         detail = op == "exchange" and _EXCHANGE_DETAIL.search(plain) and not switched_request(pending, plain)
         return "detail" if detail else None
@@ -864,6 +866,10 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
     if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):
         return "utter_refuse_parcel"
     said = bot_text or ""
+    if last_faq == "faq/special_invoice" and re.search(r"开户|银行|账号", t):
+        return "utter_special_invoice_bank"
+    if (last_faq == "faq/membership" or "生日券" in said) and re.search(r"生日券|怎么领|在哪领|哪里领|领取", t):
+        return "utter_birthday_coupon"
     if (last_faq == "faq/invoice_reissue" or "30天内" in said) and "发票" in said + t and _PAST_30_DAYS.search(t):
         return "utter_invoice_reissue_expired"
     if "价保" in said and _HOW_TO_APPLY.search(t):

@@ -1103,3 +1103,16 @@ def test_the_address_of_an_order_in_refund_is_shown_without_offering_a_change(sh
     _, d = run(ActionModifyOrder(), t)
     assert responses(d) == ["utter_modify_current"] and shop.delivery_details(oid, C1)["address"] in texts(d)
     assert not d.messages[0].get("buttons")
+
+
+def test_an_email_corrected_at_the_invoice_card_shows_the_card_again_with_it(shop):
+    oid = DEMO_ORDERS["delivered_old"]
+    pending = make_pending("invoice", oid, "m0", title="个人", tax_id=None, email="zw@test.com")
+    t = tracker("邮箱写错了 是zw2@test.com", "out_of_scope", slots=verified(oid, pending=pending),
+                history=[("要开发票", "invoice")])
+    events, d = run(ActionCardAside(), t)
+    again = slots_of(events)["pending"]
+    assert responses(d) == ["utter_confirm_invoice"]
+    assert (again["args"]["email"], again["after"]) == ("zw2@test.com", "m1")
+    with Session(shop.engine) as s:
+        assert s.scalars(select(Invoice).where(Invoice.order_id == oid, Invoice.email == "zw2@test.com")).first() is None
