@@ -30,6 +30,7 @@ from actions.common import (
     last_text_with_intent,
     latest_text,
     latest_user_message_id,
+    own_words,
     service,
     side_question,
     unless_unset,
@@ -120,9 +121,9 @@ MISSING_ITEM_FAQ = "faq/missing_item"
 def missing_goods_answer(dispatcher: CollectingDispatcher, tracker: Tracker, view: Any) -> list | None:
     """A delivered order asked about with goods missing, wrong or broken ("包裹里少了一个收纳箱")
     gets the after-sales answer (photos, resend or refund, a person), not its tracking."""
-    if view.status != "已签收" or not reports_missing_goods(
-            last_text_with_intent(tracker, ("logistics", "order_status"))):
-        return None
+    said = (last_text_with_intent(tracker, ("logistics", "order_status")), own_words(tracker))
+    if view.status != "已签收" or not any(reports_missing_goods(text) for text in said):
+        return None  # (own_words: "收到的东西碎了" then the order number alone)
     dispatcher.utter_message(response="utter_faq/missing_item")
     return [SlotSet("last_faq", MISSING_ITEM_FAQ)]
 

@@ -809,7 +809,9 @@ def price_protection_until(paid_at: datetime | None) -> datetime | None:
 _LEANS_ON_ANSWER = re.compile(
     r"^(那)?(大概|一般|大约)?(还)?(要|得|需要)?(多久|多长时间|几天)(呢|啊|呀)?$|"
     r"(也|都)(不行|不可以|不能|没办法|没用)(吗|嘛|么|啊)?$|"
-    r"^(那)?(要|会|需要)?(钱|收费|付费|花钱|免费)(吗|嘛|么|不)$|^(那)?(要钱|收费)(吗|嘛|么|不)$"
+    r"^(那)?(要|会|需要)?(钱|收费|付费|花钱|免费)(吗|嘛|么|不)$|^(那)?(要钱|收费)(吗|嘛|么|不)$|"
+    # "那是退款还是补发啊": a choice between what the answer offered
+    r"^(那)?(是|能|可以)?.{1,4}还是.{1,4}(啊|呢|吗|呀)?$"
 )
 
 
@@ -839,6 +841,7 @@ _REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|�
 # "开了两个月了": longer ago than the 30 days an invoice can be re-issued in
 _PAST_30_DAYS = re.compile(r"([两三四五六七八九十几2-9]|1[0-2])个?多?月|半年|一年|去年|[3-9]\d天|\d{3}天")
 _FEE_BACK = re.compile(r"运费.{0,3}(呢|退|还|回)")
+_QUALITY = re.compile(r"质量|坏了|破了|开线|线头|瑕疵|掉色|起球|漏|裂|故障|不能用|有问题")
 _HOW_TO_APPLY = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(申请|弄|办|操作|提交)|帮我申请")
 REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
                             "utter_refund_route", "utter_refund_not_arrived"})
@@ -866,6 +869,8 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
     if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):
         return "utter_refuse_parcel"
     said = bot_text or ""
+    if "如果是质量问题" in said and _QUALITY.search(t):
+        return "action_handoff"  # "是质量问题 线头全开了" after the window closed: after-sales is a person
     if last_faq == "faq/special_invoice" and re.search(r"开户|银行|账号", t):
         return "utter_special_invoice_bank"
     if (last_faq == "faq/membership" or "生日券" in said) and re.search(r"生日券|怎么领|在哪领|哪里领|领取", t):
