@@ -32,7 +32,8 @@ _YES_WORDS = re.compile(
     r"确认|确定|没问题|同意|提交|就这样办|麻烦了|可以的|好的|是的|对的|没错|^ok|^yes|"
     r"(申请|退|退款|退货|取消|撤|改|开|办|换)(了|掉|一下)?吧|^(那|那就|就)?(申请|帮我申请|办理|要)$"
 )
-_CONDITION = re.compile(r"的话|如果|要是|假如|万一")
+# a yes on a condition the bot has not answered ("能送的话就改")
+CONDITION = re.compile(r"的话|如果|要是|假如|万一")
 # an answer that only hedges or acknowledges: "都行", "应该可以", "嗯嗯 好像是", "嗯 知道了"
 _HEDGE = re.compile(r"好像|应该|可能|大概|也许|估计|随便|都行|都可以|无所谓|差不多|知道了|晓得了|明白了|了解了|收到|看到了|这样啊|是吗|^哦+$|^额+|^呃+")
 _TRAILING_OFF = re.compile(r"(…|\.{2,}|。{2,}|，，+)\s*$")
@@ -121,7 +122,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if _QUESTION.search(t) and not _YES_SHORT.match(t):
         return None
-    if _CONDITION.search(t) or _HEDGE.search(t):
+    if CONDITION.search(t) or _HEDGE.search(t):
         return None  # "能送的话就改", "应该可以", "嗯 知道了": no yes to this very change
     if len(t) <= MAX_ANSWER and (_YES_SHORT.match(t) or _YES_WORDS.search(t)) and len(_left_over(t, op)) <= 1:
         return "yes"
@@ -138,7 +139,7 @@ def _remarked_yes(plain: str, op: str | None) -> str | None:
     that asks for nothing else ("是的 我要换货" at a refund card does, and is no yes to it)."""
     lead = _STRONG_YES.match(plain)
     rest = plain[lead.end():] if lead else ""
-    if not lead or _NO.search(rest) or _QUESTION.search(rest) or _CONDITION.search(rest) or _HEDGE.search(rest):
+    if not lead or _NO.search(rest) or _QUESTION.search(rest) or CONDITION.search(rest) or _HEDGE.search(rest):
         return None
     return None if _ASKS_SOMETHING_ELSE.search(_left_over(rest, op)) else "yes"
 

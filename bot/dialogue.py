@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.confirm import new_value_text, stated_new_value, wants_exchange
+from bot.confirm import CONDITION, new_value_text, stated_new_value, wants_exchange
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
@@ -713,7 +713,7 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
         return None
     if op == "invoice" and find_email(plain) and find_email(plain) != (pending.get("args") or {}).get("email"):
         return "email"  # "邮箱写错了 是zw2@test.com": the card again with the new address
-    if not (_ASKS.search(plain) or _IF.search(plain)):
+    if not (_ASKS.search(plain) or CONDITION.search(plain)):
         detail = op == "exchange" and _EXCHANGE_DETAIL.search(plain) and not switched_request(pending, plain)
         return "detail" if detail else None
     for topic, ops, words in _CARD_TOPICS:
@@ -722,13 +722,12 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
     key, confidence = selector_key(parse)
     if key in CARD_FAQ.get(op, ()) and confidence >= ASIDE_SURE:
         return "faq"
-    if _IF.search(plain) and not _ASKS.search(plain):
+    if CONDITION.search(plain) and not _ASKS.search(plain):
         return "condition"  # "不扣的话就退吧": the card says what holds; it is asked again
     # "确认 那开过的发票怎么办": a yes with a question no rule answers; the card is asked again
     return "again" if _STRONG_YES_LEAD.match(plain) else None
 
 
-_IF = re.compile(r"的话|如果|要是|假如|万一")
 _STRONG_YES_LEAD = re.compile(r"^\W*(确认|确定|是的|对的|好的|好|行|可以|嗯+|没问题)")
 _ALL_OPS = frozenset({"cancel", "refund", "return", "exchange", "modify", "invoice"})
 # (topic, the cards it is asked at, its words), first match wins
