@@ -264,13 +264,19 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
             return CONFIRM_ACTION
         if aside:
             return ASIDE_ACTION
-    elif isinstance(pending, dict) and yes_no(text, intent, pending.get("op")) == "yes":
+    elif lapsed_just_now(pending, user_message_ids(tracker)) and yes_no(text, intent, pending.get("op")) == "yes":
         return CONFIRM_ACTION  # a yes to a card that lapsed: it is told that nothing was done
     if previous_bot_action(tracker) in (VERIFY_GATE, REPICK_ACTION) and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
         if picks_offered_order(text, intent, tracker.get_slot("topic")):
             return PICK_ACTION
     return None
+
+
+def lapsed_just_now(pending: Any, ids: list[str | None], within: int = 3) -> bool:
+    """A card shown for one of the customer's last few messages but not the one before the
+    latest: a yes now comes late (the customer may believe it still counts)."""
+    return isinstance(pending, dict) and bool(pending.get("after")) and pending["after"] in ids[-1 - within:-2]
 
 
 def should_hand_off(tracker: DialogueStateTracker) -> bool:

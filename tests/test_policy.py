@@ -16,6 +16,7 @@ from bot.policy import (
     context_action,
     guard_action,
     is_angry,
+    lapsed_just_now,
     should_hand_off,
 )
 
@@ -118,10 +119,10 @@ CARD = make_pending("cancel", "2025061800002", "m1")
         ("好的", "affirm", ["m1"], "action_confirm"),
         ("算了", "deny", ["m1"], "action_confirm"),  # a no also goes there: it clears the card
         ("运费多少", "faq", ["m1"], None),  # anything else: the card lapses
-        # not the very next message, or the card answered another message: action_confirm only
-        # tells that nothing is waiting and nothing was done (it checks freshness itself)
+        # a yes a message late: action_confirm only tells that nothing is waiting and nothing
+        # was done (it checks freshness itself)
         ("确认", "affirm", ["m1", "m2"], "action_confirm"),
-        ("确认", "affirm", ["m0"], "action_confirm"),
+        ("确认", "affirm", ["m0"], None),  # a card of no message of this conversation: nothing
         ("运费多少", "faq", ["m1", "m2"], None),
     ],
 )
@@ -389,3 +390,12 @@ def test_the_verification_form_keeps_what_it_asked_for(requested, text, expected
         SlotSet("requested_slot", requested), ActionExecuted("action_listen"), parsed(text, "affirm", 0.9),
     ], slots=FAQ_SLOTS)
     assert context_action(t) == expected
+
+
+@pytest.mark.parametrize(("ids", "lapsed"), [
+    (["m1", "m2", "latest"], True),
+    (["m1", "m2", "m3", "m4", "latest"], False),  # long ago: a yes now is about something else
+    (["m1", "latest"], False),  # fresh, not lapsed
+])
+def test_a_card_lapsed_just_now(ids, lapsed):
+    assert lapsed_just_now(CARD, ids) is lapsed
