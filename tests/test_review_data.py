@@ -46,7 +46,8 @@ def test_reviewed_yml_shares_no_text_with_the_test_sets_either_way() -> None:
     tested = {match_key(t) for t in texts_under_test(ROOT)}
     reviewed = {match_key(t) for t in reviewed_texts(REVIEWED)} if REVIEWED.exists() else set()
     assert not reviewed & tested and not tested & reviewed
-    sample = texts_under_test(ROOT)[::50]
+    # one text per match key: the suite says "确认" in many conversations, held back once
+    sample = list({match_key(t): t for t in texts_under_test(ROOT)}.values())[::50]
     out = render_reviewed([{"label": "greet", "text": t} for t in sample], {}, Knowledge.load(ROOT))
     written = {match_key(t) for b in yaml.safe_load(out.text)["nlu"] or [] for t in example_texts(b["examples"])}
     assert len(out.held_out) == len(sample) and not written & tested
