@@ -692,7 +692,6 @@ def switched_request(pending: dict[str, Any] | None, text: str | None) -> str | 
 _EXCHANGE_DETAIL = re.compile(r"[大小中]一?[号码]|[SMLX]{1,3}码?\b|颜色|[红黑白蓝灰粉绿黄紫]色|尺码|码数|尺寸|款式|型号|同款|新的", re.I)
 # where the money goes, asked at a card that sends money back
 _MONEY_ROUTE = re.compile(r"退(到|回|去)?(哪|什么地方)|到哪|原路|支付宝|微信|银行卡|花呗|信用卡|余额|零钱|到账|退给谁|钱.{0,3}(去|回)哪")
-MONEY_BACK_OPS = frozenset({"cancel", "refund", "return"})
 # the response selector is trusted this far for a question asked at a card
 ASIDE_SURE = 0.6
 

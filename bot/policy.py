@@ -240,7 +240,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     text = latest.text if latest else ""
     intent = ((parse or {}).get("intent") or {}).get("name")
     pending = tracker.get_slot("pending")
-    card = pending if is_fresh(pending, user_message_ids(tracker)) else None
+    ids = user_message_ids(tracker)
+    card = pending if is_fresh(pending, ids) else None
     answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
@@ -264,7 +265,7 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
             return CONFIRM_ACTION
         if aside:
             return ASIDE_ACTION
-    elif lapsed_just_now(pending, user_message_ids(tracker)) and yes_no(text, intent, pending.get("op")) == "yes":
+    elif lapsed_just_now(pending, ids) and yes_no(text, intent, pending.get("op")) == "yes":
         return CONFIRM_ACTION  # a yes to a card that lapsed: it is told that nothing was done
     if previous_bot_action(tracker) in (VERIFY_GATE, REPICK_ACTION) and tracker.get_slot("verification") == "choose":
         intent = ((parse or {}).get("intent") or {}).get("name")
