@@ -50,6 +50,8 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     agent_ids: dict[str, int] = field(default_factory=dict)
     ticket_id: int = 0
+    first_day: date | None = None  # the shop's day when the world was begun and when it was done:
+    last_day: date | None = None  # tests that run after midnight still look at the right days
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres,
@@ -119,7 +121,7 @@ async def _build_world(customer_hub: HubProcess, agent_hub: HubProcess, url: str
     """A1: 王小明 (signed in) asks about an order, answers the phone tail, complains: agent2 serves,
     he rates 5 and leaves a message. B: an anonymous visitor types a full phone number, 100%_
     and HTML, asks for a person: agent1 serves, rating 2. A2: 王小明 again, now with agent1."""
-    w = World(customer_hub.url, agent_hub.url, url)
+    w = World(customer_hub.url, agent_hub.url, url, first_day=datetime.now(TZ).date())
     identity = sign_identity("C2001", IDENTITY_SECRET, name="王小明")
     async with aiohttp.ClientSession() as s:
         sup, a1, a2 = [await login(s, agent_hub.url, n) for n in ("supervisor", "agent1", "agent2")]
@@ -143,6 +145,7 @@ async def _build_world(customer_hub: HubProcess, agent_hub: HubProcess, url: str
         await _serve(a1, second, "您好，我是小李", close=False)
         w.ids.update(a1=first.id, b=anon.id, a2=second.id)
         w.tokens.update(a1=first.token, b=anon.token, a2=second.token)
+    w.last_day = datetime.now(TZ).date()
     return w
 
 
@@ -195,9 +198,10 @@ async def test_each_criterion_finds_its_conversations(world: World, sup: Agent) 
     assert await _found(sup, q="核实物流") == [a1]  # internal notes are searched too
     assert await _found(sup, q="转人工") == [a2, b]
     assert await _found(sup, customer="C2001", q="转人工") == [a2]  # criteria combine
-    today = datetime.now(TZ).date()
-    assert await _found(sup, **{"from": today.isoformat(), "to": today.isoformat()}) == [a2, b, a1]
-    assert await _found(sup, **{"to": (today - timedelta(days=1)).isoformat()}) == []
+    first, last = world.first_day, world.last_day
+    assert first and last
+    assert await _found(sup, **{"from": first.isoformat(), "to": last.isoformat()}) == [a2, b, a1]
+    assert await _found(sup, **{"to": (first - timedelta(days=1)).isoformat()}) == []
 
 
 async def test_a_result_says_who_when_why_and_how_it_went(world: World, sup: Agent) -> None:
@@ -356,12 +360,13 @@ async def test_scoring_a_closed_conversation_and_the_agent_averages(world: World
     assert score["comment"] == "<b>语气</b>可以更热情"
     edited = await _ok(sup, "PUT", path, {"greeting": 5, "correct": 5, "resolved": 4, "attitude": 4})
     assert edited["comment"] is None and edited["greeting"] == 5
-    today = datetime.now(TZ).date().isoformat()
-    figures = await _ok(sup, "GET", f"/api/supervisor/qa/agents?from={today}&to={today}")
+    [served] = (await _ok(sup, "GET", f"/api/agent/history/{world.ids['a1']}"))["handoffs"]
+    day = datetime.fromtimestamp(served["closed_at"], TZ).date()
+    figures = await _ok(sup, "GET", f"/api/supervisor/qa/agents?from={day}&to={day}")
     [row] = [r for r in figures["items"] if r["agent_id"] == world.agent_ids["agent2"]]
     assert row["count"] == 1  # one score per conversation and supervisor: the edit replaced it
     assert (row["greeting"], row["correct"], row["resolved"], row["attitude"], row["overall"]) == (5, 5, 4, 4, 4.5)
-    yesterday = (datetime.now(TZ).date() - timedelta(days=1)).isoformat()
+    yesterday = (day - timedelta(days=1)).isoformat()
     assert (await _ok(sup, "GET", f"/api/supervisor/qa/agents?from={yesterday}&to={yesterday}"))["items"] == []
     [item] = (await _search(sup, order=ORDER))["items"]
     assert item["qa"] == {"count": 1, "avg": 4.5}
