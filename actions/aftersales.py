@@ -30,7 +30,7 @@ from actions.common import (
 )
 from actions.orders import find_or_say, offer
 from bot.confirm import make_pending, wants_exchange
-from bot.dialogue import short_date, wants_withdrawal
+from bot.dialogue import quality_reason, short_date, wants_withdrawal
 from bot.handoff import urgent_in_recent
 from bot.orders.service import OrderService, refund_refusal
 
@@ -132,9 +132,10 @@ class ActionReturnExchange(AskOrActAction):
 
     def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, svc: OrderService, order_id: str, mode: str,
-        card: str | None = None,
+        card: str | None = None, reason: str | None = None,
     ) -> list:
-        """`card` ("return"/"exchange") shows that card again whatever the latest words say."""
+        """`card` ("return"/"exchange") shows that card again whatever the latest words say,
+        `reason` with what the customer has added to it; a fault named makes it a quality return."""
         outcome = svc.return_eligibility(order_id)
         d = outcome.data
         variables = {
@@ -169,9 +170,11 @@ class ActionReturnExchange(AskOrActAction):
             ).items() if k in ("amount", "timing")},
         )
         op = "exchange" if exchange else "return"
-        dispatcher.utter_message(response=f"utter_confirm_{op}", **variables)
+        reason = (reason or request)[:200]
+        quality = op == "return" and quality_reason(reason)
+        dispatcher.utter_message(response=f"utter_confirm_{op}{'_quality' if quality else ''}", **variables)
         pending = make_pending(
-            op, order_id, latest_user_message_id(tracker), reason=request[:200], deadline=variables["deadline"]
+            op, order_id, latest_user_message_id(tracker), reason=reason, deadline=variables["deadline"]
         )
         return [SlotSet("pending", pending)]
 

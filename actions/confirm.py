@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -24,15 +24,19 @@ from actions.common import (
     service,
     user_message_ids,
 )
-from actions.orders import ActionCancelOrder, invoice_card, modify_card
+from actions.orders import INVOICE_SLOTS, ActionCancelOrder, invoice_card, modify_card
+from actions.verification import reread
 from bot.confirm import OFFER, card_answer, is_fresh
 from bot.dialogue import (
     MODIFY_FIELDS,
+    OP_INTENT,
     aside_response,
     card_aside,
     find_email,
+    leaves_form_for,
     mask_email,
     mask_value,
+    same_for_another,
     short_date,
     switched_request,
 )
@@ -147,7 +151,7 @@ class ActionCardAside(ShopAction):
             dispatcher.utter_message(response="utter_nothing_pending")
             return [SlotSet("pending", None)]
         op, args = pending["op"], dict(pending.get("args") or {})
-        if kind == "detail":
+        if kind in ("detail", "quality"):
             args["reason"] = f"{args.get('reason') or ''}；{latest_text(tracker)}".strip("；")[:200]
         if kind == "email":
             args["email"] = find_email(latest_text(tracker))
@@ -171,7 +175,8 @@ def _with_args(pending: Any, args: dict[str, Any]) -> Any:
 CARDS: dict[str, Callable[..., list]] = {
     "cancel": lambda d, t, svc, oid, _: ActionCancelOrder().respond(d, t, svc, oid, "act"),
     "refund": lambda d, t, svc, oid, _: ActionRefund().respond(d, t, svc, oid, "act"),
-    "return": lambda d, t, svc, oid, _: ActionReturnExchange().respond(d, t, svc, oid, "act", card="return"),
+    "return": lambda d, t, svc, oid, a: ActionReturnExchange().respond(d, t, svc, oid, "act", card="return",
+                                                                         reason=a.get("reason")),
     "exchange": lambda d, t, svc, oid, _: ActionReturnExchange().respond(d, t, svc, oid, "act", card="exchange"),
     "modify": lambda d, t, svc, oid, a: modify_card(d, t, svc, oid, a.get("field"), a.get("value")),
     "invoice": lambda d, t, svc, oid, a: invoice_card(d, t, oid, a.get("title"), a.get("tax_id"), a.get("email")),
@@ -180,6 +185,48 @@ CARDS: dict[str, Callable[..., list]] = {
 
 FORM_FIRST = {"invoice": "action_invoice", "modify_order": "action_modify_order"}
 OFFERED = {"cancel_order": ActionCancelOrder(), "refund": ActionRefund(), "return_exchange": ActionReturnExchange()}
+
+
+# the details each form collects, cleared when the form is left
+FORM_SLOTS = {"invoice_form": INVOICE_SLOTS, "modify_order_form": ("modify_field", "modify_value")}
+
+
+class ActionSwitchRequest(ShopAction):
+    """Another request made while dropping a form ("发票不开了 帮我退款"): the form ends with
+    nothing filed, and the other request shows its own card (or form)."""
+
+    def name(self) -> str:
+        return "action_switch_request"
+
+    def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        form = tracker.active_loop.get("name")
+        intent = leaves_form_for(form, latest_text(tracker))
+        closed = [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("next_step", None),
+                  *(SlotSet(slot, None) for slot in FORM_SLOTS.get(form or "", ()))]
+        order_id = tracker.get_slot("order_id") or ""
+        svc = service()
+        if intent is None or not order_id or not is_verified(tracker, order_id, svc):
+            dispatcher.utter_message(response="utter_deny")
+            return closed
+        dispatcher.utter_message(response="utter_change_switched", order_id=order_id)
+        return [*closed, *take_offer(dispatcher, tracker, svc, order_id, intent)]
+
+
+class ActionCardOtherOrder(Action):
+    """"另外一单2025061800005也要退" at a card: the card lapses unfilled (it is said so), and the
+    message is read again as the same request for the other order, which shows its own card."""
+
+    def name(self) -> str:
+        return "action_card_other_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        pending = tracker.get_slot("pending")
+        other = same_for_another(pending, latest_text(tracker))
+        if not other:
+            dispatcher.utter_message(response="utter_nothing_pending")
+            return [SlotSet("pending", None)]
+        dispatcher.utter_message(response="utter_card_left_for_other", order_id=pending.get("order_id"), other=other)
+        return [*reread(tracker, OP_INTENT[pending["op"]], "act", other), SlotSet("pending", None)]
 
 
 class ActionConfirm(ShopAction):

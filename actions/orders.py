@@ -47,6 +47,7 @@ from bot.dialogue import (
     clean_tax_id,
     corrected_change,
     delivery_days,
+    detail_named,
     detect_modify_field,
     drops_the_request,
     find_email,
@@ -60,6 +61,8 @@ from bot.dialogue import (
     mask_email,
     mask_value,
     mobile_in,
+    promotion_named,
+    promotion_of,
     reports_missing_goods,
     short_date,
     short_time,
@@ -559,6 +562,22 @@ class ValidateInvoiceForm(FormValidationAction):
         return {"invoice_email": email}
 
 
+class ActionFixDetail(Action):
+    """"不对 税号输错了" in the invoice form: the detail it names is cleared, so the form asks
+    for it again next (the one being asked when none is named); the request goes on."""
+
+    def name(self) -> str:
+        return "action_fix_detail"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        asked = tracker.get_slot("requested_slot")
+        slot = detail_named(latest_text(tracker)) or asked
+        dispatcher.utter_message(response="utter_detail_again")
+        # the message itself was taken as the detail being asked (a from_text slot): not one
+        taken = [asked] if asked in INVOICE_SLOTS and tracker.get_slot(asked) == latest_text(tracker) else []
+        return [SlotSet(s, None) for s in dict.fromkeys([slot, *taken]) if s in INVOICE_SLOTS]
+
+
 class ActionSubmitInvoice(ShopAction):
     """Shows the invoice request for confirmation; ``action_confirm`` files it after a yes."""
 
@@ -603,7 +622,14 @@ class ActionPromotions(ShopAction):
 
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         promos = service().active_promotions()
-        if promos:
+        name = promotion_named(latest_text(tracker))
+        named = promotion_of(name, promos) if name else None
+        if named:  # "满299减40能和店铺券一起用吗": that promotion's own rule answers
+            dispatcher.utter_message(response="utter_promotion_named", promotions=promotion_lines([named]))
+        elif name:
+            dispatcher.utter_message(response="utter_promotion_not_running", name=name,
+                                     promotions=promotion_lines(promos) or "暂无")
+        elif promos:
             dispatcher.utter_message(response="utter_promotions", promotions=promotion_lines(promos))
         else:
             dispatcher.utter_message(response="utter_no_promotions")

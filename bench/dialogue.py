@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,33 @@ def load_conversations(paths: Sequence[Path] | None = None) -> list[tuple[str, d
     return out
 
 
-def check_turn(turn: dict[str, Any], replies: list[dict[str, Any]], changed: bool) -> list[str]:
+# a date the seeded shop decides, named in a fact: {delivered:ORDER} or {deadline:ORDER}
+# (its 7-day return window's last day), as the bot writes dates ("12月6日")
+_DATE_FACT = re.compile(r"\{(delivered|deadline):(\d{13})\}")
+
+
+def shop_dates(db_url: str, fact: str) -> str:
+    """The fact with its date placeholders filled from the shop (seeded relative to today)."""
+    from bot.dialogue import short_date
+    from bot.orders.service import return_deadline
+
+    def date_of(found: re.Match[str]) -> str:
+        with sqlite3.connect(sqlite_path(db_url)) as conn:
+            row = conn.execute("SELECT delivered_at FROM shop_orders WHERE order_id = ?", (found.group(2),)).fetchone()
+        if not row or not row[0]:
+            raise ValueError(f"{found.group(0)}: the order was not delivered")
+        delivered = datetime.fromisoformat(str(row[0]))
+        return short_date(delivered if found.group(1) == "delivered" else return_deadline(delivered))
+
+    return _DATE_FACT.sub(date_of, fact)
+
+
+def check_turn(turn: dict[str, Any], replies: list[dict[str, Any]], changed: bool,
+               db_url: str | None = None) -> list[str]:
     """What is wrong with the bot's answer to one turn (empty: nothing)."""
+    if db_url:
+        turn = {k: [shop_dates(db_url, str(v)) for v in turn[k]] if k in ("any", "all", "none") and turn[k] else turn[k]
+                for k in turn}
     problems = []
     seen = shown(replies)
     if "handoff" in turn and (handoff_of(replies) is not None) != turn["handoff"]:
@@ -173,7 +199,7 @@ def run_conversation(conv: dict[str, Any], rasa_url: str, db_url: str) -> tuple[
         changed = shop_fingerprint(db_url) != start
         mark = " [handoff]" if handoff_of(replies) else ""
         transcript.append(f"customer: {turn['say']}\nbot: {shown(replies)}{mark}")
-        problems = check_turn(turn, replies, changed)
+        problems = check_turn(turn, replies, changed, db_url)
         if problems:
             return transcript, problems
     return transcript, []

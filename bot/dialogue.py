@@ -303,6 +303,18 @@ def remarks_on_amount(text: str | None, last_faq: str | None) -> bool:
 
 COUPON_FAQ = "faq/coupon"
 PROMOTIONS_ACTION = "action_promotions"
+_PROMOTION_RULE = re.compile(r"满\s*(\d{2,5})\s*(?:元|块)?\s*[减-]\s*(\d{1,4})")
+
+
+def promotion_named(text: str | None) -> str | None:
+    """"满299减40能和店铺券一起用吗": the promotion the message names ("满299减40"), or None."""
+    found = _PROMOTION_RULE.search(to_simplified(_nfkc(text)))
+    return f"满{found.group(1)}减{found.group(2)}" if found else None
+
+
+def promotion_of(name: str, promos: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The running promotion whose title names the same rule."""
+    return next((p for p in promos if name in re.sub(r"\s+", "", p.get("title") or "")), None)
 # Words that go on about coupons without naming them ("领了放在哪里看", "过期了还能补吗")
 _COUPON_FOLLOW = re.compile(r"领(?!导)|过期|补发|能补|抵扣|门槛|叠加|哪(里|儿)?(看|找|查)")
 
@@ -445,15 +457,38 @@ _CORRECTION_CUE = re.compile(r"不对|错了|写错|打错|输错|填错|搞错|
 _CORRECTED_PART = re.compile(r"(?:应该是|改成|改为|换成|而是|是|为)[:：]?\s*(.+)$")
 
 
+# "是1202不是1201", "不是1201 是1202": the right part and the wrong one it replaces
+_SWAPS = (
+    re.compile(r"(?:应该是|是)\s*(?P<right>[^\s,，。不]+?)\s*[,，]?\s*(?:而)?不是\s*(?P<wrong>[^\s,，。]+)"),
+    re.compile(r"不是\s*(?P<wrong>[^\s,，。]+?)\s*[,，]?\s*(?:而|应该)?是\s*(?P<right>[^\s,，。]+)"),
+)
+
+
+def _swap_parts(raw: str) -> tuple[str, str] | None:
+    """(wrong, right) when the message names both ("是1202不是1201"), else None."""
+    for pattern in _SWAPS:
+        found = pattern.search(raw)
+        if found:
+            return found.group("wrong"), found.group("right")
+    return None
+
+
 def corrected_value(field: str, old: str | None, text: str | None) -> str | None:
     """The whole new value when a message at the card for changing `field` to `old` corrects
-    it, else None. A corrected address may be a fragment of the old one ("中关村大街29号"):
-    it replaces the old address from the first place they share on."""
+    it, else None. A part named wrong and right ("是1202不是1201") is replaced in place; a
+    corrected address may be a fragment of the old one ("中关村大街29号"): it replaces the old
+    address from the first place they share on."""
     raw = to_simplified(text or "").strip()
     if not old or not _CORRECTION_CUE.search(raw):
         return None
-    match = _CORRECTED_PART.search(raw)
-    part = new_value_text(match.group(1)) if match else ""
+    swap = _swap_parts(raw)
+    if swap and swap[0] in old and swap[1] not in old:
+        value = clean_new_value(field, old.replace(swap[0], swap[1], 1))
+        return value if value and value != old else None
+    if swap and re.search(r"\d", swap[0]):
+        return None  # "不是1501是1502" where the address has no 1501: no correction it can make
+    match = None if swap else _CORRECTED_PART.search(raw)
+    part = new_value_text(swap[1] if swap else match.group(1) if match else "")
     if not part:
         return None
     if field != "address":
@@ -579,6 +614,37 @@ _DROP = re.compile(
 )
 
 
+# the change each form collects the details of, as a card's operation
+FORM_OPS = {"invoice_form": "invoice", "modify_order_form": "modify"}
+
+
+def leaves_form_for(form: str | None, text: str | None) -> str | None:
+    """The other request made while dropping a form's ("发票不开了 帮我退款" in the invoice
+    form): its intent, or None."""
+    op = FORM_OPS.get(form or "")
+    if op is None or not _DROP.search(to_simplified(text or "")) and not _DECLINED.search(to_simplified(text or "")):
+        return None
+    return switched_request({"op": op}, text)
+
+
+# the detail a "…输错了" names, as the invoice form's slot
+_DETAIL_SLOTS = (("invoice_tax_id", re.compile(r"税号|识别号|信用代码")), ("invoice_email", re.compile(r"邮箱|邮件|email", re.I)),
+                 ("invoice_title", re.compile(r"抬头|公司名|名称|单位")))
+
+
+def detail_named(text: str | None) -> str | None:
+    """The invoice detail a message names ("税号输错了" → invoice_tax_id), or None."""
+    plain = to_simplified(text or "")
+    return next((slot for slot, words in _DETAIL_SLOTS if words.search(plain)), None)
+
+
+def fixes_a_detail(text: str | None) -> bool:
+    """"不对 税号输错了": a detail just given was wrong, and no new one is given yet."""
+    plain = to_simplified(_nfkc(text)).strip()
+    return len(plain) <= 20 and bool(_MISTAKE.search(plain)) and not _DROP.search(plain) \
+        and not find_email(plain) and not re.search(r"[0-9A-Za-z]{6,}", plain)
+
+
 def drops_the_request(text: str | None) -> bool:
     """A reply inside a form that stops the request ("啊先不开了 回头再说", "算了不用了"):
     short, no details, not an organisation's name."""
@@ -687,6 +753,21 @@ def switched_request(pending: dict[str, Any] | None, text: str | None) -> str | 
     return None
 
 
+# "另外一单…也要退": the card's own request, for another order
+_SAME_AGAIN = re.compile(r"也(要|想|得|需要|帮我|给我|一起|都|一块)?(申请)?(退|取消|撤|换|改|开)|一起(退|取消|换|开|改)|"
+                         r"同样|一样(的)?(处理|办|操作|申请)")
+
+
+def same_for_another(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """The other order named for the same request at a card ("另外一单2025061800005也要退"),
+    or None."""
+    if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
+        return None
+    other = order_id_candidate(text)
+    plain = to_simplified(text or "")
+    return other if other and other != pending.get("order_id") and _SAME_AGAIN.search(plain) else None
+
+
 # ------------------------------------------------------------------ a word aside at a card
 # what to exchange for ("换个颜色", "换个大号的", "要M码"): a detail of the exchange card
 _EXCHANGE_DETAIL = re.compile(r"[大小中]一?[号码]|[SMLX]{1,3}码?\b|颜色|[红黑白蓝灰粉绿黄紫]色|尺码|码数|尺寸|款式|型号|同款|新的", re.I)
@@ -712,6 +793,8 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
         return None
     if op == "invoice" and find_email(plain) and find_email(plain) != (pending.get("args") or {}).get("email"):
         return "email"  # "邮箱写错了 是zw2@test.com": the card again with the new address
+    if op == "return" and quality_reason(plain) and not quality_reason((pending.get("args") or {}).get("reason")):
+        return "quality"  # "不是无理由 是质量问题 内胆有划痕": the card again as a quality return
     if not (_ASKS.search(plain) or CONDITION.search(plain)):
         detail = op == "exchange" and _EXCHANGE_DETAIL.search(plain) and not switched_request(pending, plain)
         return "detail" if detail else None
@@ -808,6 +891,8 @@ _LEANS_ON_ANSWER = re.compile(
     r"^(那)?(大概|一般|大约)?(还)?(要|得|需要)?(多久|多长时间|几天)(呢|啊|呀)?$|"
     r"(也|都)(不行|不可以|不能|没办法|没用)(吗|嘛|么|啊)?$|"
     r"^(那)?(要|会|需要)?(钱|收费|付费|花钱|免费)(吗|嘛|么|不)$|^(那)?(要钱|收费)(吗|嘛|么|不)$|"
+    # "需要什么资料": what the answer said to bring
+    r"^(那)?(都)?(需要|要|得)(我)?(提供|准备|填|交|带)?(什么|哪些|啥)(资料|材料|信息|东西|证件)(呢|啊|吗|呀)?$|"
     # "那是退款还是补发啊": a choice between what the answer offered
     r"^(那)?(是|能|可以)?.{1,4}还是.{1,4}(啊|呢|吗|呀)?$"
 )
@@ -840,6 +925,15 @@ _REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|�
 _PAST_30_DAYS = re.compile(r"([两三四五六七八九十几2-9]|1[0-2])个?多?月|半年|一年|去年|[3-9]\d天|\d{3}天")
 _FEE_BACK = re.compile(r"运费.{0,3}(呢|退|还|回)")
 _QUALITY = re.compile(r"质量|坏了|破了|开线|线头|瑕疵|掉色|起球|漏|裂|故障|不能用|有问题")
+# a fault named as the reason for a return (a question "有问题吗" is not one)
+_QUALITY_REASON = re.compile(
+    r"质量|坏(了|的|掉)|破了|破损|开线|开胶|脱胶|瑕疵|掉色|褪色|掉漆|起泡|起球|生锈|漏(水|气|电|油)|裂|断了|故障|"
+    r"不能用|用不了|没反应|不工作|不加热|不制冷|不亮|划痕|划伤|发霉|变形|异味|次品")
+
+
+def quality_reason(text: str | None) -> bool:
+    """The return is for a fault of the goods: the shop pays the postage back."""
+    return bool(_QUALITY_REASON.search(to_simplified(text or "")))
 _HOW_TO_APPLY = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(申请|弄|办|操作|提交)|帮我申请")
 REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
                             "utter_refund_route", "utter_refund_not_arrived"})

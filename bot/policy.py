@@ -54,17 +54,22 @@ from bot.dialogue import (
     coupon_follow_up,
     detect_modify_field,
     faq_topic,
+    fixes_a_detail,
     gives_up,
     is_elliptical,
     is_stuck,
     leans_on_answer,
+    leaves_form_for,
     means_another_order,
     names_another_order,
+    order_id_candidate,
     order_policy_question,
     picks_offered_order,
     points_at_an_order,
+    promotion_named,
     remarks_on_amount,
     reports_field_mistake,
+    same_for_another,
     selector_key,
     states_a_change,
 )
@@ -90,6 +95,10 @@ VERIFY_GATE = "action_verify_gate"
 PICK_ACTION = "action_pick_order"
 # shows the change card again with a value corrected at the card ("不对 是29号")
 CORRECT_ACTION = "action_correct_change"
+SWITCH_ACTION = "action_switch_request"
+OTHER_ORDER_ACTION = "action_card_other_order"
+INVOICE_FORM = "invoice_form"
+FIX_DETAIL_ACTION = "action_fix_detail"
 # a question or an exchange wish at a card, answered while the card stays open
 ASIDE_ACTION = "action_card_aside"
 # "不对 是另一单 收纳箱那个" after an answer about one order: the order named by its goods, or the
@@ -99,7 +108,8 @@ REPICK_ACTION = "action_repick_order"
 # Bot answers that mean "I did not get it": impatience right after one of them hands off.
 FAILURE_ACTIONS = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_out_of_scope"})
 # After these the bot has said its last word for the turn.
-FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION, REPICK_ACTION, ASIDE_ACTION})
+FINAL_ACTIONS = frozenset({HANDOFF_ACTION, CONFIRM_ACTION, CORRECT_ACTION, REPICK_ACTION, ASIDE_ACTION,
+                           SWITCH_ACTION, OTHER_ORDER_ACTION})
 
 _IMPATIENT = re.compile(
     r"听不懂|不懂|看不懂|答非所问|什么玩意|没用|废物|说人话|人话|搞什么|笨|智障|傻|垃圾|别废话|"
@@ -258,8 +268,10 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     if card:
         if card.get("op") == "modify" and corrected_change(card, text):
             return CORRECT_ACTION
+        if same_for_another(card, text):
+            return OTHER_ORDER_ACTION
         aside = card_aside(card, text, parse)
-        if aside == "wait":
+        if aside in ("wait", "quality"):
             return ASIDE_ACTION
         if answer is not None:
             return CONFIRM_ACTION
@@ -295,6 +307,9 @@ class TrackerRulePolicy(Policy):
     def decide(self, tracker: DialogueStateTracker) -> str | None:
         raise NotImplementedError
 
+    def overrides_form(self, tracker: DialogueStateTracker, action: str) -> bool:
+        return self.overrides_forms
+
     def train(
         self,
         training_trackers: list[TrackerWithCachedStates],
@@ -314,7 +329,7 @@ class TrackerRulePolicy(Policy):
         action = self.decide(tracker)
         if action is not None and action in domain.action_names_or_texts:
             probabilities[domain.index_for_action(action)] = 1.0
-            return self._prediction(probabilities, is_no_user_prediction=self.overrides_forms)
+            return self._prediction(probabilities, is_no_user_prediction=self.overrides_form(tracker, action))
         return self._prediction(probabilities)
 
     @classmethod
@@ -414,6 +429,12 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "phone_tail" \
                 and (means_another_order(text) or cannot_give_tail(text)):
             return VERIFY_FORM
+        # "发票不开了 帮我退款": the form ends, the other request shows its card
+        if leaves_form_for(tracker.active_loop_name, text):
+            return SWITCH_ACTION
+        # "不对 税号输错了": not a no to the request; the form then asks for the detail again
+        if tracker.active_loop_name == INVOICE_FORM and fixes_a_detail(text):
+            return FIX_DETAIL_ACTION
         # "就最近那个" when asked for the order number: the form asks for the number again
         if tracker.active_loop_name == VERIFY_FORM and tracker.get_slot("requested_slot") == "order_id" \
                 and points_at_an_order(text):
@@ -452,6 +473,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         return REPICK_ACTION
     if ORDER_ACTIONS & set(actions) and (weak or confidence < SURE) and names_another_order(text):
         return FOLLOW_ORDER  # "那2025061800002呢" after an answer about one order: that topic, this order
+    # "满299减40能和店铺券一起用吗": that promotion's own rule
+    if promotion_named(text) and order_id_candidate(text) is None:
+        return PROMOTIONS_ACTION
     # "订单满了200的" after the coupon answer: the threshold, not an order to look up
     if remarks_on_amount(text, last_faq):
         return FAQ_ACTION
@@ -496,3 +520,10 @@ class ContextPolicy(TrackerRulePolicy):
 
     def decide(self, tracker: DialogueStateTracker) -> str | None:
         return context_action(tracker) if awaiting_first_response(tracker) else None
+
+    def overrides_form(self, tracker: DialogueStateTracker, action: str) -> bool:
+        """Another action than the form, decided inside it (ending it for another request,
+        asking a detail again), must beat the form's own rules, which Rasa ranks above any
+        user-based prediction. The form itself is not flagged: once it rejects the message,
+        a flagged prediction would leave nothing but listening."""
+        return tracker.active_loop_name is not None and action != tracker.active_loop_name

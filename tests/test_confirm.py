@@ -9,8 +9,14 @@ from bot.confirm import card_answer, is_fresh, make_pending, new_value_text, wan
 from bot.dialogue import (
     aside_response,
     card_aside,
+    corrected_value,
+    fixes_a_detail,
     general_answer,
+    leaves_form_for,
     order_policy_question,
+    promotion_named,
+    promotion_of,
+    same_for_another,
     switched_request,
 )
 
@@ -191,6 +197,10 @@ def _selector(key: str, confidence: float) -> dict:
     ("exchange", "2025061800002换个大号的", {}, None),
     ("return", "换个颜色", {}, None),
     ("refund", "退到支付宝还是直接取消订单吧", {}, None),
+    # a fault named at the no-reason return card: the card again, as a quality return
+    ("return", "不是无理由 是质量问题 电饭煲内胆有划痕", {}, "quality"),
+    ("return", "收到就是坏的", {}, "quality"),
+    ("refund", "是质量问题", {}, None),
 ])
 def test_a_word_aside_at_a_card(op, text, parse, kind):
     assert card_aside(make_pending(op, "2025061800005", "m0"), text, parse) == kind
@@ -284,3 +294,59 @@ def test_waiting_at_a_card_keeps_it(text):
 def test_a_question_about_the_change_at_its_card_is_answered_by_the_shops_rule(op, text, kind, response):
     assert card_aside(make_pending(op, "2025061800002", "m0"), text, {}) == kind
     assert aside_response(kind, op, {}) == response
+
+
+ADDRESS = "江苏省南京市鼓楼区中山北路30号1201室"
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("对 不过是1202不是1201", "江苏省南京市鼓楼区中山北路30号1202室"),
+    ("不对 不是1201 应该是1202", "江苏省南京市鼓楼区中山北路30号1202室"),
+    ("不是30号是32号", "江苏省南京市鼓楼区中山北路32号1201室"),
+    ("等一下 是中山北路32号", "江苏省南京市鼓楼区中山北路32号"),
+    ("不是1501是1502", None),  # the wrong part is not in the address: nothing to correct by it
+    ("等一下 不是这个地址 是中山北路32号1201室", "江苏省南京市鼓楼区中山北路32号1201室"),
+])
+def test_a_part_named_wrong_and_right_replaces_only_that_part(text, value):
+    assert corrected_value("address", ADDRESS, text) == value
+
+
+@pytest.mark.parametrize(("form", "text", "intent"), [
+    ("invoice_form", "发票不开了 帮我退款", "refund"),
+    ("invoice_form", "不开票了 直接取消订单", "cancel_order"),
+    ("modify_order_form", "地址不改了 帮我取消订单", "cancel_order"),
+    ("invoice_form", "先不开了", None),
+    ("invoice_form", "抬头是杭州退款科技有限公司", None),
+    ("order_verification_form", "不查了 帮我退款", None),
+])
+def test_another_request_made_while_dropping_a_form(form, text, intent):
+    assert leaves_form_for(form, text) == intent
+
+
+@pytest.mark.parametrize(("text", "fixes"), [
+    ("不对 税号输错了", True),
+    ("邮箱写错了", True),
+    ("税号写错了 是91330100MA2X", False),  # the new value is given: the form reads it
+    ("算了 不对", False),
+])
+def test_a_detail_reported_wrong_in_a_form(text, fixes):
+    assert fixes_a_detail(text) is fixes
+
+
+@pytest.mark.parametrize(("op", "text", "other"), [
+    ("refund", "另外一单2025061800005也要退", "2025061800005"),
+    ("cancel", "2025061800007也一起取消", "2025061800007"),
+    ("refund", "2025061800005的退款到哪了", None),  # a question about another order
+    ("refund", "2025061800003也要退", None),  # the card's own order
+])
+def test_the_same_request_for_another_order_at_a_card(op, text, other):
+    assert same_for_another(make_pending(op, "2025061800003", "m0"), text) == other
+
+
+def test_a_named_promotion_is_found_among_the_running_ones():
+    promos = [{"title": "冬季焕新 满299减40"}, {"title": "新人专享 首单立减10元"}]
+    assert promotion_named("满299减40能和店铺券一起用吗") == "满299减40"
+    assert promotion_named("满 299 - 40 可以叠加吗") == "满299减40"
+    assert promotion_named("订单满了200的") is None
+    assert promotion_of("满299减40", promos) == promos[0]
+    assert promotion_of("满300减50", promos) is None

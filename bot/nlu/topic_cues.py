@@ -79,6 +79,9 @@ def resolve(intent: str | None, confidence: float, text: str, threshold: float) 
         return "cancel_order"
     if intent in _KEPT and not (intent == "out_of_scope" and _ORDER_NUMBER.search(text)):
         return None
+    if intent == "out_of_scope":
+        # "帮我查一下2025061800004": an order number with no other topic is a look at that order
+        return cue_topic(text) or "order_status"
     if confidence >= threshold and intent != "nlu_fallback":
         return None
     topic = cue_topic(text)
