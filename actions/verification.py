@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     HUMAN_BUTTON,
     ShopAction,
+    bot_said,
     current_order_id,
     customer_id_of,
     intent_button,
@@ -51,6 +52,7 @@ from bot.dialogue import (
     phone_tail_candidate,
     same_order_meant,
     short_date,
+    waits_within_promise,
 )
 from bot.orders.db import DatabaseUnavailable
 from bot.orders.service import normalize_order_id
@@ -330,6 +332,8 @@ class ActionFollowOrder(Action):
     ) -> list[dict[str, Any]]:
         speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
         topic = tracker.get_slot("topic") or "order_status"
+        if waits_within_promise(latest_text(tracker), bot_said(tracker)):
+            dispatcher.utter_message(response="utter_within_promise")
         return reread(tracker, topic, "act" if speech_act == "act" else "ask", tracker.get_slot("order_id"))
 
 

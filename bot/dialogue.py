@@ -974,3 +974,34 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
     if "优惠券" in said and "券" in t and re.search(r"过期|补发|补|怎么用|在哪", t):
         return "utter_faq/coupon"
     return None
+
+
+# ------------------------------------------------------------------ impatience inside a promise
+_PROMISED = re.compile(r"(\d+)\s*(小时|个工作日|天)内")
+_WAITED = re.compile(
+    r"^(我)?(都|已经|这都|都已经|已)?(等了)?(?P<n>[一二两三四五六七八九十半\d]+)(?P<unit>个?小时|天|个工作日|周|个?星期|个?礼拜)(了)?(了|啊|呀|呢|哦|诶)?$"
+)
+_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "半": 0.5}
+
+
+def _hours(number: str, unit: str) -> float | None:
+    value = float(number) if number.isdigit() else _NUMERALS.get(number)
+    if value is None:
+        return None
+    return value if "小时" in unit else value * 24 * (7 if unit[-1] in "周期拜" else 1)
+
+
+def waits_within_promise(text: str | None, bot_text: str | None) -> bool:
+    """"都两天了" right after the bot said the money comes within 72 hours: impatience while
+    the promised time still runs, to be answered with that promise rather than handed off.
+    Only a bare remark on the time waited counts; any other word of anger does not."""
+    if re.search(r"[!！?？]{2,}", text or ""):
+        return False
+    plain = re.sub(r"[\s。.!！?？~～…]+", "", to_simplified(text or ""))
+    waited = _WAITED.match(plain)
+    promised = _PROMISED.search(bot_text or "")
+    if not waited or not promised:
+        return False
+    hours = _hours(waited.group("n"), waited.group("unit"))
+    limit = _hours(promised.group(1), promised.group(2))
+    return hours is not None and limit is not None and hours < limit

@@ -72,6 +72,7 @@ from bot.dialogue import (
     same_for_another,
     selector_key,
     states_a_change,
+    waits_within_promise,
 )
 from bot.handoff import (
     TRANSPARENT_ACTIONS,
@@ -141,6 +142,11 @@ def is_angry(parse_data: dict[str, Any] | None) -> bool:
     """Whether a parse result carries the anger signal set by `bot.nlu.anger`."""
     emotion = (parse_data or {}).get("emotion") or {}
     return isinstance(emotion, dict) and emotion.get("name") == ANGRY
+
+
+def reread_by_bot(parse_data: dict[str, Any] | None) -> bool:
+    """A message an action logged anew for another topic or order (actions.verification.reread)."""
+    return any(e.get("extractor") == "reread" for e in (parse_data or {}).get("entities") or [])
 
 
 def detector_heard_human(parse_data: dict[str, Any] | None) -> bool:
@@ -256,7 +262,10 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
     recent = recent_user_texts(tracker)
-    if is_angry(parse) or wants_human or urgent_in_recent(recent, bot_said(tracker)) or insults_the_bot(text) \
+    # "都两天了" while the promised 72 hours still run: answered with the promise (ContextPolicy);
+    # a message the bot re-read was judged on its first reading
+    calm_wait = (waits_within_promise(text, bot_said(tracker)) or reread_by_bot(parse)) and not card
+    if (is_angry(parse) and not calm_wait) or wants_human or urgent_in_recent(recent, bot_said(tracker)) or insults_the_bot(text) \
             or sarcastic_after_complaint(recent):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
@@ -441,9 +450,12 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
             return VERIFY_FORM
         return None
     intent, confidence = _intent(parse)
+    actions, answered_faq = previous_turn(tracker)
+    # "都两天了" after "72小时内到账": the same answer again, with its promise and date
+    if ORDER_ACTIONS & set(actions) and tracker.get_slot("order_id") and waits_within_promise(text, bot_said(tracker)):
+        return FOLLOW_ORDER
     if _social(intent, confidence, text):
         return None
-    actions, answered_faq = previous_turn(tracker)
     last_faq = tracker.get_slot("last_faq") if answered_faq else None
     # "哦 那不退了" after an answer: the matter is dropped, not asked about again
     if actions and gives_up(text):

@@ -18,6 +18,7 @@ from bot.dialogue import (
     promotion_of,
     same_for_another,
     switched_request,
+    waits_within_promise,
 )
 
 
@@ -350,3 +351,21 @@ def test_a_named_promotion_is_found_among_the_running_ones():
     assert promotion_named("订单满了200的") is None
     assert promotion_of("满299减40", promos) == promos[0]
     assert promotion_of("满300减50", promos) is None
+
+
+REFUND_ANSWER = "订单2025061800008的退款正在处理中。普通订单退款72小时内原路到账，预计2026-12-03前到账。"
+
+
+@pytest.mark.parametrize(("text", "bot_text", "calm"), [
+    ("都两天了", REFUND_ANSWER, True),
+    ("等了2天了", REFUND_ANSWER, True),
+    ("都十天了", "预售订单退款15个工作日内原路到账", True),
+    ("这都一个星期了", "预售订单退款15个工作日内原路到账", True),
+    ("都三个星期了", "预售订单退款15个工作日内原路到账", False),
+    ("已经三天了", REFUND_ANSWER, False),  # the promise has run out
+    ("都两天了!!!", REFUND_ANSWER, False),
+    ("都两天了 什么破店", REFUND_ANSWER, False),  # other words of anger
+    ("都两天了", "订单2025061800002已发货，请留意物流", False),  # nothing was promised
+])
+def test_impatience_while_the_promised_time_still_runs(text, bot_text, calm):
+    assert waits_within_promise(text, bot_text) is calm
