@@ -934,6 +934,7 @@ _QUALITY_REASON = re.compile(
 def quality_reason(text: str | None) -> bool:
     """The return is for a fault of the goods: the shop pays the postage back."""
     return bool(_QUALITY_REASON.search(to_simplified(text or "")))
+_WHICH_DAY = re.compile(r"哪天|哪一天|几号|几月几|什么时候|啥时候|具体(日期|时间|哪天|几号)|什么日子|截止到?哪")
 _HOW_TO_APPLY = re.compile(r"(怎么|如何|怎样|在哪里?|哪里|去哪)(申请|弄|办|操作|提交)|帮我申请")
 REFUND_CONTEXT = frozenset({"action_refund", "action_cancel_order", "action_order_status", "action_confirm",
                             "utter_refund_route", "utter_refund_not_arrived"})
@@ -961,6 +962,8 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
     if ORDER_ACTIONS & set(actions) and _REFUSE_PARCEL.search(t):
         return "utter_refuse_parcel"
     said = bot_text or ""
+    if ORDER_ACTIONS & set(actions) and "预计" in said and _WHICH_DAY.search(t):
+        return "action_follow_order"  # "那是到哪天" after "…15个工作日内原路到账，预计…前": that answer's date
     if "如果是质量问题" in said and _QUALITY.search(t):
         return "action_handoff"  # "是质量问题 线头全开了" after the window closed: after-sales is a person
     if last_faq == "faq/special_invoice" and re.search(r"开户|银行|账号", t):
