@@ -416,7 +416,9 @@ class ValidateOrderVerificationForm(FormValidationAction):
         if tail is None and cannot_give_tail(text):
             # a husband ordering for his wife, a new phone: only a person can check otherwise
             dispatcher.utter_message(response="utter_verify_tail_unknown", buttons=[HUMAN_BUTTON])
-            return {}
+            # the slot "set" keeps the form from rejecting the message to an intent's rule
+            # (the password FAQ for "我忘了手机号了"): the form answers it and asks again
+            return {"phone_tail": None}
         if tail is None and any(ch.isdigit() for ch in text):
             tail = "".join(ch for ch in text if ch.isdigit())[:8]
         return {"phone_tail": tail} if tail else {}
@@ -465,6 +467,8 @@ class ValidateOrderVerificationForm(FormValidationAction):
         if order_id is None:
             return {"phone_tail": None}  # order number comes first; asked next
         tail = value.strip() if isinstance(value, str) else ""
+        if not tail and cannot_give_tail(latest_text(tracker)):
+            return {"phone_tail": None}  # answered in extract_phone_tail; no try is used up
         if len(tail) != 4 or not tail.isdigit():
             return _failed(dispatcher, tracker, "phone_tail", "bad_tail")
         try:

@@ -994,8 +994,12 @@ async def test_a_customer_without_the_tail_is_offered_a_person(shop):
     t = tracker("我是她老公 手机尾号不知道", "nlu_fallback", slots={"order_id": DEMO_ORDERS["delivered"],
                 "requested_slot": "phone_tail"}, active_loop="order_verification_form")
     d = CollectingDispatcher()
-    found = await ValidateOrderVerificationForm().extract_phone_tail(d, t, {})
-    assert found == {} and responses(d) == ["utter_verify_tail_unknown"] and "人工" in texts(d)
+    form = ValidateOrderVerificationForm()
+    found = await form.extract_phone_tail(d, t, {})
+    assert found == {"phone_tail": None} and responses(d) == ["utter_verify_tail_unknown"] and "人工" in texts(d)
+    # no try is used up: the form asks for the tail again as it was
+    d = CollectingDispatcher()
+    assert await form.validate_phone_tail(None, d, t, {}) == {"phone_tail": None} and responses(d) == []
 
 
 def test_a_cancel_asked_for_at_the_refund_card_shows_the_cancel_card_and_changes_nothing(shop):
