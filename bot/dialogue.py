@@ -764,8 +764,10 @@ def same_for_another(pending: dict[str, Any] | None, text: str | None) -> str | 
     if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
         return None
     other = order_id_candidate(text)
+    if not other or not 12 <= len(other) <= 20:
+        return None  # "电话也改成13700001111": a phone number is no order
     plain = to_simplified(text or "")
-    return other if other and other != pending.get("order_id") and _SAME_AGAIN.search(plain) else None
+    return other if other != pending.get("order_id") and _SAME_AGAIN.search(plain) else None
 
 
 # ------------------------------------------------------------------ a word aside at a card

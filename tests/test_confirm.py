@@ -339,6 +339,7 @@ def test_a_detail_reported_wrong_in_a_form(text, fixes):
     ("cancel", "2025061800007也一起取消", "2025061800007"),
     ("refund", "2025061800005的退款到哪了", None),  # a question about another order
     ("refund", "2025061800003也要退", None),  # the card's own order
+    ("modify", "对 改吧 另外电话也改成13700001111", None),  # a phone number is no order
 ])
 def test_the_same_request_for_another_order_at_a_card(op, text, other):
     assert same_for_another(make_pending(op, "2025061800003", "m0"), text) == other
