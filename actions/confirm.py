@@ -39,6 +39,7 @@ from bot.dialogue import (
     same_for_another,
     short_date,
     switched_request,
+    yes_then_request,
 )
 from bot.orders.service import OrderService, Outcome
 
@@ -241,6 +242,9 @@ class ActionConfirm(ShopAction):
             return done
         op, order_id, args = pending["op"], pending.get("order_id") or "", pending.get("args") or {}
         answer = card_answer(pending, latest_text(tracker), latest_intent(tracker))
+        # "对 改吧 另外电话也改成…": this card's yes, then the other request's own card
+        also = yes_then_request(pending, latest_text(tracker)) if answer is None else None
+        answer = "yes" if also else answer
         switch = switched_request(pending, latest_text(tracker)) if answer == "no" else None
         if answer != "yes" and not switch:
             dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
@@ -263,4 +267,6 @@ class ActionConfirm(ShopAction):
             variables = {"order_id": order_id, "status": outcome.data.get("status", ""),
                          "invoice_id": outcome.data.get("invoice_id", "")}
         dispatcher.utter_message(response=name, **variables)
+        if also and outcome.ok:
+            return [*done, *take_offer(dispatcher, tracker, svc, order_id, also)]
         return done

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.confirm import CONDITION, new_value_text, stated_new_value, wants_exchange
+from bot.confirm import CONDITION, new_value_text, stated_new_value, wants_exchange, yes_no
 from bot.handoff import to_simplified
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
@@ -768,6 +768,27 @@ def same_for_another(pending: dict[str, Any] | None, text: str | None) -> str | 
         return None  # "电话也改成13700001111": a phone number is no order
     plain = to_simplified(text or "")
     return other if other != pending.get("order_id") and _SAME_AGAIN.search(plain) else None
+
+
+# "对 改吧 另外电话也改成…": a yes to the card, then another request after a joining word
+_AND_ALSO = re.compile(r"[,，。;；\s]*(?:另外|还有|顺便|然后|再帮我|再把|再)")
+
+
+def yes_then_request(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """The other request made after a clear yes to the card in the same message (its intent),
+    or None: the yes counts and the other request shows its own card next."""
+    if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
+        return None
+    plain = to_simplified(text or "")
+    parts = _AND_ALSO.split(plain, maxsplit=1)
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        return None
+    other = order_id_candidate(parts[1])
+    if other and 12 <= len(other) <= 20 and other != pending.get("order_id"):
+        return None  # another order's request: not this card's order to act on
+    if yes_no(parts[0], None, pending.get("op")) != "yes":
+        return None
+    return switched_request(pending, parts[1])
 
 
 # ------------------------------------------------------------------ a word aside at a card

@@ -73,6 +73,7 @@ from bot.dialogue import (
     selector_key,
     states_a_change,
     waits_within_promise,
+    yes_then_request,
 )
 from bot.handoff import (
     TRANSPARENT_ACTIONS,
@@ -279,6 +280,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
             return CORRECT_ACTION
         if same_for_another(card, text):
             return OTHER_ORDER_ACTION
+        if yes_then_request(card, text):
+            return CONFIRM_ACTION  # "对 改吧 另外电话也改成…": this card's yes, then the other's card
         aside = card_aside(card, text, parse)
         if aside in ("wait", "quality"):
             return ASIDE_ACTION

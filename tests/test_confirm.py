@@ -19,6 +19,7 @@ from bot.dialogue import (
     same_for_another,
     switched_request,
     waits_within_promise,
+    yes_then_request,
 )
 
 
@@ -370,3 +371,15 @@ REFUND_ANSWER = "订单2025061800008的退款正在处理中。普通订单退�
 ])
 def test_impatience_while_the_promised_time_still_runs(text, bot_text, calm):
     assert waits_within_promise(text, bot_text) is calm
+
+
+@pytest.mark.parametrize(("op", "args", "text", "intent"), [
+    ("modify", {"field": "address"}, "对 改吧 另外电话也改成13700001111", "modify_order"),
+    ("modify", {"field": "address"}, "确认，还有收货人改成王芳", "modify_order"),
+    ("refund", {}, "确认 顺便开个发票", "invoice"),
+    ("modify", {"field": "address"}, "对 改吧", None),  # a plain yes
+    ("modify", {"field": "address"}, "不改了 另外电话改成13700001111", None),  # a no: the switch reads it
+    ("refund", {}, "好的 另外帮我取消2025061800002", None),  # another order's request: not this card's
+])
+def test_a_yes_then_another_request_in_one_message(op, args, text, intent):
+    assert yes_then_request(make_pending(op, "2025061800003", "m0", **args), text) == intent
