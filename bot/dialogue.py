@@ -946,6 +946,7 @@ _REPAIR = re.compile(r"过了?保修?期|过保|保修期外|出了保|(还|能|
 _REFUSE_PARCEL = re.compile(r"拦截|拦下|拦回|截回|追回包裹|拒收|拒签|不签收")
 # "开了两个月了": longer ago than the 30 days an invoice can be re-issued in
 _PAST_30_DAYS = re.compile(r"([两三四五六七八九十几2-9]|1[0-2])个?多?月|半年|一年|去年|[3-9]\d天|\d{3}天")
+_PRESALE_TOO = re.compile(r"^(那)?预售(的|订单|单)?(也|呢|是不是|一样|同样|也一样|也是)")
 _FEE_BACK = re.compile(r"运费.{0,3}(呢|退|还|回)")
 _QUALITY = re.compile(r"质量|坏了|破了|开线|线头|瑕疵|掉色|起球|漏|裂|故障|不能用|有问题")
 # a fault named as the reason for a return (a question "有问题吗" is not one)
@@ -978,6 +979,8 @@ def answer_follow_up(text: str | None, last_faq: str | None, actions: Sequence[s
         return "utter_refund_not_arrived"
     if after_refund and _ROUTE_WORDS.search(t) and not _NOT_ARRIVED.search(t):
         return "utter_refund_route"
+    if after_refund and _PRESALE_TOO.search(t):
+        return "utter_faq/refund_time"  # "预售的也一样吗": the refund times, pre-sale's included
     if after_refund and _FEE_BACK.search(t):
         return "utter_shipping_fee_back"  # "那运费呢" after the coupon or refund of a cancel
     if (last_faq == "faq/warranty" or "utter_repair_paid" in actions) and _REPAIR.search(t):

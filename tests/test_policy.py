@@ -373,6 +373,8 @@ def test_letting_the_matter_drop_after_an_answer(text, expected):
       BotUttered("亲,发票开具后30天内可以申请换开或重开")], "开了两个月了", "utter_invoice_reissue_expired"),
     ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/invoice_reissue"),
       BotUttered("亲,发票开具后30天内可以申请换开或重开")], "开了十天", None),
+    ([ActionExecuted("action_cancel_order"), BotUttered("普通订单退款72小时内原路到账")], "预售的也一样吗",
+     "utter_faq/refund_time"),
     ([ActionExecuted("action_refund"), BotUttered("预售订单退款15个工作日内原路到账，预计2026-12-22前到账")],
      "要15个工作日？那是到哪天", "action_follow_order"),
     ([ActionExecuted("action_answer_faq"), SlotSet("last_faq", "faq/refund_time"),
