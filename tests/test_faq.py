@@ -15,7 +15,7 @@ from actions.faq import ActionAnswerFaq, faq_in_context, is_elliptical
 @pytest.mark.parametrize(
     ("text", "elliptical"),
     [("那预售的呢", True), ("预售商品也是一样吗", True), ("那要是偏远地区呢？", True), ("那運費呢", True),
-     ("新的几天能开好", True), ("重开的要多久", True),
+     ("新的几天能开好", True), ("重开的要多久", True), ("会怎样", True), ("那然后会怎么样？", True),
      ("退款多久到账", False), ("那2025061800002呢", False), ("买一件包邮吗", False)],
 )
 def test_is_elliptical(text, elliptical):
