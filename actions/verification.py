@@ -50,6 +50,7 @@ from bot.dialogue import (
     order_by_goods,
     order_id_candidate,
     phone_tail_candidate,
+    points_at_an_order,
     same_order_meant,
     short_date,
     waits_within_promise,
@@ -400,6 +401,10 @@ class ValidateOrderVerificationForm(FormValidationAction):
         candidate = order_id_candidate(text)
         if candidate is None and tries_an_order_number(text):
             candidate = "".join(ch for ch in text if ch.isdigit())
+        if candidate is None and points_at_an_order(text):
+            # "就最近那个": the form asks for the number again (no try used), instead of
+            # rejecting the message to the rule its intent draws ("好的。还有什么可以帮您？")
+            return {"order_id": None}
         return {"order_id": candidate} if candidate else {}
 
     async def extract_phone_tail(

@@ -826,11 +826,11 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
     for topic, ops, words in _CARD_TOPICS:
         if op in ops and words.search(plain):
             return topic
+    if CONDITION.search(plain) and not _ASKS.search(plain):
+        return "condition"  # "不扣的话就退吧": the card says what holds; it is asked again
     key, confidence = selector_key(parse)
     if key in CARD_FAQ.get(op, ()) and confidence >= ASIDE_SURE:
         return "faq"
-    if CONDITION.search(plain) and not _ASKS.search(plain):
-        return "condition"  # "不扣的话就退吧": the card says what holds; it is asked again
     # "确认 那开过的发票怎么办": a yes with a question no rule answers; the card is asked again
     return "again" if _STRONG_YES_LEAD.match(plain) else None
 
