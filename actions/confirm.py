@@ -39,6 +39,7 @@ from bot.dialogue import (
     same_for_another,
     short_date,
     switched_request,
+    yes_then_other_order,
     yes_then_request,
 )
 from bot.orders.service import OrderService, Outcome
@@ -244,7 +245,9 @@ class ActionConfirm(ShopAction):
         answer = card_answer(pending, latest_text(tracker), latest_intent(tracker))
         # "对 改吧 另外电话也改成…": this card's yes, then the other request's own card
         also = yes_then_request(pending, latest_text(tracker)) if answer is None else None
-        answer = "yes" if also else answer
+        # "确认 另外2025061800005也退": this card's yes, then the same request for that order
+        other = yes_then_other_order(pending, latest_text(tracker)) if answer is None else None
+        answer = "yes" if also or other else answer
         switch = switched_request(pending, latest_text(tracker)) if answer == "no" else None
         if answer != "yes" and not switch:
             dispatcher.utter_message(response="utter_change_dropped", order_id=order_id)
@@ -269,4 +272,6 @@ class ActionConfirm(ShopAction):
         dispatcher.utter_message(response=name, **variables)
         if also and outcome.ok:
             return [*done, *take_offer(dispatcher, tracker, svc, order_id, also)]
+        if other and outcome.ok:
+            return [*reread(tracker, OP_INTENT[op], "act", other), *done]
         return done

@@ -793,6 +793,17 @@ def yes_then_request(pending: dict[str, Any] | None, text: str | None) -> str | 
     return switched_request(pending, parts[1])
 
 
+def yes_then_other_order(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """"确认 另外2025061800005也退一下": the other order named for the same request after a
+    clear yes to the card (the yes counts, then that order's card follows), or None."""
+    if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
+        return None
+    parts = _AND_ALSO.split(to_simplified(text or ""), maxsplit=1)
+    if len(parts) != 2 or not parts[0].strip() or yes_no(parts[0], None, pending.get("op")) != "yes":
+        return None
+    return same_for_another(pending, parts[1])
+
+
 # ------------------------------------------------------------------ a word aside at a card
 # what to exchange for ("换个颜色", "换个大号的", "要M码"): a detail of the exchange card
 _EXCHANGE_DETAIL = re.compile(r"[大小中]一?[号码]|[SMLX]{1,3}码?\b|颜色|[红黑白蓝灰粉绿黄紫]色|尺码|码数|尺寸|款式|型号|同款|新的", re.I)

@@ -73,6 +73,7 @@ from bot.dialogue import (
     selector_key,
     states_a_change,
     waits_within_promise,
+    yes_then_other_order,
     yes_then_request,
 )
 from bot.handoff import (
@@ -278,6 +279,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     if card:
         if card.get("op") == "modify" and corrected_change(card, text):
             return CORRECT_ACTION
+        if yes_then_other_order(card, text):
+            return CONFIRM_ACTION  # "确认 另外2025061800005也退": this card's yes, then that order's card
         if same_for_another(card, text):
             return OTHER_ORDER_ACTION
         if yes_then_request(card, text):

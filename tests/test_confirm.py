@@ -19,6 +19,7 @@ from bot.dialogue import (
     same_for_another,
     switched_request,
     waits_within_promise,
+    yes_then_other_order,
     yes_then_request,
 )
 
@@ -383,3 +384,13 @@ def test_impatience_while_the_promised_time_still_runs(text, bot_text, calm):
 ])
 def test_a_yes_then_another_request_in_one_message(op, args, text, intent):
     assert yes_then_request(make_pending(op, "2025061800003", "m0", **args), text) == intent
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("确认 另外2025061800005也退一下", "2025061800005"),
+    ("好的，还有2025061800005也要退", "2025061800005"),
+    ("另外一单2025061800005也要退", None),  # no yes: the card lapses (same_for_another)
+    ("确认 另外电话也改成13700001111", None),
+])
+def test_a_yes_then_the_same_request_for_another_order(text, other):
+    assert yes_then_other_order(make_pending("refund", "2025061800003", "m0"), text) == other
