@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -564,18 +564,35 @@ class ValidateInvoiceForm(FormValidationAction):
 
 class ActionFixDetail(Action):
     """"不对 税号输错了" in the invoice form: the detail it names is cleared, so the form asks
-    for it again next (the one being asked when none is named); the request goes on."""
+    for it again next (the one being asked when none is named); the request goes on. At the
+    invoice card the form opens again for the detail named."""
 
     def name(self) -> str:
         return "action_fix_detail"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        pending = tracker.get_slot("pending")
+        if not tracker.active_loop.get("name") and isinstance(pending, dict) and pending.get("op") == "invoice":
+            return self._reopen(dispatcher, tracker, pending)
         asked = tracker.get_slot("requested_slot")
         slot = detail_named(latest_text(tracker)) or asked
         dispatcher.utter_message(response="utter_detail_again")
         # the message itself was taken as the detail being asked (a from_text slot): not one
         taken = [asked] if asked in INVOICE_SLOTS and tracker.get_slot(asked) == latest_text(tracker) else []
         return [SlotSet(s, None) for s in dict.fromkeys([slot, *taken]) if s in INVOICE_SLOTS]
+
+    @staticmethod
+    def _reopen(dispatcher: CollectingDispatcher, tracker: Tracker, pending: dict[str, Any]) -> list:
+        """"等等 税号写错了" at the invoice card: the card lapses, and the form opens again with
+        the card's other details, asking only for the one named wrong."""
+        args = pending.get("args") or {}
+        named = detail_named(latest_text(tracker))
+        values = {"invoice_title": args.get("title"), "invoice_tax_id": args.get("tax_id"),
+                  "invoice_email": args.get("email")}
+        dispatcher.utter_message(response="utter_detail_again")
+        return [SlotSet("pending", None), SlotSet("order_id", pending.get("order_id")),
+                *(SlotSet(slot, None if slot == named else value) for slot, value in values.items()),
+                FollowupAction("invoice_form")]
 
 
 class ActionSubmitInvoice(ShopAction):

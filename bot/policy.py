@@ -52,6 +52,7 @@ from bot.dialogue import (
     corrected_change,
     corrects_order_choice,
     coupon_follow_up,
+    detail_named,
     detect_modify_field,
     faq_topic,
     fixes_a_detail,
@@ -279,6 +280,8 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     if card:
         if card.get("op") == "modify" and corrected_change(card, text):
             return CORRECT_ACTION
+        if card.get("op") == "invoice" and fixes_a_detail(text) and detail_named(text):
+            return FIX_DETAIL_ACTION  # "等等 税号写错了": that detail asked again, the rest kept
         if yes_then_other_order(card, text):
             return CONFIRM_ACTION  # "确认 另外2025061800005也退": this card's yes, then that order's card
         if same_for_another(card, text):
