@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -24,7 +24,7 @@ from actions.common import (
     service,
     user_message_ids,
 )
-from actions.orders import INVOICE_SLOTS, ActionCancelOrder, invoice_card, modify_card
+from actions.orders import ActionCancelOrder, form_closed, invoice_card, modify_card
 from actions.verification import reread
 from bot.confirm import OFFER, card_answer, is_fresh
 from bot.dialogue import (
@@ -189,10 +189,6 @@ FORM_FIRST = {"invoice": "action_invoice", "modify_order": "action_modify_order"
 OFFERED = {"cancel_order": ActionCancelOrder(), "refund": ActionRefund(), "return_exchange": ActionReturnExchange()}
 
 
-# the details each form collects, cleared when the form is left
-FORM_SLOTS = {"invoice_form": INVOICE_SLOTS, "modify_order_form": ("modify_field", "modify_value")}
-
-
 class ActionSwitchRequest(ShopAction):
     """Another request made while dropping a form ("发票不开了 帮我退款"): the form ends with
     nothing filed, and the other request shows its own card (or form)."""
@@ -203,8 +199,7 @@ class ActionSwitchRequest(ShopAction):
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         form = tracker.active_loop.get("name")
         intent = leaves_form_for(form, latest_text(tracker))
-        closed = [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("next_step", None),
-                  *(SlotSet(slot, None) for slot in FORM_SLOTS.get(form or "", ()))]
+        closed = form_closed(form)
         order_id = tracker.get_slot("order_id") or ""
         svc = service()
         if intent is None or not order_id or not is_verified(tracker, order_id, svc):

@@ -407,6 +407,14 @@ class ActionCorrectChange(ShopAction):
 
 
 INVOICE_SLOTS = ("invoice_title", "invoice_tax_id", "invoice_email")
+# the details each form collects, cleared when the form is left
+FORM_SLOTS = {"invoice_form": INVOICE_SLOTS, "modify_order_form": ("modify_field", "modify_value")}
+
+
+def form_closed(form: str | None) -> list:
+    """Events that end `form` with nothing filed: its details and its request cleared."""
+    return [*(SlotSet(slot, None) for slot in FORM_SLOTS.get(form or "", ())), SlotSet("next_step", None),
+            SlotSet("requested_slot", None), ActiveLoop(None)]
 
 
 def invoice_request_text(tracker: Tracker, look_back: int = 5) -> str:
@@ -499,8 +507,7 @@ class ValidateInvoiceForm(FormValidationAction):
         if tracker.active_loop.get("name") == "invoice_form" and tracker.get_slot("requested_slot") \
                 and drops_the_request(latest_text(tracker)):
             dispatcher.utter_message(response="utter_deny")
-            return [*(SlotSet(slot, None) for slot in INVOICE_SLOTS), SlotSet("next_step", None),
-                    SlotSet("requested_slot", None), ActiveLoop(None)]
+            return form_closed("invoice_form")
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(

@@ -317,6 +317,8 @@ def promotion_named(text: str | None) -> str | None:
 def promotion_of(name: str, promos: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The running promotion whose title names the same rule."""
     return next((p for p in promos if name in re.sub(r"\s+", "", p.get("title") or "")), None)
+
+
 # Words that go on about coupons without naming them ("领了放在哪里看", "过期了还能补吗")
 _COUPON_FOLLOW = re.compile(r"领(?!导)|过期|补发|能补|抵扣|门槛|叠加|哪(里|儿)?(看|找|查)")
 
@@ -623,8 +625,8 @@ FORM_OPS = {"invoice_form": "invoice", "modify_order_form": "modify"}
 def leaves_form_for(form: str | None, text: str | None) -> str | None:
     """The other request made while dropping a form's ("发票不开了 帮我退款" in the invoice
     form): its intent, or None."""
-    op = FORM_OPS.get(form or "")
-    if op is None or not _DROP.search(to_simplified(text or "")) and not _DECLINED.search(to_simplified(text or "")):
+    op, plain = FORM_OPS.get(form or ""), to_simplified(text or "")
+    if op is None or not (_DROP.search(plain) or _DECLINED.search(plain)):
         return None
     return switched_request({"op": op}, text)
 
@@ -765,43 +767,46 @@ def same_for_another(pending: dict[str, Any] | None, text: str | None) -> str | 
     or None."""
     if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
         return None
+    other = _other_order(pending, text)
+    return other if other and _SAME_AGAIN.search(to_simplified(text or "")) else None
+
+
+def _other_order(pending: dict[str, Any], text: str | None) -> str | None:
+    """A well-formed order number in `text` other than the card's ("电话也改成13700001111":
+    a phone number is no order)."""
     other = order_id_candidate(text)
-    if not other or not 12 <= len(other) <= 20:
-        return None  # "电话也改成13700001111": a phone number is no order
-    plain = to_simplified(text or "")
-    return other if other != pending.get("order_id") and _SAME_AGAIN.search(plain) else None
+    return other if other and 12 <= len(other) <= 20 and other != pending.get("order_id") else None
 
 
 # "对 改吧 另外电话也改成…": a yes to the card, then another request after a joining word
 _AND_ALSO = re.compile(r"[,，。;；\s]*(?:另外|还有|顺便|然后|再帮我|再把|再)")
 
 
-def yes_then_request(pending: dict[str, Any] | None, text: str | None) -> str | None:
-    """The other request made after a clear yes to the card in the same message (its intent),
-    or None: the yes counts and the other request shows its own card next."""
+def _after_yes(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """What follows a clear yes to the card after a joining word ("对 改吧 另外…"), or None."""
     if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
         return None
-    plain = to_simplified(text or "")
-    parts = _AND_ALSO.split(plain, maxsplit=1)
+    parts = _AND_ALSO.split(to_simplified(text or ""), maxsplit=1)
     if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
         return None
-    other = order_id_candidate(parts[1])
-    if other and 12 <= len(other) <= 20 and other != pending.get("order_id"):
-        return None  # another order's request: not this card's order to act on
-    if yes_no(parts[0], None, pending.get("op")) != "yes":
+    return parts[1] if yes_no(parts[0], None, pending.get("op")) == "yes" else None
+
+
+def yes_then_request(pending: dict[str, Any] | None, text: str | None) -> str | None:
+    """The other request made after a clear yes to the card in the same message (its intent),
+    or None: the yes counts and the other request shows its own card next. A request about
+    another order is not this card's order to act on."""
+    rest = _after_yes(pending, text)
+    if rest is None or _other_order(pending, rest):
         return None
-    return switched_request(pending, parts[1])
+    return switched_request(pending, rest)
 
 
 def yes_then_other_order(pending: dict[str, Any] | None, text: str | None) -> str | None:
     """"确认 另外2025061800005也退一下": the other order named for the same request after a
     clear yes to the card (the yes counts, then that order's card follows), or None."""
-    if not isinstance(pending, dict) or pending.get("op") not in OP_INTENT:
-        return None
-    parts = _AND_ALSO.split(to_simplified(text or ""), maxsplit=1)
-    if len(parts) != 2 or not parts[0].strip() or yes_no(parts[0], None, pending.get("op")) != "yes":
-        return None
-    return same_for_another(pending, parts[1])
+    rest = _after_yes(pending, text)
+    return same_for_another(pending, rest) if rest is not None else None
 
 
 # ------------------------------------------------------------------ a word aside at a card

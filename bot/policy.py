@@ -264,11 +264,11 @@ def guard_action(tracker: DialogueStateTracker) -> str | None:
     answer = card_answer(card, text, intent) if card else None
     # an answer to the card drawn as human_agent by the classifier alone ("确人") is the answer
     wants_human = asks_for_human(parse) and not (answer and not detector_heard_human(parse))
-    recent = recent_user_texts(tracker)
+    recent, said = recent_user_texts(tracker), bot_said(tracker)
     # "都两天了" while the promised 72 hours still run: answered with the promise (ContextPolicy);
     # a message the bot re-read was judged on its first reading
-    calm_wait = (waits_within_promise(text, bot_said(tracker)) or reread_by_bot(parse)) and not card
-    if (is_angry(parse) and not calm_wait) or wants_human or urgent_in_recent(recent, bot_said(tracker)) or insults_the_bot(text) \
+    calm_wait = (waits_within_promise(text, said) or reread_by_bot(parse)) and not card
+    if (is_angry(parse) and not calm_wait) or wants_human or urgent_in_recent(recent, said) or insults_the_bot(text) \
             or sarcastic_after_complaint(recent):
         return HANDOFF_ACTION
     if previous_bot_action(tracker) in FAILURE_ACTIONS and is_impatient(text):
