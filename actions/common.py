@@ -386,7 +386,7 @@ def answer_order_policy(dispatcher: CollectingDispatcher, svc: OrderService, ord
         return []
     if question == "coupon_back":
         dispatcher.utter_message(response="utter_coupon_back", order_id=order_id, status=view.status)
-        return []
+        return [SlotSet("last_faq", "faq/coupon")]
     if question == "deposit":
         name = "utter_presale_deposit" if view.order_type == "presale" else "utter_no_deposit"
         dispatcher.utter_message(response=name, order_id=order_id, status=view.status, amount=f"{view.total:.2f}")
@@ -398,7 +398,8 @@ def answer_order_policy(dispatcher: CollectingDispatcher, svc: OrderService, ord
     name = "utter_price_protection_open" if svc.now() <= until else "utter_price_protection_closed"
     dispatcher.utter_message(response=name, order_id=order_id, paid=short_date(view.paid_at),
                              deadline=short_date(until), buttons=[HUMAN_BUTTON])
-    return []
+    # "过了七天也不行？" next leans on this rule, as on the FAQ's answer
+    return [SlotSet("last_faq", "faq/price_protection")]
 
 
 class AskOrActAction(OrderAction, ABC):

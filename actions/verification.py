@@ -49,9 +49,12 @@ from bot.dialogue import (
     means_another_order,
     order_by_goods,
     order_id_candidate,
+    orders_by_goods,
+    orders_of_kind_named,
     phone_tail_candidate,
     points_at_an_order,
     same_order_meant,
+    selector_key,
     short_date,
     waits_within_promise,
 )
@@ -104,11 +107,15 @@ def order_choice_buttons(topic: str, orders: list[Any], mode: str = "act") -> li
     ]
 
 
+# below this the selector's pick is a draw ("那到底是哪天发呢" drew the missing-item answer at 0.25)
+FAQ_KEY_SURE = 0.3
+
+
 def faq_key_of(tracker: Tracker) -> str | None:
     """The FAQ answer the response selector picked for the latest message (it runs on every
-    message, whatever the intent)."""
-    selector = ((tracker.latest_message or {}).get("response_selector") or {}).get("faq") or {}
-    return (selector.get("response") or {}).get("intent_response_key")
+    message, whatever the intent), unless it was a draw."""
+    key, confidence = selector_key(tracker.latest_message)
+    return key if confidence >= FAQ_KEY_SURE else None
 
 
 def speech_act_of(tracker: Tracker) -> str:
@@ -196,7 +203,14 @@ class ActionVerifyGate(ShopAction):
                     SlotSet("verify_attempts", 0),
                 ]
             if not order_id and cid:
-                orders = svc.orders_of_customer(cid, limit=5)
+                orders = svc.orders_of_customer(cid, limit=10)
+                named = orders_by_goods(latest_text(tracker), [(o.order_id, o.items) for o in orders])
+                if len(named) == 1:  # "我那件羽绒服到哪了": the one order whose goods are named
+                    return reread(tracker, topic or "order_status", mode, named[0])
+                # else the orders of those goods, or of the kind named ("那个预售的")
+                meant = set(named or orders_of_kind_named(latest_text(tracker),
+                                                          [(o.order_id, o.order_type) for o in orders]))
+                orders = [o for o in orders if o.order_id in meant][:5]
                 if orders:
                     dispatcher.utter_message(
                         response="utter_choose_order",

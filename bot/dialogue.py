@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.confirm import CONDITION, new_value_text, stated_new_value, wants_exchange, yes_no
-from bot.handoff import to_simplified
+from bot.handoff import to_simplified as _script_simplified
+from bot.nlu.pinyin import pinyin_to_hanzi
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
     clean_invoice_title,
@@ -62,6 +63,16 @@ _FAQ_TOPIC = {
     "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status",
 }
 
+_BETWEEN_HANZI = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def to_simplified(text: str) -> str:
+    """The rules' view of a message: Simplified characters, and a message typed in pinyin as
+    one Chinese sentence ("kaifapiao zenme kai" reads "开发票怎么开")."""
+    lower = text.lower()
+    hanzi = pinyin_to_hanzi(lower)
+    return _script_simplified(_BETWEEN_HANZI.sub("", hanzi) if hanzi != lower else text)
+
 
 def faq_topic(faq_key: str | None) -> str | None:
     return _FAQ_TOPIC.get(faq_key or "")
@@ -109,7 +120,7 @@ _INVOICE_OTHER = re.compile(r"重开|换开|补开|重新开|作废|专票|专�
 
 
 def asks_how_to_get_invoice(text: str | None) -> bool:
-    t = to_simplified(text or "")
+    t = re.sub(r"\s+", "", to_simplified(text or ""))  # "发票 怎么 开"
     return bool(_INVOICE_HOW.search(t)) and not _INVOICE_OTHER.search(t)
 
 
@@ -238,16 +249,35 @@ def means_another_order(text: str | None) -> bool:
     return bool(_OTHER_ORDER_MEANT.search(t)) and not re.search(r"\d{4,}", t.translate(_FULLWIDTH))
 
 
-def order_by_goods(text: str | None, orders: Sequence[tuple[str, Sequence[str]]]) -> str | None:
-    """The one order whose goods ``text`` names ("可折叠收纳箱那个", "收纳箱那单"): three
-    characters of an item's name in a row are enough; None when no order or several match."""
+def orders_by_goods(text: str | None, orders: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """The orders whose goods ``text`` names ("可折叠收纳箱那个", "羽绒服那单"): three characters
+    of an item's name in a row are enough."""
     t = to_simplified(text or "")
     hits = []
     for order_id, items in orders:
         names = [m.group(0) for item in items for m in _ITEM_NAME.finditer(to_simplified(item))]
         if any(name[i:i + 3] in t for name in names if len(name) >= 3 for i in range(len(name) - 2)):
             hits.append(order_id)
+    return hits
+
+
+def order_by_goods(text: str | None, orders: Sequence[tuple[str, Sequence[str]]]) -> str | None:
+    """The one order whose goods ``text`` names; None when no order or several match."""
+    hits = orders_by_goods(text, orders)
     return hits[0] if len(hits) == 1 else None
+
+
+_PRESALE_NAMED = re.compile(r"预售|定金|尾款")
+
+
+def orders_of_kind_named(text: str | None, orders: Sequence[tuple[str, str]]) -> list[str]:
+    """"那个预售的": of (order id, order type) pairs, the ids of the kind the text names, or
+    all of them when it names none or none of the orders is of that kind."""
+    if _PRESALE_NAMED.search(to_simplified(text or "")):
+        presale = [order_id for order_id, kind in orders if kind == "presale"]
+        if presale:
+            return presale
+    return [order_id for order_id, _ in orders]
 
 
 def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
@@ -256,9 +286,17 @@ def selector_key(parse: dict[str, Any] | None) -> tuple[str | None, float]:
     return response.get("intent_response_key"), float(response.get("confidence") or 0.0)
 
 
+# what a "how" clause may follow and still ask how to do it: "退款 咋弄", "开发票 怎么弄"
+_BARE_TOPIC = re.compile(r"^(申请|要|想)?(退款|退钱|退货|换货|退换货|售后|发票|开发票|开票|专票|价保|取消订单|改地址|修改地址)$")
+
+
 def is_stuck(text: str | None) -> bool:
-    """"那怎么办啊": the customer does not know how to go on after the answer."""
-    return bool(_STUCK.match(last_clause(text)))
+    """"那怎么办啊", "那不退了 怎么办": the customer does not know how to go on after the answer
+    ("退款 咋弄" asks how to get a refund)."""
+    parts = [p for p in _CLAUSES.split(to_simplified((text or "").strip())) if p]
+    if not parts or not _STUCK.match(parts[-1]):
+        return False
+    return not (len(parts) == 2 and _BARE_TOPIC.match(parts[0]))
 
 
 _DIGIT_RUN = re.compile(r"\d+")

@@ -57,6 +57,7 @@ from bot.dialogue import (
     faq_topic,
     fixes_a_detail,
     gives_up,
+    is_bare_pick,
     is_elliptical,
     is_stuck,
     leans_on_answer,
@@ -504,8 +505,9 @@ def context_action(tracker: DialogueStateTracker) -> str | None:
         # "2025061800006 降价了 能保价吗" drawn as the FAQ: that shop rule, for that order
         if intent not in ORDER_TOPICS and order_policy_question(text):
             return APPLY_ANSWER
-        # "那2025061800006是不是已经过了" after the return policy: that policy, for that order
-        if last_faq and faq_topic(last_faq) and weak and intent not in ORDER_TOPICS:
+        # "那2025061800006是不是已经过了" after the return policy: that policy, for that order;
+        # so is the order number alone after the special-invoice answer, whatever intent it drew
+        if last_faq and faq_topic(last_faq) and ((weak and intent not in ORDER_TOPICS) or is_bare_pick(text)):
             return APPLY_ANSWER
         return None
     if last_faq and weak and is_elliptical(text):

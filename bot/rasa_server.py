@@ -95,6 +95,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TF_THREADS = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
+# oneDNN (TensorFlow's matrix kernels, used even with TF_ENABLE_ONEDNN_OPTS=0) picks its code by
+# the CPU it finds: AVX-512 and AVX2 kernels sum in another order, so two machines would train and
+# serve slightly different models from the same data and seeds. Every x86-64 server here has AVX2.
+SAME_KERNELS = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=10000")
 UNUSED_PACKAGES = ("jax", "jaxlib")  # imported by TensorFlow at start-up, never used by Rasa
 
@@ -595,7 +599,7 @@ def install() -> list[str]:
     """Apply the speed-ups to this process; returns what was applied. Raises
     `PatchTargetMissing` when Rasa lacks a function one of them replaces."""
     applied = [block_unused_packages()]  # before anything below imports TensorFlow
-    for name, value in TF_THREADS.items():  # read by Rasa when it sets TensorFlow up
+    for name, value in {**TF_THREADS, **SAME_KERNELS}.items():  # read when TensorFlow is set up
         os.environ.setdefault(name, value)
     applied.append("TensorFlow threads intra {} / inter {}".format(
         os.environ["TF_INTRA_OP_PARALLELISM_THREADS"], os.environ["TF_INTER_OP_PARALLELISM_THREADS"]))

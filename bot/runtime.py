@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bot.rasa_server import SAME_KERNELS
 from bot.stack import rasa_command, start_stack, venv_bin, write_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,12 +102,13 @@ def training_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for `rasa train`: the same inputs must give the same model on every machine.
 
     The seeds in config.yml fix the initial weights and the batch order; TensorFlow also needs
-    deterministic kernels (TF_DETERMINISTIC_OPS), and Python's string hashing must not vary
-    between runs (PYTHONHASHSEED) because Rasa builds some label sets from Python sets. The
-    order of data files is not an issue: Rasa 3.6 sorts the files it finds in `data/`.
+    deterministic kernels (TF_DETERMINISTIC_OPS) and the same oneDNN code on every CPU
+    (`SAME_KERNELS`), and Python's string hashing must not vary between runs (PYTHONHASHSEED)
+    because Rasa builds some label sets from Python sets. The order of data files is not an
+    issue: Rasa 3.6 sorts the files it finds in `data/`.
     """
     env = dict(os.environ if base is None else base)
-    env.update({"PYTHONHASHSEED": "0", "TF_DETERMINISTIC_OPS": "1"})
+    env.update({"PYTHONHASHSEED": "0", "TF_DETERMINISTIC_OPS": "1", **SAME_KERNELS})
     return env
 
 

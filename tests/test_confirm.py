@@ -237,6 +237,9 @@ def test_a_yes_on_a_condition_is_no_answer(text):
     ("发票开错了能重开吗", "faq/invoice_reissue", "utter_faq/invoice_reissue"),
     ("专票怎么开", "faq/special_invoice", "utter_faq/special_invoice"),
     ("我的发票开了吗", "faq/invoice_reissue", None),
+    ("kaifapiao zenme kai", "faq/invoice_reissue", "utter_invoice_policy"),  # typed in pinyin
+    ("fapiao zenme kai", "faq/invoice_reissue", "utter_invoice_policy"),
+    ("发票 怎么 开", "faq/invoice_reissue", "utter_invoice_policy"),  # spaces between the words
 ])
 def test_how_to_get_an_invoice_is_not_the_reissue_answer(text, faq_key, answer):
     got = general_answer("invoice", text, "ask", faq_key)

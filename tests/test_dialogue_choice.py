@@ -9,6 +9,7 @@ from bot.dialogue import (
     corrects_order_choice,
     means_another_order,
     order_by_goods,
+    orders_of_kind_named,
     remarks_on_amount,
     same_order_meant,
 )
@@ -30,6 +31,23 @@ ORDERS = [("A", ["每日坚果礼盒 ×1", "抽纸 ×2"]), ("B", ["可折叠收�
 )
 def test_order_by_goods(text: str, order: str | None) -> None:
     assert order_by_goods(text, ORDERS) == order
+
+
+KINDS = [("A", "normal"), ("B", "presale"), ("C", "normal"), ("D", "presale")]
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds", "meant"),
+    [
+        ("那个预售的", KINDS, ["B", "D"]),
+        ("付了定金那单", KINDS, ["B", "D"]),
+        ("預售那單", KINDS, ["B", "D"]),  # Traditional
+        ("我的订单", KINDS, ["A", "B", "C", "D"]),  # no kind named: every order
+        ("预售的", [("A", "normal")], ["A"]),  # no pre-sale order: the list is not emptied
+    ],
+)
+def test_orders_of_kind_named(text: str, kinds: list[tuple[str, str]], meant: list[str]) -> None:
+    assert orders_of_kind_named(text, kinds) == meant
 
 
 @pytest.mark.parametrize(

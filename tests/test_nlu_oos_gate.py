@@ -91,6 +91,7 @@ def test_gate_keeps_in_scope_messages(gate: OutOfScopeGate) -> None:
         lambda: _message("火车票能退吗", "human_agent", **{HUMAN_REQUEST: {"name": "human", "confidence": 0.9}}),
         lambda: _message("88", "goodbye", 0.8),
         lambda: _message("火车票能退吗", "nlu_fallback", 0.3),
+        lambda: _message("火车票能退吗 邮箱ln@test.com", "invoice", 0.4),  # an invoice's address
     ],
 )
 def test_gate_never_overrides_protected_messages(gate: OutOfScopeGate, message) -> None:

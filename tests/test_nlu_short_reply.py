@@ -53,6 +53,9 @@ def test_component_overrides_only_short_replies():
         ("kefu在吗", "客服 在吗"),
         ("you know what", "you know what"),  # English stays English
         ("zhifubao", "支付宝"),
+        ("kaifapiao zenme kai", "开发票 怎么 开"),
+        ("haode xiexie", "好的 谢谢"),
+        ("baibai", "拜拜"),
     ],
 )
 def test_pinyin_shop_words_become_characters(text, normal):

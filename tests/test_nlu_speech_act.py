@@ -26,6 +26,8 @@ ASK_CASES = [
     '2025061800002的退款申请提交成功了吗', '2025061800002退款申請送出了嗎', '退货申请通过了吗', '我的退款处理了吗',
     # a question typed in pinyin is one sentence, however the normaliser pads it
     '2025061800002 neng quxiao ma', 'neng tuikuan ma',
+    # a clause that is only "how" asks how to do what the others name
+    '开发票 怎么 开', 'kaifapiao zenme kai', '退款 咋弄', '取消订单 怎么操作',
 ]
 
 # Requests to do something; a polite question with 帮我/给我/麻烦 is a request too.
@@ -42,6 +44,7 @@ ACT_CASES = [
     # the customer's decision after an answer
     '好 那我退货', '那我就退了吧', '我还是取消吧', '行 那我还是换货吧',
     '能帮我提交吗', 'bangwo tuikuan',
+    '我要退货 怎么寄', '帮我取消 怎么弄都行',
 ]
 
 

@@ -49,6 +49,10 @@ def test_cue_topic(text: str, topic: str | None) -> None:
         ("logistics", 0.9, "2025061800005的鞋子能换个码吗", "return_exchange"),
         ("order_status", 0.8, "换大一号的要多久", "return_exchange"),
         ("logistics", 0.9, "换了快递吗", None),
+        ("nlu_fallback", 0.5, "2025061800005的鞋子能换个码吗", "return_exchange"),
+        # an e-mail address is asked for only to send an invoice
+        ("out_of_scope", 0.43, "那开个人的吧 邮箱ln@test.com", "invoice"),
+        ("out_of_scope", 0.43, "邮箱ln@test.com", "invoice"),
         # an order not wanted any more is a cancel wish, not a goodbye
         ("deny", 0.9, "2025061800003不要了", "cancel_order"),
         ("deny", 0.9, "不要了", None),

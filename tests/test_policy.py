@@ -282,6 +282,8 @@ SHOWN = [ActionExecuted("action_logistics"), SlotSet("order_id", "2025061800004"
         (RETURN_POLICY, parsed("那2025061800006是不是已经过了", "nlu_fallback", 0.5, entities=ORDER),
          "action_apply_answer"),
         (RETURN_POLICY, parsed("2025061800006 帮我退货", "return_exchange", 0.9, entities=ORDER), None),
+        ([ActionExecuted("action_verify_gate"), SlotSet("last_faq", "faq/special_invoice")],
+         parsed("2025061800006", "order_status", 0.65, entities=ORDER), "action_apply_answer"),
         (RETURN_POLICY, parsed("那把2025061800006退了吧", "refund", 0.45, entities=ORDER), None),
         # stuck after an answer: a person is offered
         ([ActionExecuted("action_modify_order")], parsed("那怎么办啊", "out_of_scope", 0.57), "utter_stuck_offer_human"),
@@ -348,6 +350,7 @@ def test_context_policy_abstains_once_the_bot_has_answered():
     # the order itself no longer wanted is a cancel wish, not letting the matter drop
     ("不要了", None),
     ("那不退了 怎么办", "utter_stuck_offer_human"),
+    ("退款 咋弄", None),  # how to get a refund: no dead end
 ])
 def test_letting_the_matter_drop_after_an_answer(text, expected):
     t = after([ActionExecuted("action_return_exchange")], parsed(text, "faq", 0.4))

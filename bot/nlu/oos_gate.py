@@ -45,6 +45,7 @@ from bot.nlu._fingerprint import files_fingerprint
 from bot.nlu._persist import load_model, save_model
 from bot.nlu.human_request import HUMAN, HUMAN_REQUEST
 from bot.nlu.normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT, normalize
+from bot.nlu.topic_cues import EMAIL
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ def exempt(message: Message, config: dict[str, Any]) -> bool:
     if (message.get(HUMAN_REQUEST) or {}).get("name") == HUMAN:
         return True
     text = message.get(NORMALIZED_TEXT) or normalize(message.get(TEXT) or "")
+    if EMAIL.search(text):  # an invoice's address: the shop's business
+        return True
     confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
     return len(text.replace(" ", "")) <= config["short_length"] and (
         confidence >= config["short_confidence"])

@@ -23,6 +23,8 @@ PINYIN_WORDS: dict[str, str] = {
     "ke yi": "可以", "bu yong": "不用", "bu yao": "不要", "suan le": "算了",
     "zhi fu bao": "支付宝", "wei xin": "微信", "hua bei": "花呗", "shou hou": "售后", "huan ma": "换码",
     "yu shou": "预售", "you hui": "优惠", "guo qi": "过期", "dao qi": "到期",
+    "kai fa piao": "开发票", "kai piao": "开票", "bai bai": "拜拜", "shen me": "什么",
+    "duo shao": "多少", "ming tian": "明天", "jin tian": "今天", "zen me ban": "怎么办",
 }
 # Single syllables that glue a pinyin sentence together ("na yushou de ne" = 那预售的呢). One
 # syllable alone could be English or a name, so they are read only in a message whose shop words
@@ -31,6 +33,7 @@ PINYIN_SYLLABLES: dict[str, str] = {
     "na": "那", "de": "的", "ne": "呢", "ma": "吗", "le": "了", "hai": "还", "ye": "也", "wo": "我",
     "ni": "你", "zai": "在", "shi": "是", "bu": "不", "yao": "要", "neng": "能", "hui": "会",
     "dou": "都", "you": "有", "zhe": "这", "ge": "个", "dan": "单", "qian": "钱", "a": "啊", "ba": "吧",
+    "kai": "开", "hao": "好", "qing": "请", "gai": "改", "cha": "查", "xiang": "想",
 }
 _LATIN_WORD_RE = re.compile(r"(?<![a-z])[a-z]+(?![a-z])")
 _PINYIN_RE = re.compile(

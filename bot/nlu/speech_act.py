@@ -135,11 +135,18 @@ def clause_act(clause: str) -> tuple[str, float]:
     return ASK, 0.55  # a statement: no clear request, so nothing is done
 
 
+# A clause that is only "how" ("开发票 怎么 开", "退款 咋弄"): the message asks how to do what the
+# other clauses name, so only an outright request ("我要退货 怎么寄") still makes it an act.
+_BARE_HOW = re.compile(r"^(怎么|怎样|咋|如何|怎么样)(才能|能|可以)?.{0,2}(呢|啊|呀|吗|么)?$")
+
+
 def speech_act(text: str) -> tuple[str, float]:
     """("ask" | "act", confidence) of a customer message; "ask" when in doubt."""
     parts = clauses(text or "")
     if not parts:
         return ASK, 0.5
+    if len(parts) > 1 and any(_BARE_HOW.match(c) for c in parts):
+        parts = [c for c in parts if _BARE_HOW.match(c) or re.search(_REQUEST, c)]
     results = [clause_act(c) for c in parts]
     acts = [conf for name, conf in results if name == ACT]
     if acts:

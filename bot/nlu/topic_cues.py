@@ -61,6 +61,8 @@ def cue_topic(text: str) -> str | None:
 
 # an order number: a message carrying one is about the shop's orders, never out of scope
 _ORDER_NUMBER = re.compile(r"(?<!\d)\d{12,20}(?!\d)")
+# an e-mail address: the shop asks for one only to send an invoice ("那开个人的吧 邮箱ln@test.com")
+EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+", re.IGNORECASE)
 
 
 # words that name a request outright, whatever the classifiers drew for the order they name:
@@ -72,11 +74,14 @@ _NOT_WANTED = re.compile(r"(不要了|不想要了|不要这单了|不想要这�
 
 def resolve(intent: str | None, confidence: float, text: str, threshold: float) -> str | None:
     """The topic to put on an unsure message, or None to keep the classifiers' intent."""
-    if intent in ("logistics", "order_status") and _EXCHANGE.search(text):
+    if (intent in ("logistics", "order_status") or (intent == "nlu_fallback" and _ORDER_NUMBER.search(text))) \
+            and _EXCHANGE.search(text):
         return "return_exchange"
     if intent in ("deny", "goodbye", "nlu_fallback", "out_of_scope") and _ORDER_NUMBER.search(text) \
             and _NOT_WANTED.search(text):
         return "cancel_order"
+    if intent in ("out_of_scope", "nlu_fallback") and EMAIL.search(text) and not _ORDER_NUMBER.search(text):
+        return "invoice"
     if intent in _KEPT and not (intent == "out_of_scope" and _ORDER_NUMBER.search(text)):
         return None
     if intent == "out_of_scope":
