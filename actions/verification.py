@@ -279,7 +279,10 @@ class ActionApplyAnswer(Action):
             (tracker.latest_message or {}).get("text")
         )
         speech_act = ((tracker.latest_message or {}).get("speech_act") or {}).get("name")
-        return reread(tracker, topic, "act" if speech_act == "act" else "ask", order_id)
+        # the answer for this order is that policy's answer too: "那是退款还是补发啊" after the
+        # missing-item rule applied to an order is still about that rule
+        return [*reread(tracker, topic, "act" if speech_act == "act" else "ask", order_id),
+                SlotSet("last_faq", tracker.get_slot("last_faq"))]
 
 
 class ActionReadChange(Action):

@@ -976,6 +976,9 @@ async def test_a_policy_answer_applied_to_an_order_is_reread_as_its_topic_asked(
     assert user["parse_data"]["intent"]["name"] == "return_exchange"
     values = {e["entity"]: e["value"] for e in user["parse_data"]["entities"]}
     assert values == {"order_id": "2025061800006", "mode": "ask"}
+    # after the message: the policy stays the answer the next follow-up leans on
+    after = events[events.index(user) + 1:]
+    assert {"event": "slot", "name": "last_faq", "value": "faq/return_policy", "timestamp": None} in after
 
 
 @pytest.mark.parametrize(

@@ -44,12 +44,15 @@ def test_cue_topic(text: str, topic: str | None) -> None:
         # an unsure out-of-scope draw gives way only to an order number
         ("out_of_scope", 0.3, "2025061800005 这个还能退吗 没拆", "return_exchange"),
         ("out_of_scope", 0.3, "这张机票还能退吗", None),
+        ("out_of_scope", 0.33, "the smart watch 运动版 防水吗", "product_inquiry"),  # the shop's goods
+        ("out_of_scope", 0.9, "潜水表防水吗", None),  # a sure out-of-scope draw stays
         ("out_of_scope", 0.44, "帮我查一下2025061800004", "order_status"),  # naming no topic: the order itself
         # another size is an exchange however sure the draw of the parcel's whereabouts
         ("logistics", 0.9, "2025061800005的鞋子能换个码吗", "return_exchange"),
         ("order_status", 0.8, "换大一号的要多久", "return_exchange"),
         ("logistics", 0.9, "换了快递吗", None),
         ("nlu_fallback", 0.5, "2025061800005的鞋子能换个码吗", "return_exchange"),
+        ("logistics", 0.41, "2025061800009的钱退到哪了", "refund"),  # the money's whereabouts
         # an e-mail address is asked for only to send an invoice
         ("out_of_scope", 0.43, "那开个人的吧 邮箱ln@test.com", "invoice"),
         ("out_of_scope", 0.43, "邮箱ln@test.com", "invoice"),

@@ -224,10 +224,16 @@ _NOT_A_REQUEST = re.compile(
     r"^(开|要|就|开张|开个)?(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)(的|就行|就好|吧|抬头|发票)?$")
 
 
+# "有客服电话吗", "你们热线多少": the number to phone, which the contact answer gives
+_HOTLINE = re.compile(r"(电话|热线|400|号码)(是|是多少|多少|几号|吗|么|呢|有吗)|有(没有)?.{0,4}(电话|热线)|打电话|拨打")
+
+
 def vetoed(text: str) -> bool:
     """Whether the message mentions staff only in a look-alike way (and asks for no one)."""
     norm = normalize(text)
     if _NOT_A_REQUEST.match(norm.strip()):
+        return True
+    if _HOTLINE.search(norm) and not lexicon_hits(text):
         return True
     if re.search(_NOT_A_PERSON, norm) and not lexicon_hits(text):
         return True
@@ -280,11 +286,21 @@ def combine(p_lexicon: float, p_model: float | None, is_vetoed: bool) -> float:
     return max(p_lexicon, p_model)
 
 
+FAQ_SURE = 0.9
+
+
 def demote(message: Message, fallback_threshold: float = 0.5) -> None:
-    """Replaces the classifier's ``human_agent`` by its best other intent, or by
+    """Replaces the classifier's ``human_agent`` by the FAQ the response selector is sure of,
+    else by its best other intent, or by
     ``nlu_fallback`` when that one is below the fallback threshold (DIET is often nearly
     certain of human_agent, leaving the rest a few millionths): whether to hand off is this
     detector's decision, not a by-product of DIET's draw."""
+    selector = (((message.get("response_selector") or {}).get("faq") or {}).get("response") or {})
+    if float(selector.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= FAQ_SURE:
+        # "有客服电话吗": the FAQ the selector is sure of (the hotline) answers it
+        message.set(INTENT, {INTENT_NAME_KEY: "faq", PREDICTED_CONFIDENCE_KEY: fallback_threshold},
+                    add_to_output=True)
+        return
     ranking = message.get(INTENT_RANKING_KEY) or []
     nxt = next((r for r in ranking
                 if r.get(INTENT_NAME_KEY) not in (HUMAN_INTENT, FALLBACK_INTENT)), None)

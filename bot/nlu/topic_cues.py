@@ -56,6 +56,8 @@ SIBLINGS = {"return_exchange": "refund", "refund": "return_exchange", "logistics
 def cue_topic(text: str) -> str | None:
     """The one order topic ``text`` names, or None when it names none or several."""
     topics = {topic for topic, pattern in CUES if pattern.search(text)}
+    if topics == {"refund", "logistics"}:
+        return "refund"  # "钱退到哪了": where the money is, not the parcel
     return topics.pop() if len(topics) == 1 else None
 
 
@@ -82,6 +84,8 @@ def resolve(intent: str | None, confidence: float, text: str, threshold: float) 
         return "cancel_order"
     if intent in ("out_of_scope", "nlu_fallback") and EMAIL.search(text) and not _ORDER_NUMBER.search(text):
         return "invoice"
+    if intent == "out_of_scope" and confidence < threshold and cue_topic(text) == "product_inquiry":
+        return "product_inquiry"  # "the smart watch 运动版 防水吗": the shop's goods, asked about
     if intent in _KEPT and not (intent == "out_of_scope" and _ORDER_NUMBER.search(text)):
         return None
     if intent == "out_of_scope":
