@@ -45,10 +45,17 @@ _ASKS_SOMETHING_ELSE = re.compile(r"取消|退|换|发票|开票|改成|改为|�
 MAX_REMARKED = 24
 # an answer is short; a longer message says something else and is read as such
 MAX_ANSWER = 16
-_YES_SHORT = re.compile(r"^(是|对|好|行|嗯+|恩+|(en)+n?|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$")
-_QUESTION = re.compile(
-    r"[吗嘛么呢?？]$|什么|多少|几天|怎么|哪|啥|多久|何时|几时|能不能|会不会|是不是|要不要|可不可以|有没有"
+_YES_SHORT = re.compile(
+    r"^(是|对|好|行|嗯+|恩+|(en)+n?|可以|好滴|好嘞|好哒|中|y|okay|okk*|要|要的|对呀|是呀|好呀|行吧|可以啊|当然)$"
+    # chat forms: "嗯对", "是滴", "没毛病", "嗯呢", "对头"
+    r"|^(嗯+|恩+)(对|是|好|行|呢|呐)[的滴呀啊吧]?$|^(是滴|对滴|没毛病|对头|妥了?|嗯呐)$"
 )
+_QUESTION = re.compile(
+    r"[吗嘛么呢?？]$|什么|多少|几(天|号|点|时|日|个|月)|怎么|哪|啥|谁|为什么|多久|何时|能不能|会不会|是不是|要不要|"
+    r"可不可以|有没有"
+)
+# "对了运费谁出": "by the way", the opening of another matter, never a yes to the card
+_BY_THE_WAY = re.compile(r"^(哦|啊|噢)?对了(?=.)")
 # what may stand beside a yes: politeness, "this one", and the card's own action words
 _YES_FILLER = re.compile(
     r"确认|确定|没问题|同意|提交|可以的?|好的|好滴|好嘞|好哒|是的|对的|没错|ok(ay)?|yes|就这样办?|这么办|"
@@ -104,7 +111,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
     if emoji:
         return emoji
     t = _plain(pinyin_to_hanzi(raw.lower()))
-    if not t or len(t) > MAX_REMARKED or re.search(r"\d{6,}", t):
+    if not t or len(t) > MAX_REMARKED or re.search(r"\d{6,}", t) or _BY_THE_WAY.match(t):
         return None
     if len(t) > MAX_ANSWER:
         # a longer message says something else, unless it opens with a clear yes and only remarks
@@ -124,7 +131,7 @@ def yes_no(text: str | None, intent: str | None = None, op: str | None = None) -
         return None
     if CONDITION.search(t) or _HEDGE.search(t):
         return None  # "能送的话就改", "应该可以", "嗯 知道了": no yes to this very change
-    if len(t) <= MAX_ANSWER and (_YES_SHORT.match(t) or _YES_WORDS.search(t)) and len(_left_over(t, op)) <= 1:
+    if len(t) <= MAX_ANSWER and (_YES_SHORT.match(t) or (_YES_WORDS.search(t) and len(_left_over(t, op)) <= 1)):
         return "yes"
     if _remarked_yes(t, op):
         return "yes"

@@ -870,6 +870,9 @@ def card_aside(pending: dict[str, Any] | None, text: str | None, parse: dict[str
         return "wait"
     if order_id_candidate(plain):
         return None
+    intent = ((parse or {}).get("intent") or {}).get("name")
+    if intent == "affirm" and len(plain) <= 8 and not (_ASKS.search(plain) or CONDITION.search(plain)):
+        return "unclear"  # drawn as a yes the words did not bear out: the card is asked again
     if op == "invoice" and find_email(plain) and find_email(plain) != (pending.get("args") or {}).get("email"):
         return "email"  # "邮箱写错了 是zw2@test.com": the card again with the new address
     if op == "return" and quality_reason(plain) and not quality_reason((pending.get("args") or {}).get("reason")):
@@ -904,7 +907,7 @@ _CARD_TOPICS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
 _ASIDE_RESPONSES = {
     "wait": "utter_card_wait", "route": "utter_refund_route", "coupon": "utter_coupon_back",
     "credit": "utter_no_credit_impact", "pickup": "utter_return_pickup", "reach": "utter_faq/remote_delivery",
-    "again": "utter_card_again", "condition": "utter_card_condition",
+    "again": "utter_card_again", "condition": "utter_card_condition", "unclear": "utter_card_unclear",
 }
 _COST_RESPONSES = {"modify": "utter_modify_free", "exchange": "utter_exchange_fee", "invoice": "utter_invoice_free"}
 

@@ -266,6 +266,15 @@ def test_how_to_get_an_invoice_is_not_the_reissue_answer(text, faq_key, answer):
     ("好的 顺便问下优惠券会退吗", "affirm", "cancel", None),
     ("是的 我要换货", "affirm", "refund", None),
     ("确认 那开过的发票怎么办", "affirm", "refund", None),
+    # "对了" opens another matter ("by the way"); a question beside a yes leaves the card open
+    ("对了运费谁出", "affirm", "cancel", None),
+    ("对了 改地址运费谁出", "affirm", "modify", None),
+    ("哦对了 退款多久到", "affirm", "exchange", None),
+    ("好的呀 几号能发货", "affirm", "modify", None),
+    ("对了", "affirm", "cancel", "yes"),
+    # yes as it is typed in chat
+    ("嗯对", "affirm", "modify", "yes"), ("是滴", "affirm", "modify", "yes"), ("没毛病", "affirm", "modify", "yes"),
+    ("嗯呢", "affirm", "modify", "yes"), ("嗯行吧", "affirm", "modify", "yes"),
 ])
 def test_only_words_say_yes(text, intent, op, answer):
     assert yes_no(text, intent, op) == answer
@@ -283,6 +292,13 @@ def test_the_new_value_keeps_its_own_first_character(text, value):
 @pytest.mark.parametrize("text", ["稍等我看下", "等一下", "我想想", "好 我看看", "让我想一下哈"])
 def test_waiting_at_a_card_keeps_it(text):
     assert card_aside(make_pending("refund", "2025061800002", "m0"), text, {}) == "wait"
+
+
+@pytest.mark.parametrize("text", ["哦哦", "对的吧大概"])
+def test_a_drawn_yes_the_words_do_not_bear_out_asks_the_card_again(text):
+    parse = {"intent": {"name": "affirm", "confidence": 0.9}}
+    assert yes_no(text, "affirm", "modify") != "yes"
+    assert card_aside(make_pending("modify", "2025061800002", "m0"), text, parse) == "unclear"
 
 
 @pytest.mark.parametrize(("op", "text", "kind", "response"), [

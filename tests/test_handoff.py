@@ -47,6 +47,8 @@ from bot.handoff import (
         ("我已经付了款 为啥还是待付欵", "paid_but_failed"),  # typos
         ("支付宝扣了我钱 但是订单里啥也没有", "paid_but_failed"),
         ("我支付宝扣了500 但是找不到订单", "paid_but_failed"),
+        ("我没买东西 怎么银行卡被你们扣了199", "paid_but_failed"),  # no purchase told first
+        ("没下过单 钱被扣了", "paid_but_failed"),
         ("客服说可以退款到银行卡吗", None),
         ("付款失败怎么办", None),  # no money taken: ordinary
         ("忘记密码了怎么找回", None),

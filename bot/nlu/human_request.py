@@ -222,6 +222,8 @@ def lexicon_score(text: str) -> float:
 # an invoice title or the customer naming themselves, answered to a form: not a person wanted
 _NOT_A_REQUEST = re.compile(
     r"^(开|要|就|开张|开个)?(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)(的|就行|就好|吧|抬头|发票)?$")
+# "那普票也行吧 个人": the invoice title named last, after other words
+_PERSONAL_TITLE = re.compile(r"(普票|发票|抬头|开).{0,8}个人(的|就行|就好|吧|抬头|发票)?$|个人(抬头|发票)")
 
 
 # "有客服电话吗", "你们热线多少": the number to phone, which the contact answer gives
@@ -233,7 +235,7 @@ def vetoed(text: str) -> bool:
     norm = normalize(text)
     if _NOT_A_REQUEST.match(norm.strip()):
         return True
-    if _HOTLINE.search(norm) and not lexicon_hits(text):
+    if (_HOTLINE.search(norm) or _PERSONAL_TITLE.search(norm.strip())) and not lexicon_hits(text):
         return True
     if re.search(_NOT_A_PERSON, norm) and not lexicon_hits(text):
         return True
