@@ -380,7 +380,7 @@ def reports_missing_goods(text: str | None) -> bool:
 
 
 _QUESTION = re.compile(
-    r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否|哪|什么|啥|怎么|如何"
+    r"[吗么嘛呢?？][\s!！~～。]*$|能不能|可不可以|可以不|来得及|是否|还能|行不行|能否|哪|什么|啥|怎么|如何|谁(出|付|承担|掏|负责)"
 )
 
 
@@ -407,11 +407,12 @@ _CANT_GIVE_TAIL = re.compile(
 )
 
 
-def keeps_topic(intent: str | None, topic: str | None, text: str | None) -> bool:
-    """A remark drawn as the generic ``order_status`` (no question, no order number) leaves
-    the order topic under way as it is."""
+def keeps_topic(intent: str | None, topic: str | None, text: str | None, confidence: float = 1.0) -> bool:
+    """A remark drawn as the generic ``order_status``, or as any topic by a draw under 0.5 ("这是我
+    老婆的单子" came back cancel_order at 0.22), with no question and no order number, leaves the
+    order topic under way as it is."""
     return (
-        intent == "order_status" and topic in ORDER_TOPICS and topic != intent
+        (intent == "order_status" or confidence < 0.5) and topic in ORDER_TOPICS and topic != intent
         and not is_question(text) and order_id_candidate(text) is None
     )
 
@@ -971,6 +972,8 @@ def price_protection_until(paid_at: datetime | None) -> datetime | None:
 # "要多久", "加钱也不行？", "要钱吗" right after an FAQ answer: about what was just answered
 _LEANS_ON_ANSWER = re.compile(
     r"^(那)?(大概|一般|大约)?(还)?(要|得|需要)?(多久|多长时间|几天)(呢|啊|呀)?$|"
+    # "会过期吗" after the points answer: whether what was just answered lapses or adds up
+    r"^(那|这|它)?(会|能|可以|还能)(过期|失效|作废|清零|叠加|累计|转让)(吗|嘛|么|不|呢)$|"
     r"(也|都)(不行|不可以|不能|没办法|没用)(吗|嘛|么|啊)?$|"
     r"^(那)?(要|会|需要)?(钱|收费|付费|花钱|免费)(吗|嘛|么|不)$|^(那)?(要钱|收费)(吗|嘛|么|不)$|"
     # "需要什么资料": what the answer said to bring

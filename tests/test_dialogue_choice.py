@@ -7,6 +7,7 @@ import pytest
 from actions.verification import tries_an_order_number
 from bot.dialogue import (
     corrects_order_choice,
+    keeps_topic,
     means_another_order,
     order_by_goods,
     orders_of_kind_named,
@@ -103,3 +104,13 @@ def test_means_another_order_at_the_phone_tail_question(text: str, another: bool
 )
 def test_remarks_on_amount(text: str, last_faq: str, remark: bool) -> None:
     assert remarks_on_amount(text, last_faq) is remark
+
+
+@pytest.mark.parametrize(("intent", "confidence", "text", "keeps"), [
+    ("cancel_order", 0.22, "这是我老婆的单子", True),  # a remark drawn weakly as another topic
+    ("order_status", 0.9, "这是我老婆的单子", True),
+    ("cancel_order", 0.9, "帮我取消", False),  # a sure new topic
+    ("cancel_order", 0.3, "能取消吗", False),  # a question
+])
+def test_a_remark_keeps_the_topic_under_way(intent, confidence, text, keeps):
+    assert keeps_topic(intent, "logistics", text, confidence) is keeps

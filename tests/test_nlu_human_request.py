@@ -60,7 +60,7 @@ NOT_REQUESTS = [
     '订单2024091100321到哪了', '你们的人工智能真厉害', '人工智能客服挺好用', '谢谢你 不用转人工了', '不用转人工，我自己看看', '不需要人工',
     '我的快递到哪了', '这个商品有人买过吗', '有人吗', '你们老板是谁', '这件衣服是真人模特拍的吗', 'are you human', 'r u human',
     '你是不是机器人啊', '对面是真人吗', '商品有点小问题，想反馈一下', '经理说的话算数吗', '发票抬头写公司名', '手工做的吗', '人工费怎么算', '安装要人工费吗',
-    '你们店长推荐哪款', '主管说给我补发 怎么还没到', '退款什么时候到', '怎么退货', '客服电话多少', '有客服电话吗 我想直接打', '那普票也行吧 个人', '发票抬头写个人就行', '你们的负责人说今天发货', '我在跟机器人聊天吗',
+    '你们店长推荐哪款', '主管说给我补发 怎么还没到', '退款什么时候到', '怎么退货', '客服电话多少', '有客服电话吗 我想直接打', '那普票也行吧 个人', 'hello 客服', '客服你好', '发票抬头写个人就行', '你们的负责人说今天发货', '我在跟机器人聊天吗',
     '你会不会是机器人假装的', '你是机器人还是客服本人', '好的谢谢', '转账失败了', '人工客服的服务时间', '你們人工客服幾點下班', '之前的客服态度很差',
     '主要负责人是谁', '店主发货了吗', '老板发货了没', '上次你们经理说话不算数',
     '有没有人知道优惠券怎么用', '后来人工说不行', '有没有人用过这个', '在吗 我的快递到哪了', '在吗在吗', '有人吗？有人吗？', '快递放门口没人管', '这个款式没人买吗', '退款等了一个星期了还没人理',
@@ -185,6 +185,14 @@ def test_a_demoted_human_agent_takes_the_faq_the_selector_is_sure_of(tmp_path) -
     detector.process([message])
     assert message.get(HUMAN_REQUEST)["name"] == NONE
     assert message.get(INTENT)["name"] == "faq"
+
+
+def test_hello_to_the_service_is_a_greeting(tmp_path) -> None:
+    detector, _, _ = _detector(tmp_path, {"demote_below": 0.0})
+    message = Message(data={TEXT: "hello 客服", INTENT: {"name": "human_agent", "confidence": 0.89},
+                            INTENT_RANKING_KEY: [{"name": "human_agent", "confidence": 0.89}]})
+    detector.process([message])
+    assert message.get(INTENT)["name"] == "greet"
 
 
 def test_the_classifiers_human_agent_stays_when_the_detector_is_unsure(tmp_path) -> None:

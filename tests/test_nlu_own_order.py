@@ -16,6 +16,7 @@ from bot.nlu.own_order import OwnOrderResolver, own_order_topic
         ("faq", "faq/delivery_time", ["order_id", "phone_tail"], "logistics"),
         ("faq", "faq/refund_time", [], None),  # no order named: the general answer
         ("faq", "faq/membership", ["order_id"], None),  # no order topic answers it
+        ("faq", "faq/missing_item", ["order_id"], None),  # goods missing: the after-sales answer, no return
         ("refund", "faq/refund_time", ["order_id"], None),  # already an order topic
     ],
 )

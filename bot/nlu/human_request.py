@@ -223,6 +223,8 @@ def lexicon_score(text: str) -> float:
 _NOT_A_REQUEST = re.compile(
     r"^(开|要|就|开张|开个)?(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)(的|就行|就好|吧|抬头|发票)?$")
 # "那普票也行吧 个人": the invoice title named last, after other words
+# "hello 客服", "客服你好": a greeting to whoever answers, the bot included
+_GREETS_SERVICE = re.compile(r"^(hello|hi|hey|你好|您好|哈喽|嗨|在吗)?\s*(客服|亲)\s*(你好|您好|在吗|在么|hello|hi)?[!！~～。.]*$")
 _PERSONAL_TITLE = re.compile(r"(普票|发票|抬头|开).{0,8}个人(的|就行|就好|吧|抬头|发票)?$|个人(抬头|发票)")
 
 
@@ -235,7 +237,8 @@ def vetoed(text: str) -> bool:
     norm = normalize(text)
     if _NOT_A_REQUEST.match(norm.strip()):
         return True
-    if (_HOTLINE.search(norm) or _PERSONAL_TITLE.search(norm.strip())) and not lexicon_hits(text):
+    if (_HOTLINE.search(norm) or _PERSONAL_TITLE.search(norm.strip()) or _GREETS_SERVICE.match(norm.strip())) \
+            and not lexicon_hits(text):
         return True
     if re.search(_NOT_A_PERSON, norm) and not lexicon_hits(text):
         return True
@@ -373,6 +376,9 @@ class HumanRequestDetector(StoredModelComponent):
                         p < self._config["demote_below"] or vetoed(message.get(TEXT) or "")
                         or vetoed(message.get(ORIGINAL_TEXT) or "")):
                     demote(message, self._config["fallback_threshold"])
+                    if _GREETS_SERVICE.match(normalize(message.get(TEXT) or "").strip()):
+                        message.set(INTENT, {INTENT_NAME_KEY: "greet", PREDICTED_CONFIDENCE_KEY: 1.0},
+                                    add_to_output=True)
             message.set(HUMAN_REQUEST, result, add_to_output=True)
         for message in messages:
             if message.get(HUMAN_REQUEST) is None:
