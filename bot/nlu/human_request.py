@@ -222,9 +222,9 @@ def lexicon_score(text: str) -> float:
 # an invoice title or the customer naming themselves, answered to a form: not a person wanted
 _NOT_A_REQUEST = re.compile(
     r"^(开|要|就|开张|开个)?(个人|本人|个人发票|个人抬头|抬头个人|个人的|我个人)(的|就行|就好|吧|抬头|发票)?$")
-# "那普票也行吧 个人": the invoice title named last, after other words
 # "hello 客服", "客服你好": a greeting to whoever answers, the bot included
 _GREETS_SERVICE = re.compile(r"^(hello|hi|hey|你好|您好|哈喽|嗨|在吗)?\s*(客服|亲)\s*(你好|您好|在吗|在么|hello|hi)?[!！~～。.]*$")
+# "那普票也行吧 个人": the invoice title named last, after other words
 _PERSONAL_TITLE = re.compile(r"(普票|发票|抬头|开).{0,8}个人(的|就行|就好|吧|抬头|发票)?$|个人(抬头|发票)")
 
 
