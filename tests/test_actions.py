@@ -224,9 +224,18 @@ def test_gate_remembers_an_order_verified_earlier(shop):
 
 def test_gate_answers_a_general_question_with_the_policy(shop):
     t = tracker("申请退款后钱几天回来", "refund", metadata={"customer_id": C1}, speech_act="ask")
-    t.latest_message["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/refund_time"}}}
+    t.latest_message["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/refund_time",
+                                                                  "confidence": 0.9}}}
     events, d = run(ActionVerifyGate(), t)
     assert slots_of(events)["verification"] == "answered" and responses(d) == ["utter_faq/refund_time"]
+
+
+def test_gate_ignores_an_faq_answer_the_selector_only_drew(shop):
+    t = tracker("那到底是哪天发呢", "logistics", speech_act="ask")
+    t.latest_message["response_selector"] = {"faq": {"response": {"intent_response_key": "faq/missing_item",
+                                                                  "confidence": 0.25}}}
+    events, d = run(ActionVerifyGate(), t)
+    assert "utter_faq/missing_item" not in responses(d) and slots_of(events)["verification"] == "needed"
 
 
 def test_gate_own_refund_question_is_not_answered_with_the_policy(shop):
