@@ -148,7 +148,7 @@ class ActionVerifyGate(ShopAction):
     def work(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
         intent = latest_intent(tracker)
         topic = intent if intent in ORDER_TOPICS else tracker.get_slot("topic")
-        confidence = float(((tracker.latest_message or {}).get("intent") or {}).get("confidence") or 1.0)
+        confidence = float(((tracker.latest_message or {}).get("intent") or {}).get("confidence", 1.0) or 0.0)
         if keeps_topic(intent, tracker.get_slot("topic"), latest_text(tracker), confidence):
             # "这是我老婆的单子" while asked for the phone tail says whose order it is; it does
             # not turn "到哪了" into a status question

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.confirm import CONDITION, new_value_text, stated_new_value, wants_exchange, yes_no
 from bot.handoff import to_simplified as _script_simplified
-from bot.nlu.pinyin import pinyin_to_hanzi
+from bot.nlu.pinyin import join_hanzi, pinyin_to_hanzi, typed_in_pinyin
 from bot.orders.values import (  # noqa: F401 - the forms' checks are the service's
     clean_email,
     clean_invoice_title,
@@ -63,15 +63,10 @@ _FAQ_TOPIC = {
     "faq/remote_delivery": "logistics", "faq/shipping_fee": "order_status",
 }
 
-_BETWEEN_HANZI = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-
-
 def to_simplified(text: str) -> str:
     """The rules' view of a message: Simplified characters, and a message typed in pinyin as
     one Chinese sentence ("kaifapiao zenme kai" reads "开发票怎么开")."""
-    lower = text.lower()
-    hanzi = pinyin_to_hanzi(lower)
-    return _script_simplified(_BETWEEN_HANZI.sub("", hanzi) if hanzi != lower else text)
+    return _script_simplified(join_hanzi(pinyin_to_hanzi(text.lower())) if typed_in_pinyin(text) else text)
 
 
 def faq_topic(faq_key: str | None) -> str | None:

@@ -58,6 +58,20 @@ def pinyin_to_hanzi(text: str) -> str:
     return _LATIN_WORD_RE.sub(lambda m: PINYIN_SYLLABLES[m.group(0)].ljust(len(m.group(0))), out)
 
 
+_BETWEEN_HANZI = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def typed_in_pinyin(text: str) -> bool:
+    """Whether `text` carries pinyin shop words."""
+    return pinyin_to_hanzi(text.lower()) != text.lower()
+
+
+def join_hanzi(text: str) -> str:
+    """The spaces between characters dropped: a pinyin sentence, padded word by word, as one
+    Chinese sentence again ("开发票  怎么 开" → "开发票怎么开")."""
+    return _BETWEEN_HANZI.sub("", text)
+
+
 @lru_cache(maxsize=4096)
 def _syllables(spelled: str) -> tuple[str, ...]:
     """Split a matched word back into its syllables, whether or not it had spaces."""

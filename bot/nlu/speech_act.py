@@ -30,7 +30,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.normalizer import ORIGINAL_TEXT, normalize
-from bot.nlu.pinyin import pinyin_to_hanzi
+from bot.nlu.pinyin import join_hanzi, typed_in_pinyin
 
 SPEECH_ACT = "speech_act"
 ASK, ACT = "ask", "act"
@@ -78,16 +78,13 @@ _ORDER_THEN_WRITE = re.compile(rf"\d{{6,}}\D{{0,4}}{_WRITE}$")
 _STATEMENT = re.compile(r"(了|被|只|都|已经|过|呢|的)")
 
 
-_BETWEEN_HANZI = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-
-
 def clauses(text: str) -> list[str]:
     """Clauses of the normalised text, split at punctuation and spaces. A message typed in
     pinyin ("neng quxiao ma") is one sentence whose words the normaliser padded with spaces:
     they are joined again ("能取消吗") before splitting."""
     normal = normalize(text)
-    if pinyin_to_hanzi(text.lower()) != text.lower():
-        normal = _BETWEEN_HANZI.sub("", normal)
+    if typed_in_pinyin(text):
+        normal = join_hanzi(normal)
     return [c for c in _CLAUSE_SPLIT.split(normal) if c]
 
 
